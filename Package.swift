@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+// Fleetwave: roll one release out across a fleet of Kubernetes clusters, in waves, under
+// failure budgets, with health gates and automatic rollback.
+import PackageDescription
+
+let package = Package(
+  name: "Fleetwave",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "fleetwave", targets: ["fleetwave"]),
+    .executable(name: "fleet-sim", targets: ["fleet-sim"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+  ],
+  targets: [
+    /// libyaml, the system's YAML 1.1 parser and emitter (apt libyaml-dev).
+    .systemLibrary(
+      name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+    /// libcurl, the system's HTTP client (apt libcurl4-openssl-dev), with typed setopt wrappers.
+    .systemLibrary(
+      name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+    /// The pure model: ordered values with source marks, diagnostics, fleets, policies, plans.
+    .target(name: "FleetCore"),
+    /// YAML to `Value` with file:line:col marks, Helm's scalar rules, limits; and back to YAML.
+    .target(name: "FleetYAML", dependencies: ["CYAML", "FleetCore"]),
+    /// Loads and validates a fleet directory; label selectors; values layering as Helm does it.
+    .target(name: "Inventory", dependencies: ["FleetCore", "FleetYAML"]),
+    /// Turns a fleet and its policy into waves, windows and a timeline; deterministic, no I/O.
+    .target(name: "Planner", dependencies: ["FleetCore"]),
+    /// The libcurl transport: TLS, client certificates, tokens, timeouts, retries, reuse.
+    .target(name: "HTTP", dependencies: ["CCurl", "FleetCore"]),
+    /// Kubeconfig and a Kubernetes API client on the HTTP transport.
+    .target(name: "Kube", dependencies: ["HTTP", "FleetCore", "FleetYAML"]),
+    /// Health gates: HTTP probes, Prometheus analysis, commands.
+    .target(name: "Health", dependencies: ["HTTP", "Kube", "FleetCore"]),
+    /// How one cluster is upgraded and rolled back: kube, helm, exec and sim drivers.
+    .target(name: "Drivers", dependencies: ["Kube", "HTTP", "FleetCore", "FleetYAML"]),
+    /// The Dispatch-based rollout engine: limits, bake timers, failure budgets, halt, rollback.
+    .target(name: "Executor", dependencies: ["Drivers", "Health", "Planner", "FleetCore"]),
+    /// Durable run state: write-ahead journal, resume, history, run locks.
+    .target(name: "Journal", dependencies: ["FleetCore"]),
+    /// Progress display and reports: JSON, JUnit XML, Markdown, HTML.
+    .target(name: "Report", dependencies: ["FleetCore"]),
+    /// The command-line verbs, one file each; the only module that imports ArgumentParser.
+    .target(
+      name: "FleetwaveCommands",
+      dependencies: [
+        "FleetCore", "FleetYAML", "Inventory", "Planner", "HTTP", "Kube", "Health", "Drivers",
+        "Executor", "Journal", "Report",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    /// The `fleetwave` executable: an entry point and nothing else.
+    .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
+
+    /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
+    .target(
+      name: "FleetSim",
+      dependencies: [
+        "FleetCore", "FleetYAML",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ]),
+    /// The `fleet-sim` executable.
+    .executableTarget(
+      name: "fleet-sim",
+      dependencies: [
+        "FleetSim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore"]),
+    .testTarget(name: "FleetYAMLTests", dependencies: ["FleetYAML", "FleetCore"]),
+    .testTarget(name: "CommandTests", dependencies: ["FleetwaveCommands"]),
+  ]
+)

@@ -1,0 +1,1 @@
+// Drivers module: see Package.swift for what it owns.

@@ -1,0 +1,1 @@
+// Executor module: see Package.swift for what it owns.

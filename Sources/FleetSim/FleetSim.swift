@@ -1,0 +1,1 @@
+// FleetSim module: see Package.swift for what it owns.

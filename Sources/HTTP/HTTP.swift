@@ -1,0 +1,1 @@
+// HTTP module: see Package.swift for what it owns.

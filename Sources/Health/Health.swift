@@ -1,0 +1,1 @@
+// Health module: see Package.swift for what it owns.

@@ -1,0 +1,1 @@
+// Journal module: see Package.swift for what it owns.

@@ -1,0 +1,1 @@
+// Kube module: see Package.swift for what it owns.

@@ -1,0 +1,1 @@
+// Planner module: see Package.swift for what it owns.

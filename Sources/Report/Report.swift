@@ -1,0 +1,1 @@
+// Report module: see Package.swift for what it owns.
