@@ -75,6 +75,35 @@ let package = Package(
 
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore"]),
     .testTarget(name: "FleetYAMLTests", dependencies: ["FleetYAML", "FleetCore"]),
-    .testTarget(name: "CommandTests", dependencies: ["FleetwaveCommands"]),
+    .testTarget(name: "InventoryTests", dependencies: ["Inventory", "FleetYAML", "FleetCore"]),
+    .testTarget(name: "PlannerTests", dependencies: ["Planner", "Inventory", "Report", "FleetCore"]),
+    .testTarget(
+      name: "HTTPTests",
+      dependencies: [
+        "HTTP", "FleetCore",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ]),
+    .testTarget(
+      name: "HealthTests",
+      dependencies: [
+        "Health", "HTTP", "FleetCore",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ]),
+    .testTarget(
+      name: "ExecutorTests",
+      dependencies: ["Executor", "Drivers", "Planner", "Inventory", "Report", "FleetCore"]),
+    .testTarget(
+      name: "FleetSimTests",
+      dependencies: [
+        "FleetSim", "FleetCore", "FleetYAML",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ]),
+    .testTarget(name: "CommandTests", dependencies: ["FleetwaveCommands", "FleetCore"]),
   ]
 )

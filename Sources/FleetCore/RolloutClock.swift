@@ -1,0 +1,203 @@
+// Time as the executor, planner and health gates see it: real, or advanced by a test.
+import Foundation
+
+/// A cooperative cancellation flag shared by everything working on one cluster or one run.
+public final class Cancellation: @unchecked Sendable {
+  private let lock = NSLock()
+  private var cancelled = false
+  private var handlers: [@Sendable () -> Void] = []
+
+  public init() {}
+
+  public var isCancelled: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return cancelled
+  }
+
+  public func cancel() {
+    lock.lock()
+    if cancelled {
+      lock.unlock()
+      return
+    }
+    cancelled = true
+    let toRun = handlers
+    handlers = []
+    lock.unlock()
+    for handler in toRun { handler() }
+  }
+
+  /// Runs `handler` once on cancellation (at once if already cancelled).
+  public func onCancel(_ handler: @escaping @Sendable () -> Void) {
+    lock.lock()
+    if cancelled {
+      lock.unlock()
+      handler()
+      return
+    }
+    handlers.append(handler)
+    lock.unlock()
+  }
+}
+
+/// The clock every time-dependent part takes, so bake times, intervals and windows are
+/// testable without sleeping.
+public protocol RolloutClock: Sendable {
+  func now() -> Date
+  /// Blocks the calling thread until `deadline`; returns false if cancelled first.
+  @discardableResult
+  func wait(until deadline: Date, cancellation: Cancellation?) -> Bool
+  /// Runs `work` on `queue` at `deadline`; the returned flag cancels it.
+  @discardableResult
+  func schedule(at deadline: Date, on queue: DispatchQueue, _ work: @escaping @Sendable () -> Void)
+    -> Cancellation
+}
+
+extension RolloutClock {
+  @discardableResult
+  public func wait(for duration: Duration, cancellation: Cancellation? = nil) -> Bool {
+    wait(until: now().addingTimeInterval(DurationText.seconds(duration)), cancellation: cancellation)
+  }
+}
+
+/// Wall-clock time.
+public struct SystemClock: RolloutClock {
+  public init() {}
+
+  public func now() -> Date { Date() }
+
+  public func wait(until deadline: Date, cancellation: Cancellation?) -> Bool {
+    let semaphore = DispatchSemaphore(value: 0)
+    cancellation?.onCancel { semaphore.signal() }
+    let seconds = deadline.timeIntervalSinceNow
+    if seconds > 0 { _ = semaphore.wait(timeout: .now() + seconds) }
+    return !(cancellation?.isCancelled ?? false)
+  }
+
+  public func schedule(at deadline: Date, on queue: DispatchQueue, _ work: @escaping @Sendable () -> Void)
+    -> Cancellation
+  {
+    let token = Cancellation()
+    let seconds = max(0, deadline.timeIntervalSinceNow)
+    queue.asyncAfter(deadline: .now() + seconds) {
+      if !token.isCancelled { work() }
+    }
+    return token
+  }
+}
+
+/// A clock that moves only when a test advances it. Waiters and scheduled work whose deadline
+/// is reached run during `advance`, in deadline order.
+public final class ManualClock: RolloutClock, @unchecked Sendable {
+  private struct Timer {
+    let deadline: Date
+    let sequence: Int
+    let fire: @Sendable () -> Void
+    let token: Cancellation
+  }
+
+  private let condition = NSCondition()
+  private var current: Date
+  private var timers: [Timer] = []
+  private var sequence = 0
+  private var waiting = 0
+
+  public init(start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = start }
+
+  public func now() -> Date {
+    condition.lock()
+    defer { condition.unlock() }
+    return current
+  }
+
+  /// How many threads are blocked in `wait` right now; lets a test advance only once the
+  /// workers it expects are parked.
+  public var waiters: Int {
+    condition.lock()
+    defer { condition.unlock() }
+    return waiting
+  }
+
+  /// Blocks until `count` threads are parked in `wait` (or `timeout` of real time passes).
+  @discardableResult
+  public func waitForWaiters(_ count: Int, timeout: TimeInterval = 10) -> Bool {
+    let limit = Date().addingTimeInterval(timeout)
+    condition.lock()
+    defer { condition.unlock() }
+    while waiting < count {
+      if !condition.wait(until: limit) { return waiting >= count }
+    }
+    return true
+  }
+
+  public func wait(until deadline: Date, cancellation: Cancellation?) -> Bool {
+    cancellation?.onCancel { [condition] in
+      condition.lock()
+      condition.broadcast()
+      condition.unlock()
+    }
+    condition.lock()
+    waiting += 1
+    condition.broadcast()
+    while current < deadline && !(cancellation?.isCancelled ?? false) {
+      condition.wait()
+    }
+    waiting -= 1
+    condition.broadcast()
+    condition.unlock()
+    return !(cancellation?.isCancelled ?? false)
+  }
+
+  public func schedule(at deadline: Date, on queue: DispatchQueue, _ work: @escaping @Sendable () -> Void)
+    -> Cancellation
+  {
+    let token = Cancellation()
+    condition.lock()
+    if deadline <= current {
+      condition.unlock()
+      queue.async { if !token.isCancelled { work() } }
+      return token
+    }
+    sequence += 1
+    timers.append(
+      Timer(
+        deadline: deadline, sequence: sequence,
+        fire: { queue.async { if !token.isCancelled { work() } } }, token: token))
+    condition.broadcast()
+    condition.unlock()
+    return token
+  }
+
+  /// Moves time forward, firing due timers in order and waking due waiters.
+  public func advance(by duration: Duration) {
+    advance(to: now().addingTimeInterval(DurationText.seconds(duration)))
+  }
+
+  public func advance(to target: Date) {
+    while true {
+      condition.lock()
+      let due = timers.filter { $0.deadline <= target && !$0.token.isCancelled }
+        .min { ($0.deadline, $0.sequence) < ($1.deadline, $1.sequence) }
+      guard let next = due else {
+        timers.removeAll { $0.token.isCancelled }
+        if current < target { current = target }
+        condition.broadcast()
+        condition.unlock()
+        return
+      }
+      timers.removeAll { $0.sequence == next.sequence }
+      if current < next.deadline { current = next.deadline }
+      condition.broadcast()
+      condition.unlock()
+      next.fire()
+    }
+  }
+
+  /// The earliest pending timer, if any: lets a simulation jump straight to the next event.
+  public var nextDeadline: Date? {
+    condition.lock()
+    defer { condition.unlock() }
+    return timers.filter { !$0.token.isCancelled }.map(\.deadline).min()
+  }
+}

@@ -1,0 +1,1 @@
+// FleetYAML tests.
