@@ -73,13 +73,15 @@ let package = Package(
         "FleetSim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
-    .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore"]),
-    .testTarget(name: "FleetYAMLTests", dependencies: ["FleetYAML", "FleetCore"]),
-    .testTarget(name: "InventoryTests", dependencies: ["Inventory", "FleetYAML", "FleetCore"]),
-    .testTarget(name: "PlannerTests", dependencies: ["Planner", "Inventory", "Report", "FleetCore"]),
+    /// Shared by the test targets: built binaries, child processes, temporary directories.
+    .target(name: "FleetwaveTestSupport", path: "Tests/Support"),
+    .testTarget(name: "FleetCoreTests", dependencies: ["FleetwaveTestSupport", "FleetCore"]),
+    .testTarget(name: "FleetYAMLTests", dependencies: ["FleetwaveTestSupport", "FleetYAML", "FleetCore"]),
+    .testTarget(name: "InventoryTests", dependencies: ["FleetwaveTestSupport", "Inventory", "FleetYAML", "FleetCore"]),
+    .testTarget(name: "PlannerTests", dependencies: ["FleetwaveTestSupport", "Planner", "Inventory", "Report", "FleetCore"]),
     .testTarget(
       name: "HTTPTests",
-      dependencies: [
+      dependencies: ["FleetwaveTestSupport", 
         "HTTP", "FleetCore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -88,7 +90,7 @@ let package = Package(
       ]),
     .testTarget(
       name: "HealthTests",
-      dependencies: [
+      dependencies: ["FleetwaveTestSupport", 
         "Health", "HTTP", "FleetCore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -96,14 +98,14 @@ let package = Package(
       ]),
     .testTarget(
       name: "ExecutorTests",
-      dependencies: ["Executor", "Drivers", "Planner", "Inventory", "Report", "FleetCore"]),
+      dependencies: ["FleetwaveTestSupport", "Executor", "Drivers", "Planner", "Inventory", "Report", "FleetCore"]),
     .testTarget(
       name: "FleetSimTests",
-      dependencies: [
+      dependencies: ["FleetwaveTestSupport", 
         "FleetSim", "FleetCore", "FleetYAML",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ]),
-    .testTarget(name: "CommandTests", dependencies: ["FleetwaveCommands", "FleetCore"]),
+    .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]
 )
