@@ -109,6 +109,8 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ]),
+    .testTarget(
+      name: "KubeTests", dependencies: ["FleetwaveTestSupport", "Kube", "FleetCore", "FleetYAML"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]
 )
