@@ -12,7 +12,7 @@ import Foundation
 
 struct ClusterReader {
   let directory: String
-  let windows: [String: MaintenanceWindow]
+  let windowNames: Set<String>
 
   static let clusterKeys = ["name", "labels", "context", "server", "windows", "expectedDuration"]
   static let defaultKeys = ["labels", "context", "server", "windows", "expectedDuration"]
@@ -26,9 +26,9 @@ struct ClusterReader {
     var expectedDuration: Duration?
   }
 
-  init(directory: String, windows: [String: MaintenanceWindow]) {
+  init(directory: String, windowNames: Set<String>) {
     self.directory = directory
-    self.windows = windows
+    self.windowNames = windowNames
   }
 
   mutating func read(_ top: Fields, _ diagnostics: inout Diagnostics) -> [Cluster] {
@@ -163,11 +163,11 @@ struct ClusterReader {
     guard let names = fields.textList("windows", &diagnostics) else { return [] }
     var out: [String] = []
     for (name, mark) in names {
-      if windows[name] == nil {
+      if !windowNames.contains(name) {
         var message = "unknown window '\(name)'"
-        if let suggestion = Suggestion.closest(to: name, among: windows.keys.sorted()) {
+        if let suggestion = Suggestion.closest(to: name, among: windowNames.sorted()) {
           message += "; did you mean '\(suggestion)'?"
-        } else if windows.isEmpty {
+        } else if windowNames.isEmpty {
           message += "; the fleet defines no windows"
         }
         diagnostics.error(message, at: mark)

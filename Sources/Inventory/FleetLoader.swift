@@ -33,16 +33,31 @@ public enum FleetLoader {
       throw DiagnosticError([error])
     }
     var reader = FleetReader(directory: fleetDirectory)
-    let fleet = reader.read(document)
-    guard let fleet, !reader.diagnostics.hasErrors else {
-      throw DiagnosticError(reader.diagnostics.all)
+    guard let fleet = reader.read(document) else {
+      throw DiagnosticError(inFileOrder(reader.diagnostics.all))
     }
+    // Values are checked even when the fleet file has errors, so one run shows every problem.
     let resolver = ValuesResolver(fleet: fleet)
-    let valueProblems = resolver.check()
     var all = reader.diagnostics
-    all.append(contentsOf: valueProblems)
-    try all.throwIfErrors()
-    return LoadedFleet(fleet: fleet, warnings: all.warnings, values: resolver)
+    all.append(contentsOf: resolver.check())
+    let ordered = inFileOrder(all.all)
+    if all.hasErrors { throw DiagnosticError(ordered) }
+    return LoadedFleet(
+      fleet: fleet, warnings: ordered.filter { $0.severity == .warning }, values: resolver)
+  }
+
+  /// Diagnostics sorted by file, line and column (unlocated ones first), so a long report reads
+  /// top to bottom through each file; equal positions keep the order they were found in.
+  static func inFileOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+    diagnostics.enumerated().sorted { a, b in
+      let (x, y) = (a.element.mark, b.element.mark)
+      if (x?.file.path ?? "") != (y?.file.path ?? "") {
+        return (x?.file.path ?? "") < (y?.file.path ?? "")
+      }
+      if (x?.line ?? 0) != (y?.line ?? 0) { return (x?.line ?? 0) < (y?.line ?? 0) }
+      if (x?.column ?? 0) != (y?.column ?? 0) { return (x?.column ?? 0) < (y?.column ?? 0) }
+      return a.offset < b.offset
+    }.map(\.element)
   }
 
   /// The fleet directory and fleet file for a FLEET argument.
@@ -98,16 +113,19 @@ struct FleetReader {
     if let value = top["windows"] { windows = CalendarReader.windows(value, &diagnostics) }
     var freezes: [FreezePeriod] = []
     if let value = top["freeze"] { freezes = CalendarReader.freezes(value, &diagnostics) }
-    var clusterReader = ClusterReader(directory: directory, windows: windows)
+    // Invalid windows are reported where they are defined, not again at every use.
+    let windowNames = Set(top["windows"]?.mapping?.keys ?? [])
+    var clusterReader = ClusterReader(directory: directory, windowNames: windowNames)
     let clusters = clusterReader.read(top, &diagnostics)
     var policy = RolloutPolicy()
     if let value = top["rollout"] {
       policy = PolicyReader.read(value, clusters: clusters, &diagnostics)
     }
     if let release { checkTemplates(policy: policy, release: release, clusters: clusters) }
-    guard let release else { return nil }
+    // Without a readable release (already reported) the rest is still checked.
     return Fleet(
-      name: name, directory: directory, release: release, values: layers, clusters: clusters,
+      name: name, directory: directory, release: release ?? Release(name: name), values: layers,
+      clusters: clusters,
       rollout: policy, windows: windows, freezes: freezes)
   }
 
