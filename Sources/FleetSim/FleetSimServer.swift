@@ -102,11 +102,14 @@ public final class FleetSimServer: @unchecked Sendable {
       server.channels.append(plain)
       server.port = plain.localAddress?.port ?? 0
       if let credentials = server.credentials {
+        // Loaded explicitly as PEM: NIOSSL guesses the format of `.file` sources by extension.
         var configuration = TLSConfiguration.makeServerConfiguration(
-          certificateChain: [.file(credentials.serverCertificate)],
-          privateKey: .file(credentials.serverKey))
+          certificateChain: try NIOSSLCertificate.fromPEMFile(credentials.serverCertificate)
+            .map { .certificate($0) },
+          privateKey: .privateKey(try NIOSSLPrivateKey(file: credentials.serverKey, format: .pem)))
         configuration.certificateVerification = .optionalVerification
-        configuration.trustRoots = .file(credentials.caCertificate)
+        configuration.trustRoots = .certificates(
+          try NIOSSLCertificate.fromPEMFile(credentials.caCertificate))
         let context = try NIOSSLContext(configuration: configuration)
         let secure = try server.bind(port: options.tlsPort, tls: context)
         server.channels.append(secure)
@@ -167,6 +170,10 @@ public final class FleetSimServer: @unchecked Sendable {
   }
 
   public func cluster(_ name: String) -> VirtualCluster? { clusters[name] }
+
+  /// Returns once the controller has run every step that is due; with a `ManualClock`, call it
+  /// after `advance` to observe the statuses the controller wrote.
+  public func settle() { controller.settle() }
 
   public func shutdown() {
     controller.stop()

@@ -392,7 +392,6 @@ struct KubeAPI {
       try checkRevision(patched, against: old, target.type)
       var merged = merge(old: old, new: patched, target)
       merged.set(["metadata", "resourceVersion"], old.at("metadata", "resourceVersion"))
-      merged.set(["metadata", "managedFields"], old.at("metadata", "managedFields"))
       FieldOwnership.recordUpdate(
         old: old, new: &merged, manager: manager, apiVersion: target.type.apiVersion,
         now: KubeTime.format(now), subresource: target.subresource)

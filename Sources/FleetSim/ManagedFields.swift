@@ -314,8 +314,12 @@ enum FieldOwnership {
     subresource: String? = nil
   ) {
     let newPaths = FieldSet.paths(of: new)
-    var entries = old.map(ManagerEntry.entries) ?? ManagerEntry.entries(of: new)
-    if old == nil { entries = [] }
+    var entries = old.map(ManagerEntry.entries) ?? []
+    // A client may rewrite managedFields itself (kubectl does when it moves an object from
+    // client-side to server-side apply); what it sent then becomes the starting point.
+    if let sent = new.at("metadata", "managedFields"), sent != old?.at("metadata", "managedFields") {
+      entries = ManagerEntry.entries(of: new)
+    }
     let changed: Set<FieldPath>
     if let old {
       let oldPaths = FieldSet.paths(of: old)

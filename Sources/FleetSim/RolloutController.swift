@@ -48,6 +48,12 @@ public final class RolloutController: @unchecked Sendable {
     schedule(key, cluster, at: clock.now())
   }
 
+  /// Waits for the steps already handed to the controller's queue. A step may schedule another
+  /// that is due at once (the clock did not move), so drain until nothing new was enqueued.
+  func settle() {
+    for _ in 0..<8 { queue.sync {} }
+  }
+
   func stop() {
     lock.lock()
     let tokens = Array(scheduled.values)
