@@ -56,6 +56,9 @@ let package = Package(
     /// The `fleetwave` executable: an entry point and nothing else.
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
+    /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
+    .executableTarget(name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML"]),
+
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(
       name: "FleetSim",
@@ -106,6 +109,8 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ]),
+    .testTarget(
+      name: "KubeTests", dependencies: ["FleetwaveTestSupport", "Kube", "FleetCore", "FleetYAML"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]
 )
