@@ -211,15 +211,19 @@ struct KubeAPI {
         throw APIError.unsupportedMediaType(request.contentType)
       }
     }
+    let value: Value
     do {
-      return try JSONReader.parse(request.body, path: "request body")
-    } catch {
-      if request.contentType.contains("yaml"), let value = try? YAMLBody.parse(request.body) {
-        return value
+      // kubectl and helm send JSON even under the YAML media type; JSON is also valid YAML.
+      if request.contentType.contains("yaml"), request.body.first != UInt8(ascii: "{") {
+        value = try YAMLBody.parse(request.body)
+      } else {
+        value = try JSONReader.parse(request.body, path: "request body")
       }
+    } catch {
       throw APIError.badRequest(
         "the object provided is unrecognized or malformed: \(error.headline)")
     }
+    return value
   }
 
   private func checkIdentity(_ object: Value, _ target: Target, name: String?) throws(APIError) {

@@ -89,14 +89,12 @@ struct Router: Sendable {
     switch (request.method, rest) {
     case ("GET", ["faults"]): return .json(200, server.faults.faults.value)
     case ("PUT", ["faults"]), ("POST", ["faults"]):
-      do {
+      do throws(Diagnostic) {
         let document = try FaultsFile.parse(request.body, path: "request body")
         server.faults.faults = try FaultSet.parse(document)
         return .json(200, server.faults.faults.value)
-      } catch let error as Diagnostic {
-        return .text(400, error.description + "\n")
       } catch {
-        return .text(400, "\(error)\n")
+        return .text(400, error.description + "\n")
       }
     case ("DELETE", ["faults"]):
       server.faults.faults = FaultSet()
@@ -118,15 +116,13 @@ struct Router: Sendable {
   }
 }
 
-/// Reads a faults file: JSON, or YAML once FleetYAML's parser is available.
+/// Reads a faults file, JSON or YAML.
 public enum FaultsFile {
-  public static func parse(_ bytes: [UInt8], path: String) throws -> Value {
-    do {
+  public static func parse(_ bytes: [UInt8], path: String) throws(Diagnostic) -> Value {
+    if path.hasSuffix(".json") || bytes.first == UInt8(ascii: "{") {
       return try JSONReader.parse(bytes, path: path)
-    } catch {
-      if let value = try? YAMLBody.parse(bytes) { return value }
-      throw error
     }
+    return try YAMLBody.parse(bytes, path: path)
   }
 
   public static func load(_ path: String) throws -> FaultSet {

@@ -1,12 +1,12 @@
-// YAML request bodies (server-side apply sends `application/apply-patch+yaml`).
+// YAML request bodies (`application/apply-patch+yaml`, `application/yaml`) and faults files.
 import FleetCore
+import FleetYAML
 
 enum YAMLBody {
-  struct Unsupported: Error {}
+  /// Small enough that a hostile body (deep nesting, alias bombs) is refused cheaply.
+  static let limits = YAML.Limits(maxBytes: 3 << 20, maxDepth: 128, maxExpandedNodes: 200_000)
 
-  /// Until FleetYAML's parser lands, only JSON (a subset of YAML) is accepted; kubectl and helm
-  /// send JSON even under the YAML media type.
-  static func parse(_ bytes: [UInt8]) throws -> Value {
-    throw Unsupported()
+  static func parse(_ bytes: [UInt8], path: String = "request body") throws(Diagnostic) -> Value {
+    try YAML.parse(SourceFile(path: path, bytes: bytes), limits: limits)
   }
 }
