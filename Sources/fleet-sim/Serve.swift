@@ -49,7 +49,9 @@ extension FleetSimCommand {
         do {
           options.faults = try FaultsFile.load(faults)
         } catch {
-          throw ValidationError("\(error)")
+          // An invalid faults file is invalid input (exit 1), reported with its position.
+          FileHandle.standardError.write(Data("\(error)\n".utf8))
+          throw ExitCode.failure
         }
       }
       try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
