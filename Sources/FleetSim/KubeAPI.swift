@@ -538,6 +538,8 @@ struct KubeAPI {
     guard let deleted = store.delete(target.type, namespace: target.namespace, name: name) else {
       throw APIError.notFound(target.type, name)
     }
+    // The controller collects the workload's pods, as the garbage collector would.
+    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, deleted) }
     return .json(200, deleted)
   }
 

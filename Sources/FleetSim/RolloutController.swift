@@ -76,7 +76,9 @@ public final class RolloutController: @unchecked Sendable {
   private func step(_ key: Key, _ cluster: VirtualCluster) {
     let now = clock.now()
     var next: Date?
-    _ = try? cluster.store.modify(key.type, namespace: key.namespace.isEmpty ? nil : key.namespace, name: key.name, now: now) {
+    var workload: Value?
+    let namespace = key.namespace.isEmpty ? nil : key.namespace
+    _ = try? cluster.store.modify(key.type, namespace: namespace, name: key.name, now: now) {
       (current: Value?) throws(APIError) -> Value? in
       guard let object = current else {
         self.forget(key)
@@ -84,8 +86,23 @@ public final class RolloutController: @unchecked Sendable {
       }
       let (updated, wake) = self.advance(key, cluster, object, now: now)
       next = wake
+      workload = updated
       return updated
     }
+    // Pods follow outside the workload's write: the store's lock is not reentrant.
+    var desired: [Value] = []
+    if let workload {
+      lock.lock()
+      let state = progress[key]
+      lock.unlock()
+      let desiredCount = key.type.kind == "DaemonSet" ? Self.nodeCount : (workload.at("spec", "replicas")?.int ?? 1)
+      let census = PodCensus(
+        ready: state?.ready ?? 0, pending: (state?.ready ?? 0) < desiredCount ? 1 : 0,
+        oldReady: state?.oldReady ?? 0, updateRevision: state?.updateRevision ?? "",
+        currentRevision: state?.currentRevision ?? "", fault: behaviour(cluster, workload))
+      desired = Pods.desired(key.type, workload, census, now: now)
+    }
+    Pods.sync(cluster.store, key.type, namespace: key.namespace, workload: key.name, desired: desired, now: now)
     if let next { schedule(key, cluster, at: next) }
   }
 

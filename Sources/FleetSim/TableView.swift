@@ -60,6 +60,24 @@ enum TableView {
         Column(name: "Ready") { o in .string("\(int(o, "status", "readyReplicas"))/\(int(o, "spec", "replicas"))") },
         age,
       ]
+    case ("", "Pod"):
+      return [
+        name,
+        Column(name: "Ready") { o in
+          let statuses = o.at("status", "containerStatuses")?.sequence ?? []
+          return .string("\(statuses.filter { $0["ready"] == true }.count)/\(statuses.count)")
+        },
+        Column(name: "Status") { o in
+          let waiting = (o.at("status", "containerStatuses")?.sequence ?? [])
+            .compactMap { $0.at("state", "waiting", "reason")?.string }.first
+          let terminated = o.at("status", "phase")?.string == "Succeeded" ? "Completed" : nil
+          return .string(waiting ?? terminated ?? o.at("status", "phase")?.string ?? "")
+        },
+        Column(name: "Restarts", type: "integer") { o in
+          .int((o.at("status", "containerStatuses")?.sequence ?? []).reduce(0) { $0 + ($1["restartCount"]?.int ?? 0) })
+        },
+        age,
+      ]
     case ("", "Namespace"):
       return [name, Column(name: "Status") { .string($0.at("status", "phase")?.string ?? "") }, age]
     case ("", "ConfigMap"):

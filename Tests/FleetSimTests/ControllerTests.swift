@@ -67,6 +67,17 @@ import Testing
     let message = stalled["conditions"]?.sequence?.first { $0["type"] == "Progressing" }?["message"]?.string
     #expect(message?.hasPrefix("ReplicaSet \"web-") == true)
     #expect(message?.hasSuffix("\" has timed out progressing.") == true)
+
+    // The pods tell the same story: three old ones serving, the new one stuck pulling its image.
+    let pods = sim.url("sim-0001", "/api/v1/namespaces/default/pods?labelSelector=app%3Dweb")
+    let states = (try HTTPExchange.send("GET", pods).json?["items"]?.sequence ?? []).map {
+      ($0.at("status", "containerStatuses")?.sequence?.first?.at("state", "waiting", "reason")?.string
+        ?? $0.at("status", "phase")?.string ?? "") + " " + ($0.at("spec", "containers")?.sequence?.first?["image"]?.string ?? "")
+    }
+    #expect(states.sorted() == ["ImagePullBackOff app:broken", "Running app:1", "Running app:1", "Running app:1"])
+    #expect(try HTTPExchange.send("DELETE", sim.url("sim-0001", collection + "/web")).status == 200)
+    sim.server.settle()
+    #expect(try HTTPExchange.send("GET", pods).json?["items"] == [])
   }
 
   @Test func statefulSetsDaemonSetsAndJobsComplete() throws {
