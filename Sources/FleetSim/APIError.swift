@@ -58,7 +58,9 @@ public struct APIError: Error, Sendable, Equatable {
       message: "\(type.kind) \"\(name)\" is invalid: \(field): \(detail)",
       details: [
         "name": .string(name), "group": .string(type.group), "kind": .string(type.kind),
-        "causes": [["reason": "FieldValueInvalid", "message": .string(detail), "field": .string(field)]],
+        "causes": [
+          ["reason": "FieldValueInvalid", "message": .string(detail), "field": .string(field)]
+        ],
       ])
   }
 

@@ -20,9 +20,12 @@ public struct APIRequest: Sendable {
     if parts.count > 1 {
       for pair in parts[1].split(separator: "&") {
         let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        let key = String(kv[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-        let value = kv.count > 1
-          ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""
+        let key =
+          String(kv[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+        let value =
+          kv.count > 1
+          ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "")
+          : ""
         query[key] = value
       }
     }
@@ -36,7 +39,9 @@ public struct APIRequest: Sendable {
   /// The media type of the body without parameters (`application/json`).
   var contentType: String {
     let raw = header("Content-Type") ?? ""
-    return raw.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    return raw.split(separator: ";").first.map {
+      $0.trimmingCharacters(in: .whitespaces).lowercased()
+    } ?? ""
   }
 
   /// The field manager a write is recorded under: `?fieldManager=`, else the user agent's program.

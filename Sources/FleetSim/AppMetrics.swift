@@ -13,7 +13,9 @@ final class AppTraffic: @unchecked Sendable {
 
   init(start: Date) { last = start }
 
-  func advance(to now: Date, requestsPerSecond: Double, errorRatio: Double) -> (requests: Double, errors: Double) {
+  func advance(to now: Date, requestsPerSecond: Double, errorRatio: Double) -> (
+    requests: Double, errors: Double
+  ) {
     lock.lock()
     defer { lock.unlock() }
     let elapsed = max(0, now.timeIntervalSince(last))

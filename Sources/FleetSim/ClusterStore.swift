@@ -4,7 +4,11 @@ import Foundation
 
 /// A change to an object, as a watch stream reports it.
 struct WatchEvent: Sendable {
-  enum Kind: String, Sendable { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
+  enum Kind: String, Sendable {
+    case added = "ADDED"
+    case modified = "MODIFIED"
+    case deleted = "DELETED"
+  }
   var kind: Kind
   var type: ResourceType
   var object: Value
@@ -169,7 +173,8 @@ public final class ClusterStore: @unchecked Sendable {
         for (itemKey, item) in items where item.namespace == name {
           objects[otherType]?[itemKey] = nil
           revision += 1
-          events.append(WatchEvent(kind: .deleted, type: otherType, object: item, revision: revision))
+          events.append(
+            WatchEvent(kind: .deleted, type: otherType, object: item, revision: revision))
         }
       }
     }

@@ -18,7 +18,8 @@ public struct Credentials: Sendable {
 
   /// The bearer token clients may present instead of a client certificate.
   public func token() throws -> String {
-    try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+      in: .whitespacesAndNewlines)
   }
 
   /// Creates whatever is missing in `directory` (private keys mode 0600).
@@ -44,12 +45,15 @@ public struct Credentials: Sendable {
         + "keyUsage=critical,digitalSignature,keyEncipherment\n", curve: curve)
     try issue(
       credentials, name: "client", subject: "/O=system:masters/CN=fleet-sim-admin",
-      extensions: "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+      extensions:
+        "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
       curve: curve)
     var random = SystemRandomNumberGenerator()
     let token = (0..<4).map { _ in String(random.next() as UInt64, radix: 16) }.joined()
     try token.write(toFile: credentials.tokenFile, atomically: true, encoding: .utf8)
-    for secret in [directory + "/ca.key", credentials.serverKey, credentials.clientKey, credentials.tokenFile] {
+    for secret in [
+      directory + "/ca.key", credentials.serverKey, credentials.clientKey, credentials.tokenFile,
+    ] {
       try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secret)
     }
     return credentials
@@ -61,7 +65,9 @@ public struct Credentials: Sendable {
     let dir = credentials.directory
     try extensions.write(toFile: "\(dir)/\(name).ext", atomically: true, encoding: .utf8)
     try openssl(
-      ["req"] + curve + ["-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", subject])
+      ["req"] + curve + [
+        "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", subject,
+      ])
     try openssl([
       "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", credentials.caCertificate,
       "-CAkey", "\(dir)/ca.key", "-CAcreateserial", "-out", "\(dir)/\(name).crt", "-days", "825",

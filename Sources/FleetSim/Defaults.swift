@@ -11,16 +11,21 @@ enum Defaults {
     switch (type.group, type.kind) {
     case ("apps", "Deployment"):
       fill(["spec", "replicas"], 1)
-      fill(["spec", "strategy"], ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": "25%", "maxSurge": "25%"]])
+      fill(
+        ["spec", "strategy"],
+        ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": "25%", "maxSurge": "25%"]])
       fill(["spec", "revisionHistoryLimit"], 10)
       fill(["spec", "progressDeadlineSeconds"], 600)
     case ("apps", "StatefulSet"):
       fill(["spec", "replicas"], 1)
-      fill(["spec", "updateStrategy"], ["type": "RollingUpdate", "rollingUpdate": ["partition": 0]])
+      fill(
+        ["spec", "updateStrategy"], ["type": "RollingUpdate", "rollingUpdate": ["partition": 0]])
       fill(["spec", "podManagementPolicy"], "OrderedReady")
       fill(["spec", "revisionHistoryLimit"], 10)
     case ("apps", "DaemonSet"):
-      fill(["spec", "updateStrategy"], ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": 1, "maxSurge": 0]])
+      fill(
+        ["spec", "updateStrategy"],
+        ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": 1, "maxSurge": 0]])
       fill(["spec", "revisionHistoryLimit"], 10)
     case ("apps", "ReplicaSet"):
       fill(["spec", "replicas"], 1)
@@ -37,12 +42,15 @@ enum Defaults {
         object.set(["spec", "clusterIPs"], [.string(ip)])
       }
       if let ports = object.at("spec", "ports")?.sequence {
-        object.set(["spec", "ports"], .sequence(ports.map { port in
-          var p = port
-          if p["protocol"] == nil { p.set(["protocol"], "TCP") }
-          if p["targetPort"] == nil, let number = p["port"] { p.set(["targetPort"], number) }
-          return p
-        }))
+        object.set(
+          ["spec", "ports"],
+          .sequence(
+            ports.map { port in
+              var p = port
+              if p["protocol"] == nil { p.set(["protocol"], "TCP") }
+              if p["targetPort"] == nil, let number = p["port"] { p.set(["targetPort"], number) }
+              return p
+            }))
       }
     case ("", "Secret"):
       fill(["type"], "Opaque")

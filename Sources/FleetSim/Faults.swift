@@ -96,7 +96,8 @@ public struct FaultSet: Sendable, Equatable {
   }
 
   /// The first image rule for an image in a cluster, if any.
-  public func imageFault(_ image: String, cluster: String, labels: [String: String]) -> ImageFault? {
+  public func imageFault(_ image: String, cluster: String, labels: [String: String]) -> ImageFault?
+  {
     images.first { $0.scope.contains(cluster, labels: labels) && $0.matches(image: image) }
   }
 
@@ -107,7 +108,8 @@ public struct FaultSet: Sendable, Equatable {
   /// Reads the faults file format (documented in docs/fleet-sim.md) from a parsed document.
   public static func parse(_ document: Value) throws(Diagnostic) -> FaultSet {
     guard let root = document.mapping else {
-      throw Diagnostic.error("a faults file must be a mapping with 'images' and 'api'", at: document.mark)
+      throw Diagnostic.error(
+        "a faults file must be a mapping with 'images' and 'api'", at: document.mark)
     }
     try checkKeys(root, document, allowed: ["images", "api"])
     var set = FaultSet()
@@ -115,9 +117,12 @@ public struct FaultSet: Sendable, Equatable {
       guard let mapping = rule.mapping else {
         throw Diagnostic.error("an image fault must be a mapping", at: rule.mark)
       }
-      try checkKeys(mapping, rule, allowed: ["match", "effect", "slowFactor", "errorRatio", "clusters", "selector"])
+      try checkKeys(
+        mapping, rule,
+        allowed: ["match", "effect", "slowFactor", "errorRatio", "clusters", "selector"])
       guard let match = mapping["match"]?.string else {
-        throw Diagnostic.error("an image fault needs 'match', a glob over image references", at: rule.mark)
+        throw Diagnostic.error(
+          "an image fault needs 'match', a glob over image references", at: rule.mark)
       }
       let effectText = mapping["effect"]?.string ?? "errors"
       guard let effect = ImageEffect(rawValue: effectText) else {
@@ -147,7 +152,8 @@ public struct FaultSet: Sendable, Equatable {
       fault.retryAfterSeconds = Int(try number(mapping, "retryAfterSeconds") ?? 1)
       if let latency = mapping["latency"] {
         guard let text = latency.scalarText, let duration = DurationText.parse(text) else {
-          throw Diagnostic.error("invalid duration for 'latency'; write e.g. 250ms or 2s", at: latency.mark)
+          throw Diagnostic.error(
+            "invalid duration for 'latency'; write e.g. 250ms or 2s", at: latency.mark)
         }
         fault.latency = duration
       }
@@ -158,7 +164,9 @@ public struct FaultSet: Sendable, Equatable {
     return set
   }
 
-  private static func checkKeys(_ mapping: Mapping, _ node: Value, allowed: [String]) throws(Diagnostic) {
+  private static func checkKeys(_ mapping: Mapping, _ node: Value, allowed: [String])
+    throws(Diagnostic)
+  {
     for entry in mapping.entries where !allowed.contains(entry.key) {
       throw Diagnostic.error(
         "unknown key '\(entry.key)'; expected one of \(allowed.joined(separator: ", "))",

@@ -93,7 +93,9 @@ public final class FleetSimServer: @unchecked Sendable {
   }
 
   /// Starts serving `clusters` on 127.0.0.1; returns once the ports are bound.
-  public static func start(clusters: [VirtualClusterSpec], options: FleetSimOptions = FleetSimOptions())
+  public static func start(
+    clusters: [VirtualClusterSpec], options: FleetSimOptions = FleetSimOptions()
+  )
     throws -> FleetSimServer
   {
     let server = try FleetSimServer(clusters: clusters, options: options)
@@ -165,7 +167,8 @@ public final class FleetSimServer: @unchecked Sendable {
   public func writeKubeconfig(to path: String, tls: Bool? = nil, useToken: Bool = false) throws {
     var endpoints = self.endpoints
     if tls == false { endpoints.tlsPort = 0 }
-    try endpoints.kubeconfig(useToken: useToken).write(toFile: path, atomically: true, encoding: .utf8)
+    try endpoints.kubeconfig(useToken: useToken).write(
+      toFile: path, atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
   }
 

@@ -54,12 +54,14 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
       headers: head.headers.map { ($0.name, $0.value) }, body: body)
     body = []
     if tooLarge {
-      respond(context: context, head: head, result: .error(.tooLarge), request: request, keepAlive: false)
+      respond(
+        context: context, head: head, result: .error(.tooLarge), request: request, keepAlive: false)
       return
     }
     var hasCertificate = false
     if secure {
-      hasCertificate = (try? context.channel.pipeline.syncOperations.nioSSL_peerCertificate()) != nil
+      hasCertificate =
+        (try? context.channel.pipeline.syncOperations.nioSSL_peerCertificate()) != nil
     }
     let (result, delay) = router.route(request, clientCertificate: hasCertificate)
     if delay > .zero {
@@ -67,11 +69,14 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
       let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
       context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
         let (handler, context) = loopBound.value
-        handler.respond(context: context, head: head, result: result, request: request, keepAlive: head.isKeepAlive)
+        handler.respond(
+          context: context, head: head, result: result, request: request,
+          keepAlive: head.isKeepAlive)
       }
       return
     }
-    respond(context: context, head: head, result: result, request: request, keepAlive: head.isKeepAlive)
+    respond(
+      context: context, head: head, result: result, request: request, keepAlive: head.isKeepAlive)
   }
 
   private func respond(
@@ -96,7 +101,8 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
       responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
       if !keepAlive { responseHeaders.add(name: "Connection", value: "close") }
       let responseHead = HTTPResponseHead(
-        version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
+        version: head.version, status: HTTPResponseStatus(statusCode: status),
+        headers: responseHeaders)
       context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
       var buffer = context.channel.allocator.buffer(capacity: bytes.count)
       buffer.writeBytes(bytes)
@@ -116,11 +122,13 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     headers.add(name: "Transfer-Encoding", value: "chunked")
     headers.add(name: "Cache-Control", value: "no-cache, private")
     context.write(
-      wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
+      wrapOutboundOut(
+        .head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
       promise: nil)
     let channel = context.channel
     for object in plan.initial {
-      channel.write(HTTPServerResponsePart.body(.byteBuffer(Self.line("ADDED", object, channel))), promise: nil)
+      channel.write(
+        HTTPServerResponsePart.body(.byteBuffer(Self.line("ADDED", object, channel))), promise: nil)
     }
     if plan.initialEventsEndBookmark {
       let bookmark: Value = [
@@ -130,19 +138,24 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
           "annotations": ["k8s.io/initial-events-end": "true"],
         ],
       ]
-      channel.write(HTTPServerResponsePart.body(.byteBuffer(Self.line("BOOKMARK", bookmark, channel))), promise: nil)
+      channel.write(
+        HTTPServerResponsePart.body(.byteBuffer(Self.line("BOOKMARK", bookmark, channel))),
+        promise: nil)
     }
     channel.flush()
     let id = plan.store.watch(plan.filter, since: plan.since) { event in
       channel.writeAndFlush(
-        HTTPServerResponsePart.body(.byteBuffer(Self.line(event.kind.rawValue, event.object, channel))),
+        HTTPServerResponsePart.body(
+          .byteBuffer(Self.line(event.kind.rawValue, event.object, channel))),
         promise: nil)
     }
     guard let id else {
       let gone = APIError(
         code: 410, reason: "Expired",
         message: "too old resource version: \(plan.since ?? 0) (\(plan.store.currentRevision))")
-      channel.write(HTTPServerResponsePart.body(.byteBuffer(Self.line("ERROR", gone.status, channel))), promise: nil)
+      channel.write(
+        HTTPServerResponsePart.body(.byteBuffer(Self.line("ERROR", gone.status, channel))),
+        promise: nil)
       endWatch(channel)
       return
     }

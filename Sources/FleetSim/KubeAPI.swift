@@ -26,19 +26,27 @@ struct KubeAPI {
 
   private func route(_ request: APIRequest, _ path: [String]) throws(APIError) -> APIResult {
     switch path.first {
-    case nil: return .json(200, ["paths": ["/api", "/api/v1", "/apis", "/healthz", "/readyz", "/version"]])
+    case nil:
+      return .json(200, ["paths": ["/api", "/api/v1", "/apis", "/healthz", "/readyz", "/version"]])
     case "version": return .json(200, Self.version)
     case "openapi" where path.count >= 2 && path[1] == "v3":
       if path.count == 2 { return .json(200, OpenAPI.root(prefix: pathPrefix)) }
       let key = path.dropFirst(2).joined(separator: "/")
-      let apiVersion = key == "api/v1" ? "v1" : key.hasPrefix("apis/") ? String(key.dropFirst(5)) : ""
-      guard let document = OpenAPI.document(apiVersion: apiVersion) else { throw APIError.unknownPath }
+      let apiVersion =
+        key == "api/v1" ? "v1" : key.hasPrefix("apis/") ? String(key.dropFirst(5)) : ""
+      guard let document = OpenAPI.document(apiVersion: apiVersion) else {
+        throw APIError.unknownPath
+      }
       return .json(200, document)
     case "healthz", "readyz", "livez": return .text(200, "ok")
     case "api":
-      if path.count == 1 { return .json(200, ResourceCatalog.coreVersions(serverAddress: serverAddress)) }
+      if path.count == 1 {
+        return .json(200, ResourceCatalog.coreVersions(serverAddress: serverAddress))
+      }
       guard path[1] == "v1" else { throw APIError.unknownPath }
-      if path.count == 2, let list = ResourceCatalog.resourceList(apiVersion: "v1") { return .json(200, list) }
+      if path.count == 2, let list = ResourceCatalog.resourceList(apiVersion: "v1") {
+        return .json(200, list)
+      }
       return try resource(request, apiVersion: "v1", Array(path.dropFirst(2)))
     case "apis":
       if path.count == 1 { return .json(200, ResourceCatalog.groupList()) }
@@ -110,7 +118,9 @@ struct KubeAPI {
     func type(_ plural: String) -> ResourceType? {
       ResourceCatalog.find(apiVersion: apiVersion, plural: plural)
     }
-    if rest.count >= 3, rest[0] == "namespaces", let namespaced = type(rest[2]), namespaced.namespaced {
+    if rest.count >= 3, rest[0] == "namespaces", let namespaced = type(rest[2]),
+      namespaced.namespaced
+    {
       guard rest.count <= 5 else { return nil }
       return Target(
         type: namespaced, namespace: rest[1], name: rest.count > 3 ? rest[3] : nil,
@@ -128,8 +138,11 @@ struct KubeAPI {
     request.query["watch"] == "true" || request.query["watch"] == "1"
   }
 
-  private func filter(_ request: APIRequest, _ target: Target) throws(APIError) -> (WatchFilter, [(String, String)]) {
-    var filter = WatchFilter(type: target.type, namespace: target.namespace, selector: nil, name: nil)
+  private func filter(_ request: APIRequest, _ target: Target) throws(APIError) -> (
+    WatchFilter, [(String, String)]
+  ) {
+    var filter = WatchFilter(
+      type: target.type, namespace: target.namespace, selector: nil, name: nil)
     if let text = request.query["labelSelector"], !text.isEmpty {
       do {
         filter.selector = try LabelSelector.parse(text)
@@ -146,7 +159,8 @@ struct KubeAPI {
         }
         var key = String(parts[0])
         if key.hasSuffix("=") { key.removeLast() }
-        let value = String(parts[1]).hasPrefix("=") ? String(parts[1].dropFirst()) : String(parts[1])
+        let value =
+          String(parts[1]).hasPrefix("=") ? String(parts[1].dropFirst()) : String(parts[1])
         if key == "metadata.name" {
           filter.name = value
         } else if key == "metadata.namespace" {
@@ -244,8 +258,9 @@ struct KubeAPI {
         "the namespace of the provided object does not match the namespace sent on the request")
     }
     if let name, !object.name.isEmpty, object.name != name {
-      throw APIError.badRequest("the name of the object (\(object.name)) does not match the name on "
-        + "the URL (\(name))")
+      throw APIError.badRequest(
+        "the name of the object (\(object.name)) does not match the name on "
+          + "the URL (\(name))")
     }
   }
 
@@ -288,13 +303,17 @@ struct KubeAPI {
     var object = input
     object.set(["apiVersion"], .string(target.type.apiVersion))
     object.set(["kind"], .string(target.type.kind))
-    if target.type.namespaced { object.set(["metadata", "namespace"], target.namespace.map { .string($0) }) }
+    if target.type.namespaced {
+      object.set(["metadata", "namespace"], target.namespace.map { .string($0) })
+    }
     for key in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"] {
       object.set(["metadata", key], nil)
     }
     if target.type.hasSpec { object.set(["metadata", "generation"], 1) }
     object = Defaults.apply(target.type, object)
-    if target.type.isWorkload || target.type.kind == "Job" { object.set(["status"], Defaults.initialStatus(target.type, object)) }
+    if target.type.isWorkload || target.type.kind == "Job" {
+      object.set(["status"], Defaults.initialStatus(target.type, object))
+    }
     return object
   }
 
@@ -322,12 +341,15 @@ struct KubeAPI {
       object.set(["status"], old["status"])
     }
     if target.type.hasSpec, object["spec"] != old["spec"] {
-      object.set(["metadata", "generation"], .int((old.at("metadata", "generation")?.int ?? 0) + 1))
+      object.set(
+        ["metadata", "generation"], .int((old.at("metadata", "generation")?.int ?? 0) + 1))
     }
     return object
   }
 
-  private func checkRevision(_ object: Value, against old: Value, _ type: ResourceType) throws(APIError) {
+  private func checkRevision(_ object: Value, against old: Value, _ type: ResourceType)
+    throws(APIError)
+  {
     if let wanted = object.at("metadata", "resourceVersion")?.string, !wanted.isEmpty,
       wanted != old.at("metadata", "resourceVersion")?.string
     {
@@ -335,7 +357,9 @@ struct KubeAPI {
     }
   }
 
-  private func update(_ request: APIRequest, _ target: Target, name: String) throws(APIError) -> APIResult {
+  private func update(_ request: APIRequest, _ target: Target, name: String) throws(APIError)
+    -> APIResult
+  {
     var input = try body(request)
     try checkIdentity(input, target, name: name)
     if target.subresource == "scale" {
@@ -365,7 +389,8 @@ struct KubeAPI {
       }
       return try transform(old)
     }
-    let (_, new) = try store.modify(target.type, namespace: target.namespace, name: name, now: now) {
+    let (_, new) = try store.modify(target.type, namespace: target.namespace, name: name, now: now)
+    {
       (old: Value?) throws(APIError) -> Value? in
       guard let old else { throw APIError.notFound(target.type, name) }
       return try transform(old)
@@ -375,7 +400,9 @@ struct KubeAPI {
     return new
   }
 
-  private func patch(_ request: APIRequest, _ target: Target, name: String) throws(APIError) -> APIResult {
+  private func patch(_ request: APIRequest, _ target: Target, name: String) throws(APIError)
+    -> APIResult
+  {
     let kind = request.contentType
     let known = [
       "application/json-patch+json", "application/merge-patch+json",
@@ -383,9 +410,12 @@ struct KubeAPI {
     ]
     guard known.contains(kind) else { throw APIError.unsupportedMediaType(kind) }
     let patch = try body(request)
-    if kind == "application/apply-patch+yaml" { return try apply(request, target, name: name, patch) }
+    if kind == "application/apply-patch+yaml" {
+      return try apply(request, target, name: name, patch)
+    }
     if target.subresource == "scale" {
-      return try scaleUpdate(request, target, name: name) { (scale: Value) throws(APIError) -> Value? in
+      return try scaleUpdate(request, target, name: name) {
+        (scale: Value) throws(APIError) -> Value? in
         try Self.applyPatch(kind, patch, to: scale).at("spec", "replicas")
       }
     }
@@ -404,12 +434,16 @@ struct KubeAPI {
     return .json(200, result)
   }
 
-  private static func applyPatch(_ kind: String, _ patch: Value, to old: Value) throws(APIError) -> Value {
+  private static func applyPatch(_ kind: String, _ patch: Value, to old: Value) throws(APIError)
+    -> Value
+  {
     do {
       switch kind {
       case "application/json-patch+json": return try JSONPatch.apply(patch, to: old)
       case "application/merge-patch+json":
-        guard patch.mapping != nil else { throw PatchError.invalid("merge patch must be a JSON object") }
+        guard patch.mapping != nil else {
+          throw PatchError.invalid("merge patch must be a JSON object")
+        }
         return MergePatch.apply(patch, to: old)
       default:
         guard patch.mapping != nil else {
@@ -468,7 +502,8 @@ struct KubeAPI {
       return .json(200, try merged(store.get(target.type, namespace: target.namespace, name: name)))
     }
     try validateName(target.type, name)
-    let (_, new) = try store.modify(target.type, namespace: target.namespace, name: name, now: now) {
+    let (_, new) = try store.modify(target.type, namespace: target.namespace, name: name, now: now)
+    {
       (old: Value?) throws(APIError) -> Value? in
       created = old == nil
       return try merged(old)
@@ -503,8 +538,11 @@ struct KubeAPI {
   ) throws(APIError) -> APIResult {
     var specTarget = target
     specTarget.subresource = nil
-    let result = try write(request, specTarget, name: name) { (old: Value) throws(APIError) -> Value in
-      guard let wanted = try replicas(scale(of: old, target.type)), let count = wanted.int, count >= 0 else {
+    let result = try write(request, specTarget, name: name) {
+      (old: Value) throws(APIError) -> Value in
+      guard let wanted = try replicas(scale(of: old, target.type)), let count = wanted.int,
+        count >= 0
+      else {
         throw APIError.invalid(target.type, name, "spec.replicas", "Invalid value: must be >= 0")
       }
       var updated = old
@@ -514,7 +552,9 @@ struct KubeAPI {
     return .json(200, scale(of: result, target.type))
   }
 
-  private func delete(_ request: APIRequest, _ target: Target, name: String) throws(APIError) -> APIResult {
+  private func delete(_ request: APIRequest, _ target: Target, name: String) throws(APIError)
+    -> APIResult
+  {
     guard let current = store.get(target.type, namespace: target.namespace, name: name) else {
       throw APIError.notFound(target.type, name)
     }
@@ -525,7 +565,8 @@ struct KubeAPI {
       {
         throw APIError(
           code: 422, reason: "Invalid",
-          message: "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: "
+          message:
+            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: "
             + "\"\(policy)\": supported values: \"Foreground\", \"Background\", \"Orphan\"")
       }
       if let wanted = options.at("preconditions", "resourceVersion")?.string,
@@ -543,7 +584,9 @@ struct KubeAPI {
     return .json(200, deleted)
   }
 
-  private func deleteCollection(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
+  private func deleteCollection(_ request: APIRequest, _ target: Target) throws(APIError)
+    -> APIResult
+  {
     let (filter, fields) = try filter(request, target)
     let (items, revision) = store.list(filter)
     var deleted: [Value] = []

@@ -9,7 +9,9 @@ enum Kubeconfig {
     current: String?
   ) -> String {
     func q(_ s: String) -> String {
-      "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+      "\""
+        + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+          of: "\"", with: "\\\"") + "\""
     }
     let user = credentials == nil ? "fleet-sim" : "fleet-sim-admin"
     var out = "apiVersion: v1\nkind: Config\nclusters:\n"
@@ -57,7 +59,8 @@ public struct Endpoints: Sendable, Equatable {
 
   public static func load(from directory: String) throws -> Endpoints {
     let path = file(in: directory)
-    let value = try JSONReader.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))), path: path)
+    let value = try JSONReader.parse(
+      Array(try Data(contentsOf: URL(fileURLWithPath: path))), path: path)
     return Endpoints(
       port: Int(value["port"]?.int ?? 0), tlsPort: Int(value["tlsPort"]?.int ?? 0),
       clusters: (value["clusters"]?.sequence ?? []).compactMap(\.string), stateDirectory: directory)
@@ -70,11 +73,14 @@ public struct Endpoints: Sendable, Equatable {
     var text = Kubeconfig.text(
       clusters: clusters,
       server: {
-        secure ? "https://127.0.0.1:\(tlsPort)/clusters/\($0)" : "http://127.0.0.1:\(port)/clusters/\($0)"
+        secure
+          ? "https://127.0.0.1:\(tlsPort)/clusters/\($0)"
+          : "http://127.0.0.1:\(port)/clusters/\($0)"
       },
       credentials: credentials, token: try credentials?.token(), current: clusters.first)
     if useToken, secure {
-      text = text.replacingOccurrences(of: "user: \"fleet-sim-admin\"", with: "user: \"fleet-sim-token\"")
+      text = text.replacingOccurrences(
+        of: "user: \"fleet-sim-admin\"", with: "user: \"fleet-sim-token\"")
     }
     return text
   }

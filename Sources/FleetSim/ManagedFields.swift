@@ -29,9 +29,13 @@ enum FieldSet {
     return result
   }
 
-  private static func walk(_ value: Value, field: String, path: FieldPath, into result: inout Set<FieldPath>) {
+  private static func walk(
+    _ value: Value, field: String, path: FieldPath, into result: inout Set<FieldPath>
+  ) {
     if let mapping = value.mapping, !mapping.isEmpty {
-      for entry in mapping { walk(entry.value, field: entry.key, path: path + ["f:" + entry.key], into: &result) }
+      for entry in mapping {
+        walk(entry.value, field: entry.key, path: path + ["f:" + entry.key], into: &result)
+      }
       return
     }
     if let items = value.sequence, !items.isEmpty {
@@ -56,7 +60,8 @@ enum FieldSet {
   }
 
   static func itemElement(_ key: String, _ item: Value) -> String {
-    let keyValue: Value = .mapping(Mapping([Mapping.Entry(key: key, value: item[key]?.unmarked ?? .null)]))
+    let keyValue: Value = .mapping(
+      Mapping([Mapping.Entry(key: key, value: item[key]?.unmarked ?? .null)]))
     return "k:" + JSONWriter.string(keyValue)
   }
 
@@ -68,13 +73,15 @@ enum FieldSet {
         guard let next = current[String(element.dropFirst(2))] else { return nil }
         current = next
       } else if element.hasPrefix("k:") {
-        guard let items = current.sequence, let wanted = try? JSONReader.parse(String(element.dropFirst(2))),
+        guard let items = current.sequence,
+          let wanted = try? JSONReader.parse(String(element.dropFirst(2))),
           let keys = wanted.mapping,
           let item = items.first(where: { item in keys.allSatisfy { item[$0.key] == $0.value } })
         else { return nil }
         current = item
       } else if element.hasPrefix("v:") {
-        guard let items = current.sequence, let wanted = try? JSONReader.parse(String(element.dropFirst(2))),
+        guard let items = current.sequence,
+          let wanted = try? JSONReader.parse(String(element.dropFirst(2))),
           items.contains(wanted)
         else { return nil }
         current = wanted
@@ -106,7 +113,9 @@ enum FieldSet {
       return .mapping(mapping)
     }
     if var items = object.sequence {
-      guard let index = items.firstIndex(where: { matchesElement($0, element) }) else { return object }
+      guard let index = items.firstIndex(where: { matchesElement($0, element) }) else {
+        return object
+      }
       if rest.isEmpty {
         items.remove(at: index)
       } else {
@@ -131,8 +140,13 @@ enum FieldSet {
     for element in path {
       if element.hasPrefix("f:") {
         out += "." + element.dropFirst(2)
-      } else if element.hasPrefix("k:"), let keys = try? JSONReader.parse(String(element.dropFirst(2))).mapping {
-        out += "[" + keys.map { "\($0.key)=\(JSONWriter.string($0.value.unmarked))" }.joined(separator: ",") + "]"
+      } else if element.hasPrefix("k:"),
+        let keys = try? JSONReader.parse(String(element.dropFirst(2))).mapping
+      {
+        out +=
+          "["
+          + keys.map { "\($0.key)=\(JSONWriter.string($0.value.unmarked))" }.joined(separator: ",")
+          + "]"
       } else {
         out += "[=" + element.dropFirst(2) + "]"
       }
@@ -244,8 +258,11 @@ enum FieldOwnership {
     var entries = live.map(ManagerEntry.entries) ?? []
     var conflicts: [(manager: String, path: FieldPath)] = []
     if let live {
-      for (i, entry) in entries.enumerated() where !(entry.manager == manager && entry.operation == "Apply") {
-        for path in entry.fields.intersection(appliedPaths).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+      for (i, entry) in entries.enumerated()
+      where !(entry.manager == manager && entry.operation == "Apply") {
+        for path in entry.fields.intersection(appliedPaths).sorted(by: {
+          $0.lexicographicallyPrecedes($1)
+        }) {
           let current = FieldSet.value(at: path, in: live)
           let wanted = FieldSet.value(at: path, in: applied)
           let isItem = path.last?.hasPrefix("k:") ?? false
@@ -289,7 +306,9 @@ enum FieldOwnership {
     return merged
   }
 
-  private static func conflictMessage(_ conflicts: [(manager: String, path: FieldPath)], apiVersion: String)
+  private static func conflictMessage(
+    _ conflicts: [(manager: String, path: FieldPath)], apiVersion: String
+  )
     -> String
   {
     let managers = Set(conflicts.map(\.manager))
@@ -317,13 +336,16 @@ enum FieldOwnership {
     var entries = old.map(ManagerEntry.entries) ?? []
     // A client may rewrite managedFields itself (kubectl does when it moves an object from
     // client-side to server-side apply); what it sent then becomes the starting point.
-    if let sent = new.at("metadata", "managedFields"), sent != old?.at("metadata", "managedFields") {
+    if let sent = new.at("metadata", "managedFields"), sent != old?.at("metadata", "managedFields")
+    {
       entries = ManagerEntry.entries(of: new)
     }
     let changed: Set<FieldPath>
     if let old {
       let oldPaths = FieldSet.paths(of: old)
-      changed = newPaths.filter { !oldPaths.contains($0) || FieldSet.value(at: $0, in: old) != FieldSet.value(at: $0, in: new) }
+      changed = newPaths.filter {
+        !oldPaths.contains($0) || FieldSet.value(at: $0, in: old) != FieldSet.value(at: $0, in: new)
+      }
     } else {
       changed = newPaths
     }

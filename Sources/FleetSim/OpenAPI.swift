@@ -21,9 +21,10 @@ enum OpenAPI {
     let types = ResourceCatalog.all.filter { $0.apiVersion == apiVersion }
     guard !types.isEmpty else { return nil }
     let base = apiVersion == "v1" ? "/api/v1" : "/apis/\(apiVersion)"
-    let queryParameters: [Value] = ["dryRun", "fieldManager", "fieldValidation", "force", "pretty"].map {
-      ["name": .string($0), "in": "query", "schema": ["type": "string", "uniqueItems": true]]
-    }
+    let queryParameters: [Value] = ["dryRun", "fieldManager", "fieldValidation", "force", "pretty"]
+      .map {
+        ["name": .string($0), "in": "query", "schema": ["type": "string", "uniqueItems": true]]
+      }
     var paths = Mapping()
     for type in types {
       let gvk: Value = [
@@ -37,7 +38,8 @@ enum OpenAPI {
           "x-kubernetes-group-version-kind": gvk,
         ]
       }
-      let collection = type.namespaced
+      let collection =
+        type.namespaced
         ? "\(base)/namespaces/{namespace}/\(type.plural)" : "\(base)/\(type.plural)"
       paths[collection] = [
         "get": operation("list", []), "post": operation("post", queryParameters),

@@ -44,7 +44,9 @@ enum JSONPatch {
   }
 
   private static func required(_ operation: Value, _ key: String) throws(PatchError) -> Value {
-    guard let value = operation[key] else { throw .invalid("missing '\(key)' in JSON patch operation") }
+    guard let value = operation[key] else {
+      throw .invalid("missing '\(key)' in JSON patch operation")
+    }
     return value
   }
 
@@ -61,7 +63,8 @@ enum JSONPatch {
     for token in pointer {
       if let mapping = current.mapping, let next = mapping[token] {
         current = next
-      } else if let items = current.sequence, let index = Int(token), items.indices.contains(index) {
+      } else if let items = current.sequence, let index = Int(token), items.indices.contains(index)
+      {
         current = items[index]
       } else {
         throw .invalid("path /\(pointer.joined(separator: "/")) does not exist")
@@ -80,7 +83,8 @@ enum JSONPatch {
         mapping[token] = value
       } else {
         guard let child = mapping[token] else {
-          throw .invalid("add operation does not apply: doc is missing path: /\(pointer.joined(separator: "/"))")
+          throw .invalid(
+            "add operation does not apply: doc is missing path: /\(pointer.joined(separator: "/"))")
         }
         mapping[token] = try add(child, rest, value)
       }
@@ -103,7 +107,8 @@ enum JSONPatch {
       }
       return .sequence(items)
     }
-    throw .invalid("add operation does not apply: doc is missing path: /\(pointer.joined(separator: "/"))")
+    throw .invalid(
+      "add operation does not apply: doc is missing path: /\(pointer.joined(separator: "/"))")
   }
 
   private static func remove(_ document: Value, _ pointer: [String]) throws(PatchError)
@@ -129,7 +134,9 @@ enum JSONPatch {
       items[index] = updated
       return (.sequence(items), removed)
     }
-    throw .invalid("remove operation does not apply: doc is missing path: \"/\(pointer.joined(separator: "/"))\"")
+    throw .invalid(
+      "remove operation does not apply: doc is missing path: \"/\(pointer.joined(separator: "/"))\""
+    )
   }
 }
 
@@ -232,11 +239,14 @@ enum StrategicMergePatch {
     guard let key = mergeKey(field: field, items: patch + current),
       patch.allSatisfy({ $0.mapping != nil })
     else {
-      return .sequence(try patch.map { (item: Value) throws(PatchError) -> Value in try stripped(item) })
+      return .sequence(
+        try patch.map { (item: Value) throws(PatchError) -> Value in try stripped(item) })
     }
     if patch.contains(where: { $0["$patch"]?.string == "replace" }) {
-      return .sequence(try patch.filter { $0["$patch"] == nil }.map {
-        (item: Value) throws(PatchError) -> Value in try stripped(item) })
+      return .sequence(
+        try patch.filter { $0["$patch"] == nil }.map {
+          (item: Value) throws(PatchError) -> Value in try stripped(item)
+        })
     }
     var merged = current
     for item in patch {
@@ -265,14 +275,17 @@ enum StrategicMergePatch {
       let keyValue = wanted.mapping != nil ? wanted[key] : wanted
       if let item = items.first(where: { $0[key] == keyValue }) { result.append(item) }
     }
-    for item in items where !result.contains(where: { $0[key] == item[key] }) { result.append(item) }
+    for item in items where !result.contains(where: { $0[key] == item[key] }) {
+      result.append(item)
+    }
     return result
   }
 
   private static func stripped(_ value: Value) throws(PatchError) -> Value {
     if let mapping = value.mapping { return .mapping(try stripDirectives(mapping)) }
     if let items = value.sequence {
-      return .sequence(try items.map { (item: Value) throws(PatchError) -> Value in try stripped(item) })
+      return .sequence(
+        try items.map { (item: Value) throws(PatchError) -> Value in try stripped(item) })
     }
     return value
   }

@@ -20,7 +20,9 @@ enum Pods {
   static let nodeName = "sim-node-1"
 
   /// The pods that should exist for a workload.
-  static func desired(_ type: ResourceType, _ workload: Value, _ census: PodCensus, now: Date) -> [Value] {
+  static func desired(_ type: ResourceType, _ workload: Value, _ census: PodCensus, now: Date)
+    -> [Value]
+  {
     let name = workload.name
     var pods: [Value] = []
     func suffix(_ seed: String) -> String { String(TemplateHash.of(.string(seed)).prefix(5)) }
@@ -35,7 +37,10 @@ enum Pods {
     let oldHash = String(census.currentRevision.dropFirst(name.count + 1))
     switch type.kind {
     case "Job":
-      pods.append(pod(workload, type, name: "\(name)-\(suffix(name))", hash: nil, phase: "Succeeded", waiting: nil, now: now))
+      pods.append(
+        pod(
+          workload, type, name: "\(name)-\(suffix(name))", hash: nil, phase: "Succeeded",
+          waiting: nil, now: now))
     case "StatefulSet":
       let total = census.ready + census.pending + census.oldReady
       for i in 0..<total {
@@ -43,18 +48,23 @@ enum Pods {
         let isNew = i >= total - census.ready - census.pending
         let isPending = isNew && i == total - census.ready - census.pending && census.pending > 0
         pods.append(
-          pod(workload, type, name: "\(name)-\(i)", hash: isNew ? hash : oldHash,
+          pod(
+            workload, type, name: "\(name)-\(i)", hash: isNew ? hash : oldHash,
             phase: isPending ? (waiting == "CrashLoopBackOff" ? "Running" : "Pending") : "Running",
             waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now))
       }
     default:
       for i in 0..<census.oldReady {
-        pods.append(pod(workload, type, name: "\(census.currentRevision)-\(suffix("\(oldHash)\(i)"))", hash: oldHash, phase: "Running", waiting: nil, now: now))
+        pods.append(
+          pod(
+            workload, type, name: "\(census.currentRevision)-\(suffix("\(oldHash)\(i)"))",
+            hash: oldHash, phase: "Running", waiting: nil, now: now))
       }
       for i in 0..<(census.ready + census.pending) {
         let isPending = i == census.ready
         pods.append(
-          pod(workload, type, name: "\(census.updateRevision)-\(suffix("\(hash)\(i)"))", hash: hash,
+          pod(
+            workload, type, name: "\(census.updateRevision)-\(suffix("\(hash)\(i)"))", hash: hash,
             phase: isPending ? (waiting == "CrashLoopBackOff" ? "Running" : "Pending") : "Running",
             waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now))
       }
@@ -68,7 +78,8 @@ enum Pods {
   ) -> Value {
     var labels = workload.at("spec", "template", "metadata", "labels")?.mapping ?? Mapping()
     if let hash, !hash.isEmpty {
-      labels[type.kind == "StatefulSet" ? "controller-revision-hash" : "pod-template-hash"] = .string(hash)
+      labels[type.kind == "StatefulSet" ? "controller-revision-hash" : "pod-template-hash"] =
+        .string(hash)
     }
     let stamp = KubeTime.format(now)
     let ready = waiting == nil && phase == "Running"
@@ -89,7 +100,10 @@ enum Pods {
       return status
     }
     func condition(_ type: String, _ value: Bool) -> Value {
-      ["type": .string(type), "status": value ? "True" : "False", "lastTransitionTime": .string(stamp)]
+      [
+        "type": .string(type), "status": value ? "True" : "False",
+        "lastTransitionTime": .string(stamp),
+      ]
     }
     var spec = workload.at("spec", "template", "spec") ?? [:]
     spec.set(["nodeName"], .string(nodeName))
@@ -126,7 +140,8 @@ enum Pods {
 
   /// Creates, updates and deletes pods so the store holds exactly `desired` for this workload.
   static func sync(
-    _ store: ClusterStore, _ type: ResourceType, namespace: String, workload: String, desired: [Value],
+    _ store: ClusterStore, _ type: ResourceType, namespace: String, workload: String,
+    desired: [Value],
     now: Date
   ) {
     guard let podType = ResourceCatalog.find(apiVersion: "v1", kind: "Pod") else { return }
@@ -152,8 +167,12 @@ enum Pods {
 
   private static func sameState(_ a: Value, _ b: Value) -> Bool {
     a.at("status", "phase") == b.at("status", "phase")
-      && a.at("status", "containerStatuses")?.sequence?.map { $0["ready"] } == b.at("status", "containerStatuses")?.sequence?.map { $0["ready"] }
-      && a.at("status", "containerStatuses")?.sequence?.map { $0.at("state", "waiting", "reason") } == b.at("status", "containerStatuses")?.sequence?.map { $0.at("state", "waiting", "reason") }
+      && a.at("status", "containerStatuses")?.sequence?.map { $0["ready"] }
+        == b.at("status", "containerStatuses")?.sequence?.map { $0["ready"] }
+      && a.at("status", "containerStatuses")?.sequence?.map { $0.at("state", "waiting", "reason") }
+        == b.at("status", "containerStatuses")?.sequence?.map {
+          $0.at("state", "waiting", "reason")
+        }
       && a.at("metadata", "labels") == b.at("metadata", "labels")
   }
 }

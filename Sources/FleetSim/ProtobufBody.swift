@@ -23,7 +23,8 @@ enum ProtobufBody {
 
   static let kinds: [String: [Int: (String, Field)]] = [
     "Namespace": [
-      1: ("metadata", .message(objectMeta)), 2: ("spec", .message([1: ("finalizers", .stringList)])),
+      1: ("metadata", .message(objectMeta)),
+      2: ("spec", .message([1: ("finalizers", .stringList)])),
     ],
     "ConfigMap": [
       1: ("metadata", .message(objectMeta)), 2: ("data", .stringMap), 3: ("binaryData", .bytesMap),
@@ -104,7 +105,9 @@ enum ProtobufBody {
     return result
   }
 
-  private static func message(_ data: ArraySlice<UInt8>, _ schema: [Int: (String, Field)]) throws -> Value {
+  private static func message(_ data: ArraySlice<UInt8>, _ schema: [Int: (String, Field)]) throws
+    -> Value
+  {
     var mapping = Mapping()
     for (number, payload) in try fields(data) {
       guard let (name, field) = schema[number] else { continue }

@@ -50,29 +50,37 @@ public enum ResourceCatalog {
     type("", "v1", "Endpoints", "endpoints", short: ["ep"]),
     type("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short: ["pvc"], spec: true),
     type("", "v1", "Node", "nodes", namespaced: false, short: ["no"], spec: true),
-    type("apps", "v1", "Deployment", "deployments", short: ["deploy"], spec: true,
+    type(
+      "apps", "v1", "Deployment", "deployments", short: ["deploy"], spec: true,
       sub: ["status", "scale"]),
-    type("apps", "v1", "StatefulSet", "statefulsets", short: ["sts"], spec: true,
+    type(
+      "apps", "v1", "StatefulSet", "statefulsets", short: ["sts"], spec: true,
       sub: ["status", "scale"]),
     type("apps", "v1", "DaemonSet", "daemonsets", short: ["ds"], spec: true, sub: ["status"]),
-    type("apps", "v1", "ReplicaSet", "replicasets", short: ["rs"], spec: true,
+    type(
+      "apps", "v1", "ReplicaSet", "replicasets", short: ["rs"], spec: true,
       sub: ["status", "scale"]),
     type("batch", "v1", "Job", "jobs", spec: true, sub: ["status"]),
     type("batch", "v1", "CronJob", "cronjobs", short: ["cj"], spec: true, sub: ["status"]),
     type("coordination.k8s.io", "v1", "Lease", "leases", spec: true),
     type("events.k8s.io", "v1", "Event", "events", short: ["ev"]),
-    type("networking.k8s.io", "v1", "Ingress", "ingresses", short: ["ing"], spec: true,
+    type(
+      "networking.k8s.io", "v1", "Ingress", "ingresses", short: ["ing"], spec: true,
       sub: ["status"]),
-    type("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short: ["netpol"],
+    type(
+      "networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short: ["netpol"],
       spec: true),
-    type("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short: ["pdb"], spec: true,
+    type(
+      "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short: ["pdb"], spec: true,
       sub: ["status"]),
-    type("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short: ["hpa"],
+    type(
+      "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short: ["hpa"],
       spec: true, sub: ["status"]),
     type("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     type("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     type("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced: false),
-    type("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+    type(
+      "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
       namespaced: false),
   ]
 
@@ -122,7 +130,10 @@ public enum ResourceCatalog {
   }
 
   static func groupList() -> Value {
-    ["kind": "APIGroupList", "apiVersion": "v1", "groups": .sequence(groupVersions.map(groupEntry))]
+    [
+      "kind": "APIGroupList", "apiVersion": "v1",
+      "groups": .sequence(groupVersions.map(groupEntry)),
+    ]
   }
 
   static func group(_ name: String) -> Value? {

@@ -44,7 +44,8 @@ public final class RolloutController: @unchecked Sendable {
 
   /// Called after every write to a workload; schedules its next step at once.
   func changed(_ cluster: VirtualCluster, _ type: ResourceType, _ object: Value) {
-    let key = Key(cluster: cluster.name, type: type, namespace: object.namespace ?? "", name: object.name)
+    let key = Key(
+      cluster: cluster.name, type: type, namespace: object.namespace ?? "", name: object.name)
     schedule(key, cluster, at: clock.now())
   }
 
@@ -95,14 +96,17 @@ public final class RolloutController: @unchecked Sendable {
       lock.lock()
       let state = progress[key]
       lock.unlock()
-      let desiredCount = key.type.kind == "DaemonSet" ? Self.nodeCount : (workload.at("spec", "replicas")?.int ?? 1)
+      let desiredCount =
+        key.type.kind == "DaemonSet" ? Self.nodeCount : (workload.at("spec", "replicas")?.int ?? 1)
       let census = PodCensus(
         ready: state?.ready ?? 0, pending: (state?.ready ?? 0) < desiredCount ? 1 : 0,
         oldReady: state?.oldReady ?? 0, updateRevision: state?.updateRevision ?? "",
         currentRevision: state?.currentRevision ?? "", fault: behaviour(cluster, workload))
       desired = Pods.desired(key.type, workload, census, now: now)
     }
-    Pods.sync(cluster.store, key.type, namespace: key.namespace, workload: key.name, desired: desired, now: now)
+    Pods.sync(
+      cluster.store, key.type, namespace: key.namespace, workload: key.name, desired: desired,
+      now: now)
     if let next { schedule(key, cluster, at: next) }
   }
 
@@ -125,13 +129,16 @@ public final class RolloutController: @unchecked Sendable {
     return nil
   }
 
-  private func advance(_ key: Key, _ cluster: VirtualCluster, _ object: Value, now: Date) -> (Value, Date?) {
+  private func advance(_ key: Key, _ cluster: VirtualCluster, _ object: Value, now: Date) -> (
+    Value, Date?
+  ) {
     if key.type.kind == "Job" { return (completeJob(object, now: now), nil) }
     lock.lock()
     var state = progress[key] ?? Progress(lastProgress: now)
     lock.unlock()
     let template = object.at("spec", "template")
-    let desired = key.type.kind == "DaemonSet" ? Self.nodeCount : (object.at("spec", "replicas")?.int ?? 1)
+    let desired =
+      key.type.kind == "DaemonSet" ? Self.nodeCount : (object.at("spec", "replicas")?.int ?? 1)
     let revision = "\(object.name)-\(TemplateHash.of(template))"
     if state.template != template {
       // A new template: pods of the old one keep serving until new ones are ready.
@@ -145,7 +152,8 @@ public final class RolloutController: @unchecked Sendable {
     let fault = behaviour(cluster, object)
     let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
     let deadline = Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600)
-    let observed = object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
+    let observed =
+      object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
     var wake: Date?
     if state.ready > desired {
       state.ready = desired
@@ -172,7 +180,8 @@ public final class RolloutController: @unchecked Sendable {
     var updated = object
     let status: Value
     switch key.type.kind {
-    case "StatefulSet": status = statefulSetStatus(object, state, desired: desired, blocked: blocked)
+    case "StatefulSet":
+      status = statefulSetStatus(object, state, desired: desired, blocked: blocked)
     case "DaemonSet": status = daemonSetStatus(object, state, desired: desired)
     default:
       status = deploymentStatus(object, state, desired: desired, exceeded: exceeded, now: now)
@@ -181,9 +190,13 @@ public final class RolloutController: @unchecked Sendable {
     return (updated, wake)
   }
 
-  private func pending(_ state: Progress, _ desired: Int64) -> Int64 { state.ready < desired ? 1 : 0 }
+  private func pending(_ state: Progress, _ desired: Int64) -> Int64 {
+    state.ready < desired ? 1 : 0
+  }
 
-  private func deploymentStatus(_ object: Value, _ state: Progress, desired: Int64, exceeded: Bool, now: Date)
+  private func deploymentStatus(
+    _ object: Value, _ state: Progress, desired: Int64, exceeded: Bool, now: Date
+  )
     -> Value
   {
     let pending = self.pending(state, desired)
@@ -199,21 +212,31 @@ public final class RolloutController: @unchecked Sendable {
       let sameReason = same && previous?["reason"]?.string == reason
       return [
         "type": .string(type), "status": .string(status),
-        "lastUpdateTime": sameReason ? (previous?["lastUpdateTime"] ?? .string(stamp)) : .string(stamp),
+        "lastUpdateTime": sameReason
+          ? (previous?["lastUpdateTime"] ?? .string(stamp)) : .string(stamp),
         "lastTransitionTime": transition, "reason": .string(reason), "message": .string(message),
       ]
     }
     let replicaSet = "ReplicaSet \"\(state.updateRevision)\""
-    let availableCondition = available >= desired - maxUnavailable
-      ? condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
-      : condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+    let availableCondition =
+      available >= desired - maxUnavailable
+      ? condition(
+        "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+      : condition(
+        "Available", "False", "MinimumReplicasUnavailable",
+        "Deployment does not have minimum availability.")
     let progressing: Value
     if exceeded {
-      progressing = condition("Progressing", "False", "ProgressDeadlineExceeded", "\(replicaSet) has timed out progressing.")
+      progressing = condition(
+        "Progressing", "False", "ProgressDeadlineExceeded",
+        "\(replicaSet) has timed out progressing.")
     } else if state.ready >= desired {
-      progressing = condition("Progressing", "True", "NewReplicaSetAvailable", "\(replicaSet) has successfully progressed.")
+      progressing = condition(
+        "Progressing", "True", "NewReplicaSetAvailable",
+        "\(replicaSet) has successfully progressed.")
     } else {
-      progressing = condition("Progressing", "True", "ReplicaSetUpdated", "\(replicaSet) is progressing.")
+      progressing = condition(
+        "Progressing", "True", "ReplicaSetUpdated", "\(replicaSet) is progressing.")
     }
     var status: Value = [
       "observedGeneration": object.at("metadata", "generation") ?? 1,
@@ -225,14 +248,17 @@ public final class RolloutController: @unchecked Sendable {
     return status
   }
 
-  private func statefulSetStatus(_ object: Value, _ state: Progress, desired: Int64, blocked: Bool) -> Value {
+  private func statefulSetStatus(_ object: Value, _ state: Progress, desired: Int64, blocked: Bool)
+    -> Value
+  {
     let done = state.ready >= desired
     return [
       "observedGeneration": object.at("metadata", "generation") ?? 1,
       "replicas": .int(desired), "readyReplicas": .int(state.ready + state.oldReady),
       "currentReplicas": .int(done ? desired : state.oldReady),
       "updatedReplicas": .int(state.ready), "availableReplicas": .int(state.ready + state.oldReady),
-      "currentRevision": .string(state.currentRevision), "updateRevision": .string(state.updateRevision),
+      "currentRevision": .string(state.currentRevision),
+      "updateRevision": .string(state.updateRevision),
       "collisionCount": 0,
     ]
   }
@@ -254,18 +280,25 @@ public final class RolloutController: @unchecked Sendable {
     var updated = object
     let stamp = KubeTime.format(now)
     let completions = object.at("spec", "completions")?.int ?? 1
-    updated.set(["status"], [
-      "startTime": .string(stamp), "completionTime": .string(stamp), "succeeded": .int(completions),
-      "ready": 0, "terminating": 0,
-      "conditions": [
-        ["type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": .string(stamp),
-          "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
-          "message": "Reached expected number of succeeded pods"],
-        ["type": "Complete", "status": "True", "lastProbeTime": .string(stamp),
-          "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
-          "message": "Reached expected number of succeeded pods"],
-      ],
-    ])
+    updated.set(
+      ["status"],
+      [
+        "startTime": .string(stamp), "completionTime": .string(stamp),
+        "succeeded": .int(completions),
+        "ready": 0, "terminating": 0,
+        "conditions": [
+          [
+            "type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": .string(stamp),
+            "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
+            "message": "Reached expected number of succeeded pods",
+          ],
+          [
+            "type": "Complete", "status": "True", "lastProbeTime": .string(stamp),
+            "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
+            "message": "Reached expected number of succeeded pods",
+          ],
+        ],
+      ])
     return updated
   }
 }

@@ -25,9 +25,12 @@ struct Router: Sendable {
       let now = server.options.clock.now()
       let faults = server.faults.faults
       let samples = server.clusterNames.compactMap { server.cluster($0) }.map {
-        AppModel(cluster: $0, faults: faults, speed: server.options.speed).samples(now: now, withClusterLabel: true)
+        AppModel(cluster: $0, faults: faults, speed: server.options.speed).samples(
+          now: now, withClusterLabel: true)
       }
-      return (.text(200, AppModel.exposition(samples), contentType: "text/plain; version=0.0.4"), .zero)
+      return (
+        .text(200, AppModel.exposition(samples), contentType: "text/plain; version=0.0.4"), .zero
+      )
     case "healthz" where parts.count == 1, "readyz" where parts.count == 1:
       return (.text(200, "ok"), .zero)
     default:
@@ -60,7 +63,15 @@ struct Router: Sendable {
       }
       if fault.errorRate > 0, Double.random(in: 0..<1, using: &random) < fault.errorRate {
         let reason = fault.errorCode == 503 ? "ServiceUnavailable" : "InternalError"
-        return (.error(APIError(code: fault.errorCode, reason: reason, message: "an error on the server (\"injected fault\") has prevented the request from succeeding")), delay)
+        return (
+          .error(
+            APIError(
+              code: fault.errorCode, reason: reason,
+              message:
+                "an error on the server (\"injected fault\") has prevented the "
+                + "request from succeeding"
+            )), delay
+        )
       }
     }
     let api = KubeAPI(
@@ -72,8 +83,10 @@ struct Router: Sendable {
     return (api.handle(request, path: rest), delay)
   }
 
-  private func app(_ request: APIRequest, _ cluster: VirtualCluster, _ rest: [String]) -> APIResult {
-    let model = AppModel(cluster: cluster, faults: server.faults.faults, speed: server.options.speed)
+  private func app(_ request: APIRequest, _ cluster: VirtualCluster, _ rest: [String]) -> APIResult
+  {
+    let model = AppModel(
+      cluster: cluster, faults: server.faults.faults, speed: server.options.speed)
     switch rest {
     case ["healthz"]:
       return model.isHealthy(model.images) ? .text(200, "ok\n") : .text(503, "unhealthy\n")
@@ -102,7 +115,9 @@ struct Router: Sendable {
     case ("GET", ["clusters"]):
       let items: [Value] = server.clusterNames.compactMap { server.cluster($0) }.map { cluster in
         var labels = Mapping()
-        for (key, value) in cluster.spec.labels.sorted(by: { $0.key < $1.key }) { labels[key] = .string(value) }
+        for (key, value) in cluster.spec.labels.sorted(by: { $0.key < $1.key }) {
+          labels[key] = .string(value)
+        }
         return [
           "name": .string(cluster.name), "labels": .mapping(labels),
           "server": .string(server.baseURL(for: cluster.name)),
@@ -135,7 +150,9 @@ extension FaultSet {
   /// The faults as a document in the faults file format.
   public var value: Value {
     func scope(_ scope: ClusterScope, into mapping: inout Mapping) {
-      if !scope.clusters.isEmpty { mapping["clusters"] = .sequence(scope.clusters.map { .string($0) }) }
+      if !scope.clusters.isEmpty {
+        mapping["clusters"] = .sequence(scope.clusters.map { .string($0) })
+      }
       if let selector = scope.selector { mapping["selector"] = .string(selector.text) }
     }
     let imageRules: [Value] = images.map { rule in

@@ -47,17 +47,28 @@ enum TableView {
     case ("apps", "Deployment"):
       return [
         name,
-        Column(name: "Ready") { o in .string("\(int(o, "status", "readyReplicas"))/\(int(o, "spec", "replicas"))") },
-        Column(name: "Up-to-date", type: "integer") { o in .int(int(o, "status", "updatedReplicas")) },
-        Column(name: "Available", type: "integer") { o in .int(int(o, "status", "availableReplicas")) },
+        Column(name: "Ready") { o in
+          .string("\(int(o, "status", "readyReplicas"))/\(int(o, "spec", "replicas"))")
+        },
+        Column(name: "Up-to-date", type: "integer") { o in .int(int(o, "status", "updatedReplicas"))
+        },
+        Column(name: "Available", type: "integer") { o in
+          .int(int(o, "status", "availableReplicas"))
+        },
         age,
-        Column(name: "Containers", priority: 1) { o in .string(containers(o).map { $0["name"]?.string ?? "" }.joined(separator: ",")) },
-        Column(name: "Images", priority: 1) { o in .string(containers(o).map { $0["image"]?.string ?? "" }.joined(separator: ",")) },
+        Column(name: "Containers", priority: 1) { o in
+          .string(containers(o).map { $0["name"]?.string ?? "" }.joined(separator: ","))
+        },
+        Column(name: "Images", priority: 1) { o in
+          .string(containers(o).map { $0["image"]?.string ?? "" }.joined(separator: ","))
+        },
       ]
     case ("apps", "StatefulSet"):
       return [
         name,
-        Column(name: "Ready") { o in .string("\(int(o, "status", "readyReplicas"))/\(int(o, "spec", "replicas"))") },
+        Column(name: "Ready") { o in
+          .string("\(int(o, "status", "readyReplicas"))/\(int(o, "spec", "replicas"))")
+        },
         age,
       ]
     case ("", "Pod"):
@@ -74,14 +85,22 @@ enum TableView {
           return .string(waiting ?? terminated ?? o.at("status", "phase")?.string ?? "")
         },
         Column(name: "Restarts", type: "integer") { o in
-          .int((o.at("status", "containerStatuses")?.sequence ?? []).reduce(0) { $0 + ($1["restartCount"]?.int ?? 0) })
+          .int(
+            (o.at("status", "containerStatuses")?.sequence ?? []).reduce(0) {
+              $0 + ($1["restartCount"]?.int ?? 0)
+            })
         },
         age,
       ]
     case ("", "Namespace"):
-      return [name, Column(name: "Status") { .string($0.at("status", "phase")?.string ?? "") }, age]
+      return [
+        name, Column(name: "Status") { .string($0.at("status", "phase")?.string ?? "") }, age,
+      ]
     case ("", "ConfigMap"):
-      return [name, Column(name: "Data", type: "integer") { .int(Int64($0["data"]?.mapping?.count ?? 0)) }, age]
+      return [
+        name,
+        Column(name: "Data", type: "integer") { .int(Int64($0["data"]?.mapping?.count ?? 0)) }, age,
+      ]
     case ("", "Secret"):
       return [
         name, Column(name: "Type") { .string($0["type"]?.string ?? "") },
@@ -103,7 +122,9 @@ enum TableView {
 
   /// `5s`, `3m12s`, `2d4h`, as kubectl prints ages.
   static func age(_ timestamp: String?, now: Date) -> String {
-    guard let timestamp, let created = ISO8601DateFormatter().date(from: timestamp) else { return "<unknown>" }
+    guard let timestamp, let created = ISO8601DateFormatter().date(from: timestamp) else {
+      return "<unknown>"
+    }
     let seconds = max(0, Int(now.timeIntervalSince(created)))
     if seconds < 120 { return "\(seconds)s" }
     let minutes = seconds / 60

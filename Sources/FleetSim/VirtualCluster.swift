@@ -49,7 +49,9 @@ public final class VirtualCluster: @unchecked Sendable {
     for type in ResourceCatalog.all where type.isWorkload {
       for object in store.all(type) {
         for container in object.at("spec", "template", "spec", "containers")?.sequence ?? [] {
-          if let image = container["image"]?.string, !images.contains(image) { images.append(image) }
+          if let image = container["image"]?.string, !images.contains(image) {
+            images.append(image)
+          }
         }
       }
     }

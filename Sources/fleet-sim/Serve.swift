@@ -55,7 +55,8 @@ extension FleetSimCommand {
         }
       }
       try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-      let server = try FleetSimServer.start(clusters: VirtualClusterSpec.numbered(clusters), options: options)
+      let server = try FleetSimServer.start(
+        clusters: VirtualClusterSpec.numbered(clusters), options: options)
       try server.endpoints.write()
       if let kubeconfig { try server.writeKubeconfig(to: kubeconfig) }
       var banner = "fleet-sim: \(clusters) virtual clusters\n"

@@ -1,10 +1,11 @@
 // Requests a real API server refuses get the same refusals, as Status bodies, and the emulator
 // keeps serving afterwards.
 import FleetCore
-@testable import FleetSim
 import FleetwaveTestSupport
 import Foundation
 import Testing
+
+@testable import FleetSim
 
 @Suite struct BadRequestTests {
   private func expectStatus(
@@ -23,31 +24,42 @@ import Testing
     let configMaps = sim.url("sim-0001", "/api/v1/namespaces/default/configmaps")
 
     let malformed = try HTTPExchange.send(
-      "POST", configMaps, body: "{\"apiVersion\": \"v1\", \"kind\"}", contentType: "application/json")
+      "POST", configMaps, body: "{\"apiVersion\": \"v1\", \"kind\"}",
+      contentType: "application/json")
     expectStatus(
       malformed, 400, "BadRequest",
-      "the object provided is unrecognized or malformed: request body:1:28: error: expected ':' after key in JSON object")
+      "the object provided is unrecognized or malformed: request body:1:28: error: "
+        + "expected ':' after key in JSON object"
+    )
 
     let badYAML = try HTTPExchange.send(
       "PATCH", configMaps + "/x?fieldManager=test", body: "metadata: [unclosed\n",
       contentType: "application/apply-patch+yaml")
     #expect(badYAML.status == 400)
-    #expect(badYAML.json?["message"]?.string?.hasPrefix("the object provided is unrecognized or malformed: request body:") == true)
+    #expect(
+      badYAML.json?["message"]?.string?.hasPrefix(
+        "the object provided is unrecognized or malformed: request body:") == true)
 
     let unknownResource = try HTTPExchange.send("GET", sim.url("sim-0001", "/api/v1/widgets"))
-    expectStatus(unknownResource, 404, "NotFound", "the server could not find the requested resource")
-    let unknownGroup = try HTTPExchange.send("GET", sim.url("sim-0001", "/apis/example.com/v1/widgets"))
+    expectStatus(
+      unknownResource, 404, "NotFound", "the server could not find the requested resource")
+    let unknownGroup = try HTTPExchange.send(
+      "GET", sim.url("sim-0001", "/apis/example.com/v1/widgets"))
     expectStatus(unknownGroup, 404, "NotFound", "the server could not find the requested resource")
     let unknownCluster = try HTTPExchange.send("GET", sim.url("nowhere", "/api/v1/namespaces"))
-    expectStatus(unknownCluster, 404, "NotFound", "the server could not find the requested resource")
+    expectStatus(
+      unknownCluster, 404, "NotFound", "the server could not find the requested resource")
 
     let wrongKind = try HTTPExchange.send(
       "POST", configMaps, body: #"{"apiVersion":"v1","kind":"Widget","metadata":{"name":"w"}}"#,
       contentType: "application/json")
-    expectStatus(wrongKind, 400, "BadRequest", "the kind in the data (Widget) does not match the expected kind (ConfigMap)")
+    expectStatus(
+      wrongKind, 400, "BadRequest",
+      "the kind in the data (Widget) does not match the expected kind (ConfigMap)")
 
     let created = try HTTPExchange.send(
-      "POST", configMaps, body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1"}}"#,
+      "POST", configMaps,
+      body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1"}}"#,
       contentType: "application/json")
     #expect(created.status == 201)
     #expect(created.json?.at("metadata", "resourceVersion") != nil)
@@ -63,7 +75,9 @@ import Testing
 
     let stale = try HTTPExchange.send(
       "PUT", configMaps + "/c",
-      body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","resourceVersion":"1"},"data":{"a":"2"}}"#,
+      body:
+        #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","resourceVersion":"1"},"#
+        + #""data":{"a":"2"}}"#,
       contentType: "application/json")
     expectStatus(
       stale, 409, "Conflict",
@@ -72,7 +86,8 @@ import Testing
 
     let missingNamespace = try HTTPExchange.send(
       "POST", sim.url("sim-0001", "/api/v1/namespaces/nope/configmaps"),
-      body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#, contentType: "application/json")
+      body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#,
+      contentType: "application/json")
     expectStatus(missingNamespace, 404, "NotFound", "namespaces \"nope\" not found")
 
     let noManager = try HTTPExchange.send(
@@ -80,13 +95,16 @@ import Testing
       contentType: "application/apply-patch+yaml")
     expectStatus(
       noManager, 422, "Invalid",
-      "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+      "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+        + "is required for apply patch"
+    )
 
     let badSelector = try HTTPExchange.send("GET", configMaps + "?labelSelector=a%20in%20(")
     #expect(badSelector.status == 400)
 
     let huge = Data(repeating: UInt8(ascii: " "), count: 4 << 20)
-    let tooLarge = try HTTPExchange.send("POST", configMaps, contentType: "application/json", bodyBytes: huge)
+    let tooLarge = try HTTPExchange.send(
+      "POST", configMaps, contentType: "application/json", bodyBytes: huge)
     expectStatus(tooLarge, 413, "RequestEntityTooLarge", "the request is too large")
 
     let missing = try HTTPExchange.send("DELETE", configMaps + "/ghost")
@@ -103,14 +121,21 @@ import Testing
     let sim = try SimFixture()
     let configMaps = sim.url("sim-0001", "/api/v1/namespaces/default/configmaps")
     _ = try HTTPExchange.send(
-      "POST", configMaps, body: #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p","labels":{"a":"1"}},"data":{"x":"1","y":"2"}}"#,
+      "POST", configMaps,
+      body:
+        #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p","labels":{"a":"1"}},"#
+        + #""data":{"x":"1","y":"2"}}"#,
       contentType: "application/json")
 
     let merge = try HTTPExchange.send(
-      "PATCH", configMaps + "/p", body: #"{"data":{"x":null,"z":"3"}}"#, contentType: "application/merge-patch+json")
+      "PATCH", configMaps + "/p", body: #"{"data":{"x":null,"z":"3"}}"#,
+      contentType: "application/merge-patch+json")
     #expect(merge.json?["data"] == ["y": "2", "z": "3"])
     let json = try HTTPExchange.send(
-      "PATCH", configMaps + "/p", body: #"[{"op":"replace","path":"/data/y","value":"20"},{"op":"add","path":"/metadata/labels/b","value":"2"}]"#,
+      "PATCH", configMaps + "/p",
+      body:
+        #"[{"op":"replace","path":"/data/y","value":"20"},{"op":"add","path":"/metadata/labels/b","#
+        + #""value":"2"}]"#,
       contentType: "application/json-patch+json")
     #expect(json.json?["data"] == ["y": "20", "z": "3"])
     #expect(json.json?.at("metadata", "labels") == ["a": "1", "b": "2"])
@@ -127,18 +152,30 @@ import Testing
 
     // Strategic merge: containers merge by name, `$patch: delete` removes one.
     let deployments = sim.url("sim-0001", "/apis/apps/v1/namespaces/default/deployments")
-    let deployment = #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"one","image":"i:1"},{"name":"two","image":"j:1"}]}}}}"#
-    #expect(try HTTPExchange.send("POST", deployments, body: deployment, contentType: "application/json").status == 201)
+    let deployment =
+      #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"#
+      + #""spec":{"selector":{"matchLabels":{"a":"b"}},"#
+      + #""template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"one","#
+      + #""image":"i:1"},{"name":"two","image":"j:1"}]}}}}"#
+    #expect(
+      try HTTPExchange.send("POST", deployments, body: deployment, contentType: "application/json")
+        .status == 201)
     let strategic = try HTTPExchange.send(
       "PATCH", deployments + "/d",
-      body: #"{"spec":{"template":{"spec":{"containers":[{"name":"two","image":"j:2"},{"name":"one","$patch":"delete"}]}}}}"#,
+      body:
+        #"{"spec":{"template":{"spec":{"containers":[{"name":"two","image":"j:2"},"#
+        + #"{"name":"one","$patch":"delete"}]}}}}"#,
       contentType: "application/strategic-merge-patch+json")
-    #expect(strategic.json?.at("spec", "template", "spec", "containers") == [["name": "two", "image": "j:2"]])
+    #expect(
+      strategic.json?.at("spec", "template", "spec", "containers") == [
+        ["name": "two", "image": "j:2"]
+      ])
     #expect(strategic.json?.at("metadata", "generation") == 2)
 
     // Deletion with propagation options as kubectl and helm send them.
     let deleted = try HTTPExchange.send(
-      "DELETE", deployments + "/d", body: #"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground"}"#,
+      "DELETE", deployments + "/d",
+      body: #"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground"}"#,
       contentType: "application/json")
     #expect(deleted.status == 200)
     #expect(try HTTPExchange.send("GET", deployments + "/d").status == 404)

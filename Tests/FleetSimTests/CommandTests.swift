@@ -1,9 +1,10 @@
 // The fleet-sim executable as a user runs it, and a real Prometheus scraping the fleet.
 import FleetCore
-@testable import FleetSim
 import FleetwaveTestSupport
 import Foundation
 import Testing
+
+@testable import FleetSim
 
 /// A child process whose output goes to a file, stopped with SIGTERM.
 private final class Background {
@@ -43,17 +44,26 @@ private final class Background {
     #expect(server.text.hasPrefix("fleet-sim: 2 virtual clusters\n  http:    http://127.0.0.1:"))
 
     let written = try runProcess(
-      BuiltProducts.path("fleet-sim"), ["kubeconfig", "--state", dir.file("state"), "-o", dir.file("kc")])
+      BuiltProducts.path("fleet-sim"),
+      ["kubeconfig", "--state", dir.file("state"), "-o", dir.file("kc")])
     #expect(written.status == 0, "\(written.stderr)")
-    let environment = ["KUBECONFIG": dir.file("kc"), "HOME": dir.path, "KUBECACHEDIR": dir.file("cache")]
+    let environment = [
+      "KUBECONFIG": dir.file("kc"), "HOME": dir.path, "KUBECACHEDIR": dir.file("cache"),
+    ]
     let contexts = try runProcess(
       "/usr/bin/env", ["kubectl", "config", "get-contexts", "-o", "name"], environment: environment)
     #expect(contexts.stdout == "sim-0001\nsim-0002\n")
     let namespaces = try runProcess(
-      "/usr/bin/env", ["kubectl", "--request-timeout=30s", "--context", "sim-0002", "get", "namespaces", "-o", "name"],
+      "/usr/bin/env",
+      [
+        "kubectl", "--request-timeout=30s", "--context", "sim-0002", "get", "namespaces", "-o",
+        "name",
+      ],
       environment: environment)
     #expect(
-      namespaces.stdout == "namespace/default\nnamespace/kube-node-lease\nnamespace/kube-public\nnamespace/kube-system\n",
+      namespaces.stdout
+        == "namespace/default\nnamespace/kube-node-lease\nnamespace/kube-public\n"
+        + "namespace/kube-system\n",
       "\(namespaces.stderr)")
     #expect(server.stop() == 0)
   }
@@ -61,13 +71,16 @@ private final class Background {
   @Test func anInvalidFaultsFileIsRefusedWithItsPosition() throws {
     let dir = try TemporaryDirectory("fleet-sim-cli")
     defer { dir.remove() }
-    let faults = try dir.write("faults.yaml", "images:\n  - match: \"*:bad\"\n    effect: explode\n")
+    let faults = try dir.write(
+      "faults.yaml", "images:\n  - match: \"*:bad\"\n    effect: explode\n")
     let result = try runProcess(
       BuiltProducts.path("fleet-sim"), ["serve", "--state", dir.file("state"), "--faults", faults])
     #expect(result.status == 1)
     #expect(
       result.stderr.hasPrefix(
-        "\(faults):3:13: error: unknown image effect 'explode'; expected never-ready, crash-loop, slow or errors\n"),
+        "\(faults):3:13: error: unknown image effect 'explode'; expected never-ready,"
+          + " crash-loop, slow or errors\n"
+      ),
       "\(result.stderr)")
   }
 
@@ -85,8 +98,10 @@ private final class Background {
       """)
     let prometheus = try Background(
       "/usr/bin/prometheus",
-      ["--config.file=\(config)", "--storage.tsdb.path=\(sim.directory.file("tsdb"))",
-       "--web.listen-address=127.0.0.1:\(port)"],
+      [
+        "--config.file=\(config)", "--storage.tsdb.path=\(sim.directory.file("tsdb"))",
+        "--web.listen-address=127.0.0.1:\(port)",
+      ],
       output: sim.directory.file("prometheus.log"))
     defer { _ = prometheus.stop() }
     let query = "http://127.0.0.1:\(port)/api/v1/query?query=count%28app_requests_total%29"

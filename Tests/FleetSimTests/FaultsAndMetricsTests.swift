@@ -1,10 +1,11 @@
 // Injected faults (API errors, throttling, unreachable clusters; bad images) and the per-cluster
 // application metrics they drive.
 import FleetCore
-@testable import FleetSim
 import FleetwaveTestSupport
 import Foundation
 import Testing
+
+@testable import FleetSim
 
 @Suite struct FaultsAndMetricsTests {
   @Test func faultsFileIsCheckedWithPositions() throws {
@@ -18,7 +19,8 @@ import Testing
       try FaultSet.parse(try YAMLBody.parse(Array(text.utf8), path: "faults.yaml"))
     } throws: { error in
       (error as? Diagnostic)?.headline
-        == "faults.yaml:3:5: error: unknown key 'efect'; expected one of match, effect, slowFactor, "
+        == "faults.yaml:3:5: error: unknown key 'efect'; expected one of match, effect,"
+        + " slowFactor, "
         + "errorRatio, clusters, selector"
     }
     let valid = """
@@ -32,7 +34,9 @@ import Testing
       """
     let faults = try FaultSet.parse(try YAMLBody.parse(Array(valid.utf8), path: "faults.yaml"))
     #expect(faults.images.count == 2)
-    #expect(faults.imageFault("shop/cart:2.0.0-bad", cluster: "a", labels: ["env": "prod"])?.errorRatio == 0.5)
+    #expect(
+      faults.imageFault("shop/cart:2.0.0-bad", cluster: "a", labels: ["env": "prod"])?.errorRatio
+        == 0.5)
     #expect(faults.imageFault("shop/cart:2.0.0-bad", cluster: "a", labels: ["env": "dev"]) == nil)
     #expect(faults.api[1].latency == .milliseconds(250))
     #expect(try FaultSet.parse(faults.value) == faults)
@@ -61,11 +65,15 @@ import Testing
     let failing = try HTTPExchange.send("GET", sim.url("sim-0003", "/api/v1/namespaces"))
     #expect(failing.status == 503)
     #expect(failing.json?["reason"] == "ServiceUnavailable")
-    #expect(throws: (any Error).self) { try HTTPExchange.send("GET", sim.url("sim-0001", "/version")) }
+    #expect(throws: (any Error).self) {
+      try HTTPExchange.send("GET", sim.url("sim-0001", "/version"))
+    }
 
-    let invalid = try HTTPExchange.send("PUT", admin, body: "api: [{errorRat: 1}]\n", contentType: "application/yaml")
+    let invalid = try HTTPExchange.send(
+      "PUT", admin, body: "api: [{errorRat: 1}]\n", contentType: "application/yaml")
     #expect(invalid.status == 400)
-    #expect(invalid.body.hasPrefix("request body:1:8: error: unknown key 'errorRat'"), "\(invalid.body)")
+    #expect(
+      invalid.body.hasPrefix("request body:1:8: error: unknown key 'errorRat'"), "\(invalid.body)")
 
     #expect(try HTTPExchange.send("DELETE", admin).status == 200)
     #expect(try HTTPExchange.send("GET", sim.url("sim-0001", "/version")).status == 200)
@@ -74,11 +82,19 @@ import Testing
 
   @Test func errorRatioFollowsTheDeployedImage() throws {
     let clock = ManualClock()
-    let faults = FaultSet(images: [ImageFault(match: "shop:2.0-bad", effect: .errors, errorRatio: 0.25)])
+    let faults = FaultSet(images: [
+      ImageFault(match: "shop:2.0-bad", effect: .errors, errorRatio: 0.25)
+    ])
     let sim = try SimFixture(speed: 1, clock: clock, faults: faults)
     let deployments = sim.url("sim-0001", "/apis/apps/v1/namespaces/default/deployments")
-    let body = #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shop"},"spec":{"selector":{"matchLabels":{"app":"shop"}},"template":{"metadata":{"labels":{"app":"shop"}},"spec":{"containers":[{"name":"shop","image":"shop:1.0"}]}}}}"#
-    #expect(try HTTPExchange.send("POST", deployments, body: body, contentType: "application/json").status == 201)
+    let body =
+      #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"shop"},"#
+      + #""spec":{"selector":{"matchLabels":{"app":"shop"}},"#
+      + #""template":{"metadata":{"labels":{"app":"shop"}},"#
+      + #""spec":{"containers":[{"name":"shop","image":"shop:1.0"}]}}}}"#
+    #expect(
+      try HTTPExchange.send("POST", deployments, body: body, contentType: "application/json").status
+        == 201)
     let metrics = sim.url("sim-0001", "/app/metrics")
 
     clock.advance(by: .seconds(100))
@@ -86,11 +102,19 @@ import Testing
     #expect(healthy.contains("\napp_requests_total 2000\n"))
     #expect(healthy.contains("\napp_request_errors_total 2\n"))
     #expect(healthy.contains("\napp_version_info{image=\"shop:1.0\"} 1\n"))
-    #expect(healthy.hasPrefix("# HELP app_requests_total Requests served by the application.\n# TYPE app_requests_total counter\n"))
+    #expect(
+      healthy.hasPrefix(
+        "# HELP app_requests_total Requests served by the application.\n# TYPE "
+          + "app_requests_total counter\n"
+      ))
 
-    let patch = #"{"spec":{"template":{"spec":{"containers":[{"name":"shop","image":"shop:2.0-bad"}]}}}}"#
-    #expect(try HTTPExchange.send(
-      "PATCH", deployments + "/shop", body: patch, contentType: "application/strategic-merge-patch+json").status == 200)
+    let patch =
+      #"{"spec":{"template":{"spec":{"containers":[{"name":"shop","image":"shop:2.0-bad"}]}}}}"#
+    #expect(
+      try HTTPExchange.send(
+        "PATCH", deployments + "/shop", body: patch,
+        contentType: "application/strategic-merge-patch+json"
+      ).status == 200)
     clock.advance(by: .seconds(100))
     let bad = try HTTPExchange.send("GET", metrics).body
     #expect(bad.contains("\napp_requests_total 4000\n"))
@@ -98,7 +122,11 @@ import Testing
     #expect(try HTTPExchange.send("GET", sim.url("sim-0001", "/app/healthz")).status == 200)
 
     let fleet = try HTTPExchange.send("GET", "http://127.0.0.1:\(sim.server.port)/metrics").body
-    #expect(fleet.contains("\napp_requests_total{cluster=\"sim-0001\"} 4000\napp_requests_total{cluster=\"sim-0002\"} 4000\n"))
+    #expect(
+      fleet.contains(
+        "\napp_requests_total{cluster=\"sim-0001\"} 4000\napp_requests_total{cluster=\"sim-0002\"} "
+          + "4000\n"
+      ))
     #expect(fleet.contains("\napp_request_errors_total{cluster=\"sim-0002\"} 4\n"))
     #expect(fleet.components(separatedBy: "# TYPE app_requests_total counter").count == 2)
   }

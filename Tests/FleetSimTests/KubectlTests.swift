@@ -1,9 +1,10 @@
 // The real kubectl against the emulator, over plain HTTP and over TLS with a client certificate.
 import FleetCore
-@testable import FleetSim
 import FleetwaveTestSupport
 import Foundation
 import Testing
+
+@testable import FleetSim
 
 @Suite struct KubectlTests {
   @Test(arguments: [false, true])
@@ -28,13 +29,19 @@ import Testing
     let selected = try sim.kubectl(["get", "configmaps", "-l", "app=web", "-o", "name"])
     #expect(selected.stdout == "configmap/web-config\n")
     let table = try sim.kubectl(["get", "deployments", "-l", "tier=front"])
-    #expect(table.stdout.hasPrefix("NAME   READY   UP-TO-DATE   AVAILABLE   AGE\nweb    3/3     3            3           "))
+    #expect(
+      table.stdout.hasPrefix(
+        "NAME   READY   UP-TO-DATE   AVAILABLE   AGE\nweb    3/3     3            3           "))
 
-    let json = try #require(try JSONReader.parse(try sim.kubectl(["get", "deployment", "web", "-o", "json"]).stdout))
-    #expect(json.at("spec", "template", "spec", "containers")?.sequence?.first?["image"] == "nginx:1.27")
+    let json = try #require(
+      try JSONReader.parse(try sim.kubectl(["get", "deployment", "web", "-o", "json"]).stdout))
+    #expect(
+      json.at("spec", "template", "spec", "containers")?.sequence?.first?["image"] == "nginx:1.27")
     #expect(json.at("status", "readyReplicas") == 3)
     #expect(json.at("status", "observedGeneration") == 1)
-    let progressing = json.at("status", "conditions")?.sequence?.first { $0["type"] == "Progressing" }
+    let progressing = json.at("status", "conditions")?.sequence?.first {
+      $0["type"] == "Progressing"
+    }
     #expect(progressing?["reason"] == "NewReplicaSetAvailable")
 
     // kubectl-client-side-apply owns the image; a server-side apply of another image conflicts.
@@ -52,11 +59,13 @@ import Testing
         + "configmap/other serverside-applied\n", "\(forced.stderr)")
     #expect(try sim.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"]).status == 0)
     let image = try sim.kubectl([
-      "get", "deployment", "web", "-o", "jsonpath={.metadata.generation} {.spec.template.spec.containers[0].image}",
+      "get", "deployment", "web", "-o",
+      "jsonpath={.metadata.generation} {.spec.template.spec.containers[0].image}",
     ])
     #expect(image.stdout == "2 nginx:1.28")
     let managers = try sim.kubectl([
-      "get", "deployment", "web", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}",
+      "get", "deployment", "web", "--show-managed-fields", "-o",
+      "jsonpath={.metadata.managedFields[*].manager}",
     ])
     // kubectl moved the client-side owner's fields to itself and keeps the last-applied
     // annotation under its own manager, as against a real API server.
@@ -75,7 +84,8 @@ import Testing
     try sim.server.writeKubeconfig(to: tokenConfig, useToken: true)
     let text = try String(contentsOfFile: tokenConfig, encoding: .utf8)
     #expect(!text.contains("client-certificate:\n") && text.contains("user: \"fleet-sim-token\""))
-    let withToken = try sim.kubectl(["get", "namespace", "default", "-o", "name"], kubeconfig: tokenConfig)
+    let withToken = try sim.kubectl(
+      ["get", "namespace", "default", "-o", "name"], kubeconfig: tokenConfig)
     #expect(withToken.stdout == "namespace/default\n", "\(withToken.stderr)")
 
     // The same server and CA, but a token the server did not issue.
@@ -84,6 +94,8 @@ import Testing
       "anonymous-kubeconfig", text.replacingOccurrences(of: token, with: "not-the-token"))
     let refused = try sim.kubectl(["get", "namespaces", "-o", "name"], kubeconfig: anonymousConfig)
     #expect(refused.status == 1)
-    #expect(refused.stderr.contains("error: You must be logged in to the server (Unauthorized)"), "\(refused.stderr)")
+    #expect(
+      refused.stderr.contains("error: You must be logged in to the server (Unauthorized)"),
+      "\(refused.stderr)")
   }
 }

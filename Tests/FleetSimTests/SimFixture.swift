@@ -1,9 +1,10 @@
 // Starting an emulator for a test, and running the real kubectl and helm against it.
 import FleetCore
-@testable import FleetSim
 import FleetwaveTestSupport
 import Foundation
 import Testing
+
+@testable import FleetSim
 
 #if canImport(FoundationNetworking)
   import FoundationNetworking
@@ -23,7 +24,8 @@ final class SimFixture: @unchecked Sendable {
     server = try FleetSimServer.start(
       clusters: clusters,
       options: FleetSimOptions(
-        tls: tls, stateDirectory: directory.file("state"), speed: speed, clock: clock, faults: faults,
+        tls: tls, stateDirectory: directory.file("state"), speed: speed, clock: clock,
+        faults: faults,
         threads: 2))
     kubeconfig = directory.file("kubeconfig")
     try server.writeKubeconfig(to: kubeconfig)
@@ -36,15 +38,19 @@ final class SimFixture: @unchecked Sendable {
 
   var environment: [String: String] {
     [
-      "KUBECONFIG": kubeconfig, "HOME": directory.path, "KUBECACHEDIR": directory.file("kube-cache"),
-      "HELM_CACHE_HOME": directory.file("helm/cache"), "HELM_CONFIG_HOME": directory.file("helm/config"),
+      "KUBECONFIG": kubeconfig, "HOME": directory.path,
+      "KUBECACHEDIR": directory.file("kube-cache"),
+      "HELM_CACHE_HOME": directory.file("helm/cache"),
+      "HELM_CONFIG_HOME": directory.file("helm/config"),
       "HELM_DATA_HOME": directory.file("helm/data"),
     ]
   }
 
   /// Runs the real kubectl with this fixture's kubeconfig.
   @discardableResult
-  func kubectl(_ arguments: [String], kubeconfig: String? = nil, input: String? = nil) throws -> ProcessResult {
+  func kubectl(_ arguments: [String], kubeconfig: String? = nil, input: String? = nil) throws
+    -> ProcessResult
+  {
     var environment = self.environment
     if let kubeconfig { environment["KUBECONFIG"] = kubeconfig }
     return try runProcess(
@@ -55,7 +61,8 @@ final class SimFixture: @unchecked Sendable {
   /// Runs the real helm (v4) with this fixture's kubeconfig.
   @discardableResult
   func helm(_ arguments: [String]) throws -> ProcessResult {
-    let helm = try #require(BuiltProducts.helm, "helm not found: run Scripts/install-helm.sh or set FLEETWAVE_HELM")
+    let helm = try #require(
+      BuiltProducts.helm, "helm not found: run Scripts/install-helm.sh or set FLEETWAVE_HELM")
     return try runProcess(helm, arguments, environment: environment, timeout: 120)
   }
 
@@ -98,7 +105,8 @@ struct HTTPExchange {
       headers[String(describing: key).lowercased()] = String(describing: value)
     }
     return HTTPExchange(
-      status: http.statusCode, headers: headers, body: String(decoding: data ?? Data(), as: UTF8.self))
+      status: http.statusCode, headers: headers,
+      body: String(decoding: data ?? Data(), as: UTF8.self))
   }
 }
 
