@@ -317,13 +317,15 @@ enum FieldOwnership {
       return "Apply failed with 1 conflict: conflict with \"\(only.manager)\" using \(apiVersion): "
         + FieldSet.render(only.path)
     }
-    var lines = ["Apply failed with \(conflicts.count) \(noun):"]
-    for name in managers.sorted() {
-      let paths = conflicts.filter { $0.manager == name }.map { "- " + FieldSet.render($0.path) }
-      lines[0] += " conflicts with \"\(name)\" using \(apiVersion):"
-      lines += paths
+    // The first manager's heading shares the summary line; later ones start their own.
+    var text = "Apply failed with \(conflicts.count) \(noun):"
+    for (index, name) in managers.sorted().enumerated() {
+      text += (index == 0 ? " " : "\n") + "conflicts with \"\(name)\" using \(apiVersion):"
+      for conflict in conflicts where conflict.manager == name {
+        text += "\n- " + FieldSet.render(conflict.path)
+      }
     }
-    return lines.joined(separator: "\n")
+    return text
   }
 
   /// Records an ordinary write (create, update, non-apply patch) by `manager`: it takes the

@@ -81,11 +81,11 @@ struct HTTPExchange {
 
   static func send(
     _ method: String, _ url: String, body: String? = nil, contentType: String? = nil,
-    headers: [String: String] = [:], bodyBytes: Data? = nil
+    headers: [String: String] = [:], bodyBytes: Data? = nil, timeout: TimeInterval = 30
   ) throws -> HTTPExchange {
     var request = URLRequest(url: try #require(URL(string: url)))
     request.httpMethod = method
-    request.timeoutInterval = 30
+    request.timeoutInterval = timeout
     if let body { request.httpBody = Data(body.utf8) }
     if let bodyBytes { request.httpBody = bodyBytes }
     if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
