@@ -31,8 +31,9 @@ struct WatchFilter: Sendable {
   }
 }
 
-/// The objects of one virtual cluster. Every method takes the lock; none calls out while holding
-/// it except watch sinks, which only enqueue work onto their own event loop.
+/// The objects of one virtual cluster. Every method takes the lock. Watch sinks are called with
+/// the lock held, so every watcher sees changes in resourceVersion order; they only enqueue a
+/// write onto their connection's event loop and never call back into the store.
 public final class ClusterStore: @unchecked Sendable {
   public let name: String
   public let labels: [String: String]
@@ -116,9 +117,8 @@ public final class ClusterStore: @unchecked Sendable {
     stamp(&stored, now: now)
     objects[type, default: [:]][key] = stored
     let event = WatchEvent(kind: .added, type: type, object: stored, revision: revision)
-    let sinks = record(event)
+    for sink in record(event) { sink(event) }
     lock.unlock()
-    for sink in sinks { sink(event) }
     return stored
   }
 
@@ -151,9 +151,8 @@ public final class ClusterStore: @unchecked Sendable {
     objects[type, default: [:]][key] = updated
     let event = WatchEvent(
       kind: old == nil ? .added : .modified, type: type, object: updated, revision: revision)
-    let sinks = record(event)
+    for sink in record(event) { sink(event) }
     lock.unlock()
-    for sink in sinks { sink(event) }
     return (old, updated)
   }
 
@@ -178,10 +177,10 @@ public final class ClusterStore: @unchecked Sendable {
         }
       }
     }
-    var deliveries: [(WatchEvent, [@Sendable (WatchEvent) -> Void])] = []
-    for event in events { deliveries.append((event, record(event))) }
+    for event in events {
+      for sink in record(event) { sink(event) }
+    }
     lock.unlock()
-    for (event, sinks) in deliveries { for sink in sinks { sink(event) } }
     return old
   }
 
@@ -202,8 +201,8 @@ public final class ClusterStore: @unchecked Sendable {
     nextWatcher += 1
     let id = nextWatcher
     watchers[id] = (filter, sink)
-    lock.unlock()
     for event in replay { sink(event) }
+    lock.unlock()
     return id
   }
 

@@ -143,11 +143,16 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         promise: nil)
     }
     channel.flush()
+    // The store calls this with its lock held: always hop onto the event loop (FIFO, so order
+    // holds), never write inline, since a failing write closes the channel and closing it
+    // unregisters the watch, which takes the store's lock.
     let id = plan.store.watch(plan.filter, since: plan.since) { event in
-      channel.writeAndFlush(
-        HTTPServerResponsePart.body(
-          .byteBuffer(Self.line(event.kind.rawValue, event.object, channel))),
-        promise: nil)
+      channel.eventLoop.execute {
+        channel.writeAndFlush(
+          HTTPServerResponsePart.body(
+            .byteBuffer(Self.line(event.kind.rawValue, event.object, channel))),
+          promise: nil)
+      }
     }
     guard let id else {
       let gone = APIError(

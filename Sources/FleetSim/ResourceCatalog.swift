@@ -26,6 +26,10 @@ public struct ResourceType: Sendable, Hashable {
 
 /// The fixed set of types every virtual cluster serves.
 public enum ResourceCatalog {
+  static let allCategory: Set<String> = [
+    "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+  ]
+
   static let verbs: [Value] = [
     "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
   ]
@@ -162,10 +166,11 @@ public enum ResourceCatalog {
         "namespaced": .bool(type.namespaced), "kind": .string(type.kind),
         "verbs": .sequence(verbs),
       ]
-      if !type.shortNames.isEmpty, var mapping = entry.mapping {
-        mapping["shortNames"] = .sequence(type.shortNames.map { .string($0) })
-        entry = .mapping(mapping)
+      if !type.shortNames.isEmpty {
+        entry.set(["shortNames"], .sequence(type.shortNames.map { .string($0) }))
       }
+      // `kubectl get all` expands to the resources in the "all" category.
+      if allCategory.contains(type.kind) { entry.set(["categories"], ["all"]) }
       resources.append(entry)
       for sub in type.subresources {
         let kind = sub == "scale" ? "Scale" : type.kind
