@@ -170,3 +170,45 @@ import Testing
     #expect(watch.headers["content-type"] == "application/json")
   }
 }
+
+@Suite struct ImageFaultControllerTests {
+  @Test func slowImagesTakeLongerAndCrashingOnesLoop() throws {
+    let clock = ManualClock()
+    let faults = FaultSet(images: [
+      ImageFault(match: "*:slow", effect: .slow, slowFactor: 3),
+      ImageFault(match: "*:crashy", effect: .crashLoop),
+    ])
+    let sim = try SimFixture(speed: 1, clock: clock, faults: faults)
+    let collection = "/apis/apps/v1/namespaces/default/deployments"
+    func create(_ name: String, _ image: String) throws {
+      let body =
+        #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":""# + name
+        + #""},"spec":{"replicas":2,"selector":{"matchLabels":{"app":""# + name
+        + #""}},"template":{"metadata":{"labels":{"app":""# + name
+        + #""}},"spec":{"containers":[{"name":"c","image":""# + image + #""}]}}}}"#
+      let created = try HTTPExchange.send(
+        "POST", sim.url("sim-0001", collection), body: body, contentType: "application/json")
+      #expect(created.status == 201)
+    }
+    func ready(_ name: String) throws -> Value? {
+      sim.server.settle()
+      return try HTTPExchange.send("GET", sim.url("sim-0001", collection + "/" + name))
+        .json?.at("status", "readyReplicas")
+    }
+    try create("slow", "app:slow")
+    try create("crashy", "app:crashy")
+    sim.server.settle()
+    clock.advance(by: .seconds(2 * RolloutController.replicaInterval))
+    #expect(try ready("slow") == 0)
+    clock.advance(by: .seconds(RolloutController.replicaInterval))
+    #expect(try ready("slow") == 1)
+    #expect(try ready("crashy") == 0)
+    let pods = try HTTPExchange.send(
+      "GET", sim.url("sim-0001", "/api/v1/namespaces/default/pods?labelSelector=app%3Dcrashy"))
+    let pod = pods.json?["items"]?.sequence?.first
+    #expect(pod?.at("status", "phase") == "Running")
+    let container = pod?.at("status", "containerStatuses")?.sequence?.first
+    #expect(container?.at("state", "waiting", "reason") == "CrashLoopBackOff")
+    #expect(container?["restartCount"] == 5)
+  }
+}
