@@ -25,7 +25,8 @@ import Testing
     #expect(conflict.status == 409)
     #expect(
       conflict.json?["message"]
-        == "Apply failed with 2 conflicts: conflicts with \"alice\" using v1:\n- .data.color\n- .data.size")
+        == "Apply failed with 2 conflicts: conflicts with \"alice\" using v1:\n"
+        + "- .data.color\n- .data.size")
     #expect(
       conflict.json?.at("details", "causes")?.sequence?.map { $0["field"]?.string ?? "" }
         == [".data.color", ".data.size"])
@@ -51,7 +52,8 @@ import Testing
     let accept =
       "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
       + "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
-    let apis = try HTTPExchange.send("GET", sim.url("sim-0001", "/apis"), headers: ["Accept": accept])
+    let apis = try HTTPExchange.send(
+      "GET", sim.url("sim-0001", "/apis"), headers: ["Accept": accept])
     #expect(apis.status == 200)
     #expect(apis.headers["content-type"] == "application/json")
     #expect(apis.json?["kind"] == "APIGroupList")
@@ -60,11 +62,16 @@ import Testing
     #expect(groups?.contains("coordination.k8s.io") == true)
     let apps = try HTTPExchange.send("GET", sim.url("sim-0001", "/apis/apps/v1"))
     let names = apps.json?["resources"]?.sequence?.compactMap { $0["name"]?.string }
-    #expect(names?.prefix(4) == ["deployments", "deployments/status", "deployments/scale", "statefulsets"])
+    #expect(
+      names?.prefix(4) == [
+        "deployments", "deployments/status", "deployments/scale", "statefulsets",
+      ])
   }
 
   @Test func aHungClusterNeverAnswers() throws {
-    let faults = FaultSet(api: [APIFault(scope: ClusterScope(clusters: ["sim-0002"]), timeout: true)])
+    let faults = FaultSet(api: [
+      APIFault(scope: ClusterScope(clusters: ["sim-0002"]), timeout: true)
+    ])
     let sim = try SimFixture(faults: faults)
     #expect(try HTTPExchange.send("GET", sim.url("sim-0001", "/version")).status == 200)
     #expect(throws: (any Error).self) {
@@ -83,8 +90,10 @@ import Testing
       "POST", sim.url("sim-0500", "/api/v1/namespaces/default/configmaps"), body: body,
       contentType: "application/json")
     #expect(created.status == 201)
-    let here = try HTTPExchange.send("GET", sim.url("sim-0500", "/api/v1/namespaces/default/configmaps"))
-    let there = try HTTPExchange.send("GET", sim.url("sim-0501", "/api/v1/namespaces/default/configmaps"))
+    let here = try HTTPExchange.send(
+      "GET", sim.url("sim-0500", "/api/v1/namespaces/default/configmaps"))
+    let there = try HTTPExchange.send(
+      "GET", sim.url("sim-0501", "/api/v1/namespaces/default/configmaps"))
     #expect(here.json?["items"]?.sequence?.count == 1)
     #expect(there.json?["items"]?.sequence?.count == 0)
     let kubeconfig = try String(contentsOfFile: sim.kubeconfig, encoding: .utf8)
