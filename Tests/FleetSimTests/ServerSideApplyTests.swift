@@ -24,7 +24,7 @@ import Testing
     let conflict = try apply("bob", header + "data:\n  color: red\n  size: \"4\"\n")
     #expect(conflict.status == 409)
     #expect(
-      conflict.json?["message"]
+      conflict.json?["message"]?.string
         == "Apply failed with 2 conflicts: conflicts with \"alice\" using v1:\n"
         + "- .data.color\n- .data.size")
     #expect(
