@@ -78,13 +78,6 @@ enum Defaults {
     let hash = TemplateHash.fnv(key)
     return "10.96.\((hash >> 8) & 0xff).\(max(2, hash & 0xff))"
   }
-
-  static func initialStatus(_ type: ResourceType, _ object: Value) -> Value {
-    switch type.kind {
-    case "Job": return [:]
-    default: return [:]
-    }
-  }
 }
 
 /// Short stable hashes, like the pod-template-hash the real controllers add to names.

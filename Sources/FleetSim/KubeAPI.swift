@@ -311,9 +311,9 @@ struct KubeAPI {
     }
     if target.type.hasSpec { object.set(["metadata", "generation"], 1) }
     object = Defaults.apply(target.type, object)
-    if target.type.isWorkload || target.type.kind == "Job" {
-      object.set(["status"], Defaults.initialStatus(target.type, object))
-    }
+    // A new workload has no status until the controller observes it; whatever the client sent
+    // there is not the controller's to keep.
+    if target.type.isWorkload { object.set(["status"], [:]) }
     return object
   }
 

@@ -161,7 +161,7 @@ enum StrategicMergePatch {
   static func mergeKey(field: String, items: [Value]) -> String? {
     switch field {
     case "containers", "initContainers", "ephemeralContainers", "env", "volumes",
-      "imagePullSecrets", "envFrom_never":
+      "imagePullSecrets":
       return "name"
     case "volumeMounts", "volumeDevices": return "mountPath"
     case "ports":
