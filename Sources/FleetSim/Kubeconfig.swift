@@ -6,14 +6,17 @@ enum Kubeconfig {
   /// YAML text; every string is double-quoted so names and paths need no further escaping.
   static func text(
     clusters: [String], server: (String) -> String, credentials: Credentials?, token: String?,
-    current: String?
+    useToken: Bool, current: String?
   ) -> String {
     func q(_ s: String) -> String {
       "\""
         + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
           of: "\"", with: "\\\"") + "\""
     }
-    let user = credentials == nil ? "fleet-sim" : "fleet-sim-admin"
+    // Both users are written; the contexts name the one asked for.
+    let user =
+      credentials == nil
+      ? "fleet-sim" : (useToken && token != nil ? "fleet-sim-token" : "fleet-sim-admin")
     var out = "apiVersion: v1\nkind: Config\nclusters:\n"
     for name in clusters {
       out += "- name: \(q(name))\n  cluster:\n    server: \(q(server(name)))\n"
@@ -48,7 +51,12 @@ public struct Endpoints: Sendable, Equatable {
 
   public static func file(in directory: String) -> String { directory + "/endpoints.json" }
 
+  public struct NoStateDirectory: Error, CustomStringConvertible {
+    public var description: String { "the server was started without a state directory" }
+  }
+
   public func write() throws {
+    guard !stateDirectory.isEmpty else { throw NoStateDirectory() }
     let value: Value = [
       "port": .int(Int64(port)), "tlsPort": .int(Int64(tlsPort)),
       "clusters": .sequence(clusters.map { .string($0) }),
@@ -70,18 +78,14 @@ public struct Endpoints: Sendable, Equatable {
   public func kubeconfig(useToken: Bool = false) throws -> String {
     let secure = tlsPort != 0
     let credentials = secure ? Credentials(directory: stateDirectory) : nil
-    var text = Kubeconfig.text(
+    return Kubeconfig.text(
       clusters: clusters,
       server: {
         secure
           ? "https://127.0.0.1:\(tlsPort)/clusters/\($0)"
           : "http://127.0.0.1:\(port)/clusters/\($0)"
       },
-      credentials: credentials, token: try credentials?.token(), current: clusters.first)
-    if useToken, secure {
-      text = text.replacingOccurrences(
-        of: "user: \"fleet-sim-admin\"", with: "user: \"fleet-sim-token\"")
-    }
-    return text
+      credentials: credentials, token: try credentials?.token(), useToken: useToken,
+      current: clusters.first)
   }
 }
