@@ -56,6 +56,9 @@ let package = Package(
     /// The `fleetwave` executable: an entry point and nothing else.
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
+    /// Benchmark: plans a synthetic 100,000-cluster fleet (run it built with `-c release`).
+    .executableTarget(name: "fleetwave-bench-plan", dependencies: ["Planner", "Report", "FleetCore"]),
+
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(
       name: "FleetSim",

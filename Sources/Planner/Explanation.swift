@@ -27,9 +27,9 @@ extension Planner {
       lines.append("  " + note.message)
     }
 
-    var orderWords = policy.priorityLabel.map { "by label '" + $0 + "' (numbers first), then name" }
-      ?? "by name"
-    if let label = policy.spreadBy { orderWords += ", dealt round-robin across " + label }
+    var orderWords = policy.priorityLabel.map { "ordered by label '" + $0 + "', then name" }
+      ?? "ordered by name"
+    if let label = policy.spreadBy { orderWords += ", then dealt round-robin across " + label + " values" }
     lines.append(
       "position " + String(position + 1) + " of " + String(wave.clusters.count) + " in the wave, "
         + orderWords)

@@ -7,6 +7,14 @@ enum PlanFormat {
     date.map(Plan.timestamp) ?? "-"
   }
 
+  /// "2026-03-27 08:00" (UTC), for pages that say so once: seconds only when there are any.
+  static func shortTime(_ date: Date?) -> String {
+    guard let date else { return "-" }
+    var stamp = Plan.timestamp(date).replacingOccurrences(of: "T", with: " ")
+    stamp.removeLast()
+    return stamp.hasSuffix(":00") ? String(stamp.dropLast(3)) : stamp
+  }
+
   /// "1 (10%)": what the budget allows for the wave, then the budget as written.
   static func budget(_ wave: Wave) -> String {
     let written = wave.failureLimit.description
@@ -29,8 +37,14 @@ enum PlanFormat {
     return text
   }
 
+  /// "fleet demo, release checkout 1.4.2".
   static func title(_ plan: Plan) -> String {
-    plan.fleet + ": " + plan.release + (plan.version.map { " " + $0 } ?? "")
+    "fleet " + plan.fleet + ", release " + plan.release + (plan.version.map { " " + $0 } ?? "")
+  }
+
+  /// The wave's name, marked when it is a canary wave not already named so.
+  static func waveName(_ wave: Wave) -> String {
+    wave.isCanary && !wave.name.hasPrefix("canary") ? wave.name + " (canary)" : wave.name
   }
 
   static func html(_ text: String) -> String {

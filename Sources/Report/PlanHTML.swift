@@ -8,8 +8,9 @@ public enum PlanHTML {
   public static let clusterRowLimit = 150
   public static let clustersListedPerWave = 200
 
+  /// Domain colours; wave bars use dark grey (and brick for canaries), bakes light grey.
   private static let palette = [
-    "#2f6fde", "#e07b24", "#2a9d5c", "#c2417a", "#7c5cd6", "#1b9aaa", "#b8860b", "#6b7280",
+    "#2f6fde", "#2a9d5c", "#c2417a", "#7c5cd6", "#1b9aaa", "#b8860b", "#e07b24", "#8a6f5a",
   ]
 
   public static func render(_ plan: Plan) -> String {
@@ -20,7 +21,7 @@ public enum PlanHTML {
       <head>
       <meta charset="utf-8">
       <meta name="viewport" content="width=device-width, initial-scale=1">
-      <title>Rollout plan: \(e(PlanFormat.title(plan)))</title>
+      <title>Rollout plan for \(e(PlanFormat.title(plan)))</title>
       <style>
       body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
         margin: 24px; background: #fff; }
@@ -28,11 +29,11 @@ public enum PlanHTML {
       h2 { font-size: 16px; margin: 28px 0 8px; }
       .summary { color: #57606a; margin: 0 0 16px; }
       table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-      th, td { border-bottom: 1px solid #d0d7de; padding: 5px 10px; text-align: left;
+      th, td { border-bottom: 1px solid #d0d7de; padding: 5px 8px; text-align: left;
         white-space: nowrap; }
       th { background: #f6f8fa; font-weight: 600; }
       td.num { text-align: right; }
-      .canary { color: #b35900; font-weight: 600; }
+      .canary { color: #9a3412; font-weight: 600; }
       .gate { color: #8250df; font-weight: 600; }
       .notes li { margin: 2px 0; }
       code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; background: #f6f8fa;
@@ -44,10 +45,11 @@ public enum PlanHTML {
       .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px;
         vertical-align: -1px; margin-right: 4px; }
       details { margin: 4px 0; }
+      .scroll { overflow-x: auto; }
       </style>
       </head>
       <body>
-      <h1>Rollout plan: \(e(PlanFormat.title(plan)))</h1>
+      <h1>Rollout plan for \(e(PlanFormat.title(plan)))</h1>
 
       """
     var facts = [PlanFormat.summary(plan)]
@@ -58,18 +60,24 @@ public enum PlanHTML {
     out += "<p class=\"summary\">" + e(facts.joined(separator: "; ")) + " (times in UTC)</p>\n"
 
     let domains = Array(Set(plan.waves.flatMap { $0.domainCounts.keys })).sorted()
-    out += "<h2>Timeline</h2>\n" + timeline(plan, domains: domains)
-    if plan.spreadBy != nil, domains.count > 1 {
-      out += "<p class=\"legend\">"
+    out += "<h2>Timeline</h2>\n<div class=\"scroll\">\n" + timeline(plan, domains: domains)
+    out += "</div>\n"
+    var legend: [(color: String, label: String)] = [("#9a3412", "canary wave"), ("#57606a", "wave")]
+    legend.append(("#d0d7de", "bake"))
+    if plan.clusterCount <= clusterRowLimit {
       for (n, domain) in domains.enumerated() {
-        out += "<span><i style=\"background:" + palette[n % palette.count] + "\"></i>"
-        out += e(domain) + "</span>"
+        let label = domain == "-" ? "(no " + (plan.spreadBy ?? "domain") + ")" : domain
+        legend.append((palette[n % palette.count], plan.spreadBy == nil ? "cluster" : label))
       }
-      out += "<span><i style=\"background:#d0d7de\"></i>bake</span></p>\n"
     }
+    out += "<p class=\"legend\">"
+    for item in legend {
+      out += "<span><i style=\"background:" + item.color + "\"></i>" + e(item.label) + "</span>"
+    }
+    out += "</p>\n"
 
-    out += "<h2>Waves</h2>\n<table>\n<tr><th>#</th><th>Wave</th><th>Selection</th>"
-    out += "<th>Clusters</th><th>Domains</th><th>Max parallel</th><th>Per domain</th><th>Bake</th>"
+    out += "<h2>Waves</h2>\n<div class=\"scroll\">\n<table>\n<tr><th>#</th><th>Wave</th><th>Selection</th>"
+    out += "<th>Clusters</th><th>Domains</th><th>Parallel</th><th>Bake</th>"
     out += "<th>Failure budget</th><th>Earliest start</th><th>Est. finish</th><th>Gate</th></tr>\n"
     for wave in plan.waves {
       out += "<tr><td class=\"num\">" + String(wave.index) + "</td><td"
@@ -77,15 +85,18 @@ public enum PlanHTML {
       out += "<td>" + e(wave.selection) + "</td>"
       out += "<td class=\"num\">" + String(wave.clusters.count) + "</td>"
       out += "<td>" + e(PlanFormat.domains(wave, separator: ", ")) + "</td>"
-      out += "<td class=\"num\">" + String(wave.maxParallel) + "</td>"
-      out += "<td class=\"num\">" + (wave.maxPerDomain.map(String.init) ?? "-") + "</td>"
+      out += "<td>" + String(wave.maxParallel)
+      if let perDomain = wave.maxPerDomain {
+        out += " (" + String(perDomain) + " per " + e(plan.spreadBy ?? "domain") + ")"
+      }
+      out += "</td>"
       out += "<td>" + DurationText.format(wave.bake) + "</td>"
       out += "<td>" + e(PlanFormat.budget(wave)) + "</td>"
-      out += "<td>" + PlanFormat.time(wave.earliestStart) + "</td>"
-      out += "<td>" + PlanFormat.time(wave.estimatedFinish) + "</td>"
+      out += "<td>" + PlanFormat.shortTime(wave.earliestStart) + "</td>"
+      out += "<td>" + PlanFormat.shortTime(wave.estimatedFinish) + "</td>"
       out += "<td>" + (wave.approval ? "<span class=\"gate\">approval</span>" : "-") + "</td></tr>\n"
     }
-    out += "</table>\n"
+    out += "</table>\n</div>\n"
 
     if !plan.notes.isEmpty {
       out += "<h2>Notes</h2>\n<ul class=\"notes\">\n"
@@ -103,7 +114,7 @@ public enum PlanHTML {
       out += "</ul>\n"
     }
 
-    out += "<h2>Clusters in start order</h2>\n"
+    out += "<h2>Clusters in plan order</h2>\n"
     for wave in plan.waves {
       out += "<details><summary>" + String(wave.index) + " " + e(wave.name) + " ("
       out += String(wave.clusters.count) + ")</summary><p>"
@@ -147,7 +158,7 @@ public enum PlanHTML {
       rows += "<text class=\"wave\" x=\"4\" y=\"" + number(y + 15) + "\">" + String(wave.index) + " "
       rows += e(wave.name) + (wave.approval ? " (approval)" : "") + "</text>\n"
       if let start = wave.earliestStart, let finish = wave.estimatedFinish {
-        let fill = wave.isCanary ? "#e07b24" : "#57606a"
+        let fill = wave.isCanary ? "#9a3412" : "#57606a"
         rows += "<rect x=\"" + number(x(start)) + "\" y=\"" + number(y + 4) + "\" width=\""
         rows += number(max(2, x(finish) - x(start))) + "\" height=\"14\" rx=\"3\" fill=\"" + fill
         rows += "\"><title>" + e(wave.name) + ": " + Plan.timestamp(start) + " to "

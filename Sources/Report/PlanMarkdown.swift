@@ -6,7 +6,7 @@ public enum PlanMarkdown {
   public static let clustersShownPerWave = 50
 
   public static func render(_ plan: Plan) -> String {
-    var out = "### Rollout plan: " + cell(PlanFormat.title(plan)) + "\n\n"
+    var out = "### Rollout plan for " + cell(PlanFormat.title(plan)) + "\n\n"
     out += PlanFormat.summary(plan)
     if let spreadBy = plan.spreadBy { out += ", spread by `" + spreadBy + "`" }
     if let total = plan.allowedFailuresTotal {
@@ -18,7 +18,7 @@ public enum PlanMarkdown {
     out += "|--:|---|--:|---|--:|--:|---|---|---|---|---|\n"
     for wave in plan.waves {
       let cells = [
-        String(wave.index), cell(wave.name) + (wave.isCanary ? " (canary)" : ""),
+        String(wave.index), cell(PlanFormat.waveName(wave)),
         String(wave.clusters.count), cell(PlanFormat.domains(wave, separator: ", ")),
         String(wave.maxParallel), wave.maxPerDomain.map(String.init) ?? "-",
         DurationText.format(wave.bake), cell(PlanFormat.budget(wave)),
@@ -27,7 +27,7 @@ public enum PlanMarkdown {
       ]
       out += "| " + cells.joined(separator: " | ") + " |\n"
     }
-    out += "\n<details><summary>Clusters per wave, in start order</summary>\n\n"
+    out += "\n<details><summary>Clusters per wave, in plan order</summary>\n\n"
     for wave in plan.waves {
       let shown = wave.clusters.prefix(clustersShownPerWave).map { "`" + $0 + "`" }
       let more = wave.clusters.count - clustersShownPerWave
@@ -51,9 +51,10 @@ public enum PlanMarkdown {
     return out
   }
 
-  /// Text safe inside a table cell: pipes escaped, HTML neutralised, one line.
+  /// Text safe inside a table cell: pipes escaped, tags neutralised, one line.
   static func cell(_ text: String) -> String {
-    PlanFormat.html(text).replacingOccurrences(of: "|", with: "\\|")
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "|", with: "\\|")
       .replacingOccurrences(of: "\n", with: " ")
   }
 }

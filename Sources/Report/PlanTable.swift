@@ -32,7 +32,7 @@ public enum PlanTable {
     out += align(rows, rightAligned: numeric)
     if plan.waves.contains(where: \.isCanary) { out += "* canary wave\n" }
 
-    out += "\nClusters in start order:\n"
+    out += "\nClusters in plan order:\n"
     for wave in plan.waves {
       let shown = wave.clusters.prefix(clustersShownPerWave).joined(separator: ", ")
       let more = wave.clusters.count - clustersShownPerWave
