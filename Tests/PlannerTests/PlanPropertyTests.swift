@@ -112,6 +112,16 @@ import Testing
     #expect(json == PlanJSON.render(Planner().plan(shuffled, start: start)))
   }
 
+  /// The streaming writer lays JSON out exactly as the reference `JSONWriter` does.
+  @Test(arguments: seeds.prefix(100)) func jsonIsLaidOutAsJSONWriterDoes(seed: UInt64) throws {
+    var fleet = randomFleet(seed: seed)
+    fleet.name = "odd \"name\" <&> \\ \t\u{1} ü"
+    let json = PlanJSON.render(Planner().plan(fleet, start: start))
+    let reparsed = try JSONReader.parse(json)
+    #expect(JSONWriter.string(reparsed, options: JSONWriter.Options(pretty: true)) + "\n" == json)
+    #expect(reparsed["fleet"]?.string == fleet.name)
+  }
+
   /// percent: N takes ceil(N% of the fleet), at least 1, unless fewer clusters are left.
   @Test(arguments: seeds) func percentagesRoundUpAsDocumented(seed: UInt64) {
     let fleet = randomFleet(seed: seed)
