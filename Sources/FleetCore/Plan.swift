@@ -110,12 +110,14 @@ public struct Plan: Sendable, Equatable {
   public var unschedulable: [String]
   /// When the last wave is expected to finish, bake included; nil when no cluster can start.
   public var estimatedFinish: Date?
+  /// The freezes between the start and the horizon, in time order.
+  public var freezes: [FreezePeriod]
 
   public init(
     fleet: String, release: String, version: String? = nil, start: Date, waves: [Wave],
     unassigned: [String] = [], notes: [PlanNote] = [], allowedFailuresTotal: Int? = nil,
     spreadBy: String? = nil, horizon: Duration = .seconds(28 * 86_400),
-    unschedulable: [String] = [], estimatedFinish: Date? = nil
+    unschedulable: [String] = [], estimatedFinish: Date? = nil, freezes: [FreezePeriod] = []
   ) {
     self.fleet = fleet
     self.release = release
@@ -129,6 +131,7 @@ public struct Plan: Sendable, Equatable {
     self.horizon = horizon
     self.unschedulable = unschedulable
     self.estimatedFinish = estimatedFinish
+    self.freezes = freezes
   }
 
   public var clusterCount: Int { waves.reduce(0) { $0 + $1.clusters.count } }

@@ -95,7 +95,9 @@ public struct Planner: Sendable {
       allowedFailuresTotal: policy.failurePolicy.maxFailuresTotal?.allowed(of: clusters.count),
       spreadBy: spreadBy, horizon: horizon,
       unschedulable: unschedulable.sorted { order.rank[$0] < order.rank[$1] }.map { clusters[$0].name },
-      estimatedFinish: lastFinish?.date)
+      estimatedFinish: lastFinish?.date,
+      freezes: fleet.freezes.filter { Instant($0.to) > startInstant && Instant($0.from) < horizonEnd }
+        .sorted { ($0.from, $0.to, $0.reason) < ($1.from, $1.to, $1.reason) })
   }
 }
 

@@ -206,7 +206,7 @@ struct WaveAssignment {
         DraftWave(
           name: "wave-" + String(waves.count(where: { !$0.isCanary }) + 1), isCanary: false,
           spec: nil,
-          selection: "automatic: " + String(wanted) + " (growth x" + Value.format(factor) + capText + ")",
+          selection: "automatic: " + String(members.count) + " (growth x" + Value.format(factor) + capText + ")",
           members: members))
       size = (size * factor).rounded(.up)
     }

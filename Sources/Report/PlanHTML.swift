@@ -34,6 +34,7 @@ public enum PlanHTML {
       th { background: #f6f8fa; font-weight: 600; }
       td.num { text-align: right; }
       .canary { color: #9a3412; font-weight: 600; }
+      .selection { color: #57606a; font-size: 12px; }
       .gate { color: #8250df; font-weight: 600; }
       .notes li { margin: 2px 0; }
       code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; background: #f6f8fa;
@@ -58,12 +59,17 @@ public enum PlanHTML {
       facts.append("at most " + String(total) + " failures over the run")
     }
     out += "<p class=\"summary\">" + e(facts.joined(separator: "; ")) + " (times in UTC)</p>\n"
+    for freeze in plan.freezes {
+      out += "<p class=\"summary\">Freeze: " + e(freeze.reason) + ", "
+      out += PlanFormat.shortTime(freeze.from) + " to " + PlanFormat.shortTime(freeze.to) + "</p>\n"
+    }
 
     let domains = Array(Set(plan.waves.flatMap { $0.domainCounts.keys })).sorted()
     out += "<h2>Timeline</h2>\n<div class=\"scroll\">\n" + timeline(plan, domains: domains)
     out += "</div>\n"
     var legend: [(color: String, label: String)] = [("#9a3412", "canary wave"), ("#57606a", "wave")]
     legend.append(("#d0d7de", "bake"))
+    if !plan.freezes.isEmpty { legend.append(("#fbe3e3", "freeze")) }
     if plan.clusterCount <= clusterRowLimit {
       for (n, domain) in domains.enumerated() {
         let label = domain == "-" ? "(no " + (plan.spreadBy ?? "domain") + ")" : domain
@@ -76,13 +82,13 @@ public enum PlanHTML {
     }
     out += "</p>\n"
 
-    out += "<h2>Waves</h2>\n<div class=\"scroll\">\n<table>\n<tr><th>#</th><th>Wave</th><th>Selection</th>"
+    out += "<h2>Waves</h2>\n<div class=\"scroll\">\n<table>\n<tr><th>#</th><th>Wave</th>"
     out += "<th>Clusters</th><th>Domains</th><th>Parallel</th><th>Bake</th>"
     out += "<th>Failure budget</th><th>Earliest start</th><th>Est. finish</th><th>Gate</th></tr>\n"
     for wave in plan.waves {
       out += "<tr><td class=\"num\">" + String(wave.index) + "</td><td"
-      out += (wave.isCanary ? " class=\"canary\"" : "") + ">" + e(wave.name) + "</td>"
-      out += "<td>" + e(wave.selection) + "</td>"
+      out += ">" + "<span" + (wave.isCanary ? " class=\"canary\"" : "") + ">" + e(wave.name)
+      out += "</span><div class=\"selection\">" + e(wave.selection) + "</div></td>"
       out += "<td class=\"num\">" + String(wave.clusters.count) + "</td>"
       out += "<td>" + e(PlanFormat.domains(wave, separator: ", ")) + "</td>"
       out += "<td>" + String(wave.maxParallel)
@@ -193,7 +199,16 @@ public enum PlanHTML {
     }
     let height = y + 8
 
+    // Freezes first, so bars and grid lines are drawn over them.
     var axis = ""
+    for freeze in plan.freezes where freeze.to > first && freeze.from < last {
+      let from = max(freeze.from, first)
+      let to = min(freeze.to, last)
+      axis += "<rect x=\"" + number(x(from)) + "\" y=\"" + number(top - 6) + "\" width=\""
+      axis += number(max(1, x(to) - x(from))) + "\" height=\"" + number(height - top + 6)
+      axis += "\" fill=\"#fbe3e3\"><title>freeze: " + e(freeze.reason) + ", "
+      axis += Plan.timestamp(freeze.from) + " to " + Plan.timestamp(freeze.to) + "</title></rect>\n"
+    }
     let step = tickStep(span)
     var tick = (first.timeIntervalSince1970 / step).rounded(.up) * step
     while tick <= last.timeIntervalSince1970 {

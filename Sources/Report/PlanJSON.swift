@@ -35,6 +35,19 @@ public enum PlanJSON {
     json.strings(plan.unassigned)
     json.key("unschedulable")
     json.strings(plan.unschedulable)
+    json.key("freezes")
+    json.beginArray()
+    for freeze in plan.freezes {
+      json.beginObject()
+      json.key("from")
+      json.string(Plan.timestamp(freeze.from))
+      json.key("to")
+      json.string(Plan.timestamp(freeze.to))
+      json.key("reason")
+      json.string(freeze.reason)
+      json.end()
+    }
+    json.end()
     json.key("notes")
     json.beginArray()
     for note in plan.notes {

@@ -13,6 +13,10 @@ public enum PlanMarkdown {
       out += ", at most " + String(total) + " failures over the run"
     }
     out += ".\n\n"
+    for freeze in plan.freezes {
+      out += "Freeze: " + cell(freeze.reason) + ", " + Plan.timestamp(freeze.from) + " to "
+      out += Plan.timestamp(freeze.to) + ".\n\n"
+    }
     out += "| # | Wave | Clusters | Domains | Max parallel | Per domain | Bake | Failure budget "
     out += "| Earliest start | Est. finish | Gate |\n"
     out += "|--:|---|--:|---|--:|--:|---|---|---|---|---|\n"

@@ -13,6 +13,10 @@ public enum PlanTable {
     if let spreadBy = plan.spreadBy { facts.append("spread by " + spreadBy) }
     if let total = plan.allowedFailuresTotal { facts.append("failures allowed over the run: " + String(total)) }
     if !facts.isEmpty { out += facts.joined(separator: "; ") + "\n" }
+    for freeze in plan.freezes {
+      out += "freeze: " + freeze.reason + ", " + Plan.timestamp(freeze.from) + " to "
+      out += Plan.timestamp(freeze.to) + "\n"
+    }
     out += "\n"
 
     let header = [

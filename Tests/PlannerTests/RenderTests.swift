@@ -16,6 +16,7 @@ import Testing
         Plan for fleet demo, release checkout 1.4.2
         9 clusters in 4 waves, start 2026-03-27T08:00:00Z, estimated finish 2026-03-27T13:25:00Z
         spread by region; failures allowed over the run: 2
+        freeze: deploy freeze, 2026-03-27T08:20:00Z to 2026-03-27T08:40:00Z
 
         WAVE  NAME     CLUSTERS  PARALLEL  PER-DOMAIN  BAKE  BUDGET   EARLIEST START        EST. FINISH           GATE     DOMAINS
            0  canary*         1         2           1  10m   0        2026-03-27T08:00:00Z  2026-03-27T08:05:00Z  -        eu:1
@@ -49,7 +50,8 @@ import Testing
     let root = try JSONReader.parse(PlanJSON.render(plan))
     #expect(root.mapping?.keys == [
       "fleet", "release", "version", "start", "horizon", "spreadBy", "clusterCount",
-      "allowedFailuresTotal", "estimatedFinish", "waves", "unassigned", "unschedulable", "notes",
+      "allowedFailuresTotal", "estimatedFinish", "waves", "unassigned", "unschedulable", "freezes",
+      "notes",
     ])
     let waves = try #require(root["waves"]?.sequence)
     #expect(waves.map { $0["name"]?.string } == ["canary", "staging", "early", "prod"])
@@ -60,6 +62,9 @@ import Testing
     ])
     #expect(waves[3]["clusters"] == ["prod-eu-3", "prod-us-1", "zz-lab-1", "prod-us-2"])
     #expect(root["unassigned"] == ["zz-lab-1"])
+    #expect(root["freezes"] == [
+      ["from": "2026-03-27T08:20:00Z", "to": "2026-03-27T08:40:00Z", "reason": "deploy freeze"]
+    ])
     let schedule = try #require(waves[3]["schedule"]?.sequence)
     #expect(schedule[2] == [
       "cluster": "zz-lab-1", "domain": "-", "earliestStart": "2026-03-27T13:10:00Z",
@@ -75,6 +80,8 @@ import Testing
 
         9 clusters in 4 waves, start 2026-03-27T08:00:00Z, estimated finish 2026-03-27T13:25:00Z, \
         spread by `region`, at most 2 failures over the run.
+
+        Freeze: deploy freeze, 2026-03-27T08:20:00Z to 2026-03-27T08:40:00Z.
 
         | # | Wave | Clusters | Domains | Max parallel | Per domain | Bake | Failure budget \
         | Earliest start | Est. finish | Gate |
@@ -145,8 +152,9 @@ import Testing
     #expect(!html.contains("src="))
     #expect(html.components(separatedBy: "http").count == 2)
     #expect(html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
-    // 9 clusters, 4 waves, 4 bakes.
-    #expect(html.components(separatedBy: "<rect ").count - 1 == 17)
+    // 9 clusters, 4 waves, 4 bakes, 1 freeze.
+    #expect(html.components(separatedBy: "<rect ").count - 1 == 18)
+    #expect(html.contains("<title>freeze: deploy freeze, 2026-03-27T08:20:00Z to 2026-03-27T08:40:00Z</title>"))
     #expect(html.contains("<title>prod-ap-1 (ap): 2026-03-27T13:00:00Z to 2026-03-27T13:05:00Z</title>"))
     #expect(html.contains("<td>2026-03-27 13:10</td><td>2026-03-27 13:20</td>"))
   }
