@@ -19,7 +19,8 @@ extension Planner {
     if let label = policy.priorityLabel {
       facts.append(label + "=" + (cluster.labels[label] ?? "(none)"))
     }
-    lines.append("cluster " + name + (facts.isEmpty ? "" : " (" + facts.joined(separator: ", ") + ")"))
+    lines.append(
+      "cluster " + name + (facts.isEmpty ? "" : " (" + facts.joined(separator: ", ") + ")"))
     lines.append(
       "wave " + String(wave.index) + " '" + wave.name + "'" + (wave.isCanary ? " (canary)" : "")
         + ": " + wave.selection)
@@ -27,9 +28,12 @@ extension Planner {
       lines.append("  " + note.message)
     }
 
-    var orderWords = policy.priorityLabel.map { "ordered by label '" + $0 + "', then name" }
+    var orderWords =
+      policy.priorityLabel.map { "ordered by label '" + $0 + "', then name" }
       ?? "ordered by name"
-    if let label = policy.spreadBy { orderWords += ", then dealt round-robin across " + label + " values" }
+    if let label = policy.spreadBy {
+      orderWords += ", then dealt round-robin across " + label + " values"
+    }
     lines.append(
       "position " + String(position + 1) + " of " + String(wave.clusters.count) + " in the wave, "
         + orderWords)

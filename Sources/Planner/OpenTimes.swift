@@ -99,7 +99,8 @@ struct ZoneClock {
   /// Local days since 1970-01-01 of the instant `t`.
   func localDay(of t: Instant) -> Int64 {
     let local = t + offset(at: t)
-    return local >= 0 ? local / millisecondsPerDay : (local - millisecondsPerDay + 1) / millisecondsPerDay
+    return local >= 0
+      ? local / millisecondsPerDay : (local - millisecondsPerDay + 1) / millisecondsPerDay
   }
 }
 
@@ -126,7 +127,8 @@ extension MaintenanceWindow {
     for day in firstDay...lastDay where days.contains(Weekday(daysSince1970: day)) {
       let closeDay = self.to.minutes > self.from.minutes ? day : day + 1
       let open = clock.instant(local: day * millisecondsPerDay + Int64(self.from.minutes) * 60_000)
-      let close = clock.instant(local: closeDay * millisecondsPerDay + Int64(self.to.minutes) * 60_000)
+      let close = clock.instant(
+        local: closeDay * millisecondsPerDay + Int64(self.to.minutes) * 60_000)
       let start = Swift.max(open, from)
       let end = Swift.min(close, to)
       if end > start { parts.append((start, end)) }

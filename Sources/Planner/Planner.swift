@@ -28,7 +28,9 @@ public struct Planner: Sendable {
     notes += calendar.notes
 
     let spreadBy = policy.spreadBy
-    if spreadBy == nil, policy.maxPerDomain != nil || policy.waves.contains(where: { $0.maxPerDomain != nil }) {
+    if spreadBy == nil,
+      policy.maxPerDomain != nil || policy.waves.contains(where: { $0.maxPerDomain != nil })
+    {
       notes.append(PlanNote("maxPerDomain has no effect without spreadBy"))
     }
 
@@ -82,10 +84,13 @@ public struct Planner: Sendable {
         PlanNote(
           "cannot start before the horizon " + Plan.timestamp(horizonEnd.date)
             + "; left out of the timeline (the rollout would wait for them)",
-          clusters: unschedulable.sorted { order.rank[$0] < order.rank[$1] }.map { clusters[$0].name }))
+          clusters: unschedulable.sorted { order.rank[$0] < order.rank[$1] }.map {
+            clusters[$0].name
+          }))
     }
     if waves.contains(where: \.approval) {
-      notes.append(PlanNote("the timeline assumes each approval is given as soon as its wave may start"))
+      notes.append(
+        PlanNote("the timeline assumes each approval is given as soon as its wave may start"))
     }
 
     return Plan(
@@ -94,10 +99,14 @@ public struct Planner: Sendable {
       unassigned: assignment.unassigned.map { clusters[$0].name }, notes: notes,
       allowedFailuresTotal: policy.failurePolicy.maxFailuresTotal?.allowed(of: clusters.count),
       spreadBy: spreadBy, horizon: horizon,
-      unschedulable: unschedulable.sorted { order.rank[$0] < order.rank[$1] }.map { clusters[$0].name },
+      unschedulable: unschedulable.sorted { order.rank[$0] < order.rank[$1] }.map {
+        clusters[$0].name
+      },
       estimatedFinish: lastFinish?.date,
-      freezes: fleet.freezes.filter { Instant($0.to) > startInstant && Instant($0.from) < horizonEnd }
-        .sorted { ($0.from, $0.to, $0.reason) < ($1.from, $1.to, $1.reason) })
+      freezes: fleet.freezes.filter {
+        Instant($0.to) > startInstant && Instant($0.from) < horizonEnd
+      }
+      .sorted { ($0.from, $0.to, $0.reason) < ($1.from, $1.to, $1.reason) })
   }
 }
 

@@ -112,7 +112,8 @@ struct WaveAssignment {
         }
       } else {
         waves.append(
-          DraftWave(name: "canary", isCanary: true, spec: nil, selection: selection, members: members))
+          DraftWave(
+            name: "canary", isCanary: true, spec: nil, selection: selection, members: members))
       }
     }
 
@@ -159,7 +160,8 @@ struct WaveAssignment {
         }
         for index in members { taken[index] = waveNumber }
         waves.append(
-          DraftWave(name: spec.name, isCanary: false, spec: spec, selection: selection, members: members))
+          DraftWave(
+            name: spec.name, isCanary: false, spec: spec, selection: selection, members: members))
       }
       for key in overlapOrder {
         guard let overlap = overlaps[key] else { continue }
@@ -206,7 +208,8 @@ struct WaveAssignment {
         DraftWave(
           name: "wave-" + String(waves.count(where: { !$0.isCanary }) + 1), isCanary: false,
           spec: nil,
-          selection: "automatic: " + String(members.count) + " (growth x" + Value.format(factor) + capText + ")",
+          selection: "automatic: " + String(members.count) + " (growth x" + Value.format(factor)
+            + capText + ")",
           members: members))
       size = (size * factor).rounded(.up)
     }

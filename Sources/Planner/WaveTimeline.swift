@@ -138,7 +138,9 @@ struct WaveTimeline {
           guard runningPerDomain[queue.domain] < perDomainLimit,
             calendar.openTimes[queue.calendarKey].next(atOrAfter: now) == now
           else { continue }
-          if best.map({ queue.positions[queue.head] < queues[$0].positions[queues[$0].head] }) ?? true {
+          if best.map({ queue.positions[queue.head] < queues[$0].positions[queues[$0].head] })
+            ?? true
+          {
             best = q
           }
         }

@@ -67,7 +67,9 @@ public enum PlanHTML {
     let domains = Array(Set(plan.waves.flatMap { $0.domainCounts.keys })).sorted()
     out += "<h2>Timeline</h2>\n<div class=\"scroll\">\n" + timeline(plan, domains: domains)
     out += "</div>\n"
-    var legend: [(color: String, label: String)] = [("#9a3412", "canary wave"), ("#57606a", "wave")]
+    var legend: [(color: String, label: String)] = [
+      ("#9a3412", "canary wave"), ("#57606a", "wave"),
+    ]
     legend.append(("#d0d7de", "bake"))
     if !plan.freezes.isEmpty { legend.append(("#fbe3e3", "freeze")) }
     if plan.clusterCount <= clusterRowLimit {
@@ -100,7 +102,8 @@ public enum PlanHTML {
       out += "<td>" + e(PlanFormat.budget(wave)) + "</td>"
       out += "<td>" + PlanFormat.shortTime(wave.earliestStart) + "</td>"
       out += "<td>" + PlanFormat.shortTime(wave.estimatedFinish) + "</td>"
-      out += "<td>" + (wave.approval ? "<span class=\"gate\">approval</span>" : "-") + "</td></tr>\n"
+      out +=
+        "<td>" + (wave.approval ? "<span class=\"gate\">approval</span>" : "-") + "</td></tr>\n"
     }
     out += "</table>\n</div>\n"
 
@@ -109,7 +112,9 @@ public enum PlanHTML {
       for note in plan.notes {
         out += "<li>" + e(note.message)
         if !note.clusters.isEmpty {
-          out += ": " + note.clusters.prefix(clustersListedPerWave).map { "<code>" + e($0) + "</code>" }
+          out +=
+            ": "
+            + note.clusters.prefix(clustersListedPerWave).map { "<code>" + e($0) + "</code>" }
             .joined(separator: " ")
           if note.clusters.count > clustersListedPerWave {
             out += " and " + String(note.clusters.count - clustersListedPerWave) + " more"
@@ -161,7 +166,8 @@ public enum PlanHTML {
     var rows = ""
     var y = top
     for wave in plan.waves {
-      rows += "<text class=\"wave\" x=\"4\" y=\"" + number(y + 15) + "\">" + String(wave.index) + " "
+      rows +=
+        "<text class=\"wave\" x=\"4\" y=\"" + number(y + 15) + "\">" + String(wave.index) + " "
       rows += e(wave.name) + (wave.approval ? " (approval)" : "") + "</text>\n"
       if let start = wave.earliestStart, let finish = wave.estimatedFinish {
         let fill = wave.isCanary ? "#9a3412" : "#57606a"

@@ -47,7 +47,9 @@ public enum PlanMarkdown {
         if !note.clusters.isEmpty {
           let shown = note.clusters.prefix(clustersShownPerWave).map { "`" + $0 + "`" }
           let more = note.clusters.count - clustersShownPerWave
-          out += ": " + shown.joined(separator: ", ") + (more > 0 ? ", and " + String(more) + " more" : "")
+          out +=
+            ": " + shown.joined(separator: ", ")
+            + (more > 0 ? ", and " + String(more) + " more" : "")
         }
         out += "\n"
       }

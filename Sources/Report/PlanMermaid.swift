@@ -20,7 +20,9 @@ public enum PlanMermaid {
             guard let clusterStart = slot.estimatedStart, let clusterFinish = slot.estimatedFinish
             else { continue }
             out += "    " + text(slot.name) + " :w" + String(wave.index) + "c" + String(n) + ", "
-            out += local(clusterStart) + ", " + seconds(clusterFinish.timeIntervalSince(clusterStart)) + "\n"
+            out +=
+              local(clusterStart) + ", " + seconds(clusterFinish.timeIntervalSince(clusterStart))
+              + "\n"
           }
         } else {
           out += "    " + String(wave.clusters.count) + " clusters :w" + String(wave.index) + ", "

@@ -11,7 +11,9 @@ public enum PlanTable {
     out += PlanFormat.summary(plan) + "\n"
     var facts: [String] = []
     if let spreadBy = plan.spreadBy { facts.append("spread by " + spreadBy) }
-    if let total = plan.allowedFailuresTotal { facts.append("failures allowed over the run: " + String(total)) }
+    if let total = plan.allowedFailuresTotal {
+      facts.append("failures allowed over the run: " + String(total))
+    }
     if !facts.isEmpty { out += facts.joined(separator: "; ") + "\n" }
     for freeze in plan.freezes {
       out += "freeze: " + freeze.reason + ", " + Plan.timestamp(freeze.from) + " to "
@@ -28,8 +30,10 @@ public enum PlanTable {
       rows.append([
         String(wave.index), wave.name + (wave.isCanary ? "*" : ""), String(wave.clusters.count),
         String(wave.maxParallel), wave.maxPerDomain.map(String.init) ?? "-",
-        DurationText.format(wave.bake), PlanFormat.budget(wave), PlanFormat.time(wave.earliestStart),
-        PlanFormat.time(wave.estimatedFinish), wave.approval ? "approve" : "-", PlanFormat.domains(wave),
+        DurationText.format(wave.bake), PlanFormat.budget(wave),
+        PlanFormat.time(wave.earliestStart),
+        PlanFormat.time(wave.estimatedFinish), wave.approval ? "approve" : "-",
+        PlanFormat.domains(wave),
       ])
     }
     let numeric: Set<Int> = [0, 2, 3, 4]

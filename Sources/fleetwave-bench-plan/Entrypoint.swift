@@ -26,7 +26,8 @@ import Report
       print("run: plan \(format(planTimes.last)), json \(format(jsonTimes.last)) (\(bytes) bytes)")
     }
     guard let plan else { return }
-    print("clusters: \(plan.clusterCount), waves: \(plan.waves.count), unschedulable: \(plan.unschedulable.count)")
+    print("clusters: \(plan.clusterCount), waves: \(plan.waves.count)")
+    print("unschedulable: \(plan.unschedulable.count)")
     print("wave sizes: \(plan.waves.map(\.clusters.count))")
     print("estimated finish: \(plan.estimatedFinish.map(Plan.timestamp) ?? "-")")
     print("plan: min \(format(planTimes.min())), median \(format(median(planTimes)))")
@@ -97,7 +98,8 @@ import Report
       ],
       freezes: [
         FreezePeriod(
-          from: Date(timeIntervalSince1970: 1_774_900_800), to: Date(timeIntervalSince1970: 1_774_944_000),
+          from: Date(timeIntervalSince1970: 1_774_900_800),
+          to: Date(timeIntervalSince1970: 1_774_944_000),
           reason: "synthetic freeze")
       ])
   }

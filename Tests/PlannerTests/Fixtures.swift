@@ -29,7 +29,9 @@ let weekdays: Set<Weekday> = [.monday, .tuesday, .wednesday, .thursday, .friday]
 /// wave that overlaps the prod selector, a window in Tokyo, a short freeze, an approval gate,
 /// and a cluster no wave selects.
 func demoFleet() -> Fleet {
-  func cluster(_ name: String, _ labels: [String: String], windows: [String] = [], minutes: Int? = nil)
+  func cluster(
+    _ name: String, _ labels: [String: String], windows: [String] = [], minutes: Int? = nil
+  )
     -> Cluster
   {
     Cluster(
@@ -95,7 +97,9 @@ func randomFleet(seed: UInt64) -> Fleet {
   var clusters: [Cluster] = []
   for n in 0..<count {
     var labels = ["env": envs.randomElement(using: &rng) ?? "prod"]
-    if Int.random(in: 0..<10, using: &rng) > 0 { labels["region"] = regions.randomElement(using: &rng) }
+    if Int.random(in: 0..<10, using: &rng) > 0 {
+      labels["region"] = regions.randomElement(using: &rng)
+    }
     if Int.random(in: 0..<4, using: &rng) == 0 { labels["canary"] = "true" }
     if Bool.random(using: &rng) { labels["prio"] = String(Int.random(in: 0...3, using: &rng)) }
     var windows: [String] = []
@@ -103,7 +107,8 @@ func randomFleet(seed: UInt64) -> Fleet {
       windows.append(windowNames.randomElement(using: &rng) ?? "night-berlin")
       if Bool.random(using: &rng) { windows.append(windowNames.randomElement(using: &rng) ?? "") }
     }
-    let minutes = Int.random(in: 0..<4, using: &rng) == 0 ? Int.random(in: 1...20, using: &rng) : nil
+    let minutes =
+      Int.random(in: 0..<4, using: &rng) == 0 ? Int.random(in: 1...20, using: &rng) : nil
     clusters.append(
       Cluster(
         name: "c" + String(n * 7919 % 1000), labels: labels, windows: windows,
@@ -143,18 +148,21 @@ func randomFleet(seed: UInt64) -> Fleet {
   let policy = RolloutPolicy(
     canary: canary, waves: waves,
     growth: WaveGrowth(
-      initial: Int.random(in: 1...3, using: &rng), factor: [1.5, 2, 3].randomElement(using: &rng) ?? 2,
+      initial: Int.random(in: 1...3, using: &rng),
+      factor: [1.5, 2, 3].randomElement(using: &rng) ?? 2,
       maxWaveSize: Bool.random(using: &rng) ? Int.random(in: 2...12, using: &rng) : nil),
     maxParallel: Int.random(in: 1...8, using: &rng),
     spreadBy: Int.random(in: 0..<3, using: &rng) == 0 ? nil : "region",
     maxPerDomain: Bool.random(using: &rng) ? Int.random(in: 1...3, using: &rng) : nil,
     priorityLabel: Bool.random(using: &rng) ? "prio" : nil,
     bake: .seconds(60 * Int.random(in: 0...15, using: &rng)),
-    failurePolicy: FailurePolicy(maxFailuresPerWave: .percent(Double(Int.random(in: 0...50, using: &rng)))),
+    failurePolicy: FailurePolicy(
+      maxFailuresPerWave: .percent(Double(Int.random(in: 0...50, using: &rng)))),
     expectedDuration: .seconds(60 * Int.random(in: 1...30, using: &rng)))
   var freezes: [FreezePeriod] = []
   if Bool.random(using: &rng) {
-    let from = utc("2026-03-27T00:00:00Z").addingTimeInterval(Double(Int.random(in: 0...72, using: &rng)) * 3600)
+    let from = utc("2026-03-27T00:00:00Z").addingTimeInterval(
+      Double(Int.random(in: 0...72, using: &rng)) * 3600)
     freezes.append(
       FreezePeriod(
         from: from, to: from.addingTimeInterval(Double(Int.random(in: 1...48, using: &rng)) * 3600),
@@ -165,7 +173,8 @@ func randomFleet(seed: UInt64) -> Fleet {
     release: Release(name: "app"), clusters: clusters, rollout: policy,
     windows: [
       "night-berlin": window("night-berlin", everyDay, (22, 0), (6, 0), "Europe/Berlin"),
-      "weekend-ny": window("weekend-ny", [.saturday, .sunday], (1, 30), (5, 0), "America/New_York"),
+      "weekend-ny": window(
+        "weekend-ny", [.saturday, .sunday], (1, 30), (5, 0), "America/New_York"),
       "late-tokyo": window("late-tokyo", weekdays, (18, 0), (23, 30), "Asia/Tokyo"),
     ],
     freezes: freezes)

@@ -24,7 +24,10 @@ import Testing
     let last = Set(plan.waves.last?.clusters ?? [])
     #expect(plan.unassigned.allSatisfy(last.contains))
     if !plan.unassigned.isEmpty {
-      #expect(plan.notes.contains { $0.clusters == plan.unassigned && $0.message.hasPrefix("matched by no wave") })
+      #expect(
+        plan.notes.contains {
+          $0.clusters == plan.unassigned && $0.message.hasPrefix("matched by no wave")
+        })
     }
   }
 
@@ -46,13 +49,15 @@ import Testing
       }
     }
     if let count = spec.count {
-      let available = spec.selector.map { s in fleet.clusters.count { s.matches($0.labels) } }
+      let available =
+        spec.selector.map { s in fleet.clusters.count { s.matches($0.labels) } }
         ?? fleet.clusters.count
       #expect(canaries.count == min(count, available))
     }
     if spec.oneDomainPerWave, let label = fleet.rollout.spreadBy {
       for wave in plan.waves.prefix(canaryCount) {
-        #expect(Set(wave.schedule.map(\.domain)).count == 1, "canary wave \(wave.name) spans domains")
+        #expect(
+          Set(wave.schedule.map(\.domain)).count == 1, "canary wave \(wave.name) spans domains")
       }
       _ = label
     }
@@ -99,7 +104,8 @@ import Testing
         ready = finish.addingTimeInterval(DurationText.seconds(wave.bake))
       }
     }
-    #expect(plan.unschedulable.count == plan.waves.flatMap(\.schedule).count { $0.estimatedStart == nil })
+    #expect(
+      plan.unschedulable.count == plan.waves.flatMap(\.schedule).count { $0.estimatedStart == nil })
   }
 
   @Test(arguments: seeds) func sameFleetInAnyOrderGivesTheSameBytes(seed: UInt64) {

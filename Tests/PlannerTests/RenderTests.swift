@@ -1,7 +1,7 @@
 // Exact table, JSON, Markdown and Mermaid output for the demo fleet; HTML structure; --explain.
 import FleetCore
-import Foundation
 import FleetwaveTestSupport
+import Foundation
 import Planner
 import Testing
 
@@ -48,29 +48,35 @@ import Testing
 
   @Test func jsonStableFieldsAndTimes() throws {
     let root = try JSONReader.parse(PlanJSON.render(plan))
-    #expect(root.mapping?.keys == [
-      "fleet", "release", "version", "start", "horizon", "spreadBy", "clusterCount",
-      "allowedFailuresTotal", "estimatedFinish", "waves", "unassigned", "unschedulable", "freezes",
-      "notes",
-    ])
+    #expect(
+      root.mapping?.keys == [
+        "fleet", "release", "version", "start", "horizon", "spreadBy", "clusterCount",
+        "allowedFailuresTotal", "estimatedFinish", "waves", "unassigned", "unschedulable",
+        "freezes",
+        "notes",
+      ])
     let waves = try #require(root["waves"]?.sequence)
     #expect(waves.map { $0["name"]?.string } == ["canary", "staging", "early", "prod"])
     #expect(waves.map { $0["index"]?.int } == [0, 1, 2, 3])
     #expect(waves.map { $0["bake"]?.string } == ["10m", "5m", "5m", "5m"])
-    #expect(waves.map { $0["earliestStart"]?.string } == [
-      "2026-03-27T08:00:00Z", "2026-03-27T08:15:00Z", "2026-03-27T08:40:00Z", "2026-03-27T13:10:00Z",
-    ])
+    #expect(
+      waves.map { $0["earliestStart"]?.string } == [
+        "2026-03-27T08:00:00Z", "2026-03-27T08:15:00Z", "2026-03-27T08:40:00Z",
+        "2026-03-27T13:10:00Z",
+      ])
     #expect(waves[3]["clusters"] == ["prod-eu-3", "prod-us-1", "zz-lab-1", "prod-us-2"])
     #expect(root["unassigned"] == ["zz-lab-1"])
-    #expect(root["freezes"] == [
-      ["from": "2026-03-27T08:20:00Z", "to": "2026-03-27T08:40:00Z", "reason": "deploy freeze"]
-    ])
+    #expect(
+      root["freezes"] == [
+        ["from": "2026-03-27T08:20:00Z", "to": "2026-03-27T08:40:00Z", "reason": "deploy freeze"]
+      ])
     let schedule = try #require(waves[3]["schedule"]?.sequence)
-    #expect(schedule[2] == [
-      "cluster": "zz-lab-1", "domain": "-", "earliestStart": "2026-03-27T13:10:00Z",
-      "estimatedStart": "2026-03-27T13:15:00Z", "estimatedFinish": "2026-03-27T13:17:00Z",
-      "expectedDuration": "2m",
-    ])
+    #expect(
+      schedule[2] == [
+        "cluster": "zz-lab-1", "domain": "-", "earliestStart": "2026-03-27T13:10:00Z",
+        "estimatedStart": "2026-03-27T13:15:00Z", "estimatedFinish": "2026-03-27T13:17:00Z",
+        "expectedDuration": "2m",
+      ])
   }
 
   @Test func markdown() {
@@ -154,8 +160,11 @@ import Testing
     #expect(html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
     // 9 clusters, 4 waves, 4 bakes, 1 freeze.
     #expect(html.components(separatedBy: "<rect ").count - 1 == 18)
-    #expect(html.contains("<title>freeze: deploy freeze, 2026-03-27T08:20:00Z to 2026-03-27T08:40:00Z</title>"))
-    #expect(html.contains("<title>prod-ap-1 (ap): 2026-03-27T13:00:00Z to 2026-03-27T13:05:00Z</title>"))
+    #expect(
+      html.contains(
+        "<title>freeze: deploy freeze, 2026-03-27T08:20:00Z to 2026-03-27T08:40:00Z</title>"))
+    #expect(
+      html.contains("<title>prod-ap-1 (ap): 2026-03-27T13:00:00Z to 2026-03-27T13:05:00Z</title>"))
     #expect(html.contains("<td>2026-03-27 13:10</td><td>2026-03-27 13:20</td>"))
   }
 
@@ -163,43 +172,48 @@ import Testing
     var fleet = demoFleet()
     fleet.name = "<b>&\"x\""
     let html = PlanHTML.render(Planner().plan(fleet, start: utc("2026-03-27T08:00:00Z")))
-    #expect(html.contains("<h1>Rollout plan for fleet &lt;b&gt;&amp;&quot;x&quot;, release checkout 1.4.2</h1>"))
+    #expect(
+      html.contains(
+        "<h1>Rollout plan for fleet &lt;b&gt;&amp;&quot;x&quot;, release checkout 1.4.2</h1>"))
     #expect(!html.contains("<b>&"))
   }
 
   @Test func explainAClusterDelayedByItsWindow() {
-    #expect(Planner().explain("prod-ap-1", in: plan, fleet: demoFleet()) == [
-      "cluster prod-ap-1 (region=ap)",
-      "wave 2 'early': count 2",
-      "  matched by wave 'prod' too; stays in the earlier wave 'early'",
-      "position 1 of 2 in the wave, ordered by name, then dealt round-robin across region values",
-      "the wave may begin at 2026-03-27T08:25:00Z, when wave 'staging' is expected to finish and bake 5m",
-      "windows: ap-night (Mon-Fri 22:00-04:00 Asia/Tokyo)",
-      "earliest start: 2026-03-27T13:00:00Z (its next window opens then)",
-      "estimated start: 2026-03-27T13:00:00Z, finish 2026-03-27T13:05:00Z (expected duration 5m)",
-    ])
+    #expect(
+      Planner().explain("prod-ap-1", in: plan, fleet: demoFleet()) == [
+        "cluster prod-ap-1 (region=ap)",
+        "wave 2 'early': count 2",
+        "  matched by wave 'prod' too; stays in the earlier wave 'early'",
+        "position 1 of 2 in the wave, ordered by name, then dealt round-robin across region values",
+        "the wave may begin at 2026-03-27T08:25:00Z, when wave 'staging' is expected to finish and bake 5m",
+        "windows: ap-night (Mon-Fri 22:00-04:00 Asia/Tokyo)",
+        "earliest start: 2026-03-27T13:00:00Z (its next window opens then)",
+        "estimated start: 2026-03-27T13:00:00Z, finish 2026-03-27T13:05:00Z (expected duration 5m)",
+      ])
   }
 
   @Test func explainAClusterDelayedByAFreezeAndOneWaitingForASlot() {
     let fleet = demoFleet()
     let freeze = Planner().explain("prod-eu-2", in: plan, fleet: fleet) ?? []
-    #expect(freeze.suffix(3) == [
-      "windows: none, it may start at any time outside freezes",
-      "earliest start: 2026-03-27T08:40:00Z (freeze 'deploy freeze' ends then)",
-      "estimated start: 2026-03-27T08:40:00Z, finish 2026-03-27T08:45:00Z (expected duration 5m)",
-    ])
+    #expect(
+      freeze.suffix(3) == [
+        "windows: none, it may start at any time outside freezes",
+        "earliest start: 2026-03-27T08:40:00Z (freeze 'deploy freeze' ends then)",
+        "estimated start: 2026-03-27T08:40:00Z, finish 2026-03-27T08:45:00Z (expected duration 5m)",
+      ])
     let waiting = Planner().explain("prod-us-2", in: plan, fleet: fleet) ?? []
-    #expect(waiting == [
-      "cluster prod-us-2 (region=us)",
-      "wave 3 'prod': selector env=prod",
-      "position 4 of 4 in the wave, ordered by name, then dealt round-robin across region values",
-      "the wave may begin at 2026-03-27T13:10:00Z, when wave 'early' is expected to finish and bake 5m",
-      "the wave waits for `fleetwave approve` before it starts",
-      "windows: none, it may start at any time outside freezes",
-      "earliest start: 2026-03-27T13:10:00Z",
-      "estimated start: 2026-03-27T13:15:00Z, finish 2026-03-27T13:20:00Z (expected duration 5m; "
-        + "waits for a free slot under maxParallel 2, maxPerDomain 1)",
-    ])
+    #expect(
+      waiting == [
+        "cluster prod-us-2 (region=us)",
+        "wave 3 'prod': selector env=prod",
+        "position 4 of 4 in the wave, ordered by name, then dealt round-robin across region values",
+        "the wave may begin at 2026-03-27T13:10:00Z, when wave 'early' is expected to finish and bake 5m",
+        "the wave waits for `fleetwave approve` before it starts",
+        "windows: none, it may start at any time outside freezes",
+        "earliest start: 2026-03-27T13:10:00Z",
+        "estimated start: 2026-03-27T13:15:00Z, finish 2026-03-27T13:20:00Z (expected duration 5m; "
+          + "waits for a free slot under maxParallel 2, maxPerDomain 1)",
+      ])
     #expect(Planner().explain("nope", in: plan, fleet: fleet) == nil)
   }
 }

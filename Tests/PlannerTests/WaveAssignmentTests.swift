@@ -8,7 +8,8 @@ import Testing
   let start = utc("2026-03-27T08:00:00Z")
 
   func fleet(_ clusters: [Cluster], _ policy: RolloutPolicy) -> Fleet {
-    Fleet(name: "t", directory: "t", release: Release(name: "r"), clusters: clusters, rollout: policy)
+    Fleet(
+      name: "t", directory: "t", release: Release(name: "r"), clusters: clusters, rollout: policy)
   }
 
   func numbered(_ count: Int, labels: (Int) -> [String: String] = { _ in [:] }) -> [Cluster] {
@@ -19,9 +20,13 @@ import Testing
     let plan = Planner().plan(
       fleet(
         numbered(20),
-        RolloutPolicy(canary: CanarySpec(count: 1), growth: WaveGrowth(initial: 1, factor: 2, maxWaveSize: 5))),
+        RolloutPolicy(
+          canary: CanarySpec(count: 1), growth: WaveGrowth(initial: 1, factor: 2, maxWaveSize: 5))),
       start: start)
-    #expect(plan.waves.map(\.name) == ["canary", "wave-1", "wave-2", "wave-3", "wave-4", "wave-5", "wave-6"])
+    #expect(
+      plan.waves.map(\.name) == [
+        "canary", "wave-1", "wave-2", "wave-3", "wave-4", "wave-5", "wave-6",
+      ])
     #expect(plan.waves.map(\.clusters.count) == [1, 1, 2, 4, 5, 5, 2])
     #expect(plan.waves[0].clusters == ["c01"])
     #expect(plan.waves[2].clusters == ["c03", "c04"])
@@ -58,10 +63,11 @@ import Testing
     #expect(plan.waves.map(\.name) == ["gold", "prod", "empty"])
     #expect(plan.waves.map(\.clusters) == [["a", "d"], ["b"], ["c"]])
     #expect(plan.unassigned == ["c"])
-    #expect(plan.notes == [
-      PlanNote("matched by wave 'prod' too; stays in the earlier wave 'gold'", clusters: ["a"]),
-      PlanNote("matched by no wave; added to the last wave 'empty'", clusters: ["c"]),
-    ])
+    #expect(
+      plan.notes == [
+        PlanNote("matched by wave 'prod' too; stays in the earlier wave 'gold'", clusters: ["a"]),
+        PlanNote("matched by no wave; added to the last wave 'empty'", clusters: ["c"]),
+      ])
   }
 
   @Test func emptyWavesAreLeftOutWithANote() {
@@ -77,10 +83,11 @@ import Testing
       start: start)
     #expect(plan.waves.map(\.name) == ["prod"])
     #expect(plan.waves.map(\.index) == [0])
-    #expect(plan.notes.map(\.message) == [
-      "wave 'canary' selects no clusters and is left out of the plan",
-      "wave 'qa' selects no clusters and is left out of the plan",
-    ])
+    #expect(
+      plan.notes.map(\.message) == [
+        "wave 'canary' selects no clusters and is left out of the plan",
+        "wave 'qa' selects no clusters and is left out of the plan",
+      ])
   }
 
   @Test func unmatchedClustersGoToTheLastWaveEvenWhenItIsASelectorWave() {
@@ -88,11 +95,15 @@ import Testing
       Cluster(name: "a", labels: ["env": "prod"]), Cluster(name: "z", labels: ["env": "lab"]),
     ]
     let plan = Planner().plan(
-      fleet(clusters, RolloutPolicy(waves: [WaveSpec(name: "prod", members: .selector(selector("env=prod")))])),
+      fleet(
+        clusters,
+        RolloutPolicy(waves: [WaveSpec(name: "prod", members: .selector(selector("env=prod")))])),
       start: start)
     #expect(plan.waves.map(\.clusters) == [["a", "z"]])
     #expect(plan.unassigned == ["z"])
-    #expect(plan.notes == [PlanNote("matched by no wave; added to the last wave 'prod'", clusters: ["z"])])
+    #expect(
+      plan.notes == [PlanNote("matched by no wave; added to the last wave 'prod'", clusters: ["z"])]
+    )
   }
 
   @Test func priorityLabelOrdersNumbersThenTextThenMissing() {
@@ -102,7 +113,9 @@ import Testing
       Cluster(name: "e", labels: ["prio": "2"]),
     ]
     let plan = Planner().plan(
-      fleet(clusters, RolloutPolicy(waves: [WaveSpec(name: "all", members: .rest)], priorityLabel: "prio")),
+      fleet(
+        clusters,
+        RolloutPolicy(waves: [WaveSpec(name: "all", members: .rest)], priorityLabel: "prio")),
       start: start)
     #expect(plan.waves[0].clusters == ["b", "e", "a", "d", "c"])
   }
@@ -120,10 +133,11 @@ import Testing
     let wave = try #require(plan.waves.first)
     #expect(wave.clusters == ["c01", "c04", "c06", "c02", "c05", "c03"])
     #expect(wave.domainCounts == ["eu": 3, "us": 2, "ap": 1])
-    #expect(wave.schedule.map { Plan.timestamp($0.estimatedStart ?? .distantPast) } == [
-      "2026-03-27T08:00:00Z", "2026-03-27T08:00:00Z", "2026-03-27T08:00:00Z",
-      "2026-03-27T08:10:00Z", "2026-03-27T08:10:00Z", "2026-03-27T08:20:00Z",
-    ])
+    #expect(
+      wave.schedule.map { Plan.timestamp($0.estimatedStart ?? .distantPast) } == [
+        "2026-03-27T08:00:00Z", "2026-03-27T08:00:00Z", "2026-03-27T08:00:00Z",
+        "2026-03-27T08:10:00Z", "2026-03-27T08:10:00Z", "2026-03-27T08:20:00Z",
+      ])
     #expect(plan.estimatedFinish.map(Plan.timestamp) == "2026-03-27T08:30:00Z")
   }
 
@@ -138,7 +152,8 @@ import Testing
       fleet(
         clusters,
         RolloutPolicy(
-          canary: CanarySpec(selector: selector("canary=true"), bake: .seconds(60), oneDomainPerWave: true),
+          canary: CanarySpec(
+            selector: selector("canary=true"), bake: .seconds(60), oneDomainPerWave: true),
           spreadBy: "region")),
       start: start)
     #expect(plan.waves.map(\.name) == ["canary-1", "canary-2", "wave-1"])
@@ -155,11 +170,14 @@ import Testing
         RolloutPolicy(
           canary: CanarySpec(count: 1, maxFailures: .count(0), bake: .seconds(600), approval: true),
           waves: [
-            WaveSpec(name: "ten", members: .percent(25), maxParallel: 2, bake: .seconds(60), maxFailures: .percent(50)),
+            WaveSpec(
+              name: "ten", members: .percent(25), maxParallel: 2, bake: .seconds(60),
+              maxFailures: .percent(50)),
             WaveSpec(name: "rest", members: .rest),
           ],
           maxParallel: 4, bake: .seconds(300),
-          failurePolicy: FailurePolicy(maxFailuresPerWave: .percent(10), maxFailuresTotal: .percent(25)))),
+          failurePolicy: FailurePolicy(
+            maxFailuresPerWave: .percent(10), maxFailuresTotal: .percent(25)))),
       start: start)
     #expect(plan.waves.map(\.clusters.count) == [1, 3, 6])
     #expect(plan.waves.map(\.maxParallel) == [4, 2, 4])
