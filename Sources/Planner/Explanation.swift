@@ -38,9 +38,11 @@ extension Planner {
       "position " + String(position + 1) + " of " + String(wave.clusters.count) + " in the wave, "
         + orderWords)
 
+    // The wave may begin after the last earlier wave that has an estimate, and its bake.
     let ready: Date
-    if waveIndex > 0, let previousFinish = plan.waves[waveIndex - 1].estimatedFinish {
-      let previous = plan.waves[waveIndex - 1]
+    if let previous = plan.waves[..<waveIndex].last(where: { $0.estimatedFinish != nil }),
+      let previousFinish = previous.estimatedFinish
+    {
       ready = previousFinish.addingTimeInterval(DurationText.seconds(previous.bake))
       lines.append(
         "the wave may begin at " + Plan.timestamp(ready) + ", when wave '" + previous.name

@@ -31,6 +31,26 @@ import Testing
     }
   }
 
+  /// Count waves take at most their count, automatic waves at most maxWaveSize, and every
+  /// automatic wave but the last is at least as large as the one before.
+  @Test(arguments: seeds) func waveSizesStayWithinTheirSpec(seed: UInt64) {
+    let fleet = randomFleet(seed: seed)
+    let plan = Planner().plan(fleet, start: start)
+    let lastName = fleet.rollout.waves.last?.name
+    for spec in fleet.rollout.waves where spec.name != lastName {
+      guard case .count(let count) = spec.members,
+        let wave = plan.waves.first(where: { $0.name == spec.name })
+      else { continue }
+      #expect(wave.clusters.count <= count)
+    }
+    if fleet.rollout.waves.isEmpty {
+      let sizes = plan.waves.filter { !$0.isCanary }.map(\.clusters.count)
+      if let cap = fleet.rollout.growth.maxWaveSize { #expect(sizes.allSatisfy { $0 <= cap }) }
+      #expect(zip(sizes, sizes.dropFirst()).dropLast().allSatisfy { $0 <= $1 })
+      #expect(sizes.first.map { $0 <= fleet.rollout.growth.initial } ?? true)
+    }
+  }
+
   @Test(arguments: seeds) func canariesComeFirstAndMatchTheirSpec(seed: UInt64) {
     let fleet = randomFleet(seed: seed)
     let plan = Planner().plan(fleet, start: start)
