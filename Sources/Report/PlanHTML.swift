@@ -148,6 +148,7 @@ public enum PlanHTML {
       wave.estimatedFinish.map { $0.addingTimeInterval(DurationText.seconds(wave.bake)) }
     }
     guard let first = starts.min(), let last = ends.max() else {
+      if plan.waves.isEmpty { return "<p>The plan has no waves.</p>\n" }
       return "<p>No cluster can start before the horizon.</p>\n"
     }
     let span = max(60, last.timeIntervalSince(first))

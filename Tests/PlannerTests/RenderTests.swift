@@ -217,3 +217,20 @@ import Testing
     #expect(Planner().explain("nope", in: plan, fleet: fleet) == nil)
   }
 }
+
+@Suite struct EmptyPlanRenderTests {
+  @Test func aFleetWithoutClustersRendersEverywhere() {
+    let fleet = Fleet(
+      name: "empty", directory: "e", release: Release(name: "r"), clusters: [],
+      rollout: RolloutPolicy(canary: CanarySpec(count: 1)))
+    let plan = Planner().plan(fleet, start: utc("2026-03-27T08:00:00Z"))
+    #expect(plan.waves.isEmpty)
+    #expect(
+      plan.notes == [PlanNote("wave 'canary' selects no clusters and is left out of the plan")])
+    #expect(
+      PlanTable.render(plan).hasPrefix("Plan for fleet empty, release r\n0 clusters in 0 waves, "))
+    #expect(PlanHTML.render(plan).contains("<p>The plan has no waves.</p>"))
+    #expect(PlanMermaid.render(plan).hasSuffix("axisFormat %m-%d %H:%M\n"))
+    #expect(PlanJSON.render(plan).contains("\"waves\": [],\n"))
+  }
+}
