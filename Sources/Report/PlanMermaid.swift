@@ -9,7 +9,7 @@ public enum PlanMermaid {
   public static func render(_ plan: Plan) -> String {
     var out = "gantt\n"
     out += "  title " + text(PlanFormat.title(plan)) + " (times in UTC)\n"
-    out += "  dateFormat YYYY-MM-DDTHH:mm:ss\n"
+    out += "  dateFormat YYYY-MM-DD HH:mm:ss\n"
     out += "  axisFormat %m-%d %H:%M\n"
     let perCluster = plan.clusterCount <= clusterBarLimit
     for wave in plan.waves {
@@ -41,9 +41,9 @@ public enum PlanMermaid {
     return out
   }
 
-  /// The timestamp without its "Z", as Mermaid's dateFormat reads it.
+  /// "2026-03-27 08:00:00": the UTC timestamp in the chart's dateFormat.
   private static func local(_ date: Date) -> String {
-    String(Plan.timestamp(date).prefix(19))
+    String(Plan.timestamp(date).prefix(19)).replacingOccurrences(of: "T", with: " ")
   }
 
   /// Mermaid needs a duration of at least a second to draw a bar.

@@ -125,25 +125,25 @@ import Testing
       PlanMermaid.render(plan) == """
         gantt
           title fleet demo, release checkout 1.4.2 (times in UTC)
-          dateFormat YYYY-MM-DDTHH:mm:ss
+          dateFormat YYYY-MM-DD HH:mm:ss
           axisFormat %m-%d %H:%M
           section 0 canary
-            prod-eu-1 :w0c0, 2026-03-27T08:00:00, 300s
-            bake 10m :done, w0bake, 2026-03-27T08:05:00, 600s
+            prod-eu-1 :w0c0, 2026-03-27 08:00:00, 300s
+            bake 10m :done, w0bake, 2026-03-27 08:05:00, 600s
           section 1 staging
-            stg-eu-1 :w1c0, 2026-03-27T08:15:00, 300s
-            stg-us-1 :w1c1, 2026-03-27T08:15:00, 300s
-            bake 5m :done, w1bake, 2026-03-27T08:20:00, 300s
+            stg-eu-1 :w1c0, 2026-03-27 08:15:00, 300s
+            stg-us-1 :w1c1, 2026-03-27 08:15:00, 300s
+            bake 5m :done, w1bake, 2026-03-27 08:20:00, 300s
           section 2 early
-            prod-ap-1 :w2c0, 2026-03-27T13:00:00, 300s
-            prod-eu-2 :w2c1, 2026-03-27T08:40:00, 300s
-            bake 5m :done, w2bake, 2026-03-27T13:05:00, 300s
+            prod-ap-1 :w2c0, 2026-03-27 13:00:00, 300s
+            prod-eu-2 :w2c1, 2026-03-27 08:40:00, 300s
+            bake 5m :done, w2bake, 2026-03-27 13:05:00, 300s
           section 3 prod
-            prod-eu-3 :w3c0, 2026-03-27T13:10:00, 300s
-            prod-us-1 :w3c1, 2026-03-27T13:10:00, 300s
-            zz-lab-1 :w3c2, 2026-03-27T13:15:00, 120s
-            prod-us-2 :w3c3, 2026-03-27T13:15:00, 300s
-            bake 5m :done, w3bake, 2026-03-27T13:20:00, 300s
+            prod-eu-3 :w3c0, 2026-03-27 13:10:00, 300s
+            prod-us-1 :w3c1, 2026-03-27 13:10:00, 300s
+            zz-lab-1 :w3c2, 2026-03-27 13:15:00, 120s
+            prod-us-2 :w3c3, 2026-03-27 13:15:00, 300s
+            bake 5m :done, w3bake, 2026-03-27 13:20:00, 300s
 
         """)
   }
