@@ -60,17 +60,13 @@ struct WaveAssignment {
     let policy = fleet.rollout
     let clusters = fleet.clusters
     var taken = [Int?](repeating: nil, count: clusters.count)
-    // Clusters are handed out in `order.sorted`; this cursor only moves forward because a taken
-    // cluster never becomes free again.
-    var cursor = 0
+    // Percent, count, rest and automatic waves take free clusters in cluster order, dealt across
+    // failure domains when there is a spread label, so a 10% wave samples every region rather
+    // than the first region by name. The dealing goes on from wave to wave; per-domain heads
+    // only move forward because a taken cluster never becomes free again.
+    var pool = DomainPool(order.sorted, clusters: clusters, spreadBy: policy.spreadBy)
     func nextFree(_ limit: Int) -> [Int] {
-      var picked: [Int] = []
-      while picked.count < limit, cursor < order.sorted.count {
-        let index = order.sorted[cursor]
-        cursor += 1
-        if taken[index] == nil { picked.append(index) }
-      }
-      return picked
+      pool.take(limit) { taken[$0] == nil }
     }
 
     if let canary = policy.canary {
@@ -242,5 +238,45 @@ struct WaveAssignment {
       round += 1
     }
     return dealt
+  }
+}
+
+/// Free clusters per failure domain, handed out one domain at a time, round-robin.
+struct DomainPool {
+  private var queues: [[Int]] = []
+  private var heads: [Int] = []
+  private var next = 0
+
+  init(_ sorted: [Int], clusters: [Cluster], spreadBy: String?) {
+    var slot: [String: Int] = [:]
+    for index in sorted {
+      let domain = clusters[index].domain(spreadBy)
+      if let known = slot[domain] {
+        queues[known].append(index)
+      } else {
+        slot[domain] = queues.count
+        queues.append([index])
+      }
+    }
+    heads = Array(repeating: 0, count: queues.count)
+  }
+
+  /// Up to `limit` clusters for which `isFree` holds, one per domain in turn.
+  mutating func take(_ limit: Int, where isFree: (Int) -> Bool) -> [Int] {
+    var picked: [Int] = []
+    var emptyInARow = 0
+    while picked.count < limit, emptyInARow < queues.count {
+      let d = next
+      next = (next + 1) % queues.count
+      while heads[d] < queues[d].count, !isFree(queues[d][heads[d]]) { heads[d] += 1 }
+      guard heads[d] < queues[d].count else {
+        emptyInARow += 1
+        continue
+      }
+      emptyInARow = 0
+      picked.append(queues[d][heads[d]])
+      heads[d] += 1
+    }
+    return picked
   }
 }

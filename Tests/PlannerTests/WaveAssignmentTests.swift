@@ -141,6 +141,25 @@ import Testing
     #expect(plan.estimatedFinish.map(Plan.timestamp) == "2026-03-27T08:30:00Z")
   }
 
+  @Test func percentAndCountWavesSampleEveryDomainWithASpreadLabel() {
+    // c01-c04 in eu, c05-c08 in us, c09-c12 in ap: by name alone, 25% would be all eu.
+    let clusters = numbered(12) { ["region": ["eu", "us", "ap"][($0 - 1) / 4]] }
+    let waves = [
+      WaveSpec(name: "quarter", members: .percent(25)), WaveSpec(name: "two", members: .count(2)),
+      WaveSpec(name: "rest", members: .rest),
+    ]
+    let spread = Planner().plan(
+      fleet(clusters, RolloutPolicy(waves: waves, spreadBy: "region")), start: start)
+    #expect(
+      spread.waves.map(\.clusters) == [
+        ["c01", "c05", "c09"], ["c02", "c06"],
+        ["c03", "c07", "c10", "c04", "c08", "c11", "c12"],
+      ])
+    let byName = Planner().plan(fleet(clusters, RolloutPolicy(waves: waves)), start: start)
+    #expect(byName.waves.map(\.clusters.count) == [3, 2, 7])
+    #expect(byName.waves[0].clusters == ["c01", "c02", "c03"])
+  }
+
   @Test func oneDomainPerWaveSplitsTheCanariesByDomain() {
     let clusters = [
       Cluster(name: "a", labels: ["region": "us", "canary": "true"]),
