@@ -35,6 +35,9 @@ public enum PlanHTML {
       td.num { text-align: right; }
       .canary { color: #9a3412; font-weight: 600; }
       .selection { color: #57606a; font-size: 12px; }
+      td.domains { white-space: normal; max-width: 190px; }
+      td.domains span { white-space: nowrap; }
+      td.wave { white-space: normal; max-width: 230px; }
       .gate { color: #8250df; font-weight: 600; }
       .notes li { margin: 2px 0; }
       code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; background: #f6f8fa;
@@ -89,10 +92,14 @@ public enum PlanHTML {
     out += "<th>Failure budget</th><th>Earliest start</th><th>Est. finish</th><th>Gate</th></tr>\n"
     for wave in plan.waves {
       out += "<tr><td class=\"num\">" + String(wave.index) + "</td><td"
-      out += ">" + "<span" + (wave.isCanary ? " class=\"canary\"" : "") + ">" + e(wave.name)
+      out += " class=\"wave\"><span" + (wave.isCanary ? " class=\"canary\"" : "") + ">"
+      out += e(wave.name)
       out += "</span><div class=\"selection\">" + e(wave.selection) + "</div></td>"
       out += "<td class=\"num\">" + String(wave.clusters.count) + "</td>"
-      out += "<td>" + e(PlanFormat.domains(wave, separator: ", ")) + "</td>"
+      let domainCells = wave.domainCounts.keys.sorted().map {
+        "<span>" + e($0) + ":" + String(wave.domainCounts[$0] ?? 0) + "</span>"
+      }
+      out += "<td class=\"domains\">" + domainCells.joined(separator: ", ") + "</td>"
       out += "<td>" + String(wave.maxParallel)
       if let perDomain = wave.maxPerDomain {
         out += " (" + String(perDomain) + " per " + e(plan.spreadBy ?? "domain") + ")"
@@ -182,6 +189,21 @@ public enum PlanHTML {
           rows += number(max(2, x(bakeEnd) - x(finish))) + "\" height=\"14\" rx=\"3\" "
           rows += "fill=\"#d0d7de\"><title>bake " + DurationText.format(wave.bake)
           rows += "</title></rect>\n"
+        }
+        // The wave's times as text beside its bar (before it when the bar ends near the edge),
+        // since short waves on a long timeline are only slivers.
+        let end = finish.addingTimeInterval(DurationText.seconds(wave.bake))
+        let label = PlanFormat.shortTime(start) + " to " + PlanFormat.shortTime(finish)
+        let labelLength = 200.0
+        if x(end) + 6 + labelLength <= labelWidth + chartWidth + 40 {
+          rows += "<text class=\"axis\" x=\"" + number(x(end) + 6) + "\" y=\"" + number(y + 15)
+          rows += "\">" + label + "</text>\n"
+        } else if x(start) - 6 - labelLength >= labelWidth {
+          rows += "<text class=\"axis\" x=\"" + number(x(start) - 6) + "\" y=\"" + number(y + 15)
+          rows += "\" text-anchor=\"end\">" + label + "</text>\n"
+        } else if x(finish) - x(start) >= labelLength + 12 {
+          rows += "<text class=\"axis\" x=\"" + number(x(start) + 6) + "\" y=\"" + number(y + 15)
+          rows += "\" style=\"fill:#fff\">" + label + "</text>\n"
         }
       } else {
         rows += "<text class=\"axis\" x=\"" + number(labelWidth + 4) + "\" y=\"" + number(y + 15)
