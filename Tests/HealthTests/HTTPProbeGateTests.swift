@@ -13,14 +13,11 @@ import Testing
     _ gate: any HealthGate, clusters: [Cluster], server: LoopbackServer, interval: Duration,
     probes: Int, clock: ManualClock
   ) -> GateResult {
-    let cancellation = Cancellation()
-    let result = inBackground { gate.verify(clusters: clusters, clock: clock, cancellation: cancellation) }
-    for probe in 1..<probes {
-      _ = eventually(timeout: 30) { server.requests.count == probe }
-      _ = clock.waitForWaiters(1, timeout: 30)
-      clock.advance(by: interval)
+    let work = Background {
+      gate.verify(clusters: clusters, clock: clock, cancellation: Cancellation())
     }
-    return result()
+    return HealthTests.drive(
+      work, server: server, clock: clock, waits: (1..<probes).map { ($0, interval) })
   }
 
   @Test func passesAfterTheRequiredSuccessesInARow() throws {
