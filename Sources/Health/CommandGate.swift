@@ -9,26 +9,34 @@ import Foundation
 
 /// Runs `/bin/sh -c COMMAND` with the cluster in its environment: `FLEETWAVE_CLUSTER`,
 /// `FLEETWAVE_CONTEXT`, `FLEETWAVE_SERVER`, `FLEETWAVE_LABEL_<KEY>` (for a single cluster) and
-/// `FLEETWAVE_CLUSTERS` (space-separated names, always). Exit 0 passes. The command runs in
+/// `FLEETWAVE_CLUSTERS` (space-separated names, always), and each fleet-wide variable as
+/// `FLEETWAVE_RELEASE`, `FLEETWAVE_NAMESPACE`, `FLEETWAVE_VERSION`. Exit 0 passes. The command runs in
 /// its own process group; at the timeout, on cancellation, and after it exits, the whole group
 /// is killed, so nothing it started outlives the check.
 public struct CommandGate: HealthGate {
   public let spec: CommandCheckSpec
 
-  public init(spec: CommandCheckSpec) { self.spec = spec }
+  let variables: [String: String]
+
+  public init(spec: CommandCheckSpec, variables: [String: String] = [:]) {
+    self.spec = spec
+    self.variables = variables
+  }
 
   public var name: String { "command \(spec.command)" }
 
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     -> GateResult
   {
-    verifyEach(gate: name, templates: [spec.command], clusters: clusters, cancellation: cancellation) {
+    verifyEach(gate: name, templates: [spec.command], clusters: clusters, variables: variables,
+      cancellation: cancellation) {
       scope in run(scope, clock: clock, cancellation: cancellation)
     }
   }
 
   static func environment(for scope: GateScope) -> [String: String] {
     var variables = ["FLEETWAVE_CLUSTERS": scope.clusters.map(\.name).joined(separator: " ")]
+    for (name, value) in scope.variables { variables["FLEETWAVE_\(name.uppercased())"] = value }
     if scope.clusters.count == 1 {
       let cluster = scope.clusters[0]
       variables["FLEETWAVE_CLUSTER"] = cluster.name

@@ -6,10 +6,12 @@ import HTTP
 public struct HTTPProbeGate: HealthGate {
   public let spec: HTTPProbeSpec
   let transport: HTTPTransport
+  let variables: [String: String]
 
-  public init(spec: HTTPProbeSpec, transport: HTTPTransport) {
+  public init(spec: HTTPProbeSpec, transport: HTTPTransport, variables: [String: String] = [:]) {
     self.spec = spec
     self.transport = transport
+    self.variables = variables
   }
 
   public var name: String { "http \(spec.url)" }
@@ -17,7 +19,8 @@ public struct HTTPProbeGate: HealthGate {
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     -> GateResult
   {
-    verifyEach(gate: name, templates: [spec.url], clusters: clusters, cancellation: cancellation) {
+    verifyEach(gate: name, templates: [spec.url], clusters: clusters, variables: variables,
+      cancellation: cancellation) {
       scope in probe(scope, clock: clock, cancellation: cancellation)
     }
   }

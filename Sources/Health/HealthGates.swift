@@ -6,45 +6,55 @@ import HTTP
 public enum HealthGates {
   /// The gate for one `rollout.health` or `rollout.waveHealth` entry. Probes and queries go
   /// through `transport`; a spec's own TLS settings (`caFile`, `insecureSkipTLSVerify`) derive
-  /// a transport with those added.
-  public static func make(spec: HealthCheckSpec, transport: HTTPTransport) -> any HealthGate {
+  /// a transport with those added. `variables` fills the fleet-wide placeholders
+  /// (`{{ .release }}`, `{{ .namespace }}`, `{{ .version }}`); `{{ .clusters }}` is the gate's.
+  public static func make(
+    spec: HealthCheckSpec, transport: HTTPTransport, variables: [String: String] = [:]
+  ) -> any HealthGate {
     switch spec {
     case .http(let probe):
       var tls = transport.configuration.tls
       if let caFile = probe.caFile { tls.ca = .file(caFile) }
       if probe.insecureSkipTLSVerify { tls.insecureSkipVerify = true }
       let probeTransport = tls == transport.configuration.tls ? transport : transport.with(tls: tls)
-      return HTTPProbeGate(spec: probe, transport: probeTransport)
+      return HTTPProbeGate(spec: probe, transport: probeTransport, variables: variables)
     case .prometheus(let analysis):
-      return PrometheusGate(spec: analysis, transport: transport)
+      return PrometheusGate(spec: analysis, transport: transport, variables: variables)
     case .command(let check):
-      return CommandGate(spec: check)
+      return CommandGate(spec: check, variables: variables)
     }
   }
 }
 
 /// Which clusters one run of a gate covers. A gate whose templates name a single cluster's
 /// fields (`.name`, `.labels.KEY`, `.context`, `.server`) runs once per cluster; one whose
-/// templates use only `{{ .clusters }}` (or nothing) runs once for all of them, which is what a
-/// wave gate over a fleet-wide metric wants.
+/// templates use only `{{ .clusters }}` and fleet-wide variables (or nothing) runs once for all
+/// of them, which is what a wave gate over a fleet-wide metric wants.
 struct GateScope {
   /// The clusters of this run; the first one fills the per-cluster fields.
   var clusters: [Cluster]
+  var variables: [String: String]
 
   var label: String { clusters.count == 1 ? clusters[0].name : "\(clusters.count) clusters" }
 
-  static func runs(templates: [String], clusters: [Cluster]) -> [GateScope] {
+  static func runs(templates: [String], clusters: [Cluster], variables: [String: String])
+    -> [GateScope]
+  {
     guard !clusters.isEmpty else { return [] }
+    let clusterFields = [".name", ".context", ".server"]
     let perCluster = templates.contains { template in
-      placeholders(in: template).contains { $0 != "." + ClusterTemplate.clustersVariable }
+      placeholders(in: template).contains { clusterFields.contains($0) || $0.hasPrefix(".labels.") }
     }
-    return perCluster ? clusters.map { GateScope(clusters: [$0]) } : [GateScope(clusters: clusters)]
+    if perCluster {
+      return clusters.map { GateScope(clusters: [$0], variables: variables) }
+    }
+    return [GateScope(clusters: clusters, variables: variables)]
   }
 
   func render(_ template: String) throws(Diagnostic) -> String {
-    try ClusterTemplate.render(
-      template, cluster: clusters[0],
-      variables: [ClusterTemplate.clustersVariable: ClusterTemplate.clustersAlternation(clusters.map(\.name))])
+    var all = variables
+    all[ClusterTemplate.clustersVariable] = ClusterTemplate.clustersAlternation(clusters.map(\.name))
+    return try ClusterTemplate.render(template, cluster: clusters[0], variables: all)
   }
 
   private static func placeholders(in text: String) -> [String] {
@@ -61,10 +71,10 @@ struct GateScope {
 /// Runs `check` for each scope in turn and combines the results: the gate passes when every
 /// run passes; it stops at the first failing run, since the verdict cannot change after it.
 func verifyEach(
-  gate: String, templates: [String], clusters: [Cluster], cancellation: Cancellation,
-  _ check: (GateScope) -> GateResult
+  gate: String, templates: [String], clusters: [Cluster], variables: [String: String],
+  cancellation: Cancellation, _ check: (GateScope) -> GateResult
 ) -> GateResult {
-  let runs = GateScope.runs(templates: templates, clusters: clusters)
+  let runs = GateScope.runs(templates: templates, clusters: clusters, variables: variables)
   guard !runs.isEmpty else { return GateResult(gate: gate, passed: true, summary: "no clusters to check") }
   var measurements: [Measurement] = []
   for run in runs {

@@ -10,10 +10,12 @@ import HTTP
 public struct PrometheusGate: HealthGate {
   public let spec: PrometheusAnalysisSpec
   let transport: HTTPTransport
+  let variables: [String: String]
 
-  public init(spec: PrometheusAnalysisSpec, transport: HTTPTransport) {
+  public init(spec: PrometheusAnalysisSpec, transport: HTTPTransport, variables: [String: String] = [:]) {
     self.spec = spec
     self.transport = transport
+    self.variables = variables
   }
 
   public var name: String { "prometheus \(spec.query)" }
@@ -22,7 +24,8 @@ public struct PrometheusGate: HealthGate {
     -> GateResult
   {
     verifyEach(
-      gate: name, templates: [spec.url, spec.query], clusters: clusters, cancellation: cancellation
+      gate: name, templates: [spec.url, spec.query], clusters: clusters, variables: variables,
+      cancellation: cancellation
     ) { scope in analyse(scope, clock: clock, cancellation: cancellation) }
   }
 

@@ -43,6 +43,17 @@ import Testing
     #expect(result.measurements.count == 1)
   }
 
+  @Test func fleetVariablesFillTemplatesAndTheEnvironmentWithoutSplittingTheWave() {
+    let gate = HealthGates.make(
+      spec: .command(CommandCheckSpec(command: #"echo "{{ .release }}@{{ .version }} $FLEETWAVE_NAMESPACE $FLEETWAVE_CLUSTERS""#)),
+      transport: transport, variables: ["release": "checkout", "version": "1.4.2", "namespace": "shop"])
+    let result = gate.verify(
+      clusters: [Cluster(name: "a"), Cluster(name: "b")], clock: SystemClock(),
+      cancellation: Cancellation())
+    #expect(result.summary == "exit 0: checkout@1.4.2 shop a b")
+    #expect(result.measurements.count == 1)
+  }
+
   @Test func aPerClusterTemplateRunsForEachCluster() {
     let result = verify("test {{ .name }} != b", clusters: [Cluster(name: "a"), Cluster(name: "b")])
     #expect(!result.passed)
