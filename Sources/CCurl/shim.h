@@ -56,13 +56,16 @@ static inline CURLSHcode fw_curl_share_setopt_long(CURLSH *share, CURLSHoption o
   return curl_share_setopt(share, option, value);
 }
 
-typedef int (*fw_curl_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *context);
+typedef int (*fw_curl_debug_callback)(
+    CURL *handle, curl_infotype type, char *data, size_t size, void *context);
 
-static inline CURLcode fw_curl_easy_setopt_debug_callback(CURL *handle, fw_curl_debug_callback callback) {
+static inline CURLcode fw_curl_easy_setopt_debug_callback(
+    CURL *handle, fw_curl_debug_callback callback) {
   return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
 }
 
-static inline CURLcode fw_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *list) {
+static inline CURLcode fw_curl_easy_setopt_slist(
+    CURL *handle, CURLoption option, struct curl_slist *list) {
   return curl_easy_setopt(handle, option, list);
 }
 

@@ -197,7 +197,8 @@ final class CurlConnection {
     }
     guard code == CURLE_OK else {
       return .failure(
-        reason(for: code, request: request, target: target, viaProxy: proxy != nil,
+        reason(
+          for: code, request: request, target: target, viaProxy: proxy != nil,
           settings: settings))
     }
     return .response(response(state: state))
@@ -250,14 +251,16 @@ final class CurlConnection {
     case .get: options.set(CURLOPT_HTTPGET, 1)
     case .head: options.set(CURLOPT_NOBODY, 1)
     case .post: options.set(CURLOPT_POST, 1)
-    case .put, .patch, .delete, .options: options.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
+    case .put, .patch, .delete, .options:
+      options.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
     }
     if let body = request.body {
       if request.method != .post { options.set(CURLOPT_POST, 1) }
       if request.method != .post && request.method != .get {
         options.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
       }
-      options.record(fw_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+      options.record(
+        fw_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
       var copy = body
       copy.withUnsafeMutableBytes { buffer in
         // COPYPOSTFIELDS copies at once, so the buffer need not outlive this call.
@@ -352,7 +355,8 @@ final class CurlConnection {
     case CURLE_ABORTED_BY_CALLBACK:
       return .cancelled
     default:
-      return .other(code: Int(code.rawValue), message: detail.isEmpty ? Self.text(of: code) : detail)
+      return .other(
+        code: Int(code.rawValue), message: detail.isEmpty ? Self.text(of: code) : detail)
     }
   }
 

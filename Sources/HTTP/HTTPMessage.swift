@@ -2,7 +2,12 @@
 import Foundation
 
 public enum HTTPMethod: String, Sendable, Equatable {
-  case get = "GET", head = "HEAD", post = "POST", put = "PUT", patch = "PATCH", delete = "DELETE"
+  case get = "GET"
+  case head = "HEAD"
+  case post = "POST"
+  case put = "PUT"
+  case patch = "PATCH"
+  case delete = "DELETE"
   case options = "OPTIONS"
 
   /// RFC 9110's idempotent methods: repeating them has the effect of sending them once.
@@ -24,7 +29,10 @@ public enum HTTPVersionPreference: Sendable, Equatable {
 }
 
 public enum HTTPVersion: String, Sendable, Equatable {
-  case http1_0 = "HTTP/1.0", http1_1 = "HTTP/1.1", http2 = "HTTP/2", http3 = "HTTP/3"
+  case http1_0 = "HTTP/1.0"
+  case http1_1 = "HTTP/1.1"
+  case http2 = "HTTP/2"
+  case http3 = "HTTP/3"
   case unknown = "HTTP/?"
 }
 

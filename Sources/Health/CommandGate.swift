@@ -10,9 +10,9 @@ import Foundation
 /// Runs `/bin/sh -c COMMAND` with the cluster in its environment: `FLEETWAVE_CLUSTER`,
 /// `FLEETWAVE_CONTEXT`, `FLEETWAVE_SERVER`, `FLEETWAVE_LABEL_<KEY>` (for a single cluster) and
 /// `FLEETWAVE_CLUSTERS` (space-separated names, always), and each fleet-wide variable as
-/// `FLEETWAVE_RELEASE`, `FLEETWAVE_NAMESPACE`, `FLEETWAVE_VERSION`. Exit 0 passes. The command runs in
-/// its own process group; at the timeout, on cancellation, and after it exits, the whole group
-/// is killed, so nothing it started outlives the check.
+/// `FLEETWAVE_RELEASE`, `FLEETWAVE_NAMESPACE`, `FLEETWAVE_VERSION`. Exit 0 passes. The command
+/// runs in its own process group; at the timeout, on cancellation, and after it exits, the
+/// whole group is killed, so nothing it started outlives the check.
 public struct CommandGate: HealthGate {
   public let spec: CommandCheckSpec
 
@@ -28,8 +28,10 @@ public struct CommandGate: HealthGate {
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     -> GateResult
   {
-    verifyEach(gate: name, templates: [spec.command], clusters: clusters, variables: variables,
-      cancellation: cancellation) {
+    verifyEach(
+      gate: name, templates: [spec.command], clusters: clusters, variables: variables,
+      cancellation: cancellation
+    ) {
       scope in run(scope, clock: clock, cancellation: cancellation)
     }
   }
@@ -60,13 +62,16 @@ public struct CommandGate: HealthGate {
       return GateResult(gate: name, passed: false, summary: error.message)
     }
     let at = clock.now()
-    let environment = ProcessInfo.processInfo.environment.merging(Self.environment(for: scope)) { $1 }
+    let environment = ProcessInfo.processInfo.environment.merging(Self.environment(for: scope)) {
+      $1
+    }
     let child: ProcessGroup
     do {
       child = try ProcessGroup.spawn(["/bin/sh", "-c", command], environment: environment)
     } catch {
       let measurement = Measurement(gate: name, at: at, outcome: .error, detail: error.description)
-      return GateResult(gate: name, passed: false, measurements: [measurement], summary: error.description)
+      return GateResult(
+        gate: name, passed: false, measurements: [measurement], summary: error.description)
     }
     // `ended` fires when the command exits or the rollout is cancelled, ending the clock wait.
     let ended = Cancellation()
@@ -79,7 +84,8 @@ public struct CommandGate: HealthGate {
     let output = child.outputTail()
     let lastLine = output.split(whereSeparator: \.isNewline).last.map(String.init)
     func result(_ outcome: Measurement.Outcome, value: Double?, _ detail: String) -> GateResult {
-      let measurement = Measurement(gate: name, at: at, value: value, outcome: outcome, detail: detail)
+      let measurement = Measurement(
+        gate: name, at: at, value: value, outcome: outcome, detail: detail)
       return GateResult(
         gate: name, passed: outcome == .passed, measurements: [measurement], summary: detail)
     }
@@ -156,7 +162,8 @@ final class ProcessGroup: @unchecked Sendable {
     close(pipeEnds[1])
     guard spawned == 0 else {
       close(pipeEnds[0])
-      throw SpawnError(description: "could not start \(arguments[0]): \(String(cString: strerror(spawned)))")
+      throw SpawnError(
+        description: "could not start \(arguments[0]): \(String(cString: strerror(spawned)))")
     }
     let group = ProcessGroup(pid: pid)
     let readEnd = pipeEnds[0]

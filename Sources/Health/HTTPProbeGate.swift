@@ -19,8 +19,10 @@ public struct HTTPProbeGate: HealthGate {
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     -> GateResult
   {
-    verifyEach(gate: name, templates: [spec.url], clusters: clusters, variables: variables,
-      cancellation: cancellation) {
+    verifyEach(
+      gate: name, templates: [spec.url], clusters: clusters, variables: variables,
+      cancellation: cancellation
+    ) {
       scope in probe(scope, clock: clock, cancellation: cancellation)
     }
   }
@@ -41,16 +43,19 @@ public struct HTTPProbeGate: HealthGate {
     var measurements: [Measurement] = []
     var streak = 0
     while true {
-      let measurement = measure(url, timeout: probeTimeout, clock: clock, cancellation: cancellation)
+      let measurement = measure(
+        url, timeout: probeTimeout, clock: clock, cancellation: cancellation)
       if cancellation.isCancelled {
-        return GateResult(gate: name, passed: false, measurements: measurements, summary: "cancelled")
+        return GateResult(
+          gate: name, passed: false, measurements: measurements, summary: "cancelled")
       }
       measurements.append(measurement)
       streak = measurement.outcome == .passed ? streak + 1 : 0
       if streak >= required {
         return GateResult(
           gate: name, passed: true, measurements: measurements,
-          summary: "\(required) good \(required == 1 ? "answer" : "answers in a row"); last: \(measurement.detail)")
+          summary: "\(required) good \(required == 1 ? "answer" : "answers in a row"); "
+            + "last: \(measurement.detail)")
       }
       let next = clock.now().addingTimeInterval(DurationText.seconds(spec.interval))
       if next > deadline {
@@ -61,7 +66,8 @@ public struct HTTPProbeGate: HealthGate {
             + "last: \(measurement.detail)")
       }
       guard clock.wait(until: next, cancellation: cancellation) else {
-        return GateResult(gate: name, passed: false, measurements: measurements, summary: "cancelled")
+        return GateResult(
+          gate: name, passed: false, measurements: measurements, summary: "cancelled")
       }
     }
   }

@@ -53,7 +53,8 @@ struct GateScope {
 
   func render(_ template: String) throws(Diagnostic) -> String {
     var all = variables
-    all[ClusterTemplate.clustersVariable] = ClusterTemplate.clustersAlternation(clusters.map(\.name))
+    all[ClusterTemplate.clustersVariable] = ClusterTemplate.clustersAlternation(
+      clusters.map(\.name))
     return try ClusterTemplate.render(template, cluster: clusters[0], variables: all)
   }
 
@@ -75,7 +76,9 @@ func verifyEach(
   cancellation: Cancellation, _ check: (GateScope) -> GateResult
 ) -> GateResult {
   let runs = GateScope.runs(templates: templates, clusters: clusters, variables: variables)
-  guard !runs.isEmpty else { return GateResult(gate: gate, passed: true, summary: "no clusters to check") }
+  guard !runs.isEmpty else {
+    return GateResult(gate: gate, passed: true, summary: "no clusters to check")
+  }
   var measurements: [Measurement] = []
   for run in runs {
     let result = check(run)
@@ -85,7 +88,8 @@ func verifyEach(
       return GateResult(gate: gate, passed: false, measurements: measurements, summary: summary)
     }
     if runs.count == 1 {
-      return GateResult(gate: gate, passed: true, measurements: measurements, summary: result.summary)
+      return GateResult(
+        gate: gate, passed: true, measurements: measurements, summary: result.summary)
     }
     if cancellation.isCancelled { break }
   }

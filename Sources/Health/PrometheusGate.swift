@@ -12,7 +12,9 @@ public struct PrometheusGate: HealthGate {
   let transport: HTTPTransport
   let variables: [String: String]
 
-  public init(spec: PrometheusAnalysisSpec, transport: HTTPTransport, variables: [String: String] = [:]) {
+  public init(
+    spec: PrometheusAnalysisSpec, transport: HTTPTransport, variables: [String: String] = [:]
+  ) {
     self.spec = spec
     self.transport = transport
     self.variables = variables
@@ -44,7 +46,8 @@ public struct PrometheusGate: HealthGate {
     func finish(_ passed: Bool, _ summary: String) -> GateResult {
       GateResult(gate: name, passed: passed, measurements: measurements, summary: summary)
     }
-    if spec.initialDelay > .zero && !clock.wait(for: spec.initialDelay, cancellation: cancellation) {
+    if spec.initialDelay > .zero && !clock.wait(for: spec.initialDelay, cancellation: cancellation)
+    {
       return finish(false, "cancelled")
     }
     let count = max(1, spec.count)
@@ -55,7 +58,8 @@ public struct PrometheusGate: HealthGate {
       if index > 0 && !clock.wait(for: spec.interval, cancellation: cancellation) {
         return finish(false, "cancelled")
       }
-      var measurement = measure(query, endpoint: endpoint, at: clock.now(), cancellation: cancellation)
+      var measurement = measure(
+        query, endpoint: endpoint, at: clock.now(), cancellation: cancellation)
       if cancellation.isCancelled { return finish(false, "cancelled") }
       if measurement.outcome == .inconclusive {
         switch spec.inconclusive {
@@ -77,7 +81,8 @@ public struct PrometheusGate: HealthGate {
       consecutiveErrors = measurement.outcome == .error ? consecutiveErrors + 1 : 0
       if failed > spec.failureLimit {
         return finish(
-          false, "failed (\(failed)) > failureLimit (\(spec.failureLimit)); last: \(measurement.detail)")
+          false,
+          "failed (\(failed)) > failureLimit (\(spec.failureLimit)); last: \(measurement.detail)")
       }
       if consecutiveErrors > spec.consecutiveErrorLimit {
         return finish(
@@ -105,13 +110,15 @@ public struct PrometheusGate: HealthGate {
     let response: HTTPResponse
     do {
       // Errors are counted against consecutiveErrorLimit, as Argo does, not retried here.
-      response = try transport.send(HTTPRequest(.get, url, retry: .none), cancellation: cancellation)
+      response = try transport.send(
+        HTTPRequest(.get, url, retry: .none), cancellation: cancellation)
     } catch {
       return Measurement(gate: name, at: at, outcome: .error, detail: error.description)
     }
     switch PrometheusResult.parse(response) {
     case .failure(let problem):
-      return Measurement(gate: name, at: at, outcome: .error, detail: "query failed: \(problem.text)")
+      return Measurement(
+        gate: name, at: at, outcome: .error, detail: "query failed: \(problem.text)")
     case .success(let series):
       return judge(series, at: at)
     }
@@ -141,7 +148,9 @@ public struct PrometheusGate: HealthGate {
         ? "\(shown) \(phrase)" : "\(bad.count) of \(series.count) series \(phrase): \(shown)\(more)"
       return Measurement(gate: name, at: at, value: bad[0].value, outcome: .failed, detail: detail)
     }
-    let worst = series.max { a, b in Self.closeness(a.value, condition) < Self.closeness(b.value, condition) }
+    let worst = series.max { a, b in
+      Self.closeness(a.value, condition) < Self.closeness(b.value, condition)
+    }
     let value = worst?.value ?? series[0].value
     let passPhrase = failIf ? "not \(condition)" : "\(condition)"
     let detail =
@@ -224,13 +233,16 @@ public enum PrometheusResult {
       }
       return .success(series)
     default:
-      return .failure(Problem(text: "result type '\(type)' is not a number; use an instant vector or scalar"))
+      return .failure(
+        Problem(text: "result type '\(type)' is not a number; use an instant vector or scalar"))
     }
   }
 
   /// `[timestamp, "value"]`; Prometheus sends values as strings ("NaN", "+Inf" included).
   private static func sample(_ pair: Value) -> Double? {
-    guard let items = pair.sequence, items.count == 2, let text = items[1].string else { return nil }
+    guard let items = pair.sequence, items.count == 2, let text = items[1].string else {
+      return nil
+    }
     switch text {
     case "NaN": return .nan
     case "+Inf": return .infinity

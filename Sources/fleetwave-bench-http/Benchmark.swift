@@ -75,15 +75,21 @@ struct Benchmark {
     let cliSeconds = Date().timeIntervalSince(cliBegan)
     let cliRate = Double(cliCount) / cliSeconds
 
-    func row(_ name: String, _ count: Int, _ seconds: Double, _ rate: Double, _ connects: Int, _ failed: Int) {
+    func row(
+      _ name: String, _ count: Int, _ seconds: Double, _ rate: Double, _ connects: Int,
+      _ failed: Int
+    ) {
       print(
         name.padding(toLength: 28, withPad: " ", startingAt: 0)
-          + String(format: "%8d req %8.2f s %10.0f req/s %7d connects %5d failed",
+          + String(
+            format: "%8d req %8.2f s %10.0f req/s %7d connects %5d failed",
             count, seconds, rate, connects, failed))
     }
-    row("HTTPTransport, \(workers) workers", transportTotal, transportSeconds, transportRate,
+    row(
+      "HTTPTransport, \(workers) workers", transportTotal, transportSeconds, transportRate,
       transport.connectionsOpened, failures.value)
-    row("curl CLI loop, 1 at a time", cliCount, cliSeconds, cliRate,
+    row(
+      "curl CLI loop, 1 at a time", cliCount, cliSeconds, cliRate,
       server.accepted - acceptsAfterTransport, cliFailures)
     print(String(format: "speed-up: %.1fx (goal: 20x)", transportRate / cliRate))
     print("server accepts during the transport run: \(acceptsAfterTransport)")
@@ -137,7 +143,9 @@ private final class OKHandler: ChannelInboundHandler {
     guard case .end = unwrapInboundIn(data) else { return }
     var headers = HTTPHeaders()
     headers.add(name: "Content-Length", value: "2")
-    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+    context.write(
+      wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+      promise: nil)
     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
   }

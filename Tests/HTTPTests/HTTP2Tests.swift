@@ -40,9 +40,10 @@ struct HTTP2Tests {
     }
     let url = "https://127.0.0.1:\(port)/-/ready"
     let h2 = HTTPTransport(.init(tls: TLSOptions(ca: .file(tls.caFile)), proxy: .direct))
-    #expect(eventually(timeout: 60) {
-      (try? h2.send(HTTPRequest(.get, url, retry: .none)))?.status == 200
-    })
+    #expect(
+      eventually(timeout: 60) {
+        (try? h2.send(HTTPRequest(.get, url, retry: .none)))?.status == 200
+      })
     let negotiated = try h2.send(HTTPRequest(.get, url))
     #expect(negotiated.version == .http2)
     #expect(negotiated.status == 200)

@@ -122,7 +122,8 @@ private final class ScriptedHandler: ChannelInboundHandler {
   private var head: HTTPRequestHead?
   private var body = ByteBuffer()
 
-  init(route: @escaping LoopbackServer.Route, record: @escaping @Sendable (RecordedRequest) -> Void) {
+  init(route: @escaping LoopbackServer.Route, record: @escaping @Sendable (RecordedRequest) -> Void)
+  {
     self.route = route
     self.record = record
   }
@@ -169,7 +170,8 @@ private final class ScriptedHandler: ChannelInboundHandler {
       context.flush()
       for (index, chunk) in chunks.enumerated() {
         loop.scheduleTask(in: .milliseconds(Int64(everyMs * (index + 1)))) {
-          context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: chunk)))),
+          context.writeAndFlush(
+            self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: chunk)))),
             promise: nil)
           if index == chunks.count - 1 {
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)

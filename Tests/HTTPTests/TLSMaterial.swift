@@ -1,6 +1,6 @@
+import FleetwaveTestSupport
 // Certificates for the TLS tests, made by the openssl CLI in a temporary directory.
 import Foundation
-import FleetwaveTestSupport
 import NIOCore
 import NIOSSL
 
@@ -43,7 +43,8 @@ struct TLSMaterial: Sendable {
   private func openssl(_ arguments: [String]) throws {
     let result = try runProcess("/usr/bin/openssl", arguments, currentDirectory: directory.path)
     guard result.status == 0 else {
-      throw TLSMaterialError(message: "openssl \(arguments.joined(separator: " ")): \(result.stderr)")
+      throw TLSMaterialError(
+        message: "openssl \(arguments.joined(separator: " ")): \(result.stderr)")
     }
   }
 

@@ -10,7 +10,8 @@ import Testing
     HTTPTransport(.init(tls: tls, proxy: .direct))
   }
 
-  func get(_ transport: HTTPTransport, _ server: LoopbackServer) -> Result<HTTPResponse, HTTPError> {
+  func get(_ transport: HTTPTransport, _ server: LoopbackServer) -> Result<HTTPResponse, HTTPError>
+  {
     send(transport, HTTPRequest(.get, url(server), retry: .none))
   }
 
@@ -34,7 +35,8 @@ import Testing
     let result = get(transport(TLSOptions(ca: .pem(tls.caPEM))), server)
     #expect(
       errorText(result)
-        == "GET \(url(server)): TLS certificate not trusted: unable to get local issuer certificate")
+        == "GET \(url(server)): TLS certificate not trusted: unable to get local issuer certificate"
+    )
     if case .failure(let error) = result {
       #expect(error.reason == .tlsUntrusted("unable to get local issuer certificate"))
     }
@@ -53,12 +55,14 @@ import Testing
     let server = try tls.server(certificate: "other")
     defer { server.stop() }
     let result = get(transport(TLSOptions(ca: .file(tls.caFile))), server)
-    #expect(errorText(result) == "GET \(url(server)): TLS certificate does not match host '127.0.0.1'")
+    #expect(
+      errorText(result) == "GET \(url(server)): TLS certificate does not match host '127.0.0.1'")
   }
 
   @Test func serverNameOverridesTheNameVerified() throws {
     let tls = try TLSMaterial.get()
-    let server = try tls.server(certificate: "other") { request in .ok(request.header("Host") ?? "") }
+    let server = try tls.server(certificate: "other") { request in .ok(request.header("Host") ?? "")
+    }
     defer { server.stop() }
     let options = TLSOptions(ca: .file(tls.caFile), serverName: "other.test")
     let response = try get(transport(options), server).get()
@@ -112,7 +116,9 @@ import Testing
       ca: .file(tls.caFile), clientCertificate: .pem(tls.read("client.crt")),
       clientKey: .pem(secretKey))
     let result = get(transport(options), server)
-    #expect(errorText(result) == "GET \(url(server)): TLS setup failed: the client key could not be loaded")
+    #expect(
+      errorText(result)
+        == "GET \(url(server)): TLS setup failed: the client key could not be loaded")
     #expect(!errorText(result).contains("TOPSECRET"))
   }
 }

@@ -98,7 +98,8 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     defer { server.stop() }
     let transport = HTTPTransport(direct)
     let result = send(
-      transport, HTTPRequest(.get, server.baseURL + "/slow", timeout: .milliseconds(300), retry: .none))
+      transport,
+      HTTPRequest(.get, server.baseURL + "/slow", timeout: .milliseconds(300), retry: .none))
     #expect(errorText(result) == "GET \(server.baseURL)/slow: timed out after 300 ms")
   }
 
@@ -118,11 +119,15 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     let server = try LoopbackServer { _ in .close }
     defer { server.stop() }
     let result = send(HTTPTransport(direct), HTTPRequest(.get, server.baseURL + "/", retry: .none))
-    #expect(errorText(result) == "GET \(server.baseURL)/: server closed the connection without a response")
+    #expect(
+      errorText(result) == "GET \(server.baseURL)/: server closed the connection without a response"
+    )
   }
 
   @Test func closedInTheMiddleOfTheBody() throws {
-    let server = try LoopbackServer { _ in .cutOff(status: 200, body: "partial", declaredLength: 100) }
+    let server = try LoopbackServer { _ in
+      .cutOff(status: 200, body: "partial", declaredLength: 100)
+    }
     defer { server.stop() }
     let result = send(HTTPTransport(direct), HTTPRequest(.get, server.baseURL + "/", retry: .none))
     #expect(
@@ -131,7 +136,9 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
   }
 
   @Test func slowBodyArrivesWholeWithinTheLimitAndTimesOutBeyondIt() throws {
-    let server = try LoopbackServer { _ in .slow(status: 200, chunks: ["a", "b", "c", "d"], everyMs: 100) }
+    let server = try LoopbackServer { _ in
+      .slow(status: 200, chunks: ["a", "b", "c", "d"], everyMs: 100)
+    }
     defer { server.stop() }
     let transport = HTTPTransport(direct)
     let whole = try transport.send(HTTPRequest(.get, server.baseURL + "/", timeout: .seconds(20)))
@@ -147,7 +154,9 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
   }
 
   @Test func passwordsInURLsAreRedacted() {
-    #expect(Redaction.url("https://admin:s3cret@127.0.0.1:9/x?y") == "https://admin:<redacted>@127.0.0.1:9/x?y")
+    #expect(
+      Redaction.url("https://admin:s3cret@127.0.0.1:9/x?y")
+        == "https://admin:<redacted>@127.0.0.1:9/x?y")
     #expect(Redaction.url("http://127.0.0.1/a@b") == "http://127.0.0.1/a@b")
     let error = HTTPError(method: .get, url: "http://u:pw@127.0.0.1:1/", reason: .connectionRefused)
     #expect(error.description == "GET http://u:<redacted>@127.0.0.1:1/: connection refused")
@@ -169,7 +178,8 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     #expect(log.contains("> Authorization: Bearer <redacted>"))
     #expect(log.contains("> GET /secure HTTP/1.1"))
     #expect(!log.joined(separator: "\n").contains(token))
-    let request = HTTPRequest(.get, "http://127.0.0.1/", headers: [("Authorization", "Bearer \(token)")])
+    let request = HTTPRequest(
+      .get, "http://127.0.0.1/", headers: [("Authorization", "Bearer \(token)")])
     #expect(request.description == "GET http://127.0.0.1/\nAuthorization: Bearer <redacted>")
   }
 
@@ -227,8 +237,11 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
   @Test func nonIdempotentRequestsAreNotRepeated() throws {
     let server = try LoopbackServer { _ in .close }
     defer { server.stop() }
-    let result = send(HTTPTransport(direct), HTTPRequest(.post, server.baseURL + "/deploy", body: []))
-    #expect(errorText(result) == "POST \(server.baseURL)/deploy: server closed the connection without a response")
+    let result = send(
+      HTTPTransport(direct), HTTPRequest(.post, server.baseURL + "/deploy", body: []))
+    #expect(
+      errorText(result)
+        == "POST \(server.baseURL)/deploy: server closed the connection without a response")
     #expect(server.requests.count == 1)
   }
 
@@ -249,7 +262,8 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     let transport = HTTPTransport(direct)
     let cancellation = Cancellation()
     let result = inBackground {
-      send(transport, HTTPRequest(.get, server.baseURL + "/wait", timeout: .seconds(60)),
+      send(
+        transport, HTTPRequest(.get, server.baseURL + "/wait", timeout: .seconds(60)),
         cancellation: cancellation)
     }
     #expect(eventually(timeout: 30) { server.requests.count == 1 })
@@ -261,7 +275,8 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     let proxy = try LoopbackServer { request in .ok("via proxy: \(request.uri)") }
     defer { proxy.stop() }
     let transport = HTTPTransport(.init(proxy: ProxySettings(http: proxy.baseURL)))
-    let response = try transport.send(HTTPRequest(.get, "http://upstream.fleetwave.invalid/metrics"))
+    let response = try transport.send(
+      HTTPRequest(.get, "http://upstream.fleetwave.invalid/metrics"))
     #expect(response.text == "via proxy: http://upstream.fleetwave.invalid/metrics")
 
     let origin = try LoopbackServer { _ in .ok("direct") }
@@ -279,8 +294,11 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
       "HTTP_PROXY": "http://ignored:1", "HTTPS_PROXY": "http://secure:3128",
       "all_proxy": "http://fallback:8080", "NO_PROXY": "localhost,.internal",
     ])
-    #expect(settings == ProxySettings(
-      http: "http://fallback:8080", https: "http://secure:3128", noProxy: "localhost,.internal"))
+    #expect(
+      settings
+        == ProxySettings(
+          http: "http://fallback:8080", https: "http://secure:3128", noProxy: "localhost,.internal")
+    )
     #expect(ProxySettings.fromEnvironment([:]) == .direct)
   }
 

@@ -19,11 +19,17 @@ import Testing
 
   @Test func exitZeroPassesWithTheClusterInTheEnvironment() {
     let result = verify(
-      #"echo "$FLEETWAVE_CLUSTER $FLEETWAVE_CONTEXT $FLEETWAVE_LABEL_REGION $FLEETWAVE_LABEL_FAILURE_DOMAIN""#)
+      #"echo "$FLEETWAVE_CLUSTER $FLEETWAVE_CONTEXT $FLEETWAVE_LABEL_REGION "#
+        + #"$FLEETWAVE_LABEL_FAILURE_DOMAIN""#
+    )
     #expect(result.passed)
     #expect(result.summary == "exit 0: prod-eu-1 ctx-eu eu-west-1 a")
     #expect(result.measurements.map(\.value) == [0])
-    #expect(result.gate == #"command echo "$FLEETWAVE_CLUSTER $FLEETWAVE_CONTEXT $FLEETWAVE_LABEL_REGION $FLEETWAVE_LABEL_FAILURE_DOMAIN""#)
+    #expect(
+      result.gate
+        == #"command echo "$FLEETWAVE_CLUSTER $FLEETWAVE_CONTEXT $FLEETWAVE_LABEL_REGION "#
+        + #"$FLEETWAVE_LABEL_FAILURE_DOMAIN""#
+    )
   }
 
   @Test func nonZeroExitFailsWithTheLastLineOfOutput() {
@@ -45,8 +51,12 @@ import Testing
 
   @Test func fleetVariablesFillTemplatesAndTheEnvironmentWithoutSplittingTheWave() {
     let gate = HealthGates.make(
-      spec: .command(CommandCheckSpec(command: #"echo "{{ .release }}@{{ .version }} $FLEETWAVE_NAMESPACE $FLEETWAVE_CLUSTERS""#)),
-      transport: transport, variables: ["release": "checkout", "version": "1.4.2", "namespace": "shop"])
+      spec: .command(
+        CommandCheckSpec(
+          command: #"echo "{{ .release }}@{{ .version }} $FLEETWAVE_NAMESPACE $FLEETWAVE_CLUSTERS""#
+        )),
+      transport: transport,
+      variables: ["release": "checkout", "version": "1.4.2", "namespace": "shop"])
     let result = gate.verify(
       clusters: [Cluster(name: "a"), Cluster(name: "b")], clock: SystemClock(),
       cancellation: Cancellation())
@@ -55,7 +65,8 @@ import Testing
   }
 
   @Test func aPerClusterTemplateRunsForEachCluster() {
-    let result = verify("test {{ .name }} != b", clusters: [Cluster(name: "a"), Cluster(name: "b")])
+    let result = verify(
+      "test {{ .name }} != b", clusters: [Cluster(name: "a"), Cluster(name: "b")])
     #expect(!result.passed)
     #expect(result.summary == "b: exit 1")
     #expect(result.measurements.map(\.outcome) == [.passed, .failed])
@@ -70,8 +81,13 @@ import Testing
         CommandCheckSpec(command: "sleep 300 & echo $! > \(pidFile); wait", timeout: .seconds(90))),
       transport: transport)
     let clock = ManualClock(start: start)
-    let work = Background { gate.verify(clusters: [cluster], clock: clock, cancellation: Cancellation()) }
-    #expect(eventually(timeout: 30) { FileManager.default.fileExists(atPath: pidFile) && clock.waiters == 1 })
+    let work = Background {
+      gate.verify(clusters: [cluster], clock: clock, cancellation: Cancellation())
+    }
+    #expect(
+      eventually(timeout: 30) {
+        FileManager.default.fileExists(atPath: pidFile) && clock.waiters == 1
+      })
     let childText = try String(contentsOfFile: pidFile, encoding: .utf8)
     let child = try #require(pid_t(childText.trimmingCharacters(in: .whitespacesAndNewlines)))
     #expect(kill(child, 0) == 0)
@@ -87,9 +103,12 @@ import Testing
   @Test func cancellationKillsTheCommand() {
     let cancellation = Cancellation()
     let gate = HealthGates.make(
-      spec: .command(CommandCheckSpec(command: "sleep 300", timeout: .seconds(600))), transport: transport)
+      spec: .command(CommandCheckSpec(command: "sleep 300", timeout: .seconds(600))),
+      transport: transport)
     let clock = ManualClock(start: start)
-    let work = Background { gate.verify(clusters: [cluster], clock: clock, cancellation: cancellation) }
+    let work = Background {
+      gate.verify(clusters: [cluster], clock: clock, cancellation: cancellation)
+    }
     #expect(clock.waitForWaiters(1, timeout: 30))
     cancellation.cancel()
     #expect(work.result().summary == "cancelled")

@@ -34,14 +34,16 @@ import Testing
     #expect(result.passed)
     #expect(result.gate == "http \(server.baseURL)/healthz")
     #expect(latencyFree(result.summary) == "3 good answers in a row; last: HTTP 200 in _ ms")
-    #expect(result.measurements.map(\.outcome) == [.failed, .passed, .failed, .passed, .passed, .passed])
+    #expect(
+      result.measurements.map(\.outcome) == [.failed, .passed, .failed, .passed, .passed, .passed])
     #expect(
       result.measurements.map { latencyFree($0.detail) } == [
         "HTTP 503 in _ ms: expected status 200-299", "HTTP 200 in _ ms",
         "HTTP 500 in _ ms: expected status 200-299", "HTTP 200 in _ ms", "HTTP 200 in _ ms",
         "HTTP 200 in _ ms",
       ])
-    #expect(result.measurements.map(\.at) == (0..<6).map { start.addingTimeInterval(Double($0) * 5) })
+    #expect(
+      result.measurements.map(\.at) == (0..<6).map { start.addingTimeInterval(Double($0) * 5) })
     #expect(server.requests.count == 6)
   }
 
@@ -102,7 +104,9 @@ import Testing
     let port = try freeLoopbackPort()
     let spec = HTTPProbeSpec(url: "http://127.0.0.1:\(port)/healthz", timeout: .zero)
     let result = HealthGates.make(spec: .http(spec), transport: transport)
-      .verify(clusters: [Cluster(name: "a")], clock: ManualClock(start: start), cancellation: Cancellation())
+      .verify(
+        clusters: [Cluster(name: "a")], clock: ManualClock(start: start),
+        cancellation: Cancellation())
     #expect(!result.passed)
     #expect(result.measurements.map(\.outcome) == [.error])
     #expect(result.measurements.map(\.detail) == ["connection refused"])
@@ -126,7 +130,9 @@ import Testing
   @Test func aMissingLabelFailsWithTheTemplateError() throws {
     let spec = HTTPProbeSpec(url: "http://127.0.0.1:1/{{ .labels.ingress }}")
     let result = HealthGates.make(spec: .http(spec), transport: transport)
-      .verify(clusters: [Cluster(name: "a")], clock: ManualClock(start: start), cancellation: Cancellation())
+      .verify(
+        clusters: [Cluster(name: "a")], clock: ManualClock(start: start),
+        cancellation: Cancellation())
     #expect(!result.passed)
     #expect(result.summary == "cluster 'a' has no label 'ingress'")
   }

@@ -11,10 +11,12 @@ import Testing
 func vector(_ series: [(labels: [String: String], value: String)]) -> Reply {
   let items = series.map { item in
     let labels = item.labels.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }
-    return #"{"metric":{\#(labels.joined(separator: ","))},"value":[1800000000.0,"\#(item.value)"]}"#
+    return
+      #"{"metric":{\#(labels.joined(separator: ","))},"value":[1800000000.0,"\#(item.value)"]}"#
   }
   let body =
-    #"{"status":"success","data":{"resultType":"vector","result":[\#(items.joined(separator: ","))]}}"#
+    #"{"status":"success","data":{"resultType":"vector","result":["#
+    + items.joined(separator: ",") + "]}}"
   return .respond(status: 200, body: body, headers: [("Content-Type", "application/json")])
 }
 
@@ -22,7 +24,10 @@ func value(_ text: String) -> Reply { vector([(labels: [:], value: text)]) }
 
 let badQuery = Reply.respond(
   status: 400,
-  body: #"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected end of input"}"#)
+  body:
+    #"{"status":"error","errorType":"bad_data","#
+    + #""error":"1:5: parse error: unexpected end of input"}"#
+)
 
 @Suite struct PrometheusGateTests {
   func run(
@@ -59,12 +64,16 @@ let badQuery = Reply.respond(
 
   @Test func failuresUpToTheLimitAreTolerated() throws {
     let (result, requests) = try run(
-      spec(failIf), replies: [value("0.002"), value("0.05"), value("0.001"), value("0"), value("0.003")])
+      spec(failIf),
+      replies: [value("0.002"), value("0.05"), value("0.001"), value("0"), value("0.003")])
     #expect(result.passed)
-    #expect(result.summary == "4 of 5 measurements passed, 1 failed (failureLimit 1); last: 0.003 not > 0.01")
+    #expect(
+      result.summary
+        == "4 of 5 measurements passed, 1 failed (failureLimit 1); last: 0.003 not > 0.01")
     #expect(result.measurements.map(\.outcome) == [.passed, .failed, .passed, .passed, .passed])
     #expect(result.measurements.map(\.value) == [0.002, 0.05, 0.001, 0, 0.003])
-    #expect(result.measurements.map(\.at) == (0..<5).map { start.addingTimeInterval(Double($0) * 30) })
+    #expect(
+      result.measurements.map(\.at) == (0..<5).map { start.addingTimeInterval(Double($0) * 30) })
     #expect(requests.first?.uri == "/api/v1/query?query=sum%28rate%28errors%5B1m%5D%29%29")
   }
 
@@ -120,7 +129,10 @@ let badQuery = Reply.respond(
 
     let (passed, _) = try run(spec(failIf, count: 2, inconclusive: .pass), replies: [value("NaN")])
     #expect(passed.passed)
-    #expect(passed.measurements.map(\.detail) == ["only NaN values; counted as passed", "only NaN values; counted as passed"])
+    #expect(
+      passed.measurements.map(\.detail) == [
+        "only NaN values; counted as passed", "only NaN values; counted as passed",
+      ])
   }
 
   @Test func allInconclusiveIsNotAPass() throws {
@@ -133,7 +145,10 @@ let badQuery = Reply.respond(
     let (result, _) = try run(
       spec(failIf, count: 2, initialDelay: .seconds(90)), replies: [value("0")])
     #expect(result.passed)
-    #expect(result.measurements.map(\.at) == [start.addingTimeInterval(90), start.addingTimeInterval(120)])
+    #expect(
+      result.measurements.map(\.at) == [
+        start.addingTimeInterval(90), start.addingTimeInterval(120),
+      ])
   }
 
   @Test func aWaveGateQueriesOnceWithTheClustersAlternation() throws {
@@ -156,7 +171,9 @@ let badQuery = Reply.respond(
     let result = HealthGates.make(spec: .prometheus(analysis), transport: transport)
       .verify(clusters: clusters, clock: ManualClock(start: start), cancellation: Cancellation())
     #expect(result.passed)
-    let queries = server.requests.compactMap { URLComponents(string: $0.uri)?.queryItems?.first?.value }
+    let queries = server.requests.compactMap {
+      URLComponents(string: $0.uri)?.queryItems?.first?.value
+    }
     #expect(queries == [#"errors{cluster="a"}"#, #"errors{cluster="b"}"#])
   }
 

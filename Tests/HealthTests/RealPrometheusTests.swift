@@ -48,8 +48,10 @@ final class PrometheusProcess {
 
   /// The values of an instant query, for waiting until a scrape has landed.
   func values(_ query: String) -> [Double] {
-    let url = self.url + "/api/v1/query?query=" + (query.addingPercentEncoding(
-      withAllowedCharacters: .alphanumerics) ?? "")
+    let url =
+      self.url + "/api/v1/query?query="
+      + (query.addingPercentEncoding(
+        withAllowedCharacters: .alphanumerics) ?? "")
     guard let response = try? transport.send(HTTPRequest(.get, url, retry: .none)),
       case .success(let series) = PrometheusResult.parse(response)
     else { return [] }
@@ -91,11 +93,18 @@ final class AppMetrics: Sendable {
 @Suite(
   .enabled(
     if: FileManager.default.isExecutableFile(atPath: PrometheusProcess.binary),
-    "needs \(PrometheusProcess.binary) (Debian package prometheus; Scripts/bootstrap.sh installs it)"))
+    """
+    needs \(PrometheusProcess.binary) (Debian package prometheus; Scripts/bootstrap.sh \
+    installs it)
+    """
+  ))
 struct RealPrometheusTests {
-  let errorRatio = #"sum(app_errors_total{cluster="{{ .name }}"}) / sum(app_requests_total{cluster="{{ .name }}"})"#
+  let errorRatio =
+    #"sum(app_errors_total{cluster="{{ .name }}"})"#
+    + #" / sum(app_requests_total{cluster="{{ .name }}"})"#
   let waveRatio =
-    #"sum by (cluster) (app_errors_total{cluster=~"{{ .clusters }}"}) / sum by (cluster) (app_requests_total{cluster=~"{{ .clusters }}"})"#
+    #"sum by (cluster) (app_errors_total{cluster=~"{{ .clusters }}"})"#
+    + #" / sum by (cluster) (app_requests_total{cluster=~"{{ .clusters }}"})"#
 
   func gate(_ query: String, prometheus: PrometheusProcess, count: Int = 2) -> any HealthGate {
     HealthGates.make(
@@ -134,9 +143,10 @@ struct RealPrometheusTests {
       ])
 
     metrics.set("b", errors: 50, requests: 1000)
-    #expect(eventually(timeout: 60) {
-      prometheus.values(#"app_errors_total{cluster="b"}"#) == [50]
-    })
+    #expect(
+      eventually(timeout: 60) {
+        prometheus.values(#"app_errors_total{cluster="b"}"#) == [50]
+      })
     let unhealthy = verify(perCluster, ["a", "b"])
     #expect(!unhealthy.passed)
     #expect(unhealthy.summary == "b: failed (1) > failureLimit (0); last: 0.05 > 0.01")
