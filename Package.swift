@@ -76,7 +76,7 @@ let package = Package(
     .executableTarget(
       name: "fleet-sim",
       dependencies: [
-        "FleetSim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "FleetSim", "Inventory", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     /// Benchmark: probes per second through the HTTP transport against the curl CLI in a loop
