@@ -57,7 +57,8 @@ let package = Package(
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
     /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
-    .executableTarget(name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML"]),
+    .executableTarget(
+      name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML", "Inventory"]),
 
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(

@@ -20,8 +20,8 @@ struct ClusterReader {
   /// What `defaults` contributes; `context` and `server` may be templates of the cluster.
   private struct Defaults {
     var labels: [(String, String)] = []
-    var context: (String, SourceMark?)?
-    var server: (String, SourceMark?)?
+    var context: CompiledTemplate?
+    var server: CompiledTemplate?
     var windows: [String] = []
     var expectedDuration: Duration?
   }
@@ -74,7 +74,8 @@ struct ClusterReader {
       guard let value = fields[key], let text = fields.text(key, &diagnostics) else { continue }
       let mark = Fields.contentMark(of: value)
       diagnostics.append(contentsOf: ClusterTemplate.check(text, mark: mark))
-      if key == "context" { defaults.context = (text, mark) } else { defaults.server = (text, mark) }
+      let template = CompiledTemplate(text, mark: mark)
+      if key == "context" { defaults.context = template } else { defaults.server = template }
     }
     defaults.windows = windowNames(fields, &diagnostics)
     defaults.expectedDuration = fields.duration("expectedDuration", &diagnostics)
@@ -109,25 +110,17 @@ struct ClusterReader {
         ?? defaults.expectedDuration,
       mark: node.mark)
     // Templates see the cluster's own fields, so defaults are filled after them.
-    if cluster.context == nil, let (template, mark) = defaults.context {
-      cluster.context = try? ClusterTemplate.render(template, cluster: cluster, mark: mark)
-      if cluster.context == nil { renderFailure(template, mark, cluster, &diagnostics) }
-    }
-    if cluster.server == nil, let (template, mark) = defaults.server {
-      cluster.server = try? ClusterTemplate.render(template, cluster: cluster, mark: mark)
-      if cluster.server == nil { renderFailure(template, mark, cluster, &diagnostics) }
-    }
-    return cluster
-  }
-
-  private func renderFailure(
-    _ template: String, _ mark: SourceMark?, _ cluster: Cluster, _ diagnostics: inout Diagnostics
-  ) {
     do {
-      _ = try ClusterTemplate.render(template, cluster: cluster, mark: mark)
+      if cluster.context == nil, let template = defaults.context {
+        cluster.context = try template.render(cluster)
+      }
+      if cluster.server == nil, let template = defaults.server {
+        cluster.server = try template.render(cluster)
+      }
     } catch {
       diagnostics.append(error)
     }
+    return cluster
   }
 
   static func isValidName(_ name: String) -> Bool {
@@ -207,7 +200,7 @@ struct ClusterReader {
       }
       for file in files where seen.insert(file).inserted {
         do {
-          let document = try YAML.load(path: file)
+          let document = try YAML.loadQuickly(path: file)
           switch document.kind {
           case .mapping: nodes.append(document)
           case .sequence(let items): nodes.append(contentsOf: items)

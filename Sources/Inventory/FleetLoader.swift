@@ -279,9 +279,10 @@ struct FleetReader {
       if !ClusterTemplate.check(text, variables: Set(variables.keys), mark: mark).isEmpty {
         continue  // reported where the template was read
       }
+      let template = CompiledTemplate(text, mark: nil)
       for cluster in clusters {
         do {
-          _ = try ClusterTemplate.render(text, cluster: cluster, variables: variables)
+          _ = try template.render(cluster, variables: variables)
         } catch {
           diagnostics.error(
             "template '\(text)' cannot be filled for cluster '\(cluster.name)': \(error.message)",
