@@ -26,11 +26,6 @@ struct ClusterReader {
     var expectedDuration: Duration?
   }
 
-  init(directory: String, windowNames: Set<String>) {
-    self.directory = directory
-    self.windowNames = windowNames
-  }
-
   mutating func read(_ top: Fields, _ diagnostics: inout Diagnostics) -> [Cluster] {
     let defaults = top["defaults"].map { readDefaults($0, &diagnostics) } ?? Defaults()
     var nodes: [Value] = []
@@ -124,7 +119,8 @@ struct ClusterReader {
   }
 
   static func isValidName(_ name: String) -> Bool {
-    guard let first = name.unicodeScalars.first, first.properties.isAlphabetic || ("0"..."9").contains(first)
+    guard let first = name.unicodeScalars.first,
+      first.properties.isAlphabetic || ("0"..."9").contains(first)
     else { return false }
     return name.unicodeScalars.allSatisfy {
       ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
@@ -141,8 +137,13 @@ struct ClusterReader {
     labels.reserveCapacity(mapping.count)
     for entry in mapping {
       switch entry.value.kind {
-      case .string, .int, .double, .bool:
-        labels.append((entry.key, entry.value.scalarText ?? ""))
+      case .string(let text):
+        labels.append((entry.key, text))
+      case .int, .double, .bool:
+        if let text = Fields.textOfScalar(entry.value, named: "label '\(entry.key)'", &diagnostics)
+        {
+          labels.append((entry.key, text))
+        }
       default:
         diagnostics.error(
           "label '\(entry.key)' must have a string value, found \(entry.value.kindName)",

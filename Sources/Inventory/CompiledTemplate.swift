@@ -35,7 +35,9 @@ struct CompiledTemplate: Sendable {
     var pieces: [Piece] = []
     var rest = Substring(source)
     while let open = rest.range(of: "{{") {
-      if open.lowerBound > rest.startIndex { pieces.append(.text(String(rest[..<open.lowerBound]))) }
+      if open.lowerBound > rest.startIndex {
+        pieces.append(.text(String(rest[..<open.lowerBound])))
+      }
       guard let close = rest[open.upperBound...].range(of: "}}") else { return nil }
       let expression = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
       guard expression.hasPrefix(".") else { return nil }

@@ -141,7 +141,8 @@ struct FleetReader {
     }
     if let value = top["kind"], value.string != "Fleet" {
       diagnostics.error(
-        "unsupported kind '\(value.scalarText ?? value.kindName)'; expected 'Fleet'", at: value.mark)
+        "unsupported kind '\(value.scalarText ?? value.kindName)'; expected 'Fleet'", at: value.mark
+      )
     }
   }
 
@@ -286,7 +287,8 @@ struct FleetReader {
         } catch {
           diagnostics.error(
             "template '\(text)' cannot be filled for cluster '\(cluster.name)': \(error.message)",
-            at: mark, notes: cluster.mark.map { [.note("cluster '\(cluster.name)' is here", at: $0)] }
+            at: mark,
+            notes: cluster.mark.map { [.note("cluster '\(cluster.name)' is here", at: $0)] }
               ?? [])
           break
         }

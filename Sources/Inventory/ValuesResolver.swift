@@ -280,7 +280,8 @@ public final class ValuesResolver: @unchecked Sendable {
         let mark = (try? YAML.read(path: path)).map { SourceMark(file: $0, line: 1, column: 1) }
         warnings.append(
           .warning(
-            mark == nil ? "\(path): no cluster uses this values file"
+            mark == nil
+              ? "\(path): no cluster uses this values file"
               : "no cluster uses this values file", at: mark))
       }
     }
