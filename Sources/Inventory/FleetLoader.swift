@@ -187,6 +187,13 @@ struct FleetReader {
     {
       diagnostics.error("chart directory '\(chart)' does not exist", at: fields.mark(of: "chart"))
     }
+    if let chart, FleetPaths.isLocal(chart, in: directory),
+      !FileManager.default.fileExists(
+        atPath: FleetPaths.join(FleetPaths.join(directory, chart), "Chart.yaml"))
+    {
+      diagnostics.error(
+        "chart directory '\(chart)' has no Chart.yaml", at: fields.mark(of: "chart"))
+    }
     if let manifests, !FileManager.default.fileExists(atPath: FleetPaths.join(directory, manifests))
     {
       diagnostics.error(

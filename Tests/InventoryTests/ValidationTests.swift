@@ -321,3 +321,34 @@ import Testing
     #expect(fleet.clusters.first?.labels == ["rack": "12", "canary": "true", "ratio": "1.5"])
   }
 }
+
+@Suite struct PolicyValidationTests {
+  @Test func domainLimitsNeedASpreadLabelAndChartsNeedChartYAML() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      release: {name: app, driver: helm, chart: charts/app}
+      clusters: [{name: a}]
+      rollout:
+        maxPerDomain: 2
+        waves:
+          - {name: w, maxPerDomain: 1}
+      """,
+      "charts/app/values.yaml": "a: 1\n",
+    ])
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems() == """
+        FLEET/fleet.yaml:3:43: error: chart directory 'charts/app' has no Chart.yaml
+            release: {name: app, driver: helm, chart: charts/app}
+                                                      ^
+        FLEET/fleet.yaml:6:3: error: 'maxPerDomain' needs 'spreadBy' (the label that names a cluster's failure domain)
+              maxPerDomain: 2
+              ^
+        FLEET/fleet.yaml:8:17: error: 'maxPerDomain' in wave 'w' needs rollout.spreadBy (the label that names a cluster's failure domain)
+                - {name: w, maxPerDomain: 1}
+                            ^
+        """)
+  }
+}
