@@ -87,9 +87,14 @@ struct Fields {
       wrongType(key, value, expected: "an integer", &diagnostics)
       return nil
     }
-    guard i >= minimum, i <= Int64(Int32.max) else {
+    guard i >= minimum else {
       diagnostics.error(
         "'\(key)' in \(what) must be at least \(minimum), found \(i)", at: value.mark)
+      return nil
+    }
+    guard i <= Int64(Int32.max) else {
+      diagnostics.error(
+        "'\(key)' in \(what) must be at most \(Int32.max), found \(i)", at: value.mark)
       return nil
     }
     return Int(i)

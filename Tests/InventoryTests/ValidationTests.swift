@@ -352,3 +352,32 @@ import Testing
         """)
   }
 }
+
+@Suite struct NumberValidationTests {
+  @Test func countsMustBeWholeAndInRange() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": fleetFile(
+        clusters: sixClusters,
+        """
+        rollout:
+          maxParallel: 0
+          waves:
+            - {name: a, count: 3000000000}
+            - {name: b, maxParallel: "ten"}
+        """)
+    ])
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems() == """
+        FLEET/fleet.yaml:13:16: error: 'maxParallel' in rollout must be at least 1, found 0
+              maxParallel: 0
+                           ^
+        FLEET/fleet.yaml:15:24: error: 'count' in wave 'a' must be at most 2147483647, found 3000000000
+                - {name: a, count: 3000000000}
+                                   ^
+        FLEET/fleet.yaml:16:30: error: 'maxParallel' in wave 'b' must be an integer, found a string
+                - {name: b, maxParallel: "ten"}
+                                         ^
+        """)
+  }
+}
