@@ -38,3 +38,24 @@ public struct FleetwaveCommand: AsyncParsableCommand {
     }
   }
 }
+
+extension FleetwaveCommand {
+  /// Runs a command line with the exit codes scripts rely on: 0 success, 1 failed or invalid
+  /// input, 2 usage error (ArgumentParser's own would be 64), 3 interrupted and resumable.
+  public static func run(arguments: [String]? = nil) async {
+    do {
+      var command = try parseAsRoot(arguments)
+      if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch {
+      if exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+        Foundation.exit(2)
+      }
+      exit(withError: error)
+    }
+  }
+}
