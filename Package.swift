@@ -57,7 +57,8 @@ let package = Package(
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
     /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
-    .executableTarget(name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML"]),
+    .executableTarget(
+      name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML", "Inventory"]),
     /// Benchmark: plans a synthetic 100,000-cluster fleet (run it built with `-c release`).
     .executableTarget(
       name: "fleetwave-bench-plan", dependencies: ["Planner", "Report", "FleetCore"]),
