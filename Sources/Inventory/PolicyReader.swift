@@ -62,7 +62,7 @@ enum PolicyReader {
   private static func canary(
     _ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics
   ) -> CanarySpec? {
-    let allowed = ["selector", "count", "maxFailures", "bake", "approval"]
+    let allowed = ["selector", "count", "maxFailures", "bake", "approval", "oneDomainPerWave"]
     guard let fields = Fields.open(value, as: "rollout.canary", allowed: allowed, &diagnostics)
     else { return nil }
     let selector = fields.selector("selector", &diagnostics)
@@ -75,7 +75,8 @@ enum PolicyReader {
       selector: selector, count: count,
       maxFailures: fields.failureLimit("maxFailures", &diagnostics) ?? .count(0),
       bake: fields.duration("bake", &diagnostics),
-      approval: fields.bool("approval", &diagnostics) ?? false, mark: value.mark)
+      approval: fields.bool("approval", &diagnostics) ?? false,
+      oneDomainPerWave: fields.bool("oneDomainPerWave", &diagnostics) ?? false, mark: value.mark)
   }
 
   private static func waves(

@@ -53,7 +53,7 @@ import Testing
         clusters: sixClusters,
         """
         rollout:
-          canary: {selector: canary=true, maxFailures: 0, bake: 10m, approval: true}
+          canary: {selector: canary=true, maxFailures: 0, bake: 10m, approval: true, oneDomainPerWave: true}
           waves:
             - {name: dev, selector: env=dev, maxParallel: 3, bake: 1m}
             - {name: ten, percent: 10, maxFailures: 1}
@@ -89,6 +89,7 @@ import Testing
     #expect(canary.maxFailures == .count(0))
     #expect(canary.bake == .seconds(600))
     #expect(canary.approval)
+    #expect(canary.oneDomainPerWave)
     #expect(policy.waves.map(\.name) == ["dev", "ten", "quarter", "two", "rest"])
     #expect(policy.waves[0].maxParallel == 3)
     #expect(policy.waves[0].bake == .seconds(60))
