@@ -79,6 +79,9 @@ public final class RolloutController: @unchecked Sendable {
     var next: Date?
     var workload: Value?
     let namespace = key.namespace.isEmpty ? nil : key.namespace
+    lock.lock()
+    let before = progress[key]
+    lock.unlock()
     _ = try? cluster.store.modify(key.type, namespace: namespace, name: key.name, now: now) {
       (current: Value?) throws(APIError) -> Value? in
       guard let object = current else {
@@ -107,7 +110,68 @@ public final class RolloutController: @unchecked Sendable {
     Pods.sync(
       cluster.store, key.type, namespace: key.namespace, workload: key.name, desired: desired,
       now: now)
+    if let workload {
+      lock.lock()
+      let after = progress[key]
+      lock.unlock()
+      recordEvents(
+        cluster.store, key, workload, before: before, after: after, pods: desired, now: now)
+    }
     if let next { schedule(key, cluster, at: next) }
+  }
+
+  /// The events the real controllers and kubelet would record for this step.
+  private func recordEvents(
+    _ store: ClusterStore, _ key: Key, _ workload: Value, before: Progress?, after: Progress?,
+    pods: [Value], now: Date
+  ) {
+    if key.type.kind == "Deployment", let after {
+      let desired = workload.at("spec", "replicas")?.int ?? 1
+      let newRollout = before?.updateRevision != after.updateRevision
+      let from = newRollout ? 0 : (before.map { $0.ready + pending($0, desired) } ?? 0)
+      let to = after.ready + pending(after, desired)
+      let deployment = ClusterEvents.involved(workload, key.type)
+      if to > from {
+        ClusterEvents.record(
+          store, about: deployment, type: "Normal", reason: "ScalingReplicaSet",
+          message: "Scaled up replica set \(after.updateRevision) from \(from) to \(to)",
+          component: "deployment-controller", now: now)
+      }
+      if let before, !newRollout, after.oldReady < before.oldReady {
+        ClusterEvents.record(
+          store, about: deployment, type: "Normal", reason: "ScalingReplicaSet",
+          message:
+            "Scaled down replica set \(after.currentRevision) from \(before.oldReady) to "
+            + "\(after.oldReady)",
+          component: "deployment-controller", now: now)
+      }
+    }
+    guard let podType = ResourceCatalog.find(apiVersion: "v1", kind: "Pod") else { return }
+    for pod in pods {
+      for status in pod.at("status", "containerStatuses")?.sequence ?? [] {
+        let image = status["image"]?.string ?? ""
+        let container = status["name"]?.string ?? ""
+        let about = ClusterEvents.involved(pod, podType)
+        switch status.at("state", "waiting", "reason")?.string {
+        case "ImagePullBackOff":
+          ClusterEvents.record(
+            store, about: about, type: "Warning", reason: "Failed",
+            message: "Failed to pull image \"\(image)\": rpc error: code = NotFound desc = "
+              + "failed to pull and unpack image \"\(image)\": not found",
+            component: "kubelet", now: now)
+          ClusterEvents.record(
+            store, about: about, type: "Normal", reason: "BackOff",
+            message: "Back-off pulling image \"\(image)\"", component: "kubelet", now: now)
+        case "CrashLoopBackOff":
+          ClusterEvents.record(
+            store, about: about, type: "Warning", reason: "BackOff",
+            message: "Back-off restarting failed container \(container) in pod \(pod.name)",
+            component: "kubelet", now: now)
+        default:
+          break
+        }
+      }
+    }
   }
 
   private func forget(_ key: Key) {

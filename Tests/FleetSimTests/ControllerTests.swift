@@ -94,6 +94,16 @@ import Testing
       states.sorted() == [
         "ImagePullBackOff app:broken", "Running app:1", "Running app:1", "Running app:1",
       ])
+    let events = try HTTPExchange.send(
+      "GET", sim.url("sim-0001", "/api/v1/namespaces/default/events"))
+    let reasons = (events.json?["items"]?.sequence ?? []).map {
+      "\($0.at("involvedObject", "kind")?.string ?? "") \($0["reason"]?.string ?? "")"
+    }
+    #expect(
+      reasons.sorted() == [
+        "Deployment ScalingReplicaSet", "Deployment ScalingReplicaSet",
+        "Deployment ScalingReplicaSet", "Deployment ScalingReplicaSet", "Pod BackOff", "Pod Failed",
+      ])
     #expect(try HTTPExchange.send("DELETE", sim.url("sim-0001", collection + "/web")).status == 200)
     sim.server.settle()
     #expect(try HTTPExchange.send("GET", pods).json?["items"] == [])
