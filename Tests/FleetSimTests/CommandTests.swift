@@ -68,6 +68,12 @@ private final class Background {
     #expect(server.stop() == 0)
   }
 
+  @Test func usageErrorsExitTwo() throws {
+    let result = try runProcess(BuiltProducts.path("fleet-sim"), ["serve", "--clusters", "0"])
+    #expect(result.status == 2)
+    #expect(result.stderr.hasPrefix("Error: --clusters must be at least 1\n"), "\(result.stderr)")
+  }
+
   @Test func anInvalidFaultsFileIsRefusedWithItsPosition() throws {
     let dir = try TemporaryDirectory("fleet-sim-cli")
     defer { dir.remove() }
