@@ -17,6 +17,8 @@ public final class RolloutController: @unchecked Sendable {
     var ready: Int64 = 0
     var oldReady: Int64 = 0
     var lastProgress: Date
+    /// When the next new replica may become ready; writes in between do not hurry it.
+    var nextReady: Date
     var updateRevision = ""
     var currentRevision = ""
   }
@@ -198,12 +200,15 @@ public final class RolloutController: @unchecked Sendable {
   ) {
     if key.type.kind == "Job" { return (completeJob(object, now: now), nil) }
     lock.lock()
-    var state = progress[key] ?? Progress(lastProgress: now)
+    var state = progress[key] ?? Progress(lastProgress: now, nextReady: now)
     lock.unlock()
     let template = object.at("spec", "template")
     let desired =
       key.type.kind == "DaemonSet" ? Self.nodeCount : (object.at("spec", "replicas")?.int ?? 1)
     let revision = "\(object.name)-\(TemplateHash.of(template))"
+    let fault = behaviour(cluster, object)
+    let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
+    let step = interval(fault?.effect == .slow ? fault?.slowFactor ?? 1 : 1)
     if state.template != template {
       // A new template: pods of the old one keep serving until new ones are ready.
       state.oldReady = state.template == nil ? 0 : min(state.ready, desired)
@@ -212,18 +217,19 @@ public final class RolloutController: @unchecked Sendable {
       state.updateRevision = revision
       state.ready = 0
       state.lastProgress = now
+      state.nextReady = now.addingTimeInterval(step)
     }
-    let fault = behaviour(cluster, object)
-    let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
+
     let deadline = Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600)
     let observed =
       object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
     var wake: Date?
     if state.ready > desired {
       state.ready = desired
-    } else if state.ready < desired, !blocked, observed {
+    } else if state.ready < desired, !blocked, observed, now >= state.nextReady {
       state.ready += 1
       state.lastProgress = now
+      state.nextReady = now.addingTimeInterval(step)
       state.oldReady = max(0, min(state.oldReady, desired - state.ready))
     }
     if state.ready >= desired { state.oldReady = 0 }
@@ -232,7 +238,7 @@ public final class RolloutController: @unchecked Sendable {
         let limit = state.lastProgress.addingTimeInterval(deadline)
         wake = limit > now ? limit : nil
       } else {
-        wake = now.addingTimeInterval(interval(fault?.effect == .slow ? fault?.slowFactor ?? 1 : 1))
+        wake = max(state.nextReady, now)
       }
     } else {
       state.currentRevision = state.updateRevision

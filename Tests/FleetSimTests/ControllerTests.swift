@@ -47,6 +47,13 @@ import Testing
       contentType: "application/json")
     #expect(created.status == 201)
     var seen = [summary(try status(sim, collection + "/web"))]
+    // Other writes in between do not hurry the rollout along.
+    let relabelled = try HTTPExchange.send(
+      "PATCH", sim.url("sim-0001", collection + "/web"),
+      body: #"{"metadata":{"labels":{"x":"y"}}}"#,
+      contentType: "application/merge-patch+json")
+    #expect(relabelled.status == 200)
+    #expect(summary(try status(sim, collection + "/web")) == seen[0])
     for _ in 0..<3 {
       clock.advance(by: .seconds(RolloutController.replicaInterval))
       seen.append(summary(try status(sim, collection + "/web")))
