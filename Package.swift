@@ -58,6 +58,9 @@ let package = Package(
 
     /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
     .executableTarget(name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML"]),
+    /// Benchmark: plans a synthetic 100,000-cluster fleet (run it built with `-c release`).
+    .executableTarget(
+      name: "fleetwave-bench-plan", dependencies: ["Planner", "Report", "FleetCore"]),
 
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(
@@ -73,7 +76,18 @@ let package = Package(
     .executableTarget(
       name: "fleet-sim",
       dependencies: [
-        "FleetSim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "FleetSim", "Inventory", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    /// Benchmark: probes per second through the HTTP transport against the curl CLI in a loop
+    /// (run by Scripts/bench-http.sh).
+    .executableTarget(
+      name: "fleetwave-bench-http",
+      dependencies: [
+        "HTTP", "FleetCore",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ]),
 
     /// Shared by the test targets: built binaries, child processes, temporary directories.
