@@ -52,6 +52,10 @@ public struct ProcessResult: Sendable {
 }
 
 /// Runs a program to completion, capturing its output; kills it after `timeout` seconds.
+///
+/// Each pipe is drained by one thread doing blocking reads until end of file. (Foundation's
+/// `readabilityHandler` mixed with a final read loses output and can crash on Linux when the
+/// handler is torn down while a read is in flight.)
 @discardableResult
 public func runProcess(
   _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
@@ -70,13 +74,13 @@ public func runProcess(
   process.standardOutput = out
   process.standardError = err
   process.standardInput = inPipe
-  let outData = LockedData()
-  let errData = LockedData()
-  out.fileHandleForReading.readabilityHandler = { outData.append($0.availableData) }
-  err.fileHandleForReading.readabilityHandler = { errData.append($0.availableData) }
   let finished = DispatchSemaphore(value: 0)
   process.terminationHandler = { _ in finished.signal() }
+  // Process.run closes the parent's copies of the pipes' write ends, so the readers see end
+  // of file when the child (and any grandchild holding its output) is gone.
   try process.run()
+  let outReader = PipeDrain(out.fileHandleForReading)
+  let errReader = PipeDrain(err.fileHandleForReading)
   if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
   try? inPipe.fileHandleForWriting.close()
   var timedOut = false
@@ -85,13 +89,30 @@ public func runProcess(
     process.terminate()
     finished.wait()
   }
-  out.fileHandleForReading.readabilityHandler = nil
-  err.fileHandleForReading.readabilityHandler = nil
-  outData.append(out.fileHandleForReading.readDataToEndOfFile())
-  errData.append(err.fileHandleForReading.readDataToEndOfFile())
   return ProcessResult(
-    status: process.terminationStatus, stdout: outData.string, stderr: errData.string,
+    status: process.terminationStatus, stdout: outReader.text(), stderr: errReader.text(),
     timedOut: timedOut)
+}
+
+/// Reads a pipe to end of file on its own thread.
+final class PipeDrain: @unchecked Sendable {
+  private let done = DispatchSemaphore(value: 0)
+  private var data = Data()
+
+  init(_ handle: FileHandle) {
+    let thread = Thread { [self] in
+      data = handle.readDataToEndOfFile()
+      done.signal()
+    }
+    thread.start()
+  }
+
+  /// The whole output; waits at most a few seconds after the process ended, in case a
+  /// grandchild still holds the pipe open.
+  func text() -> String {
+    guard done.wait(timeout: .now() + 10) == .success else { return "" }
+    return String(decoding: data, as: UTF8.self)
+  }
 }
 
 /// Runs the built `fleetwave` with arguments, as a user would.
@@ -103,21 +124,6 @@ public func fleetwave(
   try runProcess(
     BuiltProducts.path("fleetwave"), arguments, environment: environment,
     currentDirectory: currentDirectory, timeout: timeout)
-}
-
-final class LockedData: @unchecked Sendable {
-  private let lock = NSLock()
-  private var data = Data()
-  func append(_ chunk: Data) {
-    lock.lock()
-    data.append(chunk)
-    lock.unlock()
-  }
-  var string: String {
-    lock.lock()
-    defer { lock.unlock() }
-    return String(decoding: data, as: UTF8.self)
-  }
 }
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
