@@ -77,6 +77,8 @@ public struct SimFaults: Sendable, Equatable {
 public final class SimDriver: Driver, @unchecked Sendable {
   public let name = "sim"
   public let duration: SimDuration
+  /// Clusters whose upgrades take their own time (e.g. from `expectedDuration`).
+  public let durations: [String: SimDuration]
   public let rollbackDuration: SimDuration
   public let faults: SimFaults
   public let random: SimRandom
@@ -86,10 +88,11 @@ public final class SimDriver: Driver, @unchecked Sendable {
   private var histories: [String: [Int]] = [:]
 
   public init(
-    duration: SimDuration = .fixed(.seconds(1)), rollbackDuration: SimDuration? = nil,
-    faults: SimFaults = SimFaults(), seed: UInt64 = 1
+    duration: SimDuration = .fixed(.seconds(1)), durations: [String: SimDuration] = [:],
+    rollbackDuration: SimDuration? = nil, faults: SimFaults = SimFaults(), seed: UInt64 = 1
   ) {
     self.duration = duration
+    self.durations = durations
     self.rollbackDuration = rollbackDuration ?? duration
     self.faults = faults
     self.random = SimRandom(seed: seed)
@@ -118,7 +121,7 @@ public final class SimDriver: Driver, @unchecked Sendable {
     _ call: DriverCall, from fromRevision: String?, completion: @escaping DriverCompletion<String>
   ) {
     let cluster = call.cluster
-    let length = duration.draw(random.unit(cluster.name, "duration"))
+    let length = (durations[cluster.name] ?? duration).draw(random.unit(cluster.name, "duration"))
     let fails = faults.upgrade.hits(cluster, random: random, purpose: "upgrade")
     after(length, call, completion) { [self] in
       if fails { return .failure(DriverError(.failed, "simulated upgrade failure")) }

@@ -82,6 +82,8 @@ public final class Executor: @unchecked Sendable {
   private var interrupts = 0
   private var timer: Cancellation?
   private var rollbackGroups: [[Int]] = []
+  /// Set by `runInVirtualTime`: gates run inline instead of on threads of their own.
+  private var virtualTime = false
 
   private enum Stage: Equatable {
     case notStarted
@@ -218,13 +220,20 @@ public final class Executor: @unchecked Sendable {
   }
 
   /// Runs the whole plan at virtual time: advances `clock` straight to each next timer.
+  ///
+  /// Deterministic for a given plan and sim seed: gates run on the queue itself (a virtual-time
+  /// gate does not wait), and the queue is held while the clock fires everything due at one
+  /// instant, so completions are handled in timer order rather than in thread-race order.
   public func runInVirtualTime(_ clock: ManualClock) -> RunSummary {
+    queue.sync { virtualTime = true }
     start()
     while true {
       settle()
       if isFinished { break }
       guard let next = clock.nextDeadline else { break }
+      queue.suspend()
       clock.advance(to: next)
+      queue.resume()
     }
     return summary()
   }
@@ -286,7 +295,12 @@ public final class Executor: @unchecked Sendable {
       } else if let group = rollbackGroups.first, !group.isEmpty {
         return
       } else if rollbackGroups.isEmpty {
-        finish(.halted, halt?.reason)
+        let failedRollbacks = slots.filter { $0.record.phase == .rollbackFailed }.map(\.record.name)
+        var why = halt?.reason ?? "halted"
+        if !failedRollbacks.isEmpty {
+          why += "; rollback failed for " + failedRollbacks.joined(separator: ", ")
+        }
+        finish(.halted, why)
       } else {
         rollbackGroups.removeFirst()
         step()
@@ -633,6 +647,15 @@ public final class Executor: @unchecked Sendable {
     outstanding += 1
     runningWorkers += 1
     let handler = UncheckedBox(handle)
+    if virtualTime {
+      let result = work()
+      deliver {
+        self.outstanding -= 1
+        self.runningWorkers -= 1
+        handler.value(result)
+      }
+      return
+    }
     // A private serial queue gets an overcommit thread at once; a blocking gate on a shared
     // concurrent queue would hold one of only a few threads.
     DispatchQueue(label: "fleetwave.gate").async { [self] in

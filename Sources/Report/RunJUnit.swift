@@ -77,7 +77,8 @@ public enum RunJUnit {
         body.append("      <skipped message=\"\(escape(why + to))\"/>")
       }
     case .skipped:
-      body.append("      <skipped message=\"\(escape("not run: " + (summary.reason ?? "rollout halted")))\"/>")
+      let halt = summary.waves.compactMap(\.haltReason).first ?? summary.reason ?? "rollout halted"
+      body.append("      <skipped message=\"\(escape("not run: " + halt))\"/>")
     case .notStarted:
       body.append("      <skipped message=\"\(escape("not started: " + (summary.reason ?? "interrupted")))\"/>")
     }

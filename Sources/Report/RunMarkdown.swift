@@ -28,7 +28,8 @@ public enum RunMarkdown {
     md += "\n### Waves\n\n| # | wave | state | clusters | failures (allowed) | note |\n"
     md += "|---:|---|---|---:|---|---|\n"
     for wave in summary.waves {
-      md += "| \(wave.index) | \(cell(wave.name))\(wave.isCanary ? " (canary)" : "") "
+      let canary = wave.isCanary && wave.name != "canary" ? " (canary)" : ""
+      md += "| \(wave.index) | \(cell(wave.name))\(canary) "
       md += "| \(wave.phase.rawValue) | \(wave.clusters.count) "
       md += "| \(wave.failures) (\(wave.allowedFailures)) | \(cell(wave.haltReason ?? "")) |\n"
     }
