@@ -56,6 +56,11 @@ let package = Package(
     /// The `fleetwave` executable: an entry point and nothing else.
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
+    /// Executor benchmarks (Scripts/bench-executor.sh): overhead against the critical path,
+    /// halt latency, exec driver against `xargs -P`.
+    .executableTarget(
+      name: "fleetwave-bench-executor", dependencies: ["Executor", "Drivers", "FleetCore"]),
+
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(
       name: "FleetSim",
