@@ -89,7 +89,6 @@ public final class Executor: @unchecked Sendable {
     case notStarted
     case upgrading(Int)
     case baking(Int)
-    case waitingForWindow(Int)
     case stopping
     case rollingBack
     case finished
@@ -240,7 +239,9 @@ public final class Executor: @unchecked Sendable {
 
   // MARK: - Waves
 
-  private func beginWave(_ index: Int, windowChecked: Bool = false) {
+  /// Starts a wave at once. Maintenance windows are the planner's estimate for now: the
+  /// executor does not wait for `earliestStart`, which for later waves is a projection.
+  private func beginWave(_ index: Int) {
     guard index < plan.waves.count else {
       let failed = slots.contains { $0.record.phase == .failed }
       finish(failed ? .failed : .succeeded, failed ? "some clusters failed within the budget" : nil)
@@ -252,17 +253,6 @@ public final class Executor: @unchecked Sendable {
       waitingForApproval = wave.name
       emit(.waveWaiting(wave: index, phase: .waitingForApproval, until: nil, at: clock.now()))
       finish(.interrupted, "waiting for approval of wave '\(wave.name)'")
-      return
-    }
-    if !windowChecked, let earliest = wave.earliestStart, earliest > clock.now() {
-      stage = .waitingForWindow(index)
-      waves[index].phase = .waitingForWindow
-      emit(.waveWaiting(wave: index, phase: .waitingForWindow, until: earliest, at: clock.now()))
-      timer = clock.schedule(at: earliest, on: queue) { [self] in
-        transit.touch()
-        guard stage == .waitingForWindow(index) else { return }
-        beginWave(index, windowChecked: true)
-      }
       return
     }
     stage = .upgrading(index)
@@ -305,7 +295,7 @@ public final class Executor: @unchecked Sendable {
         rollbackGroups.removeFirst()
         step()
       }
-    case .notStarted, .baking, .waitingForWindow, .finished:
+    case .notStarted, .baking, .finished:
       return
     }
   }
