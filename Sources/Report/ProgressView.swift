@@ -22,6 +22,7 @@ public final class ProgressView: @unchecked Sendable {
   private var inFlight: [String] = []
   private var notes: [String] = []
   private var runStart: Date?
+  private var runEnd: Date?
   private var dirty = false
   private var drawnLines = 0
   private var timer: DispatchSourceTimer?
@@ -113,7 +114,8 @@ public final class ProgressView: @unchecked Sendable {
       if let detail, phase == before { notes.append("\(name): \(detail)") }
     case .interruptRequested(let forced, _):
       notes.append(forced ? "cancelling in-flight clusters" : "interrupted: finishing in-flight clusters")
-    case .measurement, .gateResult, .runFinished:
+    case .runFinished(_, let at): runEnd = at
+    case .measurement, .gateResult:
       break
     }
   }
@@ -138,7 +140,7 @@ public final class ProgressView: @unchecked Sendable {
 
   /// The frame as plain lines: header, one line per wave, the clusters in flight, notes.
   func frame() -> [String] {
-    let now = clock.now()
+    let now = runEnd ?? clock.now()
     let elapsed = runStart.map { now.timeIntervalSince($0) } ?? 0
     var header = "fleetwave rollout \(plan.fleet)  elapsed \(Self.format(seconds: elapsed))"
     if let eta = estimateRemaining() { header += "  about \(Self.format(seconds: eta)) left" }
@@ -179,7 +181,10 @@ public final class ProgressView: @unchecked Sendable {
 
   /// Mean cluster time so far, times the rounds of `maxParallel` still to go, plus bakes.
   private func estimateRemaining() -> Double? {
-    guard !durations.isEmpty else { return nil }
+    // Nothing to estimate once the run is over or halted (what remains is rollback).
+    guard !durations.isEmpty, runEnd == nil, !wavePhases.values.contains(.halted) else {
+      return nil
+    }
     let mean = durations.reduce(0, +) / Double(durations.count)
     var total = 0.0
     for wave in plan.waves {
