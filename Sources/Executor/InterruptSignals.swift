@@ -15,6 +15,7 @@ public final class InterruptSignals: @unchecked Sendable {
     handler: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void
   ) {
     self.signals = signals
+    let registered = DispatchSemaphore(value: 0)
     for number in signals {
       // The source only sees the signal once the default action (terminate) is off.
       signal(number, SIG_IGN)
@@ -27,9 +28,13 @@ public final class InterruptSignals: @unchecked Sendable {
         self.lock.unlock()
         handler(number, count)
       }
+      source.setRegistrationHandler { registered.signal() }
       source.resume()
       sources.append(source)
     }
+    // A source is armed asynchronously; until then an ignored signal would be lost. Returning
+    // only once every source is registered makes "interrupt right after start" reliable.
+    for _ in signals { _ = registered.wait(timeout: .now() + 5) }
   }
 
   /// Hands the signals back to their default actions.
