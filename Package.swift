@@ -56,6 +56,8 @@ let package = Package(
     /// The `fleetwave` executable: an entry point and nothing else.
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
+    /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
+    .executableTarget(name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML"]),
     /// Executor benchmarks (Scripts/bench-executor.sh): overhead against the critical path,
     /// halt latency, exec driver against `xargs -P`.
     .executableTarget(
@@ -111,6 +113,9 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ]),
+    .testTarget(
+      name: "KubeTests", dependencies: ["FleetwaveTestSupport", "Kube", "FleetCore", "FleetYAML"]),
+    .testTarget(name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]
 )
