@@ -1,6 +1,7 @@
 // The `exec` driver: the release's upgrade/rollback command templates, run once per cluster
 // with the cluster's fields and its merged values file in the environment.
 import FleetCore
+import FleetYAML
 import Foundation
 
 #if canImport(Glibc)
@@ -121,8 +122,8 @@ public final class ExecDriver: Driver, @unchecked Sendable {
     for (key, value) in cluster.labels { environment["FLEETWAVE_LABEL_" + envName(key)] = value }
     if step != "revision" {
       do {
-        let text = JSONWriter.string(try values(cluster), options: .init(pretty: true))
-        environment["FLEETWAVE_VALUES_FILE"] = try scratch.writePrivate("values.json", text + "\n")
+        let text = YAML.emit(try values(cluster))
+        environment["FLEETWAVE_VALUES_FILE"] = try scratch.writePrivate("values.yaml", text)
       } catch {
         return .failure(DriverError(.setup, "cannot write the values file: \(error)"))
       }

@@ -70,7 +70,7 @@ func readPid(_ path: String) -> Int32? {
     let script = """
       env | grep ^FLEETWAVE_ | grep -v VALUES_FILE | sort > \(dir.path)/env.txt
       echo "$FLEETWAVE_VALUES_FILE" > \(dir.path)/values-path.txt
-      cp "$FLEETWAVE_VALUES_FILE" \(dir.path)/values.json
+      cp "$FLEETWAVE_VALUES_FILE" \(dir.path)/values.yaml
       stat -c %a "$FLEETWAVE_VALUES_FILE" "$(dirname "$FLEETWAVE_VALUES_FILE")" > \(dir.path)/modes.txt
       echo "upgraded {{ .name }} to {{ .version }}"
       """
@@ -95,8 +95,9 @@ func readPid(_ path: String) -> Int32? {
         FLEETWAVE_VERSION=1.4.2
 
         """)
-    let values = try JSONReader.parse(String(contentsOfFile: dir.file("values.json"), encoding: .utf8))
-    #expect(values == ["replicas": 3, "region": "eu-west-1"])
+    #expect(
+      try String(contentsOfFile: dir.file("values.yaml"), encoding: .utf8)
+        == "replicas: 3\nregion: eu-west-1\n")
     #expect(try String(contentsOfFile: dir.file("modes.txt"), encoding: .utf8) == "600\n700\n")
     let valuesPath = try String(contentsOfFile: dir.file("values-path.txt"), encoding: .utf8)
       .trimmingCharacters(in: .whitespacesAndNewlines)
