@@ -214,6 +214,7 @@ public final class ProgressView: @unchecked Sendable {
       return "\(Timestamp.iso(at)) \(waveName(wave)) \(phase.rawValue)"
         + (until.map { " until \(Timestamp.iso($0))" } ?? "")
     case .waveBaking(let wave, let until, let at):
+      guard until > at else { return nil }
       return "\(Timestamp.iso(at)) \(waveName(wave)) baking until \(Timestamp.iso(until))"
     case .wavePromoted(let wave, let at):
       return "\(Timestamp.iso(at)) \(waveName(wave)) promoted"

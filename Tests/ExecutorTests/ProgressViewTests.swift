@@ -49,7 +49,6 @@ final class Captured: @unchecked Sendable {
         2027-01-15T08:00:00.000Z wave 0 canary k1 upgrading
         2027-01-15T08:00:10.000Z wave 0 canary k1 verifying
         2027-01-15T08:00:10.000Z wave 0 canary k1 baking
-        2027-01-15T08:00:10.000Z wave 0 canary baking until 2027-01-15T08:00:10.000Z
         2027-01-15T08:00:10.000Z wave 0 canary k1 succeeded
         2027-01-15T08:00:10.000Z wave 0 canary promoted
         2027-01-15T08:00:10.000Z wave 1 prod started (2 clusters)
