@@ -131,11 +131,13 @@ public final class ExecDriver: Driver, @unchecked Sendable {
 
     let log = logPath(for: cluster.name)
     do {
-      try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        atPath: logDirectory, withIntermediateDirectories: true)
     } catch {
       return .failure(DriverError(.setup, "cannot create log directory \(logDirectory): \(error)"))
     }
-    let header = "=== \(step) \(cluster.name) (run \(call.run)) at \(Timestamp.iso(call.clock.now()))\n"
+    let header =
+      "=== \(step) \(cluster.name) (run \(call.run)) at \(Timestamp.iso(call.clock.now()))\n"
     appendToLog(log, header)
     let logStart = fileSize(log)
     let stdoutPath = step == "revision" ? scratch.path + "/stdout" : nil
@@ -151,10 +153,12 @@ public final class ExecDriver: Driver, @unchecked Sendable {
       return .success(printed.trimmingCharacters(in: .whitespacesAndNewlines))
     case .exited(let code):
       return .failure(
-        DriverError(.failed, "\(step) command exited with status \(code)" + lastLine(log, logStart)))
+        DriverError(.failed, "\(step) command exited with status \(code)" + lastLine(log, logStart))
+      )
     case .signaled(let signal):
       return .failure(
-        DriverError(.failed, "\(step) command killed by signal \(signal)" + lastLine(log, logStart)))
+        DriverError(.failed, "\(step) command killed by signal \(signal)" + lastLine(log, logStart))
+      )
     case .timedOut:
       let limit = DurationText.format(commands.timeout ?? call.timeout)
       appendToLog(log, "=== \(step) timed out after \(limit); process group killed\n")

@@ -110,7 +110,8 @@ public struct ProcessGroupCommand: Sendable {
       }
     }
     guard status == 0 else {
-      return .failure(DriverError(.setup, "cannot start /bin/sh: \(String(cString: strerror(status)))"))
+      return .failure(
+        DriverError(.setup, "cannot start /bin/sh: \(String(cString: strerror(status)))"))
     }
     return .success(pid)
   }

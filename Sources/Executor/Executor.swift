@@ -211,7 +211,9 @@ public final class Executor: @unchecked Sendable {
   public func settle() {
     var lastActivity = -1
     while true {
-      let (quiet, activity) = queue.sync { (runningWorkers == 0 && transit.count == 0, transit.activity) }
+      let (quiet, activity) = queue.sync {
+        (runningWorkers == 0 && transit.count == 0, transit.activity)
+      }
       if quiet && activity == lastActivity { return }
       if !quiet { delivered.wait() }
       lastActivity = activity

@@ -11,7 +11,8 @@ public final class InterruptSignals: @unchecked Sendable {
   /// Takes over `signals` (their default action is ignored from now on) and calls `handler`
   /// with the signal and how many have arrived so far, on `queue`.
   public init(
-    signals: [Int32] = [SIGINT, SIGTERM], queue: DispatchQueue = DispatchQueue(label: "fleetwave.signals"),
+    signals: [Int32] = [SIGINT, SIGTERM],
+    queue: DispatchQueue = DispatchQueue(label: "fleetwave.signals"),
     handler: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void
   ) {
     self.signals = signals

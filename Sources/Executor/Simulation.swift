@@ -79,7 +79,9 @@ public struct SimulationReport: Sendable, Equatable {
 
   public var text: String {
     let n = runs.count
-    func pct(_ k: Int) -> String { n == 0 ? "0%" : Value.format((Double(k) * 1000 / Double(n)).rounded() / 10) + "%" }
+    func pct(_ k: Int) -> String {
+      n == 0 ? "0%" : Value.format((Double(k) * 1000 / Double(n)).rounded() / 10) + "%"
+    }
     func spread(_ values: [Double], _ format: (Double) -> String) -> String {
       ["p50", "p90", "p99"].enumerated().map { index, name in
         "\(name) \(format(Self.percentile(values, [50, 90, 99][index])))"
@@ -95,7 +97,8 @@ public struct SimulationReport: Sendable, Equatable {
       out += "  \(outcome.rawValue): \(self.count(outcome)) (\(pct(self.count(outcome))))\n"
     }
     if !haltsByWave.isEmpty {
-      out += "  halted in: " + haltsByWave.map { "\($0.wave) \($0.runs)" }.joined(separator: ", ")
+      out +=
+        "  halted in: " + haltsByWave.map { "\($0.wave) \($0.runs)" }.joined(separator: ", ")
         + "\n"
     }
     out += "  clusters touched:     " + spread(runs.map { Double($0.touched) }, number) + "\n"
@@ -124,7 +127,8 @@ public enum Simulation {
   {
     var durations: [String: SimDuration] = [:]
     for cluster in clusters {
-      let expected = options.expectedDurations[cluster.name] ?? cluster.expectedDuration
+      let expected =
+        options.expectedDurations[cluster.name] ?? cluster.expectedDuration
         ?? options.defaultDuration
       let seconds = DurationText.seconds(expected)
       durations[cluster.name] = .uniform(

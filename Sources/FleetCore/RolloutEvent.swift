@@ -82,7 +82,8 @@ public struct ClusterRunRecord: Sendable, Equatable {
 
   public init(
     name: String, wave: Int, phase: ClusterPhase = .pending, fromRevision: String? = nil,
-    toRevision: String? = nil, startedAt: Date? = nil, finishedAt: Date? = nil, error: String? = nil,
+    toRevision: String? = nil, startedAt: Date? = nil, finishedAt: Date? = nil,
+    error: String? = nil,
     rollbackError: String? = nil, rollbackRevision: String? = nil,
     interruptedMidUpgrade: Bool = false, measurements: [Measurement] = [], gates: [GateResult] = []
   ) {

@@ -113,7 +113,8 @@ public final class ProgressView: @unchecked Sendable {
       if phase == .rollbackFailed { notes.append("rollback of \(name) failed: \(detail ?? "")") }
       if let detail, phase == before { notes.append("\(name): \(detail)") }
     case .interruptRequested(let forced, _):
-      notes.append(forced ? "cancelling in-flight clusters" : "interrupted: finishing in-flight clusters")
+      notes.append(
+        forced ? "cancelling in-flight clusters" : "interrupted: finishing in-flight clusters")
     case .runFinished(_, let at): runEnd = at
     case .measurement, .gateResult:
       break
@@ -149,7 +150,8 @@ public final class ProgressView: @unchecked Sendable {
       let phase = wavePhases[wave.index] ?? .pending
       var counts: [ClusterPhase: Int] = [:]
       for name in wave.clusters { counts[phases[name] ?? .pending, default: 0] += 1 }
-      let done = wave.clusters.count - (counts[.pending] ?? 0) - (counts[.upgrading] ?? 0)
+      let done =
+        wave.clusters.count - (counts[.pending] ?? 0) - (counts[.upgrading] ?? 0)
         - (counts[.verifying] ?? 0)
       let mark: String
       switch phase {
@@ -225,12 +227,14 @@ public final class ProgressView: @unchecked Sendable {
         + (detail.map { ": \($0)" } ?? "")
     case .gateResult(let cluster, let wave, let result):
       guard !result.passed else { return nil }
-      return "\(waveName(wave)) \(cluster ?? "wave gate") gate \(result.gate) failed: \(result.summary)"
+      return
+        "\(waveName(wave)) \(cluster ?? "wave gate") gate \(result.gate) failed: \(result.summary)"
     case .measurement:
       return nil
     case .interruptRequested(let forced, let at):
       return "\(Timestamp.iso(at)) "
-        + (forced ? "second interrupt: cancelling in-flight clusters"
+        + (forced
+          ? "second interrupt: cancelling in-flight clusters"
           : "interrupt: no new clusters start; in-flight clusters finish")
     case .runFinished(let outcome, let at):
       return "\(Timestamp.iso(at)) run finished: \(outcome.rawValue)"

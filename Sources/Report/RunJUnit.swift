@@ -65,9 +65,11 @@ public enum RunJUnit {
       }
       let type = record.rollbackError != nil ? "rollback-failed" : "upgrade-failed"
       body.append(
-        "      <failure message=\"\(escape(message))\" type=\"\(type)\">\(escape(detail))</failure>")
+        "      <failure message=\"\(escape(message))\" type=\"\(type)\">\(escape(detail))</failure>"
+      )
     case .rolledBack:
-      let why = record.error.map { "failed: \($0); rolled back" } ?? "rolled back after the rollout halted"
+      let why =
+        record.error.map { "failed: \($0); rolled back" } ?? "rolled back after the rollout halted"
       let to = record.rollbackRevision.map { " (revision \($0))" } ?? ""
       if record.error != nil {
         body.append(
@@ -80,7 +82,10 @@ public enum RunJUnit {
       let halt = summary.waves.compactMap(\.haltReason).first ?? summary.reason ?? "rollout halted"
       body.append("      <skipped message=\"\(escape("not run: " + halt))\"/>")
     case .notStarted:
-      body.append("      <skipped message=\"\(escape("not started: " + (summary.reason ?? "interrupted")))\"/>")
+      body.append(
+        "      <skipped message=\""
+          + escape("not started: " + (summary.reason ?? "interrupted")) + "\"/>"
+      )
     }
     if body.isEmpty { return xml + "/>\n" }
     return xml + ">\n" + body.joined(separator: "\n") + "\n    </testcase>\n"
@@ -104,7 +109,11 @@ public enum RunJUnit {
       case "\n": out += "&#10;"
       default:
         // XML 1.0 forbids most control characters even as references.
-        if scalar.value < 0x20 && scalar != "\t" { out += "?" } else { out.unicodeScalars.append(scalar) }
+        if scalar.value < 0x20 && scalar != "\t" {
+          out += "?"
+        } else {
+          out.unicodeScalars.append(scalar)
+        }
       }
     }
     return out

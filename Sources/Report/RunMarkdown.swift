@@ -17,7 +17,8 @@ public enum RunMarkdown {
     md += " (\(Timestamp.iso(summary.startedAt)) to \(Timestamp.iso(summary.finishedAt))).\n\n"
     if let reason = summary.reason { md += "> **\(cell(reason))**\n\n" }
     if !summary.midUpgrade.isEmpty {
-      md += "> Stopped mid-change (revision unknown): "
+      md +=
+        "> Stopped mid-change (revision unknown): "
         + summary.midUpgrade.map { "`\($0)`" }.joined(separator: ", ") + "\n\n"
     }
     md += "| state | clusters |\n|---|---:|\n"
@@ -42,7 +43,9 @@ public enum RunMarkdown {
       md += "| cluster | wave | state | revision | error |\n|---|---|---|---|---|\n"
       for (record, state) in troubled.prefix(listLimit) {
         var error = record.error ?? ""
-        if let rollback = record.rollbackError { error += (error.isEmpty ? "" : "; ") + "rollback: " + rollback }
+        if let rollback = record.rollbackError {
+          error += (error.isEmpty ? "" : "; ") + "rollback: " + rollback
+        }
         let revisions = [record.fromRevision, record.toRevision, record.rollbackRevision]
           .map { $0 ?? "-" }.joined(separator: " → ")
         md += "| `\(record.name)` | \(cell(waveNames[record.wave] ?? "")) | \(state.rawValue) "

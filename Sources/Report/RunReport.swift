@@ -40,7 +40,8 @@ public enum RunReportJSON {
     root.append("waitingForApproval", optional(summary.waitingForApproval))
     root.append("startedAt", .string(Timestamp.iso(summary.startedAt)))
     root.append("finishedAt", .string(Timestamp.iso(summary.finishedAt)))
-    root.append("allowedFailuresTotal", summary.allowedFailuresTotal.map { .int(Int64($0)) } ?? .null)
+    root.append(
+      "allowedFailuresTotal", summary.allowedFailuresTotal.map { .int(Int64($0)) } ?? .null)
     var counts = Mapping()
     let states = summary.clusters.map { ReportedState($0, outcome: summary.outcome) }
     for state in ReportedState.allCases {

@@ -56,7 +56,9 @@ final class Stamp: @unchecked Sendable {
   }
 }
 
-func fleetPlan(clusters count: Int, waves: Int, maxParallel: Int, allowed: Int = 0) -> (Plan, [Cluster]) {
+func fleetPlan(clusters count: Int, waves: Int, maxParallel: Int, allowed: Int = 0) -> (
+  Plan, [Cluster]
+) {
   let clusters = (0..<count).map { Cluster(name: "c\($0)", labels: ["region": "r\($0 % 8)"]) }
   let size = (count + waves - 1) / waves
   let planWaves = (0..<waves).map { index in
@@ -90,7 +92,8 @@ func benchSim() throws {
   let wall = median(walls)
   print(
     "sim: 1000 clusters, 5 waves, maxParallel 50, 100 ms each, no bake: wall "
-      + String(format: "%.3f s (median of 3: %@), ideal %.3f s, overhead %.2f%% (goal < 5%%)",
+      + String(
+        format: "%.3f s (median of 3: %@), ideal %.3f s, overhead %.2f%% (goal < 5%%)",
         wall, walls.map { String(format: "%.3f", $0) }.joined(separator: " "), ideal,
         (wall / ideal - 1) * 100))
 }
@@ -101,10 +104,12 @@ func benchHalt() throws {
     let (plan, clusters) = fleetPlan(clusters: 1000, waves: 5, maxParallel: 50)
     let victim = plan.waves[2].clusters[17 + round]
     let driver = TimedFailures(
-      SimDriver(duration: .fixed(.milliseconds(100)), faults: SimFaults(upgrade: .init(names: [victim]))))
+      SimDriver(
+        duration: .fixed(.milliseconds(100)), faults: SimFaults(upgrade: .init(names: [victim]))))
     let executor = try Executor(
       plan: plan, clusters: clusters, driver: driver,
-      options: ExecutorOptions(run: "bench", maxParallel: 50, failurePolicy: FailurePolicy(rollback: .none)))
+      options: ExecutorOptions(
+        run: "bench", maxParallel: 50, failurePolicy: FailurePolicy(rollback: .none)))
     let halted = Stamp()
     executor.observe { event in
       if case .waveHalted = event { halted.set(DispatchTime.now().uptimeNanoseconds) }
@@ -123,7 +128,9 @@ func benchHalt() throws {
 
 func benchExec() throws {
   let count = 200
-  let logs = FileManager.default.temporaryDirectory.appendingPathComponent("fleetwave-bench-\(getpid())").path
+  let logs = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "fleetwave-bench-\(getpid())"
+  ).path
   defer { try? FileManager.default.removeItem(atPath: logs) }
   let (plan, clusters) = fleetPlan(clusters: count, waves: 1, maxParallel: 20)
   let driver = ExecDriver(

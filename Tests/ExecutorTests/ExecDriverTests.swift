@@ -56,9 +56,10 @@ func readPid(_ path: String) -> Int32? {
     name: "prod-eu-1", labels: ["region": "eu-west-1", "tier.name": "gold"], context: "ctx-eu",
     server: "https://10.0.0.1:6443")
 
-  func call(_ clock: any RolloutClock = SystemClock(), timeout: Duration = .seconds(60),
-    cancellation: Cancellation = Cancellation()) -> DriverCall
-  {
+  func call(
+    _ clock: any RolloutClock = SystemClock(), timeout: Duration = .seconds(60),
+    cancellation: Cancellation = Cancellation()
+  ) -> DriverCall {
     DriverCall(
       cluster: cluster, run: "run-1", timeout: timeout, cancellation: cancellation, clock: clock,
       queue: DispatchQueue(label: "test"))
@@ -71,7 +72,8 @@ func readPid(_ path: String) -> Int32? {
       env | grep ^FLEETWAVE_ | grep -v VALUES_FILE | sort > \(dir.path)/env.txt
       echo "$FLEETWAVE_VALUES_FILE" > \(dir.path)/values-path.txt
       cp "$FLEETWAVE_VALUES_FILE" \(dir.path)/values.yaml
-      stat -c %a "$FLEETWAVE_VALUES_FILE" "$(dirname "$FLEETWAVE_VALUES_FILE")" > \(dir.path)/modes.txt
+      stat -c %a "$FLEETWAVE_VALUES_FILE" "$(dirname "$FLEETWAVE_VALUES_FILE")" \
+        > \(dir.path)/modes.txt
       echo "upgraded {{ .name }} to {{ .version }}"
       """
     let driver = ExecDriver(
@@ -117,14 +119,16 @@ func readPid(_ path: String) -> Int32? {
       release: release, logDirectory: dir.path)
     let result = complete { driver.upgrade(call(), from: nil, completion: $0) }
     #expect(
-      result == .failure(DriverError(.failed, "upgrade command exited with status 3: chart not found")))
+      result
+        == .failure(DriverError(.failed, "upgrade command exited with status 3: chart not found")))
   }
 
   @Test func anOverrunningCommandIsKilledWithItsWholeProcessGroup() throws {
     let dir = try TemporaryDirectory("exec-timeout")
     defer { dir.remove() }
     let clock = ManualClock()
-    let script = "sleep 300 & echo $! > \(dir.path)/child.pid; echo $$ > \(dir.path)/shell.pid; wait"
+    let script =
+      "sleep 300 & echo $! > \(dir.path)/child.pid; echo $$ > \(dir.path)/shell.pid; wait"
     let driver = ExecDriver(
       commands: ExecCommands(upgrade: script), release: release, logDirectory: dir.path)
     let box = ResultBox<String>()
@@ -152,7 +156,8 @@ func readPid(_ path: String) -> Int32? {
     defer { dir.remove() }
     let script = "sleep 300 & echo $! > \(dir.path)/child-{{ .name }}.pid; sleep 300"
     let driver = ExecDriver(
-      commands: ExecCommands(upgrade: script, rollback: "sleep 300 & echo $! > \(dir.path)/left.pid"),
+      commands: ExecCommands(
+        upgrade: script, rollback: "sleep 300 & echo $! > \(dir.path)/left.pid"),
       release: release, logDirectory: dir.path)
     let cancellation = Cancellation()
     let box = ResultBox<String>()
@@ -183,9 +188,12 @@ func readPid(_ path: String) -> Int32? {
         upgrade: "true", rollback: "test \"$FLEETWAVE_FROM_REVISION\" = 5",
         revision: "echo rev-{{ .name }}"),
       release: release, logDirectory: dir.path)
-    #expect(complete { driver.upgrade(call(), from: "5", completion: $0) } == .success("rev-prod-eu-1"))
-    #expect(complete { driver.currentRevision(call(), completion: $0) } == .success("rev-prod-eu-1"))
-    #expect(complete { driver.rollback(call(), to: "5", completion: $0) } == .success("rev-prod-eu-1"))
+    #expect(
+      complete { driver.upgrade(call(), from: "5", completion: $0) } == .success("rev-prod-eu-1"))
+    #expect(
+      complete { driver.currentRevision(call(), completion: $0) } == .success("rev-prod-eu-1"))
+    #expect(
+      complete { driver.rollback(call(), to: "5", completion: $0) } == .success("rev-prod-eu-1"))
     #expect(
       complete { driver.rollback(call(), to: "4", completion: $0) }
         == .failure(DriverError(.failed, "rollback command exited with status 1")))
@@ -206,7 +214,8 @@ func readPid(_ path: String) -> Int32? {
       logDirectory: dir.path)
     #expect(
       complete { driver.upgrade(call(), from: nil, completion: $0) }
-        == .failure(DriverError(.setup, "upgrade command: cluster 'prod-eu-1' has no label 'zone'")))
+        == .failure(DriverError(.setup, "upgrade command: cluster 'prod-eu-1' has no label 'zone'"))
+    )
   }
 
   @Test func theExecutorRollsBackAFailedExecClusterWithItsCommand() throws {
@@ -214,7 +223,9 @@ func readPid(_ path: String) -> Int32? {
     defer { dir.remove() }
     let driver = ExecDriver(
       commands: ExecCommands(
-        upgrade: "echo upgrading; [ \"$FLEETWAVE_CLUSTER\" != b ] || { echo 'pods crashlooping'; exit 1; }",
+        upgrade:
+          "echo upgrading; [ \"$FLEETWAVE_CLUSTER\" != b ] "
+            + "|| { echo 'pods crashlooping'; exit 1; }",
         rollback: "echo \"rolled back $FLEETWAVE_CLUSTER\" >> \(dir.path)/rollbacks.txt"),
       release: release, logDirectory: dir.file("logs"))
     let fleet = ["a", "b", "c"].map { Cluster(name: $0) }
@@ -227,6 +238,7 @@ func readPid(_ path: String) -> Int32? {
     #expect(summary.record("b")?.error == "upgrade command exited with status 1: pods crashlooping")
     #expect(summary.names(in: .rolledBack) == ["b"])
     #expect(summary.names(in: .pending) == ["c"])
-    #expect(try String(contentsOfFile: dir.file("rollbacks.txt"), encoding: .utf8) == "rolled back b\n")
+    #expect(
+      try String(contentsOfFile: dir.file("rollbacks.txt"), encoding: .utf8) == "rolled back b\n")
   }
 }

@@ -15,7 +15,8 @@ import Testing
       WaveShape(name: "big", clusters: Array(members[20...]), maxPerDomain: 2),
     ]
     let fleet = clusters(members, domains: ["eu", "us", "ap", "sa"])
-    let domainOf = Dictionary(uniqueKeysWithValues: fleet.map { ($0.name, $0.labels["region"] ?? "") })
+    let domainOf = Dictionary(
+      uniqueKeysWithValues: fleet.map { ($0.name, $0.labels["region"] ?? "") })
     let run = try SimRun(
       plan(shapes), clusters: fleet, duration: .uniform(.seconds(1), .seconds(30)), maxParallel: 6)
     let summary = run.run()
@@ -26,10 +27,12 @@ import Testing
     #expect(FlightCounter(events) { _, _ in "all" }.maxTotal == 6)
     let perWave = FlightCounter(events) { _, wave in String(wave) }.maxByKey
     #expect(perWave == ["0": 2, "1": 4, "2": 6])
-    let perDomainInBig = FlightCounter(events.filter {
-      if case .clusterPhase(_, 2, _, _, _) = $0 { return true }
-      return false
-    }) { name, _ in domainOf[name] ?? "" }.maxByKey
+    let perDomainInBig = FlightCounter(
+      events.filter {
+        if case .clusterPhase(_, 2, _, _, _) = $0 { return true }
+        return false
+      }
+    ) { name, _ in domainOf[name] ?? "" }.maxByKey
     #expect(perDomainInBig == ["eu": 2, "us": 2, "ap": 2, "sa": 2])
   }
 
@@ -119,10 +122,11 @@ import Testing
     #expect(summary.reason == "wave 'only' has 2 failed of 12 clusters; its budget allows 1")
 
     let events = run.log.events
-    let halted = try #require(run.log.firstIndex {
-      if case .waveHalted = $0 { return true }
-      return false
-    })
+    let halted = try #require(
+      run.log.firstIndex {
+        if case .waveHalted = $0 { return true }
+        return false
+      })
     // The event before the halt is the failure that crossed the budget.
     guard case .clusterPhase("c5", _, .failed, _, _) = events[halted - 1] else {
       Issue.record("expected c5's failure right before the halt, got \(events[halted - 1])")

@@ -108,7 +108,8 @@ struct SimRun {
 
   init(
     _ plan: Plan, clusters: [Cluster], duration: SimDuration = .fixed(.seconds(10)),
-    faults: SimFaults = SimFaults(), healthGate: Bool = false, policy: FailurePolicy = FailurePolicy(),
+    faults: SimFaults = SimFaults(), healthGate: Bool = false,
+    policy: FailurePolicy = FailurePolicy(),
     maxParallel: Int = 100, approvals: StaticApprovals = StaticApprovals(), seed: UInt64 = 7
   ) throws {
     driver = SimDriver(duration: duration, faults: faults, seed: seed)

@@ -30,7 +30,8 @@ import Testing
     let report = try Simulation.run(
       plan: plan(shapes), clusters: fleet,
       options: SimulationOptions(
-        runs: 3, expectedDurations: Dictionary(uniqueKeysWithValues: fleet.map { ($0.name, .zero) }),
+        runs: 3,
+        expectedDurations: Dictionary(uniqueKeysWithValues: fleet.map { ($0.name, .zero) }),
         defaultDuration: .seconds(60), maxParallel: 3))
     #expect(report.count(.succeeded) == 3)
     #expect(report.runs.map(\.seconds) == [900.0, 900.0, 900.0])
@@ -45,8 +46,9 @@ import Testing
     #expect(first.runs.count == 40)
     #expect(first.count(.halted) + first.count(.succeeded) + first.count(.failed) == 40)
     #expect(first.count(.halted) > 0)
-    #expect(first.text.hasPrefix(
-      "simulated 40 runs of test (15 clusters, 3 waves); failure rate 10%, seed 42\n"))
+    #expect(
+      first.text.hasPrefix(
+        "simulated 40 runs of test (15 clusters, 3 waves); failure rate 10%, seed 42\n"))
     #expect(first.text.contains("  halted: \(first.count(.halted)) ("))
   }
 }
