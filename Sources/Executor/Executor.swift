@@ -154,7 +154,11 @@ public final class Executor: @unchecked Sendable {
   /// Starts the run; `completion` gets the summary once the run finished or stopped.
   public func start(completion: @escaping @Sendable (RunSummary) -> Void = { _ in }) {
     queue.async { [self] in
-      guard stage == .notStarted else { return }
+      guard stage == .notStarted else {
+        // Interrupted before it started: report that rather than wait forever.
+        if stage == .finished { completion(makeSummary()) }
+        return
+      }
       self.completion = completion
       transit.touch()
       startedAt = clock.now()
@@ -183,6 +187,11 @@ public final class Executor: @unchecked Sendable {
       guard stage != .finished else { return }
       interrupts += 1
       emit(.interruptRequested(forced: interrupts > 1, at: clock.now()))
+      if stage == .notStarted {
+        startedAt = clock.now()
+        finish(.interrupted, "interrupted before any cluster started")
+        return
+      }
       timer?.cancel()
       timer = nil
       if interrupts > 1 {
@@ -276,8 +285,10 @@ public final class Executor: @unchecked Sendable {
       guard outstanding == 0 else { return }
       if let halt, interrupts == 0 {
         startRollback(halt.wave)
+      } else if let halt {
+        finish(.interrupted, halt.reason + "; interrupted before rollback")
       } else {
-        finish(halt == nil ? .interrupted : (interrupts > 0 ? .interrupted : .halted), reason)
+        finish(.interrupted, reason)
       }
     case .rollingBack:
       if interrupts == 0 { startRollbacks() }

@@ -300,4 +300,14 @@ import Testing
     #expect(summary.record("c1")?.phase == .upgrading)
     #expect(run.driver.revision(of: "c1") == 1)
   }
+
+  @Test func anInterruptBeforeTheStartEndsTheRunWithoutStartingAnything() throws {
+    let run = try SimRun(
+      plan([WaveShape(name: "all", clusters: names("c", 2))]), clusters: clusters(names("c", 2)))
+    run.executor.interrupt()
+    let summary = run.executor.run()
+    #expect(summary.outcome == .interrupted)
+    #expect(summary.reason == "interrupted before any cluster started")
+    #expect(summary.names(in: .pending) == ["c1", "c2"])
+  }
 }
