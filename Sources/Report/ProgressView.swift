@@ -192,7 +192,9 @@ public final class ProgressView: @unchecked Sendable {
     for wave in plan.waves {
       let phase = wavePhases[wave.index] ?? .pending
       guard phase == .pending || phase == .running else { continue }
-      let left = wave.clusters.filter { phases[$0] == .pending }.count
+      let left = wave.clusters.filter {
+        phases[$0] == .pending || (phases[$0]?.isInFlight ?? false)
+      }.count
       let parallel = Double(min(maxParallel, max(1, wave.maxParallel)))
       total += (Double(left) / parallel).rounded(.up) * mean + DurationText.seconds(wave.bake)
     }
