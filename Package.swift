@@ -58,6 +58,9 @@ let package = Package(
 
     /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
     .executableTarget(name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML"]),
+    /// Benchmark: plans a synthetic 100,000-cluster fleet (run it built with `-c release`).
+    .executableTarget(
+      name: "fleetwave-bench-plan", dependencies: ["Planner", "Report", "FleetCore"]),
     /// Executor benchmarks (Scripts/bench-executor.sh): overhead against the critical path,
     /// halt latency, exec driver against `xargs -P`.
     .executableTarget(

@@ -185,7 +185,10 @@ struct TreeBuilder {
     }
   }
 
-  private mutating func push(_ frame: Frame) throws(Diagnostic) {
+  private mutating func push(_ frame: consuming Frame) throws(Diagnostic) {
+    // Most collections in values files and manifests hold a handful of entries: one
+    // allocation of four avoids growing through one, two and four.
+    if frame.isMapping { frame.mapping.reserveCapacity(4) } else { frame.items.reserveCapacity(4) }
     if stack.count >= limits.maxDepth {
       throw .error("nesting deeper than \(limits.maxDepth) levels", at: frame.mark)
     }
