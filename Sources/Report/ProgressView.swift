@@ -110,6 +110,7 @@ public final class ProgressView: @unchecked Sendable {
         }
         inFlight.removeAll { $0 == name }
       }
+      if phase == .failed { notes.append("\(name) failed: \(detail ?? "")") }
       if phase == .rollbackFailed { notes.append("rollback of \(name) failed: \(detail ?? "")") }
       if let detail, phase == before { notes.append("\(name): \(detail)") }
     case .interruptRequested(let forced, _):

@@ -71,6 +71,7 @@ final class Captured: @unchecked Sendable {
         fleetwave rollout test  elapsed 30s
         ✓ 0 canary (canary)  promoted  1/1  succeeded 1
         ✗ 1 prod  halted  1/2  rolled-back 1
+        p1 failed: simulated upgrade failure
         halted: wave 'prod' has 1 failed of 2 clusters; its budget allows 0
 
         """)
