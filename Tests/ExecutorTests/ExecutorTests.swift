@@ -310,4 +310,26 @@ import Testing
     #expect(summary.reason == "interrupted before any cluster started")
     #expect(summary.names(in: .pending) == ["c1", "c2"])
   }
+
+  @Test func aFailingWaveGateAfterTheBakeHaltsAndRollsTheWaveBack() throws {
+    let shapes = [
+      WaveShape(name: "one", clusters: names("a", 3), bake: .seconds(300), allowed: 3),
+      WaveShape(name: "two", clusters: names("b", 2)),
+    ]
+    let run = try SimRun(
+      plan(shapes), clusters: clusters(names("a", 3) + names("b", 2)),
+      faults: SimFaults(health: .init(names: ["a2"])), waveGate: true,
+      policy: FailurePolicy(rollback: .wave))
+    let summary = run.run()
+    #expect(summary.outcome == .halted)
+    #expect(
+      summary.reason == "wave gate 'wave-health' failed: unhealthy: a2 (error rate 0.25 > 0.01)")
+    // The gate ran once over the whole wave, when its 300 s bake after the 10 s upgrades ended.
+    let gate = try #require(summary.waves[0].gates.first)
+    let bakeEnd = run.clock.now().addingTimeInterval(-10)
+    #expect(gate.measurements.map(\.at) == [bakeEnd, bakeEnd, bakeEnd])
+    #expect(bakeEnd.timeIntervalSince(summary.startedAt) == 310)
+    #expect(summary.names(in: .rolledBack) == ["a1", "a2", "a3"])
+    #expect(summary.names(in: .pending) == ["b1", "b2"])
+  }
 }

@@ -108,14 +108,16 @@ struct SimRun {
 
   init(
     _ plan: Plan, clusters: [Cluster], duration: SimDuration = .fixed(.seconds(10)),
-    faults: SimFaults = SimFaults(), healthGate: Bool = false,
+    faults: SimFaults = SimFaults(), healthGate: Bool = false, waveGate: Bool = false,
     policy: FailurePolicy = FailurePolicy(),
     maxParallel: Int = 100, approvals: StaticApprovals = StaticApprovals(), seed: UInt64 = 7
   ) throws {
     driver = SimDriver(duration: duration, faults: faults, seed: seed)
     let gates: [any HealthGate] = healthGate ? [SimHealthGate(driver: driver)] : []
     executor = try Executor(
-      plan: plan, clusters: clusters, driver: driver, gates: gates, clock: clock,
+      plan: plan, clusters: clusters, driver: driver, gates: gates,
+      waveGates: waveGate ? [SimHealthGate(driver: driver, name: "wave-health")] : [],
+      clock: clock,
       approvals: approvals,
       options: ExecutorOptions(run: "run-1", maxParallel: maxParallel, failurePolicy: policy))
     executor.observe { [log] in log.record($0) }
