@@ -83,6 +83,17 @@ let package = Package(
         "FleetSim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
+    /// Benchmark: probes per second through the HTTP transport against the curl CLI in a loop
+    /// (run by Scripts/bench-http.sh).
+    .executableTarget(
+      name: "fleetwave-bench-http",
+      dependencies: [
+        "HTTP", "FleetCore",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ]),
+
     /// Shared by the test targets: built binaries, child processes, temporary directories.
     .target(name: "FleetwaveTestSupport", path: "Tests/Support"),
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetwaveTestSupport", "FleetCore"]),

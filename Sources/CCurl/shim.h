@@ -56,4 +56,31 @@ static inline CURLSHcode fw_curl_share_setopt_long(CURLSH *share, CURLSHoption o
   return curl_share_setopt(share, option, value);
 }
 
+typedef int (*fw_curl_debug_callback)(
+    CURL *handle, curl_infotype type, char *data, size_t size, void *context);
+
+static inline CURLcode fw_curl_easy_setopt_debug_callback(
+    CURL *handle, fw_curl_debug_callback callback) {
+  return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
+}
+
+static inline CURLcode fw_curl_easy_setopt_slist(
+    CURL *handle, CURLoption option, struct curl_slist *list) {
+  return curl_easy_setopt(handle, option, list);
+}
+
+/* CURL_GLOBAL_ALL and CURL_ERROR_SIZE are macros Swift does not import. */
+static inline CURLcode fw_curl_global_init_all(void) {
+  return curl_global_init(CURL_GLOBAL_ALL);
+}
+
+static inline size_t fw_curl_error_size(void) {
+  return CURL_ERROR_SIZE;
+}
+
+/* The result of a finished transfer, read out of CURLMsg's anonymous union. */
+static inline CURLcode fw_curl_msg_result(const CURLMsg *message) {
+  return message->data.result;
+}
+
 #endif

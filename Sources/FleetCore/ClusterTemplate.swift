@@ -7,6 +7,25 @@ import Foundation
 /// Deliberately not Go templates: no logic, only lookups, so a typo is a located error
 /// rather than an empty string.
 public enum ClusterTemplate {
+  /// The variable naming every cluster a gate checks at once (a wave gate): `{{ .clusters }}`.
+  public static let clustersVariable = "clusters"
+
+  /// `{{ .clusters }}`'s value: the names as an RE2 alternation (`a|b|c`), each regex
+  /// metacharacter escaped for use inside a double-quoted PromQL string, where a backslash must
+  /// itself be escaped: `prod.eu` becomes `prod\\.eu`, so `cluster=~"{{ .clusters }}"` matches
+  /// exactly these names.
+  public static func clustersAlternation(_ names: [String]) -> String {
+    let metacharacters = Set("\\.+*?()|[]{}^$")
+    return names.map { name in
+      var escaped = ""
+      for character in name {
+        if metacharacters.contains(character) { escaped += "\\\\" }
+        escaped.append(character)
+      }
+      return escaped
+    }.joined(separator: "|")
+  }
+
   /// True when `text` holds at least one placeholder.
   public static func isTemplated(_ text: String) -> Bool { text.contains("{{") }
 

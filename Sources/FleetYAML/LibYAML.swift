@@ -220,11 +220,12 @@ final class LibYAMLEmitter {
     case .doubleQuoted: cStyle = YAML_DOUBLE_QUOTED_SCALAR_STYLE
     case .literal: cStyle = YAML_LITERAL_SCALAR_STYLE
     }
-    var bytes = Array(value.utf8)
+    // A trailing NUL keeps the buffer non-empty, so it always has an address; libyaml copies
+    // `length` bytes and never reads the NUL.
+    var bytes = Array(value.utf8) + [0]
+    let length = Int32(bytes.count - 1)
     let ok = bytes.withUnsafeMutableBufferPointer { buffer in
-      yaml_scalar_event_initialize(
-        &event, nil, nil, buffer.baseAddress ?? UnsafeMutablePointer(mutating: ""),
-        Int32(buffer.count), 1, 1, cStyle)
+      yaml_scalar_event_initialize(&event, nil, nil, buffer.baseAddress, length, 1, 1, cStyle)
     }
     guard ok == 1 else { throw Diagnostic.error("cannot emit scalar") }
     try emit(&event)

@@ -1,1 +1,0 @@
-// Health module: see Package.swift for what it owns.

@@ -1,0 +1,1 @@
+../HTTPTests/LoopbackServer.swift
