@@ -5,6 +5,8 @@ import Drivers
 import Executor
 import FleetCore
 import Foundation
+import HTTP
+import Health
 import Inventory
 import Planner
 import Report
@@ -107,6 +109,7 @@ extension FleetwaveCommand {
       let sim: SimDriver?
       let driver: any Driver
       var gates: [any HealthGate] = []
+      var waveGates: [any HealthGate] = []
       var clock: any RolloutClock = SystemClock()
       var manual: ManualClock?
       switch kind {
@@ -149,10 +152,13 @@ extension FleetwaveCommand {
               throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
             }
           })
-        if !policy.health.isEmpty {
-          printError(
-            "warning: the exec driver does not run rollout.health checks yet; "
-              + "clusters are judged by their command's exit status only")
+        let transport = HTTPTransport()
+        let variables = TemplateVariables.values(for: fleet.release)
+        gates = policy.health.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
+        }
+        waveGates = policy.waveHealth.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
         }
       case .kube, .helm:
         printError(
@@ -164,7 +170,8 @@ extension FleetwaveCommand {
       let executor: Executor
       do {
         executor = try Executor(
-          plan: planned, clusters: fleet.clusters, driver: driver, gates: gates, clock: clock,
+          plan: planned, clusters: fleet.clusters, driver: driver, gates: gates,
+          waveGates: waveGates, clock: clock,
           approvals: StaticApprovals(Set(approve)),
           options: ExecutorOptions(
             run: runID, maxParallel: parallel, failurePolicy: policy.failurePolicy,

@@ -8,7 +8,7 @@ import Testing
 /// A six-cluster fleet: canary, wave "first" (b-1, b-2), wave "rest" (c-1..c-3).
 func writeTinyFleet(
   _ dir: TemporaryDirectory, driver: String, upgrade: String = "true",
-  rollback: String = "true"
+  rollback: String = "true", health: String = ""
 ) throws -> String {
   try dir.write("fleet/values/base.yaml", "replicas: 2\nimage: {tag: 1.4.2}\n")
   return try dir.write(
@@ -44,7 +44,7 @@ func writeTinyFleet(
       failurePolicy:
         maxFailuresPerWave: 0
         rollback: wave
-
+    \(health)
     """)
 }
 
@@ -103,6 +103,37 @@ func states(_ report: Value) -> [String: String] {
     #expect(
       markdown.contains(
         "| `c-2` | rest | rolled-back | 1 → - → 2 | simulated upgrade failure |"))
+  }
+
+  @Test func execClustersAreVerifiedByTheFleetsHealthChecks() throws {
+    let dir = try TemporaryDirectory("rollout-health")
+    defer { dir.remove() }
+    _ = try writeTinyFleet(
+      dir, driver: "exec",
+      rollback: "echo $FLEETWAVE_CLUSTER >> \(dir.path)/rolled-back",
+      health: """
+          health:
+            - command: 'test "$FLEETWAVE_CLUSTER" != b-2'
+        """)
+    let result = try fleetwave(
+      [
+        "rollout", dir.file("fleet"), "--report-json", dir.file("run.json"),
+        "--log-dir", dir.file("logs"),
+      ])
+    #expect(result.status == 1)
+    let report = try json(dir.file("run.json"))
+    #expect(report["reason"] == "wave 'first' has 1 failed of 2 clusters; its budget allows 0")
+    let b2 = report["clusters"]?.sequence?.first { $0["name"] == "b-2" }
+    #expect(
+      b2?["error"]?.string?.hasPrefix(
+        #"health gate 'command test "$FLEETWAVE_CLUSTER" != b-2' failed: "#) == true)
+    #expect(
+      states(report) == [
+        "canary-1": "succeeded", "b-1": "rolled-back", "b-2": "rolled-back",
+        "c-1": "skipped", "c-2": "skipped", "c-3": "skipped",
+      ])
+    let rolledBack = try String(contentsOfFile: dir.file("rolled-back"), encoding: .utf8)
+    #expect(Set(rolledBack.split(separator: "\n")) == ["b-1", "b-2"])
   }
 
   @Test func dryRunSaysWhatWouldRunAndRunsNothing() throws {
