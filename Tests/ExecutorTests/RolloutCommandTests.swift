@@ -136,6 +136,23 @@ func states(_ report: Value) -> [String: String] {
     #expect(Set(rolledBack.split(separator: "\n")) == ["b-1", "b-2"])
   }
 
+  @Test func execCommandsGetEachClustersValuesWithSetApplied() throws {
+    let dir = try TemporaryDirectory("rollout-values")
+    defer { dir.remove() }
+    _ = try writeTinyFleet(
+      dir, driver: "exec",
+      upgrade: #"cp "$FLEETWAVE_VALUES_FILE" \#(dir.path)/values-$FLEETWAVE_CLUSTER.yaml"#)
+    let result = try fleetwave(
+      ["rollout", dir.file("fleet"), "--set", "replicas=5", "--log-dir", dir.file("logs")])
+    #expect(result.status == 0)
+    #expect(result.stdout.hasSuffix(": succeeded (6 succeeded)\n"))
+    for name in ["canary-1", "b-1", "c-3"] {
+      #expect(
+        try String(contentsOfFile: dir.file("values-\(name).yaml"), encoding: .utf8)
+          == "replicas: 5\nimage:\n  tag: 1.4.2\n")
+    }
+  }
+
   @Test func dryRunSaysWhatWouldRunAndRunsNothing() throws {
     let dir = try TemporaryDirectory("rollout-dry")
     defer { dir.remove() }
