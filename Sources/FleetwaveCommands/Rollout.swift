@@ -252,6 +252,9 @@ extension FleetwaveCommand {
         line +=
           "\n  stopped mid-change (revision unknown): " + summary.midUpgrade.joined(separator: ", ")
       }
+      if let wave = summary.waitingForApproval {
+        line += "\n  to go on, run again with --approve \(wave)"
+      }
       return line
     }
 

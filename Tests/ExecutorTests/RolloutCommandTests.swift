@@ -153,6 +153,29 @@ func states(_ report: Value) -> [String: String] {
     }
   }
 
+  @Test func aWaveThatNeedsApprovalStopsTheRunWithExitThree() throws {
+    let dir = try TemporaryDirectory("rollout-approval")
+    defer { dir.remove() }
+    let fleet = try writeTinyFleet(dir, driver: "sim")
+    let text = try String(contentsOfFile: fleet, encoding: .utf8)
+    try text.replacingOccurrences(
+      of: "{name: rest, selector: wave=rest}",
+      with: "{name: rest, selector: wave=rest, approval: true}"
+    ).write(toFile: fleet, atomically: true, encoding: .utf8)
+    let paused = try fleetwave(["rollout", dir.file("fleet"), "--run", "r2"])
+    #expect(paused.status == 3)
+    #expect(
+      paused.stdout.hasSuffix(
+        """
+        rollout r2: interrupted (3 succeeded, 3 not-started)
+          waiting for approval of wave 'rest'
+          to go on, run again with --approve rest
+
+        """))
+    let approved = try fleetwave(["rollout", dir.file("fleet"), "--approve", "rest"])
+    #expect(approved.status == 0)
+  }
+
   @Test func dryRunSaysWhatWouldRunAndRunsNothing() throws {
     let dir = try TemporaryDirectory("rollout-dry")
     defer { dir.remove() }
