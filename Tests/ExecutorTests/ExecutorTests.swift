@@ -332,4 +332,38 @@ import Testing
     #expect(summary.names(in: .rolledBack) == ["a1", "a2", "a3"])
     #expect(summary.names(in: .pending) == ["b1", "b2"])
   }
+
+  @Test func limitsHoldWithRealThreadsAndTheSystemClock() throws {
+    // Gates on worker threads and driver completions racing each other, in real time.
+    let members = names("c", 200)
+    let fleet = clusters(members, domains: ["eu", "us", "ap", "sa"])
+    let domainOf = Dictionary(
+      uniqueKeysWithValues: fleet.map { ($0.name, $0.labels["region"] ?? "") })
+    let shapes = [
+      WaveShape(name: "one", clusters: Array(members[..<100]), maxParallel: 5, allowed: 100),
+      WaveShape(name: "two", clusters: Array(members[100...]), maxPerDomain: 2, allowed: 100),
+    ]
+    let driver = SimDriver(
+      duration: .uniform(.milliseconds(1), .milliseconds(3)),
+      faults: SimFaults(health: .init(probability: 0.1)), seed: 3)
+    let log = EventLog()
+    let executor = try Executor(
+      plan: plan(shapes), clusters: fleet, driver: driver, gates: [SimHealthGate(driver: driver)],
+      options: ExecutorOptions(run: "real", maxParallel: 7))
+    executor.observe { log.record($0) }
+    let summary = executor.run()
+    let failing = fleet.filter { driver.healthFails($0) }.map(\.name)
+    #expect(summary.outcome == .failed)
+    #expect(summary.names(in: .failed) == failing)
+    #expect(summary.names(in: .succeeded).count == 200 - failing.count)
+    let events = log.events
+    #expect(FlightCounter(events) { _, _ in "all" }.maxTotal <= 7)
+    #expect(FlightCounter(events) { _, wave in String(wave) }.maxByKey["0"] ?? 0 <= 5)
+    let waveTwo = events.filter {
+      if case .clusterPhase(_, 1, _, _, _) = $0 { return true }
+      return false
+    }
+    let perDomain = FlightCounter(waveTwo) { name, _ in domainOf[name] ?? "" }.maxByKey
+    #expect(perDomain.values.allSatisfy { $0 <= 2 })
+  }
 }
