@@ -57,7 +57,8 @@ let package = Package(
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
     /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
-    .executableTarget(name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML"]),
+    .executableTarget(
+      name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML", "Inventory"]),
     /// Benchmark: plans a synthetic 100,000-cluster fleet (run it built with `-c release`).
     .executableTarget(
       name: "fleetwave-bench-plan", dependencies: ["Planner", "Report", "FleetCore"]),
@@ -80,7 +81,7 @@ let package = Package(
     .executableTarget(
       name: "fleet-sim",
       dependencies: [
-        "FleetSim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "FleetSim", "Inventory", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     /// Benchmark: probes per second through the HTTP transport against the curl CLI in a loop
@@ -128,7 +129,8 @@ let package = Package(
         .product(name: "NIOPosix", package: "swift-nio"),
       ]),
     .testTarget(
-      name: "KubeTests", dependencies: ["FleetwaveTestSupport", "Kube", "FleetCore", "FleetYAML"]),
+      name: "KubeTests",
+      dependencies: ["FleetwaveTestSupport", "Kube", "HTTP", "FleetSim", "FleetCore", "FleetYAML"]),
     .testTarget(name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]

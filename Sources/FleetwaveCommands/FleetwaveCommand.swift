@@ -18,25 +18,6 @@ public struct FleetwaveCommand: AsyncParsableCommand {
   )
 
   public init() {}
-
-  /// Runs the command line; usage errors exit 2 (argument-parser's default is 64), as the
-  /// command-line contract promises.
-  public static func main() async {
-    do {
-      var command = try parseAsRoot()
-      if var asyncCommand = command as? AsyncParsableCommand {
-        try await asyncCommand.run()
-      } else {
-        try command.run()
-      }
-    } catch {
-      if exitCode(for: error) == .validationFailure {
-        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-        Foundation.exit(2)
-      }
-      exit(withError: error)
-    }
-  }
 }
 
 extension FleetwaveCommand {

@@ -34,7 +34,8 @@ extension FleetwaveCommand {
 
     @Option(
       name: .customLong("set"),
-      help: ArgumentHelp("Set a value as helm --set does (a.b=1, a[0].c=x, l={a,b}).", valueName: "k=v"))
+      help: ArgumentHelp(
+        "Set a value as helm --set does (a.b=1, a[0].c=x, l={a,b}).", valueName: "k=v"))
     var sets: [String] = []
 
     @Option(
@@ -79,7 +80,8 @@ extension FleetwaveCommand {
       let directory = fleet.directory
       switch (output, showOrigin) {
       case (.yaml, false): print(YAML.emit(values), terminator: "")
-      case (.yaml, true): print(ValueOrigins.annotatedYAML(values, relativeTo: directory), terminator: "")
+      case (.yaml, true):
+        print(ValueOrigins.annotatedYAML(values, relativeTo: directory), terminator: "")
       case (.json, false): print(JSONWriter.string(values, options: .init(pretty: true)))
       case (.json, true):
         let both: Value = [

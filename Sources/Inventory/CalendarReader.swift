@@ -3,7 +3,8 @@ import FleetCore
 import Foundation
 
 enum CalendarReader {
-  static func windows(_ value: Value, _ diagnostics: inout Diagnostics) -> [String: MaintenanceWindow]
+  static func windows(_ value: Value, _ diagnostics: inout Diagnostics) -> [String:
+    MaintenanceWindow]
   {
     guard let mapping = value.mapping else {
       diagnostics.error(
@@ -29,7 +30,8 @@ enum CalendarReader {
       guard ok, let from, let to, let zone else { continue }
       if from == to {
         diagnostics.error(
-          "window '\(entry.key)' is empty: 'from' and 'to' are both \(from)", at: fields.mark(of: "to"))
+          "window '\(entry.key)' is empty: 'from' and 'to' are both \(from)",
+          at: fields.mark(of: "to"))
         continue
       }
       windows[entry.key] = MaintenanceWindow(
@@ -41,7 +43,8 @@ enum CalendarReader {
 
   static func freezes(_ value: Value, _ diagnostics: inout Diagnostics) -> [FreezePeriod] {
     guard let items = value.sequence else {
-      diagnostics.error("'freeze' must be a list of periods, found \(value.kindName)", at: value.mark)
+      diagnostics.error(
+        "'freeze' must be a list of periods, found \(value.kindName)", at: value.mark)
       return []
     }
     var periods: [FreezePeriod] = []
@@ -83,7 +86,8 @@ enum CalendarReader {
     } else if let items = value.sequence {
       for item in items {
         guard let s = item.string else {
-          diagnostics.error("days must be names such as Mon or ranges such as Mon-Fri", at: item.mark)
+          diagnostics.error(
+            "days must be names such as Mon or ranges such as Mon-Fri", at: item.mark)
           return nil
         }
         parts.append((s, item.mark))
@@ -130,7 +134,8 @@ enum CalendarReader {
     let text = value.scalarText ?? ""
     let parts = text.split(separator: ":", omittingEmptySubsequences: false)
     if parts.count == 2, parts[0].count == 2, parts[1].count == 2,
-      let hour = Int(parts[0]), let minute = Int(parts[1]), parts.allSatisfy({ $0.allSatisfy(\.isNumber) }),
+      let hour = Int(parts[0]), let minute = Int(parts[1]),
+      parts.allSatisfy({ $0.allSatisfy(\.isNumber) }),
       minute < 60, hour < 24 || (allowEndOfDay && hour == 24 && minute == 0)
     {
       return TimeOfDay(hour: hour, minute: minute)

@@ -20,15 +20,10 @@ struct ClusterReader {
   /// What `defaults` contributes; `context` and `server` may be templates of the cluster.
   private struct Defaults {
     var labels: [(String, String)] = []
-    var context: (String, SourceMark?)?
-    var server: (String, SourceMark?)?
+    var context: CompiledTemplate?
+    var server: CompiledTemplate?
     var windows: [String] = []
     var expectedDuration: Duration?
-  }
-
-  init(directory: String, windowNames: Set<String>) {
-    self.directory = directory
-    self.windowNames = windowNames
   }
 
   mutating func read(_ top: Fields, _ diagnostics: inout Diagnostics) -> [Cluster] {
@@ -74,7 +69,8 @@ struct ClusterReader {
       guard let value = fields[key], let text = fields.text(key, &diagnostics) else { continue }
       let mark = Fields.contentMark(of: value)
       diagnostics.append(contentsOf: ClusterTemplate.check(text, mark: mark))
-      if key == "context" { defaults.context = (text, mark) } else { defaults.server = (text, mark) }
+      let template = CompiledTemplate(text, mark: mark)
+      if key == "context" { defaults.context = template } else { defaults.server = template }
     }
     defaults.windows = windowNames(fields, &diagnostics)
     defaults.expectedDuration = fields.duration("expectedDuration", &diagnostics)
@@ -109,29 +105,22 @@ struct ClusterReader {
         ?? defaults.expectedDuration,
       mark: node.mark)
     // Templates see the cluster's own fields, so defaults are filled after them.
-    if cluster.context == nil, let (template, mark) = defaults.context {
-      cluster.context = try? ClusterTemplate.render(template, cluster: cluster, mark: mark)
-      if cluster.context == nil { renderFailure(template, mark, cluster, &diagnostics) }
-    }
-    if cluster.server == nil, let (template, mark) = defaults.server {
-      cluster.server = try? ClusterTemplate.render(template, cluster: cluster, mark: mark)
-      if cluster.server == nil { renderFailure(template, mark, cluster, &diagnostics) }
+    do {
+      if cluster.context == nil, let template = defaults.context {
+        cluster.context = try template.render(cluster)
+      }
+      if cluster.server == nil, let template = defaults.server {
+        cluster.server = try template.render(cluster)
+      }
+    } catch {
+      diagnostics.append(error)
     }
     return cluster
   }
 
-  private func renderFailure(
-    _ template: String, _ mark: SourceMark?, _ cluster: Cluster, _ diagnostics: inout Diagnostics
-  ) {
-    do {
-      _ = try ClusterTemplate.render(template, cluster: cluster, mark: mark)
-    } catch {
-      diagnostics.append(error)
-    }
-  }
-
   static func isValidName(_ name: String) -> Bool {
-    guard let first = name.unicodeScalars.first, first.properties.isAlphabetic || ("0"..."9").contains(first)
+    guard let first = name.unicodeScalars.first,
+      first.properties.isAlphabetic || ("0"..."9").contains(first)
     else { return false }
     return name.unicodeScalars.allSatisfy {
       ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
@@ -148,8 +137,13 @@ struct ClusterReader {
     labels.reserveCapacity(mapping.count)
     for entry in mapping {
       switch entry.value.kind {
-      case .string, .int, .double, .bool:
-        labels.append((entry.key, entry.value.scalarText ?? ""))
+      case .string(let text):
+        labels.append((entry.key, text))
+      case .int, .double, .bool:
+        if let text = Fields.textOfScalar(entry.value, named: "label '\(entry.key)'", &diagnostics)
+        {
+          labels.append((entry.key, text))
+        }
       default:
         diagnostics.error(
           "label '\(entry.key)' must have a string value, found \(entry.value.kindName)",
@@ -207,7 +201,7 @@ struct ClusterReader {
       }
       for file in files where seen.insert(file).inserted {
         do {
-          let document = try YAML.load(path: file)
+          let document = try YAML.loadQuickly(path: file)
           switch document.kind {
           case .mapping: nodes.append(document)
           case .sequence(let items): nodes.append(contentsOf: items)

@@ -43,17 +43,20 @@ struct Fields {
     diagnostics.error("\(what) is missing required key '\(key)'", at: mark)
   }
 
-  func wrongType(_ key: String, _ value: Value, expected: String, _ diagnostics: inout Diagnostics) {
+  func wrongType(_ key: String, _ value: Value, expected: String, _ diagnostics: inout Diagnostics)
+  {
     diagnostics.error(
       "'\(key)' in \(what) must be \(expected), found \(value.kindName)", at: value.mark)
   }
 
-  /// A string; scalars such as `1.4.2` or `true` are taken as the text they were written as.
+  /// A string; an unquoted number or boolean is taken as its text (`driver: true` is "true"),
+  /// unless YAML changed how it reads (`version: 1.10` is the number 1.1): that is an error.
   func text(_ key: String, _ diagnostics: inout Diagnostics) -> String? {
     guard let value = mapping[key] else { return nil }
     switch value.kind {
     case .string(let s): return s
-    case .int, .double, .bool: return value.scalarText
+    case .int, .double, .bool:
+      return Fields.textOfScalar(value, named: "'\(key)'", &diagnostics)
     default:
       wrongType(key, value, expected: "a string", &diagnostics)
       return nil
@@ -84,9 +87,14 @@ struct Fields {
       wrongType(key, value, expected: "an integer", &diagnostics)
       return nil
     }
-    guard i >= minimum, i <= Int64(Int32.max) else {
+    guard i >= minimum else {
       diagnostics.error(
         "'\(key)' in \(what) must be at least \(minimum), found \(i)", at: value.mark)
+      return nil
+    }
+    guard i <= Int64(Int32.max) else {
+      diagnostics.error(
+        "'\(key)' in \(what) must be at most \(Int32.max), found \(i)", at: value.mark)
       return nil
     }
     return Int(i)
@@ -202,6 +210,35 @@ struct Fields {
       let p = Double(number), p >= 0, p <= 100
     else { return nil }
     return p
+  }
+
+  /// An unquoted number or boolean as text, refusing one YAML reads as something other than
+  /// what was written (`1.10` as 1.1, `0777` as 511, `1_000` as 1000).
+  static func textOfScalar(_ value: Value, named what: String, _ diagnostics: inout Diagnostics)
+    -> String?
+  {
+    let text = value.scalarText ?? ""
+    if let written = writtenText(of: value), written != text, !(value.bool != nil) {
+      diagnostics.error(
+        "\(what) is written \(written), which YAML reads as the number \(text); quote it"
+          + " (\"\(written)\") to keep the text", at: value.mark)
+      return nil
+    }
+    return text
+  }
+
+  /// The plain scalar's characters as they stand in the source, when they can be found.
+  static func writtenText(of value: Value) -> String? {
+    guard let mark = value.mark, let line = mark.file.line(mark.line) else { return nil }
+    let characters = Array(line)
+    var index = mark.column - 1
+    guard index >= 0, index < characters.count else { return nil }
+    var out = ""
+    while index < characters.count, !" ,}]#".contains(characters[index]) {
+      out.append(characters[index])
+      index += 1
+    }
+    return out.isEmpty ? nil : out
   }
 
   /// The mark of a scalar's first content character: a quoted scalar's mark is at its opening

@@ -141,7 +141,8 @@ struct FleetReader {
     }
     if let value = top["kind"], value.string != "Fleet" {
       diagnostics.error(
-        "unsupported kind '\(value.scalarText ?? value.kindName)'; expected 'Fleet'", at: value.mark)
+        "unsupported kind '\(value.scalarText ?? value.kindName)'; expected 'Fleet'", at: value.mark
+      )
     }
   }
 
@@ -185,6 +186,13 @@ struct FleetReader {
       chart.hasPrefix(".") || chart.hasPrefix("/")
     {
       diagnostics.error("chart directory '\(chart)' does not exist", at: fields.mark(of: "chart"))
+    }
+    if let chart, FleetPaths.isLocal(chart, in: directory),
+      !FileManager.default.fileExists(
+        atPath: FleetPaths.join(FleetPaths.join(directory, chart), "Chart.yaml"))
+    {
+      diagnostics.error(
+        "chart directory '\(chart)' has no Chart.yaml", at: fields.mark(of: "chart"))
     }
     if let manifests, !FileManager.default.fileExists(atPath: FleetPaths.join(directory, manifests))
     {
@@ -279,13 +287,15 @@ struct FleetReader {
       if !ClusterTemplate.check(text, variables: Set(variables.keys), mark: mark).isEmpty {
         continue  // reported where the template was read
       }
+      let template = CompiledTemplate(text, mark: nil)
       for cluster in clusters {
         do {
-          _ = try ClusterTemplate.render(text, cluster: cluster, variables: variables)
+          _ = try template.render(cluster, variables: variables)
         } catch {
           diagnostics.error(
             "template '\(text)' cannot be filled for cluster '\(cluster.name)': \(error.message)",
-            at: mark, notes: cluster.mark.map { [.note("cluster '\(cluster.name)' is here", at: $0)] }
+            at: mark,
+            notes: cluster.mark.map { [.note("cluster '\(cluster.name)' is here", at: $0)] }
               ?? [])
           break
         }

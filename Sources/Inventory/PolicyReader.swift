@@ -19,7 +19,10 @@ enum PolicyReader {
     if let value = fields["canary"] {
       policy.canary = canary(value, clusters: clusters, &diagnostics)
     }
-    if let value = fields["waves"] { policy.waves = waves(value, clusters: clusters, &diagnostics) }
+    if let value = fields["waves"] {
+      policy.waves = waves(
+        value, clusters: clusters, hasSpread: fields.has("spreadBy"), &diagnostics)
+    }
     if let value = fields["growth"] { policy.growth = growth(value, &diagnostics) }
     policy.maxParallel = fields.int("maxParallel", minimum: 1, &diagnostics) ?? policy.maxParallel
     policy.spreadBy = fields.text("spreadBy", &diagnostics)
@@ -59,7 +62,7 @@ enum PolicyReader {
   private static func canary(
     _ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics
   ) -> CanarySpec? {
-    let allowed = ["selector", "count", "maxFailures", "bake", "approval"]
+    let allowed = ["selector", "count", "maxFailures", "bake", "approval", "oneDomainPerWave"]
     guard let fields = Fields.open(value, as: "rollout.canary", allowed: allowed, &diagnostics)
     else { return nil }
     let selector = fields.selector("selector", &diagnostics)
@@ -72,12 +75,13 @@ enum PolicyReader {
       selector: selector, count: count,
       maxFailures: fields.failureLimit("maxFailures", &diagnostics) ?? .count(0),
       bake: fields.duration("bake", &diagnostics),
-      approval: fields.bool("approval", &diagnostics) ?? false, mark: value.mark)
+      approval: fields.bool("approval", &diagnostics) ?? false,
+      oneDomainPerWave: fields.bool("oneDomainPerWave", &diagnostics) ?? false, mark: value.mark)
   }
 
-  private static func waves(_ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics)
-    -> [WaveSpec]
-  {
+  private static func waves(
+    _ value: Value, clusters: [Cluster], hasSpread: Bool, _ diagnostics: inout Diagnostics
+  ) -> [WaveSpec] {
     guard let items = value.sequence else {
       diagnostics.error("'waves' must be a list of waves, found \(value.kindName)", at: value.mark)
       return []
@@ -108,6 +112,11 @@ enum PolicyReader {
             + " 'percent', 'count' (or none, for the rest of the fleet)",
           at: fields.keyMark(given[1]))
         continue
+      }
+      if fields.has("maxPerDomain"), !hasSpread {
+        diagnostics.error(
+          "'maxPerDomain' in \(what) needs rollout.spreadBy (the label that names a cluster's"
+            + " failure domain)", at: fields.keyMark("maxPerDomain"))
       }
       var members = WaveSpec.Members.rest
       if let selector = fields.selector("selector", &diagnostics) {

@@ -83,7 +83,8 @@ public struct SetArgument {
       var list: [Value] = []
       if let existing = data[key] {
         guard let items = existing.sequence else {
-          throw fail("'\(key)' is \(existing.kindName), not a list, so it cannot take an index", at: start)
+          throw fail(
+            "'\(key)' is \(existing.kindName), not a list, so it cannot take an index", at: start)
         }
         list = items
       }

@@ -30,10 +30,14 @@ public final class ValuesResolver: @unchecked Sendable {
 
   private let lock = NSLock()
   private var files: [String: FileState] = [:]
-  private var chartDefaultsState: FileState?
+  /// Names in each directory a layer points into: one listing answers "does this cluster have
+  /// an override file" for every cluster, instead of a stat per cluster.
+  private var listings: [String: Set<String>] = [:]
+  private let templates: [CompiledTemplate]
 
   public init(fleet: Fleet) {
     self.fleet = fleet
+    templates = fleet.values.map { CompiledTemplate($0.path, mark: $0.mark) }
   }
 
   // MARK: - Layers
@@ -42,10 +46,10 @@ public final class ValuesResolver: @unchecked Sendable {
   public func layers(for cluster: Cluster) throws(DiagnosticError) -> [ResolvedLayer] {
     var resolved: [ResolvedLayer] = []
     var problems: [Diagnostic] = []
-    for layer in fleet.values {
+    for (layer, template) in zip(fleet.values, templates) {
       let relative: String
       do {
-        relative = try ClusterTemplate.render(layer.path, cluster: cluster, mark: layer.mark)
+        relative = try template.render(cluster)
       } catch {
         // An optional layer whose path cannot be filled for this cluster does not apply to it.
         if !layer.optional { problems.append(error) }
@@ -134,19 +138,31 @@ public final class ValuesResolver: @unchecked Sendable {
       lock.unlock()
       return known
     }
+    let listed = isListed(path)
     lock.unlock()
-    let state = Self.read(path)
+    let state = listed ? Self.read(path) : .missing
     lock.lock()
     files[path] = state
     lock.unlock()
     return state
   }
 
+  /// Whether the path's directory lists its name; called with the lock held.
+  private func isListed(_ path: String) -> Bool {
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { String(path[..<$0]) } ?? "."
+    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    if let names = listings[directory] { return names.contains(name) }
+    let names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+    listings[directory] = names
+    return names.contains(name)
+  }
+
   private static func read(_ path: String) -> FileState {
     guard FileManager.default.fileExists(atPath: path) else { return .missing }
     let document: Value
     do {
-      document = try YAML.load(path: path)
+      document = try YAML.loadQuickly(path: path)
     } catch {
       return .invalid([error])
     }
@@ -211,8 +227,8 @@ public final class ValuesResolver: @unchecked Sendable {
           }
         }
         // Layers that did resolve are still in use; count them so no false warning follows.
-        for layer in fleet.values {
-          if let relative = try? ClusterTemplate.render(layer.path, cluster: cluster) {
+        for template in templates {
+          if let relative = try? template.render(cluster) {
             used.insert(FleetPaths.join(fleet.directory, relative))
           }
         }
@@ -264,7 +280,8 @@ public final class ValuesResolver: @unchecked Sendable {
         let mark = (try? YAML.read(path: path)).map { SourceMark(file: $0, line: 1, column: 1) }
         warnings.append(
           .warning(
-            mark == nil ? "\(path): no cluster uses this values file"
+            mark == nil
+              ? "\(path): no cluster uses this values file"
               : "no cluster uses this values file", at: mark))
       }
     }

@@ -3,14 +3,21 @@ import ArgumentParser
 import FleetCore
 import FleetSim
 import Foundation
+import Inventory
 
 extension FleetSimCommand {
   struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Serve N virtual clusters on 127.0.0.1 until interrupted.")
 
-    @Option(help: "How many virtual clusters to serve (named sim-0001 ...).")
-    var clusters: Int = 3
+    @Option(help: "How many virtual clusters to serve (named sim-0001 ...); default 3.")
+    var clusters: Int?
+
+    @Option(
+      help: ArgumentHelp(
+        "Serve one virtual cluster per cluster of this fleet, with its name and labels.",
+        valueName: "fleet-dir"))
+    var fleet: String?
 
     @Option(help: "Plain HTTP port (0 picks a free one).")
     var port: Int = 0
@@ -37,7 +44,10 @@ extension FleetSimCommand {
     var logRequests = false
 
     func validate() throws {
-      guard clusters >= 1 else { throw ValidationError("--clusters must be at least 1") }
+      if fleet != nil, clusters != nil {
+        throw ValidationError("--fleet and --clusters cannot be used together")
+      }
+      if let clusters, clusters < 1 { throw ValidationError("--clusters must be at least 1") }
       guard speed > 0 else { throw ValidationError("--speed must be positive") }
     }
 
@@ -54,12 +64,24 @@ extension FleetSimCommand {
           throw ExitCode.failure
         }
       }
+      let specs: [VirtualClusterSpec]
+      if let fleet {
+        do {
+          specs = try FleetLoader.load(directory: fleet).fleet.clusters.map {
+            VirtualClusterSpec(name: $0.name, labels: $0.labels)
+          }
+        } catch {
+          FileHandle.standardError.write(Data("\(error)\n".utf8))
+          throw ExitCode.failure
+        }
+      } else {
+        specs = VirtualClusterSpec.numbered(clusters ?? 3)
+      }
       try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-      let server = try FleetSimServer.start(
-        clusters: VirtualClusterSpec.numbered(clusters), options: options)
+      let server = try FleetSimServer.start(clusters: specs, options: options)
       try server.endpoints.write()
       if let kubeconfig { try server.writeKubeconfig(to: kubeconfig) }
-      var banner = "fleet-sim: \(clusters) virtual clusters\n"
+      var banner = "fleet-sim: \(specs.count) virtual clusters\n"
       banner += "  http:    http://127.0.0.1:\(server.port)/clusters/NAME\n"
       if tls { banner += "  https:   https://127.0.0.1:\(server.tlsPort)/clusters/NAME\n" }
       banner += "  metrics: http://127.0.0.1:\(server.port)/metrics\n"

@@ -13,6 +13,7 @@ import Foundation
     do {
       switch name {
       case "yaml": try YAMLBenchmark.run(Array(arguments.dropFirst()))
+      case "inventory": try InventoryBenchmark.run(Array(arguments.dropFirst()))
       default:
         FileHandle.standardError.write(Data("fleetwave-bench: unknown benchmark '\(name)'\n".utf8))
         exit(2)

@@ -68,6 +68,59 @@ private final class Background {
     #expect(server.stop() == 0)
   }
 
+  @Test func usageErrorsExitTwo() throws {
+    let result = try runProcess(BuiltProducts.path("fleet-sim"), ["serve", "--clusters", "0"])
+    #expect(result.status == 2)
+    #expect(result.stderr.hasPrefix("Error: --clusters must be at least 1\n"), "\(result.stderr)")
+  }
+
+  @Test func serveTheDemoFleetOneVirtualClusterPerCluster() throws {
+    let dir = try TemporaryDirectory("fleet-sim-cli")
+    defer { dir.remove() }
+    let fleet = BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path
+    let server = try Background(
+      BuiltProducts.path("fleet-sim"),
+      [
+        "serve", "--fleet", fleet, "--state", dir.file("state"), "--kubeconfig", dir.file("kc"),
+      ],
+      output: dir.file("serve.log"))
+    defer { _ = server.stop() }
+    #expect(eventually(timeout: 60) { server.text.contains("metrics:") }, "\(server.text)")
+    #expect(server.text.hasPrefix("fleet-sim: 60 virtual clusters\n"))
+    let environment = [
+      "KUBECONFIG": dir.file("kc"), "HOME": dir.path, "KUBECACHEDIR": dir.file("cache"),
+    ]
+    let contexts = try runProcess(
+      "/usr/bin/env", ["kubectl", "config", "get-contexts", "-o", "name"], environment: environment)
+    let names = contexts.stdout.split(separator: "\n")
+    #expect(names.count == 60)
+    #expect(names.contains("prod-euw1-a-1"))
+    let namespace = try runProcess(
+      "/usr/bin/env",
+      [
+        "kubectl", "--request-timeout=30s", "--context", "prod-euw1-a-1", "get", "namespace",
+        "default", "-o", "name",
+      ],
+      environment: environment)
+    #expect(namespace.stdout == "namespace/default\n", "\(namespace.stderr)")
+    #expect(server.stop() == 0)
+  }
+
+  @Test func serveRefusesABrokenFleetWithItsErrors() throws {
+    let dir = try TemporaryDirectory("fleet-sim-cli")
+    defer { dir.remove() }
+    try dir.write("fleet/fleet.yaml", "apiVersion: fleetwave/v1\nkind: Fleet\nrelease: [x]\n")
+    let result = try runProcess(
+      BuiltProducts.path("fleet-sim"),
+      ["serve", "--fleet", dir.file("fleet"), "--state", dir.file("state")])
+    #expect(result.status == 1)
+    #expect(result.stderr.hasPrefix("\(dir.file("fleet/fleet.yaml")):"), "\(result.stderr)")
+    let both = try runProcess(
+      BuiltProducts.path("fleet-sim"), ["serve", "--fleet", "x", "--clusters", "2"])
+    #expect(both.status == 2)
+    #expect(both.stderr.contains("--fleet and --clusters cannot be used together"))
+  }
+
   @Test func anInvalidFaultsFileIsRefusedWithItsPosition() throws {
     let dir = try TemporaryDirectory("fleet-sim-cli")
     defer { dir.remove() }

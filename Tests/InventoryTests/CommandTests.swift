@@ -38,7 +38,8 @@ import Testing
     try FileManager.default.removeItem(atPath: demo + "/values/region/us-west-2.yaml")
     let result = try fleetwave(["validate", "demo"], currentDirectory: work.path)
     #expect(result.stdout == "")
-    #expect(result.stderr == """
+    #expect(
+      result.stderr == """
         demo/clusters/prod.yaml:4:3: error: duplicate cluster name 'prod-euw1-a-1'
             - name: prod-euw1-a-1
               ^
@@ -68,7 +69,8 @@ import Testing
     defer { work.remove() }
     try work.write("demo/values/clusters/prod-retired-1.yaml", "replicaCount: 0\n")
     let result = try fleetwave(["validate", "demo"], currentDirectory: work.path)
-    #expect(result.stderr == """
+    #expect(
+      result.stderr == """
         demo/values/clusters/prod-retired-1.yaml:1:1: warning: no cluster uses this values file
             replicaCount: 0
             ^
@@ -83,7 +85,8 @@ import Testing
       ["values", "fleets/demo", "--cluster", "prod-use1-b-2", "--set", "image.tag=1.4.3"],
       currentDirectory: Self.root)
     #expect(result.stderr == "")
-    #expect(result.stdout == """
+    #expect(
+      result.stdout == """
         image:
           repository: registry.example.com/shop/checkout
           tag: 1.4.3
@@ -122,7 +125,8 @@ import Testing
       ["values", "fleets/demo", "--cluster", "dev-usw2-b", "--show-origin", "--overlays-only"],
       currentDirectory: Self.root)
     #expect(result.stderr == "")
-    #expect(result.stdout == """
+    #expect(
+      result.stdout == """
         image:
           repository: registry.example.com/shop/checkout  # values/base.yaml:3
           tag: 1.4.2-debug  # values/clusters/dev-usw2-b.yaml:3
@@ -160,7 +164,8 @@ import Testing
       ],
       currentDirectory: Self.root)
     #expect(result.stderr == "")
-    #expect(result.stdout == """
+    #expect(
+      result.stdout == """
         {
           "values": {
             "image": {
@@ -238,7 +243,8 @@ import Testing
     let unknown = try fleetwave(
       ["values", "fleets/demo", "--cluster", "prod-euw1-a-3"], currentDirectory: Self.root)
     #expect(unknown.stdout == "")
-    #expect(unknown.stderr == """
+    #expect(
+      unknown.stderr == """
         error: no cluster named 'prod-euw1-a-3' in fleet 'demo'; did you mean 'prod-euw1-a-1'?
 
         """)
@@ -247,7 +253,8 @@ import Testing
       ["values", "fleets/demo", "--cluster", "dev-euw1-a", "--set", "image.tag"],
       currentDirectory: Self.root)
     #expect(badSet.stdout == "")
-    #expect(badSet.stderr == """
+    #expect(
+      badSet.stderr == """
         --set:1:7: error: key "tag" has no value
             image.tag
                   ^
@@ -263,7 +270,9 @@ import Testing
   @Test func validateOfAMissingDirectory() throws {
     let result = try fleetwave(["validate", "fleets/nope"], currentDirectory: Self.root)
     #expect(result.stdout == "")
-    #expect(result.stderr == "error: fleets/nope: no such fleet directory or fleet file\nfleets/nope: 1 error\n")
+    #expect(
+      result.stderr
+        == "error: fleets/nope: no such fleet directory or fleet file\nfleets/nope: 1 error\n")
     #expect(result.status == 1)
   }
 }

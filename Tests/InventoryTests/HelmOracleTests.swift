@@ -12,51 +12,51 @@ import Testing
     "charts/defaults/Chart.yaml": "apiVersion: v2\nname: defaults\nversion: 0.1.0\n",
     "charts/defaults/templates/values.txt": "{{ toJson .Values }}\n",
     "charts/defaults/values.yaml": """
-      image: {repository: default, pullPolicy: IfNotPresent, extra: keep}
-      fromChartDelete: 1
-      nested: {deep: {deeper: {y: 10, w: 4}}}
-      mapToScalar: {chart: map}
-      scalarToMap: chartscalar
-      svc: {timeout: 10, port: 80}
-      chartOnly: {a: [1, 2]}
-      chartNull: null
-      list: [7, 8]
+    image: {repository: default, pullPolicy: IfNotPresent, extra: keep}
+    fromChartDelete: 1
+    nested: {deep: {deeper: {y: 10, w: 4}}}
+    mapToScalar: {chart: map}
+    scalarToMap: chartscalar
+    svc: {timeout: 10, port: 80}
+    chartOnly: {a: [1, 2]}
+    chartNull: null
+    list: [7, 8]
 
-      """,
+    """,
   ]
 
   static let layerFiles: [String: String] = [
     "values/base.yaml": """
-      defaults: &d
-        timeout: 30
-        retries: 3
-      image: {repository: r, tag: "1.0", pullPolicy: Always}
-      list: [1, 2, 3]
-      nested: {deep: {deeper: {x: 1, y: 2}}}
-      mapToScalar: {a: 1}
-      scalarToMap: text
-      nullLater: {keep: 1, drop: 2}
-      svc:
-        <<: *d
-        retries: 5
-      yaml11: [yes, no, on, off, ~, 0777, 0x1F, 1e3, 1_000, "quoted", 2001-12-14, 1:30, 12.50]
-      big: 9007199254740993
+    defaults: &d
+      timeout: 30
+      retries: 3
+    image: {repository: r, tag: "1.0", pullPolicy: Always}
+    list: [1, 2, 3]
+    nested: {deep: {deeper: {x: 1, y: 2}}}
+    mapToScalar: {a: 1}
+    scalarToMap: text
+    nullLater: {keep: 1, drop: 2}
+    svc:
+      <<: *d
+      retries: 5
+    yaml11: [yes, no, on, off, ~, 0777, 0x1F, 1e3, 1_000, "quoted", 2001-12-14, 1:30, 12.50]
+    big: 9007199254740993
 
-      """,
+    """,
     "values/env/prod.yaml": """
-      list: [9]
-      nested: {deep: {deeper: {y: null, z: 3}}}
-      mapToScalar: 5
-      scalarToMap: {now: map}
-      nullLater: null
-      image: {tag: "2.0"}
-      svc: {timeout: null}
-      fromChartDelete: null
-      newKey: null
-      emptyMap: {}
-      emptyList: []
+    list: [9]
+    nested: {deep: {deeper: {y: null, z: 3}}}
+    mapToScalar: 5
+    scalarToMap: {now: map}
+    nullLater: null
+    image: {tag: "2.0"}
+    svc: {timeout: null}
+    fromChartDelete: null
+    newKey: null
+    emptyMap: {}
+    emptyList: []
 
-      """,
+    """,
     "values/clusters/prod-a.yaml": "nullLater: {again: 1}\nimage: {pullPolicy: null}\n",
   ]
 
@@ -95,7 +95,9 @@ import Testing
       setStrings: ["s=true,n=null,z=0", "image.tag=4"]),
   ]
 
-  func helmValues(_ helm: String, chart: String, layers: [String], scenario: Scenario, in dir: String)
+  func helmValues(
+    _ helm: String, chart: String, layers: [String], scenario: Scenario, in dir: String
+  )
     throws -> Value
   {
     var arguments = ["template", "oracle", chart]

@@ -53,7 +53,7 @@ import Testing
         clusters: sixClusters,
         """
         rollout:
-          canary: {selector: canary=true, maxFailures: 0, bake: 10m, approval: true}
+          canary: {selector: canary=true, maxFailures: 0, bake: 10m, approval: true, oneDomainPerWave: true}
           waves:
             - {name: dev, selector: env=dev, maxParallel: 3, bake: 1m}
             - {name: ten, percent: 10, maxFailures: 1}
@@ -89,6 +89,7 @@ import Testing
     #expect(canary.maxFailures == .count(0))
     #expect(canary.bake == .seconds(600))
     #expect(canary.approval)
+    #expect(canary.oneDomainPerWave)
     #expect(policy.waves.map(\.name) == ["dev", "ten", "quarter", "two", "rest"])
     #expect(policy.waves[0].maxParallel == 3)
     #expect(policy.waves[0].bake == .seconds(60))
@@ -115,7 +116,8 @@ import Testing
     #expect(policy.growth == WaveGrowth(initial: 2, factor: 3, maxWaveSize: 50))
     #expect(policy.health.count == 4)
     guard case .http(let probe) = policy.health[0], case .http(let json) = policy.health[1],
-      case .prometheus(let analysis) = policy.health[2], case .command(let command) = policy.health[3],
+      case .prometheus(let analysis) = policy.health[2],
+      case .command(let command) = policy.health[3],
       case .command(let waveCheck) = policy.waveHealth.first
     else {
       Issue.record("unexpected health checks: \(policy.health)")
@@ -209,7 +211,9 @@ import Testing
         "inline-1", "single-a", "single-b", "list-1", "list-2", "list-3",
       ])
     #expect(fleet.cluster(named: "single-b")?.labels == ["zone": "b"])
-    #expect(fleet.cluster(named: "list-3")?.mark?.description == fixture.path + "/clusters/lists/us.yaml:1:3")
+    #expect(
+      fleet.cluster(named: "list-3")?.mark?.description == fixture.path
+        + "/clusters/lists/us.yaml:1:3")
   }
 
   @Test func releaseDriversAndExecCommands() throws {

@@ -45,7 +45,8 @@ import Testing
   @Test func nullAgainstChartDefaultsDeletesTheDefault() throws {
     let defaults = try map(
       "a: {b: 1, c: 2, n: {x: 1}}\ngone: 2\nkeep: 1\ns: str\nm: {k: 1}\ndn: null\nlst: [1, 2]")
-    let user = try map("a: {b: 5, c: null, n: null}\ngone: null\nnewnull: null\ns: {now: map}\nm: scalar\nlst: [3]")
+    let user = try map(
+      "a: {b: 5, c: null, n: null}\ngone: null\nnewnull: null\ns: {now: map}\nm: scalar\nlst: [3]")
     let result = Value.mapping(HelmMerge.coalesce(user, withDefaults: defaults))
     #expect(
       result == [

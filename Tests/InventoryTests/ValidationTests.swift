@@ -26,7 +26,8 @@ import Testing
         zzz: 1
       """
     ])
-    #expect(text == """
+    #expect(
+      text == """
         FLEET/fleet.yaml:3:22: error: unknown key 'namespce' in release; did you mean 'namespace'?
             release: {name: app, namespce: shop}
                                  ^
@@ -51,7 +52,8 @@ import Testing
         clusters: "  - name: a\n  - name: b\n  - name: a", "clustersFrom: clusters/*.yaml"),
       "clusters/more.yaml": "name: b\n",
     ])
-    #expect(text == """
+    #expect(
+      text == """
         FLEET/clusters/more.yaml:1:1: error: duplicate cluster name 'b'
             name: b
             ^
@@ -80,7 +82,8 @@ import Testing
             - {name: odd, selector: "env=prod,,region=eu"}
         """)
     ])
-    #expect(text == """
+    #expect(
+      text == """
         FLEET/fleet.yaml:13:35: error: invalid label selector: value set is not closed with ')'
               canary: {selector: "env in (prod"}
                                               ^
@@ -115,7 +118,8 @@ import Testing
           - {from: 2026-03-02, to: 2026-03-01}
         """)
     ])
-    #expect(text == """
+    #expect(
+      text == """
         FLEET/fleet.yaml:6:25: error: unknown window 'nigths'; did you mean 'nights'?
               - {name: a, windows: [nigths]}
                                     ^
@@ -180,7 +184,8 @@ import Testing
       "values/tier/gold.yaml": "c: 1\n",
       "values/tier/silver.yaml": "c: 1\n",
     ])
-    #expect(text == """
+    #expect(
+      text == """
         FLEET/fleet.yaml:15:5: error: values file 'values/region/ap.yaml' does not exist; cluster 'prod-c' needs it (and 1 other cluster)
               - values/region/{{ .labels.region }}.yaml
                 ^
@@ -241,7 +246,8 @@ import Testing
         spreadBy: zone
       """
     ])
-    #expect(text == """
+    #expect(
+      text == """
         FLEET/fleet.yaml:1:13: error: unsupported apiVersion 'fleetwave/v2'; expected 'fleetwave/v1'
             apiVersion: fleetwave/v2
                         ^
@@ -272,6 +278,106 @@ import Testing
         FLEET/fleet.yaml:13:13: error: spreadBy label 'zone' is set on no cluster
               spreadBy: zone
                         ^
+        """)
+  }
+}
+
+@Suite struct ScalarTextTests {
+  @Test func numbersThatYAMLRewritesMustBeQuoted() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      release: {name: app, version: 1.10}
+      clusters:
+        - {name: a, labels: {build: 0777, rack: 12, canary: true, ratio: 1.5}}
+      """
+    ])
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems() == """
+        FLEET/fleet.yaml:3:31: error: 'version' is written 1.10, which YAML reads as the number 1.1; quote it ("1.10") to keep the text
+            release: {name: app, version: 1.10}
+                                          ^
+        FLEET/fleet.yaml:5:31: error: label 'build' is written 0777, which YAML reads as the number 511; quote it ("0777") to keep the text
+              - {name: a, labels: {build: 0777, rack: 12, canary: true, ratio: 1.5}}
+                                          ^
+        """)
+  }
+
+  @Test func plainNumbersAndBooleansAreTakenAsWritten() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      release: {name: app, version: 2.5}
+      clusters:
+        - {name: a, labels: {rack: 12, canary: true, ratio: 1.5}}
+      """
+    ])
+    defer { fixture.remove() }
+    let fleet = try fixture.load().fleet
+    #expect(fleet.release.version == "2.5")
+    #expect(fleet.clusters.first?.labels == ["rack": "12", "canary": "true", "ratio": "1.5"])
+  }
+}
+
+@Suite struct PolicyValidationTests {
+  @Test func domainLimitsNeedASpreadLabelAndChartsNeedChartYAML() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      release: {name: app, driver: helm, chart: charts/app}
+      clusters: [{name: a}]
+      rollout:
+        maxPerDomain: 2
+        waves:
+          - {name: w, maxPerDomain: 1}
+      """,
+      "charts/app/values.yaml": "a: 1\n",
+    ])
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems() == """
+        FLEET/fleet.yaml:3:43: error: chart directory 'charts/app' has no Chart.yaml
+            release: {name: app, driver: helm, chart: charts/app}
+                                                      ^
+        FLEET/fleet.yaml:6:3: error: 'maxPerDomain' needs 'spreadBy' (the label that names a cluster's failure domain)
+              maxPerDomain: 2
+              ^
+        FLEET/fleet.yaml:8:17: error: 'maxPerDomain' in wave 'w' needs rollout.spreadBy (the label that names a cluster's failure domain)
+                - {name: w, maxPerDomain: 1}
+                            ^
+        """)
+  }
+}
+
+@Suite struct NumberValidationTests {
+  @Test func countsMustBeWholeAndInRange() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": fleetFile(
+        clusters: sixClusters,
+        """
+        rollout:
+          maxParallel: 0
+          waves:
+            - {name: a, count: 3000000000}
+            - {name: b, maxParallel: "ten"}
+        """)
+    ])
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems() == """
+        FLEET/fleet.yaml:13:16: error: 'maxParallel' in rollout must be at least 1, found 0
+              maxParallel: 0
+                           ^
+        FLEET/fleet.yaml:15:24: error: 'count' in wave 'a' must be at most 2147483647, found 3000000000
+                - {name: a, count: 3000000000}
+                                   ^
+        FLEET/fleet.yaml:16:30: error: 'maxParallel' in wave 'b' must be an integer, found a string
+                - {name: b, maxParallel: "ten"}
+                                         ^
         """)
   }
 }
