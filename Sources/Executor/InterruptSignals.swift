@@ -2,11 +2,15 @@
 // first stops new work and the second cancels what is in flight.
 import Foundation
 
+/// Counts SIGINT/SIGTERM and hands each to a handler, off the signal context.
+///
+/// It is meant to live until the process exits: cancelling a signal source while a signal may
+/// be in flight is where libdispatch's Linux event loop is fragile, and a command has no
+/// reason to give the signals back.
 public final class InterruptSignals: @unchecked Sendable {
   private let lock = NSLock()
   private var sources: [DispatchSourceSignal] = []
   private var received = 0
-  private let signals: [Int32]
 
   /// Takes over `signals` (their default action is ignored from now on) and calls `handler`
   /// with the signal and how many have arrived so far, on `queue`.
@@ -15,7 +19,6 @@ public final class InterruptSignals: @unchecked Sendable {
     queue: DispatchQueue = DispatchQueue(label: "fleetwave.signals"),
     handler: @escaping @Sendable (_ signal: Int32, _ count: Int) -> Void
   ) {
-    self.signals = signals
     let registered = DispatchSemaphore(value: 0)
     for number in signals {
       // The source only sees the signal once the default action (terminate) is off.
@@ -37,16 +40,4 @@ public final class InterruptSignals: @unchecked Sendable {
     // only once every source is registered makes "interrupt right after start" reliable.
     for _ in signals { _ = registered.wait(timeout: .now() + 5) }
   }
-
-  /// Hands the signals back to their default actions.
-  public func cancel() {
-    lock.lock()
-    let taken = sources
-    sources = []
-    lock.unlock()
-    for source in taken { source.cancel() }
-    for number in signals { signal(number, SIG_DFL) }
-  }
-
-  deinit { cancel() }
 }

@@ -195,9 +195,10 @@ extension FleetwaveCommand {
         executor.interrupt()
       }
       progress.start()
-      let summary = manual.map { executor.runInVirtualTime($0) } ?? executor.run()
+      let summary = withExtendedLifetime(signals) {
+        manual.map { executor.runInVirtualTime($0) } ?? executor.run()
+      }
       progress.finish()
-      signals.cancel()
 
       try writeReports(summary)
       print(Self.closingLine(summary))
