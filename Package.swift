@@ -62,6 +62,10 @@ let package = Package(
     /// Benchmark: plans a synthetic 100,000-cluster fleet (run it built with `-c release`).
     .executableTarget(
       name: "fleetwave-bench-plan", dependencies: ["Planner", "Report", "FleetCore"]),
+    /// Executor benchmarks (Scripts/bench-executor.sh): overhead against the critical path,
+    /// halt latency, exec driver against `xargs -P`.
+    .executableTarget(
+      name: "fleetwave-bench-executor", dependencies: ["Executor", "Drivers", "FleetCore"]),
 
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(

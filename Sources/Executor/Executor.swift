@@ -1,1 +1,778 @@
-// Executor module: see Package.swift for what it owns.
+// The rollout engine: runs a plan's waves through a driver and health gates under limits,
+// budgets, bake timers, halt and rollback. One serial queue owns every piece of run state.
+import Drivers
+import FleetCore
+import Foundation
+
+/// Says whether a wave marked `approval: true` may start (later backed by the journal).
+public protocol ApprovalSource: Sendable {
+  func isApproved(run: String, wave: Wave) -> Bool
+}
+
+/// Approvals known up front: wave names (or `*` for all).
+public struct StaticApprovals: ApprovalSource {
+  public var waves: Set<String>
+
+  public init(_ waves: Set<String> = []) { self.waves = waves }
+
+  public func isApproved(run: String, wave: Wave) -> Bool {
+    waves.contains(wave.name) || waves.contains("*")
+  }
+}
+
+public struct ExecutorOptions: Sendable {
+  public var run: String
+  /// In flight at once over the whole run (each wave may lower it further).
+  public var maxParallel: Int
+  public var failurePolicy: FailurePolicy
+  /// Bound on each driver call.
+  public var clusterTimeout: Duration
+
+  public init(
+    run: String, maxParallel: Int = 10, failurePolicy: FailurePolicy = FailurePolicy(),
+    clusterTimeout: Duration = .seconds(1800)
+  ) {
+    self.run = run
+    self.maxParallel = maxParallel
+    self.failurePolicy = failurePolicy
+    self.clusterTimeout = clusterTimeout
+  }
+}
+
+public struct ExecutorError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+public final class Executor: @unchecked Sendable {
+  public let plan: Plan
+  public let options: ExecutorOptions
+  public let driver: any Driver
+  public let gates: [any HealthGate]
+  public let waveGates: [any HealthGate]
+  public let clock: any RolloutClock
+  public let approvals: any ApprovalSource
+
+  /// Owns everything below; nothing else touches it.
+  private let queue = DispatchQueue(label: "fleetwave.executor")
+  private let onQueue = DispatchSpecificKey<Bool>()
+  private let transit = Transit()
+  private let delivered = DispatchSemaphore(value: 0)
+
+  private var observers: [@Sendable (RolloutEvent) -> Void] = []
+  private var completion: (@Sendable (RunSummary) -> Void)?
+  private var slots: [Slot]
+  private var waves: [WaveRunRecord]
+  private var stage = Stage.notStarted
+  private var startedAt: Date?
+  private var finishedAt: Date?
+  private var outcome: RunOutcome?
+  private var reason: String?
+  private var waitingForApproval: String?
+  private var pending: [Int] = []
+  private var inFlight = 0
+  private var inFlightByDomain: [String: Int] = [:]
+  /// Driver and gate calls whose results have not been handled yet.
+  private var outstanding = 0
+  /// Gate calls blocking a worker thread right now.
+  private var runningWorkers = 0
+  private var totalFailures = 0
+  private var halt: (wave: Int, reason: String)?
+  private var interrupts = 0
+  private var timer: Cancellation?
+  private var rollbackGroups: [[Int]] = []
+  /// Set by `runInVirtualTime`: gates run inline instead of on threads of their own.
+  private var virtualTime = false
+
+  private enum Stage: Equatable {
+    case notStarted
+    case upgrading(Int)
+    case baking(Int)
+    case stopping
+    case rollingBack
+    case finished
+  }
+
+  private struct Slot {
+    var record: ClusterRunRecord
+    let cluster: Cluster
+    let domain: String
+    var cancellation = Cancellation()
+    /// Cancelled by a halt or a second interrupt, not failed on its own.
+    var cancelledBy: String?
+  }
+
+  public init(
+    plan: Plan, clusters: [Cluster], driver: any Driver, gates: [any HealthGate] = [],
+    waveGates: [any HealthGate] = [], clock: any RolloutClock = SystemClock(),
+    approvals: any ApprovalSource = StaticApprovals(), options: ExecutorOptions
+  ) throws(ExecutorError) {
+    self.plan = plan
+    self.options = options
+    self.driver = driver
+    self.gates = gates
+    self.waveGates = waveGates
+    self.clock = clock
+    self.approvals = approvals
+    var byName: [String: Cluster] = [:]
+    for cluster in clusters { byName[cluster.name] = cluster }
+    var seen: Set<String> = []
+    var slots: [Slot] = []
+    for wave in plan.waves {
+      if wave.isCanary && wave.index != plan.waves.first?.index {
+        throw ExecutorError("canary wave '\(wave.name)' must be the first wave")
+      }
+      for name in wave.clusters {
+        guard let cluster = byName[name] else {
+          throw ExecutorError("wave '\(wave.name)' names unknown cluster '\(name)'")
+        }
+        guard seen.insert(name).inserted else {
+          throw ExecutorError("cluster '\(name)' is in more than one wave")
+        }
+        slots.append(
+          Slot(
+            record: ClusterRunRecord(name: name, wave: wave.index), cluster: cluster,
+            domain: cluster.domain(plan.spreadBy)))
+      }
+    }
+    self.slots = slots
+    self.waves = plan.waves.map {
+      WaveRunRecord(
+        index: $0.index, name: $0.name, isCanary: $0.isCanary, clusters: $0.clusters,
+        allowedFailures: $0.allowedFailures)
+    }
+    queue.setSpecific(key: onQueue, value: true)
+  }
+
+  /// Registers an observer; events arrive in order on the executor's queue, so an observer
+  /// must be quick (copy what it needs and return). Call before `start`.
+  public func observe(_ observer: @escaping @Sendable (RolloutEvent) -> Void) {
+    queue.sync { observers.append(observer) }
+  }
+
+  /// Starts the run; `completion` gets the summary once the run finished or stopped.
+  public func start(completion: @escaping @Sendable (RunSummary) -> Void = { _ in }) {
+    queue.async { [self] in
+      guard stage == .notStarted else {
+        // Interrupted before it started: report that rather than wait forever.
+        if stage == .finished { completion(makeSummary()) }
+        return
+      }
+      self.completion = completion
+      transit.touch()
+      startedAt = clock.now()
+      emit(.runStarted(run: options.run, at: clock.now()))
+      beginWave(0)
+    }
+  }
+
+  /// Starts the run and blocks until it is over.
+  public func run() -> RunSummary {
+    let done = DispatchSemaphore(value: 0)
+    let box = SummaryBox()
+    start { summary in
+      box.summary = summary
+      done.signal()
+    }
+    done.wait()
+    return box.summary ?? summary()
+  }
+
+  /// First call: start nothing new, let in-flight clusters reach a safe point, then stop
+  /// (`interrupted`). Second call: cancel what is in flight.
+  public func interrupt() {
+    queue.async { [self] in
+      transit.touch()
+      guard stage != .finished else { return }
+      interrupts += 1
+      emit(.interruptRequested(forced: interrupts > 1, at: clock.now()))
+      if stage == .notStarted {
+        startedAt = clock.now()
+        finish(.interrupted, "interrupted before any cluster started")
+        return
+      }
+      timer?.cancel()
+      timer = nil
+      if interrupts > 1 {
+        for index in slots.indices where slots[index].record.phase.isInFlight {
+          slots[index].cancelledBy = "interrupted"
+          slots[index].cancellation.cancel()
+        }
+      }
+      if reason == nil { reason = "interrupted" }
+      if stage != .rollingBack { stage = .stopping }
+      step()
+    }
+  }
+
+  /// A snapshot of the run as it stands.
+  public func summary() -> RunSummary {
+    if DispatchQueue.getSpecific(key: onQueue) == true { return makeSummary() }
+    return queue.sync { makeSummary() }
+  }
+
+  public var isFinished: Bool { queue.sync { stage == .finished } }
+
+  /// Returns once nothing is moving but the clock: every driver call is parked on a clock
+  /// timer and no gate is running. For virtual-time runs (a `ManualClock` and drivers that
+  /// wait on it, like `sim`), where the next thing to do is to advance the clock.
+  public func settle() {
+    var lastActivity = -1
+    while true {
+      let (quiet, activity) = queue.sync {
+        (runningWorkers == 0 && transit.count == 0, transit.activity)
+      }
+      if quiet && activity == lastActivity { return }
+      if !quiet { delivered.wait() }
+      lastActivity = activity
+    }
+  }
+
+  /// Runs the whole plan at virtual time: advances `clock` straight to each next timer.
+  ///
+  /// Deterministic for a given plan and sim seed: gates run on the queue itself (a virtual-time
+  /// gate does not wait), and the queue is held while the clock fires everything due at one
+  /// instant, so completions are handled in timer order rather than in thread-race order.
+  public func runInVirtualTime(_ clock: ManualClock) -> RunSummary {
+    queue.sync { virtualTime = true }
+    start()
+    while true {
+      settle()
+      if isFinished { break }
+      guard let next = clock.nextDeadline else { break }
+      queue.suspend()
+      clock.advance(to: next)
+      queue.resume()
+    }
+    return summary()
+  }
+
+  // MARK: - Waves
+
+  /// Starts a wave at once. Maintenance windows are the planner's estimate for now: the
+  /// executor does not wait for `earliestStart`, which for later waves is a projection.
+  private func beginWave(_ index: Int) {
+    guard index < plan.waves.count else {
+      let failed = slots.contains { $0.record.phase == .failed }
+      finish(failed ? .failed : .succeeded, failed ? "some clusters failed within the budget" : nil)
+      return
+    }
+    let wave = plan.waves[index]
+    if wave.approval && !approvals.isApproved(run: options.run, wave: wave) {
+      waves[index].phase = .waitingForApproval
+      waitingForApproval = wave.name
+      emit(.waveWaiting(wave: index, phase: .waitingForApproval, until: nil, at: clock.now()))
+      finish(.interrupted, "waiting for approval of wave '\(wave.name)'")
+      return
+    }
+    stage = .upgrading(index)
+    waves[index].phase = .running
+    waves[index].startedAt = clock.now()
+    emit(.waveStarted(wave: index, at: clock.now()))
+    pending = slots.indices.filter { slots[$0].record.wave == wave.index }
+    step()
+  }
+
+  /// The scheduling step, after every change: start what the limits allow, close the wave
+  /// when it is done, or move a stopping run on to rollback or to its end.
+  private func step() {
+    switch stage {
+    case .upgrading(let index):
+      startUpgrades(index)
+      if pending.isEmpty && inFlight == 0 && outstanding == 0 { waveFinished(index) }
+    case .stopping:
+      guard outstanding == 0 else { return }
+      if let halt, interrupts == 0 {
+        startRollback(halt.wave)
+      } else if let halt {
+        finish(.interrupted, halt.reason + "; interrupted before rollback")
+      } else {
+        finish(.interrupted, reason)
+      }
+    case .rollingBack:
+      if interrupts == 0 { startRollbacks() }
+      guard inFlight == 0 && outstanding == 0 else { return }
+      if interrupts > 0 {
+        finish(.interrupted, reason)
+      } else if let group = rollbackGroups.first, !group.isEmpty {
+        return
+      } else if rollbackGroups.isEmpty {
+        let failedRollbacks = slots.filter { $0.record.phase == .rollbackFailed }.map(\.record.name)
+        var why = halt?.reason ?? "halted"
+        if !failedRollbacks.isEmpty {
+          why += "; rollback failed for " + failedRollbacks.joined(separator: ", ")
+        }
+        finish(.halted, why)
+      } else {
+        rollbackGroups.removeFirst()
+        step()
+      }
+    case .notStarted, .baking, .finished:
+      return
+    }
+  }
+
+  private func waveFinished(_ index: Int) {
+    let wave = plan.waves[index]
+    stage = .baking(index)
+    waves[index].phase = .baking
+    let until = clock.now().addingTimeInterval(DurationText.seconds(wave.bake))
+    emit(.waveBaking(wave: index, until: until, at: clock.now()))
+    if wave.bake == .zero {
+      bakeEnded(index)
+      return
+    }
+    timer = clock.schedule(at: until, on: queue) { [self] in
+      transit.touch()
+      guard stage == .baking(index) else { return }
+      bakeEnded(index)
+    }
+  }
+
+  private func bakeEnded(_ index: Int) {
+    timer = nil
+    let members = slots.filter { $0.record.wave == index && $0.record.phase == .baking }
+    guard !waveGates.isEmpty, !members.isEmpty else {
+      promote(index)
+      return
+    }
+    let clusters = members.map(\.cluster)
+    let cancellation = Cancellation()
+    onWorker { [waveGates, clock] in
+      Self.verify(waveGates, clusters, clock, cancellation)
+    } then: { [self] results in
+      waves[index].gates = results
+      for result in results {
+        for measurement in result.measurements {
+          emit(.measurement(cluster: nil, wave: index, measurement))
+        }
+        emit(.gateResult(cluster: nil, wave: index, result))
+      }
+      guard stage == .baking(index) else {
+        step()
+        return
+      }
+      if let failed = results.first(where: { !$0.passed }) {
+        haltRun(index, "wave gate '\(failed.gate)' failed: \(failed.summary)")
+        step()
+      } else {
+        promote(index)
+      }
+    }
+  }
+
+  private func promote(_ index: Int) {
+    for slot in slots.indices where slots[slot].record.wave == index {
+      if slots[slot].record.phase == .baking { setPhase(slot, .succeeded) }
+    }
+    waves[index].phase = .promoted
+    waves[index].finishedAt = clock.now()
+    emit(.wavePromoted(wave: index, at: clock.now()))
+    beginWave(index + 1)
+  }
+
+  // MARK: - Clusters
+
+  private func limits(_ waveIndex: Int) -> (parallel: Int, perDomain: Int?) {
+    let wave = plan.waves[waveIndex]
+    let waveLimit = wave.maxParallel > 0 ? wave.maxParallel : Int.max
+    return (max(1, min(options.maxParallel, waveLimit)), wave.maxPerDomain.map { max(1, $0) })
+  }
+
+  /// Starts pending clusters in plan order; one whose domain is full is passed over (not
+  /// dropped) so the next domain's cluster can go.
+  private func startUpgrades(_ waveIndex: Int) {
+    let (parallel, perDomain) = limits(waveIndex)
+    var position = 0
+    while inFlight < parallel && position < pending.count {
+      let slot = pending[position]
+      if let perDomain, inFlightByDomain[slots[slot].domain, default: 0] >= perDomain {
+        position += 1
+        continue
+      }
+      pending.remove(at: position)
+      startUpgrade(slot)
+    }
+  }
+
+  private func startUpgrade(_ slot: Int) {
+    slots[slot].record.startedAt = clock.now()
+    enterFlight(slot)
+    setPhase(slot, .upgrading)
+    let call = driverCall(slot)
+    callDriver { completion in
+      self.driver.currentRevision(call, completion: completion)
+    } then: { [self] (result: Result<String?, DriverError>) in
+      switch result {
+      case .failure(let error):
+        clusterFailed(slot, "cannot read the current revision: \(error.message)", error)
+      case .success(let revision):
+        slots[slot].record.fromRevision = revision
+        if slots[slot].cancellation.isCancelled {
+          clusterFailed(slot, "cancelled", DriverError(.cancelled, "cancelled"))
+          return
+        }
+        callDriver { completion in
+          self.driver.upgrade(call, from: revision, completion: completion)
+        } then: { [self] (result: Result<String, DriverError>) in
+          switch result {
+          case .failure(let error): clusterFailed(slot, error.message, error)
+          case .success(let revision):
+            slots[slot].record.toRevision = revision
+            verifyCluster(slot)
+          }
+        }
+      }
+    }
+  }
+
+  private func verifyCluster(_ slot: Int) {
+    setPhase(slot, .verifying)
+    guard !gates.isEmpty else {
+      verified(slot, [])
+      return
+    }
+    let cluster = slots[slot].cluster
+    let cancellation = slots[slot].cancellation
+    onWorker { [gates, clock] in
+      Self.verify(gates, [cluster], clock, cancellation)
+    } then: { [self] results in
+      verified(slot, results)
+    }
+  }
+
+  private func verified(_ slot: Int, _ results: [GateResult]) {
+    let wave = slots[slot].record.wave
+    for result in results {
+      slots[slot].record.gates.append(result)
+      slots[slot].record.measurements += result.measurements
+      for measurement in result.measurements {
+        emit(.measurement(cluster: slots[slot].record.name, wave: wave, measurement))
+      }
+      emit(.gateResult(cluster: slots[slot].record.name, wave: wave, result))
+    }
+    if let failed = results.first(where: { !$0.passed }) {
+      let error =
+        slots[slot].cancellation.isCancelled
+        ? DriverError(.cancelled, "cancelled") : DriverError(.failed, failed.summary)
+      clusterFailed(slot, "health gate '\(failed.gate)' failed: \(failed.summary)", error)
+      return
+    }
+    leaveFlight(slot)
+    slots[slot].record.finishedAt = clock.now()
+    setPhase(slot, .baking)
+    step()
+  }
+
+  private func clusterFailed(_ slot: Int, _ message: String, _ error: DriverError) {
+    let wave = slots[slot].record.wave
+    let phase = slots[slot].record.phase
+    leaveFlight(slot)
+    slots[slot].record.finishedAt = clock.now()
+    if error.kind == .cancelled, let cause = slots[slot].cancelledBy {
+      if cause == "interrupted" {
+        // The driver was stopped mid-change: say so rather than guess the revision.
+        slots[slot].record.interruptedMidUpgrade = true
+        slots[slot].record.error = "interrupted while \(phase.rawValue); its revision is unknown"
+        emit(
+          .clusterPhase(
+            cluster: slots[slot].record.name, wave: wave, phase: phase,
+            detail: slots[slot].record.error, at: clock.now()))
+      } else {
+        slots[slot].record.error = "cancelled: \(cause)"
+        setPhase(slot, .failed, detail: slots[slot].record.error)
+      }
+      step()
+      return
+    }
+    slots[slot].record.error = message
+    setPhase(slot, .failed, detail: message)
+    waves[wave].failures += 1
+    totalFailures += 1
+    let allowed = plan.waves[wave].allowedFailures
+    if waves[wave].failures > allowed {
+      haltRun(
+        wave,
+        "wave '\(plan.waves[wave].name)' has \(waves[wave].failures) failed of "
+          + "\(plan.waves[wave].clusters.count) clusters; its budget allows \(allowed)")
+    } else if let total = allowedTotal, totalFailures > total {
+      haltRun(wave, "the run has \(totalFailures) failed clusters; its budget allows \(total)")
+    }
+    step()
+  }
+
+  private var allowedTotal: Int? {
+    plan.allowedFailuresTotal
+      ?? options.failurePolicy.maxFailuresTotal?.allowed(of: plan.clusterCount)
+  }
+
+  /// Stops promotion at once: nothing new starts after this call.
+  private func haltRun(_ wave: Int, _ why: String) {
+    guard halt == nil else { return }
+    halt = (wave, why)
+    reason = why
+    timer?.cancel()
+    timer = nil
+    pending = []
+    stage = .stopping
+    waves[wave].phase = .halted
+    waves[wave].haltReason = why
+    waves[wave].finishedAt = clock.now()
+    emit(.waveHalted(wave: wave, reason: why, at: clock.now()))
+    if options.failurePolicy.inFlight == .cancel {
+      for index in slots.indices where slots[index].record.phase.isInFlight {
+        slots[index].cancelledBy = "the rollout halted"
+        slots[index].cancellation.cancel()
+      }
+    }
+  }
+
+  // MARK: - Rollback
+
+  private func startRollback(_ haltedWave: Int) {
+    let touched = { (slot: Slot) in slot.record.wasTouched && !slot.record.interruptedMidUpgrade }
+    let chosen: [Int]
+    switch options.failurePolicy.rollback {
+    case .none: chosen = []
+    case .failed:
+      chosen = slots.indices.filter { touched(slots[$0]) && slots[$0].record.phase == .failed }
+    case .wave:
+      chosen = slots.indices.filter { touched(slots[$0]) && slots[$0].record.wave == haltedWave }
+    case .all:
+      chosen = slots.indices.filter { touched(slots[$0]) }
+    }
+    // Later waves first, as they were the last to change.
+    let waveOrder = Array(Set(chosen.map { slots[$0].record.wave })).sorted(by: >)
+    rollbackGroups = waveOrder.map { wave in chosen.filter { slots[$0].record.wave == wave } }
+    stage = .rollingBack
+    step()
+  }
+
+  private func startRollbacks() {
+    guard var group = rollbackGroups.first, !group.isEmpty else { return }
+    let (parallel, perDomain) = limits(slots[group[0]].record.wave)
+    var position = 0
+    while inFlight < parallel && position < group.count {
+      let slot = group[position]
+      if let perDomain, inFlightByDomain[slots[slot].domain, default: 0] >= perDomain {
+        position += 1
+        continue
+      }
+      group.remove(at: position)
+      startRollback(slot: slot)
+    }
+    rollbackGroups[0] = group
+  }
+
+  private func startRollback(slot: Int) {
+    slots[slot].cancellation = Cancellation()
+    slots[slot].cancelledBy = nil
+    enterFlight(slot)
+    setPhase(slot, .rollingBack)
+    let call = driverCall(slot)
+    let target = slots[slot].record.fromRevision
+    callDriver { completion in
+      self.driver.rollback(call, to: target, completion: completion)
+    } then: { [self] (result: Result<String, DriverError>) in
+      leaveFlight(slot)
+      switch result {
+      case .success(let revision):
+        slots[slot].record.rollbackRevision = revision
+        setPhase(slot, .rolledBack)
+      case .failure(let error):
+        if error.kind == .cancelled, slots[slot].cancelledBy != nil {
+          slots[slot].record.interruptedMidUpgrade = true
+          slots[slot].record.rollbackError = "interrupted while rolling back; revision unknown"
+          emit(
+            .clusterPhase(
+              cluster: slots[slot].record.name, wave: slots[slot].record.wave,
+              phase: .rollingBack, detail: slots[slot].record.rollbackError, at: clock.now()))
+        } else {
+          slots[slot].record.rollbackError = error.message
+          setPhase(slot, .rollbackFailed, detail: error.message)
+        }
+      }
+      step()
+    }
+  }
+
+  // MARK: - Plumbing
+
+  private func driverCall(_ slot: Int) -> DriverCall {
+    DriverCall(
+      cluster: slots[slot].cluster, run: options.run, timeout: options.clusterTimeout,
+      cancellation: slots[slot].cancellation, clock: clock, queue: queue)
+  }
+
+  private func enterFlight(_ slot: Int) {
+    inFlight += 1
+    inFlightByDomain[slots[slot].domain, default: 0] += 1
+  }
+
+  private func leaveFlight(_ slot: Int) {
+    guard slots[slot].record.phase.isInFlight else { return }
+    inFlight -= 1
+    inFlightByDomain[slots[slot].domain, default: 0] -= 1
+  }
+
+  private func setPhase(_ slot: Int, _ phase: ClusterPhase, detail: String? = nil) {
+    slots[slot].record.phase = phase
+    emit(
+      .clusterPhase(
+        cluster: slots[slot].record.name, wave: slots[slot].record.wave, phase: phase,
+        detail: detail, at: clock.now()))
+  }
+
+  private func emit(_ event: RolloutEvent) {
+    for observer in observers { observer(event) }
+  }
+
+  /// Issues a driver call; its result is handled on the queue, counted as outstanding until.
+  private func callDriver<T: Sendable>(
+    _ issue: (@escaping DriverCompletion<T>) -> Void,
+    then handle: @escaping (Result<T, DriverError>) -> Void
+  ) {
+    outstanding += 1
+    let handler = UncheckedBox(handle)
+    issue { [self] result in
+      deliver {
+        self.outstanding -= 1
+        handler.value(result)
+      }
+    }
+  }
+
+  /// Runs blocking work (health gates) on a thread of its own and handles its result here.
+  private func onWorker<T: Sendable>(
+    _ work: @escaping @Sendable () -> T, then handle: @escaping (T) -> Void
+  ) {
+    outstanding += 1
+    runningWorkers += 1
+    let handler = UncheckedBox(handle)
+    if virtualTime {
+      let result = work()
+      deliver {
+        self.outstanding -= 1
+        self.runningWorkers -= 1
+        handler.value(result)
+      }
+      return
+    }
+    // A private serial queue gets an overcommit thread at once; a blocking gate on a shared
+    // concurrent queue would hold one of only a few threads.
+    DispatchQueue(label: "fleetwave.gate").async { [self] in
+      let result = work()
+      deliver {
+        self.outstanding -= 1
+        self.runningWorkers -= 1
+        handler.value(result)
+      }
+    }
+  }
+
+  private func deliver(_ block: @escaping () -> Void) {
+    transit.enter()
+    let work = UncheckedBox(block)
+    queue.async { [self] in
+      transit.leave()
+      guard stage != .finished else {
+        delivered.signal()
+        return
+      }
+      work.value()
+      delivered.signal()
+    }
+  }
+
+  private static func verify(
+    _ gates: [any HealthGate], _ clusters: [Cluster], _ clock: any RolloutClock,
+    _ cancellation: Cancellation
+  ) -> [GateResult] {
+    var results: [GateResult] = []
+    for gate in gates {
+      let result = gate.verify(clusters: clusters, clock: clock, cancellation: cancellation)
+      results.append(result)
+      if !result.passed { break }
+    }
+    return results
+  }
+
+  private func finish(_ outcome: RunOutcome, _ why: String?) {
+    guard stage != .finished else { return }
+    stage = .finished
+    timer?.cancel()
+    timer = nil
+    self.outcome = outcome
+    reason = why
+    finishedAt = clock.now()
+    if outcome == .interrupted {
+      for index in waves.indices where [.running, .baking].contains(waves[index].phase) {
+        waves[index].phase = .interrupted
+      }
+    }
+    emit(.runFinished(outcome: outcome, at: clock.now()))
+    completion?(makeSummary())
+    completion = nil
+    delivered.signal()
+  }
+
+  private func makeSummary() -> RunSummary {
+    let now = clock.now()
+    return RunSummary(
+      run: options.run, fleet: plan.fleet, release: plan.release, version: plan.version,
+      driver: driver.name, outcome: outcome ?? .interrupted, startedAt: startedAt ?? now,
+      finishedAt: finishedAt ?? now, waves: waves, clusters: slots.map(\.record), reason: reason,
+      waitingForApproval: waitingForApproval, allowedFailuresTotal: allowedTotal)
+  }
+}
+
+/// Results in transit to the queue, and a count of everything that happened; `settle` reads
+/// both to tell "parked on the clock" from "about to move".
+private final class Transit: @unchecked Sendable {
+  private let lock = NSLock()
+  private var inTransit = 0
+  private var happened = 0
+
+  func enter() {
+    lock.lock()
+    inTransit += 1
+    happened += 1
+    lock.unlock()
+  }
+
+  func leave() {
+    lock.lock()
+    inTransit -= 1
+    happened += 1
+    lock.unlock()
+  }
+
+  func touch() {
+    lock.lock()
+    happened += 1
+    lock.unlock()
+  }
+
+  var count: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return inTransit
+  }
+
+  var activity: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return happened
+  }
+}
+
+/// Carries a closure that is only ever called on the executor's queue across a @Sendable hop.
+private struct UncheckedBox<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
+}
+
+private final class SummaryBox: @unchecked Sendable {
+  var summary: RunSummary?
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Executor benchmarks on a release build: sim scheduling overhead against the ideal critical
+# path (1,000 clusters, 5 waves, maxParallel 50, 100 ms each), halt latency, and the exec driver
+# against xargs -P 20 for 200 x `sleep 0.2`. Usage: Scripts/bench-executor.sh [sim|halt|exec|all]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+swift build -c release --product fleetwave-bench-executor >/dev/null
+"$(swift build -c release --show-bin-path)/fleetwave-bench-executor" "${1:-all}"

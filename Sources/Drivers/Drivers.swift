@@ -1,1 +1,0 @@
-// Drivers module: see Package.swift for what it owns.

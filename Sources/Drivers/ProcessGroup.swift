@@ -1,0 +1,158 @@
+// One shell command in its own process group: spawned with posix_spawn, bounded by a timeout,
+// cancellable, and never leaving a process behind.
+import FleetCore
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// How a command ended.
+public enum CommandOutcome: Sendable, Equatable {
+  case exited(Int32)
+  case signaled(Int32)
+  case timedOut
+  case cancelled
+  case spawnFailed(String)
+}
+
+/// Runs `/bin/sh -c COMMAND` as the leader of a new process group.
+///
+/// The whole group is the unit: a timeout or a cancellation sends SIGTERM to the group, then
+/// SIGKILL after `killGrace`; and when the leader exits, whatever it left running in the group
+/// (a background `sleep &`) is killed before the leader is reaped, so the group id cannot be
+/// reused by an unrelated process while we still signal it.
+public struct ProcessGroupCommand: Sendable {
+  public var command: String
+  /// `KEY=VALUE` pairs, the child's whole environment.
+  public var environment: [String: String]
+  /// stdout and stderr are appended here.
+  public var logPath: String
+  /// When set, stdout goes here instead of the log (stderr still goes to the log).
+  public var stdoutPath: String?
+  public var timeout: Duration
+  public var killGrace: TimeInterval
+
+  public init(
+    command: String, environment: [String: String], logPath: String, stdoutPath: String? = nil,
+    timeout: Duration, killGrace: TimeInterval = 5
+  ) {
+    self.command = command
+    self.environment = environment
+    self.logPath = logPath
+    self.stdoutPath = stdoutPath
+    self.timeout = timeout
+    self.killGrace = killGrace
+  }
+
+  /// Blocks the calling thread until the command and everything it started are gone.
+  public func run(clock: any RolloutClock, cancellation: Cancellation) -> CommandOutcome {
+    if cancellation.isCancelled { return .cancelled }
+    let pid: pid_t
+    switch spawn() {
+    case .success(let spawned): pid = spawned
+    case .failure(let error): return .spawnFailed(error.message)
+    }
+    let group = LiveGroup(pgid: pid, grace: killGrace)
+    let deadline = clock.now().addingTimeInterval(DurationText.seconds(timeout))
+    let timer = clock.schedule(at: deadline, on: group.signalQueue) { group.stop(.timedOut) }
+    cancellation.onCancel { group.signalQueue.async { group.stop(.cancelled) } }
+
+    var info = siginfo_t()
+    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+    let reason = group.finish()
+    timer.cancel()
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    if let reason { return reason }
+    if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
+    return .signaled(status & 0x7f)
+  }
+
+  private func spawn() -> Result<pid_t, DriverError> {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    // A new group for the command; default dispositions and an empty mask, because fleetwave
+    // itself ignores SIGINT/SIGTERM (it handles them through a dispatch source) and children
+    // would otherwise inherit that and survive our SIGTERM.
+    let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+    posix_spawnattr_setflags(&attributes, Int16(flags))
+    posix_spawnattr_setpgroup(&attributes, 0)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    posix_spawnattr_setsigmask(&attributes, &mask)
+
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    let append = O_WRONLY | O_CREAT | O_APPEND
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdoutPath ?? logPath, append, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, logPath, append, 0o600)
+
+    let words: [String] = ["/bin/sh", "-c", command]
+    let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) }
+    let pairs: [String] = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    let envp: [UnsafeMutablePointer<CChar>?] = pairs.map { strdup($0) }
+    defer {
+      for pointer in argv + envp { free(pointer) }
+    }
+    var pid: pid_t = 0
+    let status = (argv + [nil]).withUnsafeBufferPointer { args in
+      (envp + [nil]).withUnsafeBufferPointer { env in
+        guard let args = args.baseAddress, let env = env.baseAddress else { return EINVAL }
+        return posix_spawn(&pid, "/bin/sh", &actions, &attributes, args, env)
+      }
+    }
+    guard status == 0 else {
+      return .failure(
+        DriverError(.setup, "cannot start /bin/sh: \(String(cString: strerror(status)))"))
+    }
+    return .success(pid)
+  }
+}
+
+/// The signalling side of a running group; `finished` keeps us from signalling a group id that
+/// may have been reused once the leader is reaped.
+private final class LiveGroup: @unchecked Sendable {
+  let pgid: pid_t
+  let grace: TimeInterval
+  let signalQueue = DispatchQueue(label: "fleetwave.process-group")
+  private let lock = NSLock()
+  private var finished = false
+  private var reason: CommandOutcome?
+
+  init(pgid: pid_t, grace: TimeInterval) {
+    self.pgid = pgid
+    self.grace = grace
+  }
+
+  func stop(_ why: CommandOutcome) {
+    lock.lock()
+    defer { lock.unlock() }
+    guard !finished, reason == nil else { return }
+    reason = why
+    kill(-pgid, SIGTERM)
+    // The grace period is real time: it is about the child's shutdown, not the rollout's clock.
+    signalQueue.asyncAfter(deadline: .now() + grace) { [self] in
+      lock.lock()
+      defer { lock.unlock() }
+      if !finished { kill(-pgid, SIGKILL) }
+    }
+  }
+
+  /// Called once the leader has exited (not yet reaped): kills what is left, returns why the
+  /// command was stopped, if it was.
+  func finish() -> CommandOutcome? {
+    lock.lock()
+    defer { lock.unlock() }
+    finished = true
+    kill(-pgid, SIGKILL)
+    return reason
+  }
+}

@@ -1,0 +1,334 @@
+// `fleetwave rollout FLEET`: plan the fleet, run the plan through a driver, show progress,
+// write the reports, exit 0/1/3.
+import ArgumentParser
+import Drivers
+import Executor
+import FleetCore
+import Foundation
+import HTTP
+import Health
+import Inventory
+import Planner
+import Report
+
+extension FleetwaveCommand {
+  struct Rollout: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Roll the release out across the fleet, wave by wave.",
+      discussion: """
+        Canary first, then each wave in parallel under its limits; a wave is promoted once all
+        its clusters are upgraded, verified and baked. Crossing a failure budget halts the
+        rollout and rolls back as the policy says. Ctrl-C stops starting clusters and lets the
+        running ones finish (a second Ctrl-C cancels them). Exit codes: 0 succeeded, 1 halted
+        or failed, 2 usage, 3 interrupted or waiting for approval.
+        """)
+
+    @Argument(help: "The fleet directory, or its fleet.yaml.")
+    var fleet: String
+
+    @Option(help: "The driver: exec or sim (default: the fleet's release.driver).")
+    var driver: String?
+
+    @Flag(help: "Plan and print what would run, without running anything.")
+    var dryRun = false
+
+    @Option(help: "At most this many clusters in flight at once (default: rollout.maxParallel).")
+    var maxParallel: Int?
+
+    @Option(
+      name: .customLong("set"),
+      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
+    var sets: [String] = []
+
+    @Option(help: ArgumentHelp("Approve a wave marked approval: true (or '*').", valueName: "wave"))
+    var approve: [String] = []
+
+    @Option(help: ArgumentHelp("Write the run report as JSON here.", valueName: "file"))
+    var reportJson: String?
+
+    @Option(
+      help: ArgumentHelp("Write a JUnit XML report (a test case per cluster).", valueName: "file"))
+    var junit: String?
+
+    @Option(
+      help: ArgumentHelp(
+        "Append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).", valueName: "file"))
+    var markdown: String?
+
+    @Option(help: ArgumentHelp("Where the exec driver keeps each cluster's log.", valueName: "dir"))
+    var logDir: String?
+
+    @Option(name: .customLong("run"), help: "The run's id (default: FLEET-TIMESTAMP).")
+    var runID: String?
+
+    @Option(help: ArgumentHelp("sim: fail this cluster's upgrade.", valueName: "cluster"))
+    var simFail: [String] = []
+
+    @Option(help: ArgumentHelp("sim: fail this cluster's health check.", valueName: "cluster"))
+    var simFailHealth: [String] = []
+
+    @Option(help: "sim: chance that any cluster's upgrade fails (0.05 or 5%).")
+    var simFailureRate: String?
+
+    @Option(help: "sim: seed for durations and random failures.")
+    var simSeed: UInt64 = 1
+
+    @Flag(help: "sim: wait in real time instead of jumping the clock to the next event.")
+    var realTime = false
+
+    func validate() throws {
+      if let maxParallel, maxParallel < 1 {
+        throw ValidationError("--max-parallel must be at least 1")
+      }
+      if let driver, DriverKind(rawValue: driver) == nil {
+        throw ValidationError(
+          "unknown driver '\(driver)'; expected one of: "
+            + DriverKind.allCases.map(\.rawValue).joined(separator: ", "))
+      }
+      if let simFailureRate, FailureRate.parse(simFailureRate) == nil {
+        throw ValidationError("--sim-failure-rate must be between 0 and 1 (or 0% and 100%)")
+      }
+    }
+
+    func run() throws {
+      let loaded = try loadFleet(fleet)
+      let fleet = loaded.fleet
+      let kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
+      for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
+      let planned = Planner().plan(fleet, start: Date())
+      let runID = self.runID ?? Self.runID(fleet: fleet.name, at: Date())
+      let policy = fleet.rollout
+      let parallel = maxParallel ?? policy.maxParallel
+
+      if dryRun {
+        print(
+          Self.describe(planned, fleet: fleet, driver: kind, maxParallel: parallel), terminator: "")
+        return
+      }
+
+      let sim: SimDriver?
+      let driver: any Driver
+      var gates: [any HealthGate] = []
+      var waveGates: [any HealthGate] = []
+      var clock: any RolloutClock = SystemClock()
+      var manual: ManualClock?
+      switch kind {
+      case .sim:
+        let simulated = SimDriver(
+          duration: .fixed(policy.expectedDuration),
+          durations: Dictionary(
+            uniqueKeysWithValues: fleet.clusters.compactMap { c in
+              c.expectedDuration.map { (c.name, SimDuration.fixed($0)) }
+            }),
+          faults: SimFaults(
+            upgrade: .init(
+              names: Set(simFail),
+              probability: simFailureRate.flatMap(FailureRate.parse) ?? 0),
+            health: .init(names: Set(simFailHealth))),
+          seed: simSeed)
+        sim = simulated
+        driver = simulated
+        gates = [SimHealthGate(driver: simulated)]
+        if !realTime {
+          let virtual = ManualClock(start: Date())
+          manual = virtual
+          clock = virtual
+        }
+      case .exec:
+        sim = nil
+        guard let commands = fleet.release.exec else {
+          printError("error: release.exec is not set; the exec driver needs release.exec.upgrade")
+          throw ExitCode(1)
+        }
+        let values = loaded.values
+        let sets = self.sets
+        driver = ExecDriver(
+          commands: commands, release: fleet.release,
+          logDirectory: logDir ?? ".fleetwave/runs/\(runID)/logs",
+          values: { cluster in
+            do throws(DiagnosticError) {
+              return try values.values(for: cluster, sets: sets)
+            } catch {
+              throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
+            }
+          })
+        let transport = HTTPTransport()
+        let variables = TemplateVariables.values(for: fleet.release)
+        gates = policy.health.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
+        }
+        waveGates = policy.waveHealth.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
+        }
+      case .kube, .helm:
+        printError(
+          "error: the \(kind.rawValue) driver is not available yet; use --driver exec or sim")
+        throw ExitCode(1)
+      }
+      _ = sim
+
+      let executor: Executor
+      do {
+        executor = try Executor(
+          plan: planned, clusters: fleet.clusters, driver: driver, gates: gates,
+          waveGates: waveGates, clock: clock,
+          approvals: StaticApprovals(Set(approve)),
+          options: ExecutorOptions(
+            run: runID, maxParallel: parallel, failurePolicy: policy.failurePolicy,
+            clusterTimeout: policy.clusterTimeout))
+      } catch {
+        printError("error: \(error.message)")
+        throw ExitCode(1)
+      }
+
+      let output = FileHandle.standardOutput
+      let style = ProgressView.style(for: STDOUT_FILENO)
+      let progress = ProgressView(
+        plan: planned, style: style, maxParallel: parallel, clock: clock,
+        width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
+        write: { output.write(Data($0.utf8)) })
+      executor.observe { progress.handle($0) }
+      let signals = InterruptSignals { signal, count in
+        if count == 1 {
+          printError("\ninterrupt: finishing clusters in flight; interrupt again to cancel them")
+        }
+        executor.interrupt()
+      }
+      progress.start()
+      let summary = withExtendedLifetime(signals) {
+        manual.map { executor.runInVirtualTime($0) } ?? executor.run()
+      }
+      progress.finish()
+
+      try writeReports(summary)
+      print(Self.closingLine(summary))
+      switch summary.outcome {
+      case .succeeded: return
+      case .halted, .failed: throw ExitCode(1)
+      case .interrupted: throw ExitCode(3)
+      }
+    }
+
+    private func writeReports(_ summary: RunSummary) throws {
+      do {
+        if let reportJson {
+          try RunReportJSON.string(summary).write(
+            toFile: reportJson, atomically: true, encoding: .utf8)
+        }
+        if let junit {
+          try RunJUnit.string(summary).write(toFile: junit, atomically: true, encoding: .utf8)
+        }
+        if let markdown {
+          if !FileManager.default.fileExists(atPath: markdown) {
+            _ = FileManager.default.createFile(atPath: markdown, contents: nil)
+          }
+          guard let handle = FileHandle(forWritingAtPath: markdown) else {
+            throw CocoaError(.fileWriteNoPermission)
+          }
+          defer { try? handle.close() }
+          try handle.seekToEnd()
+          try handle.write(contentsOf: Data(RunMarkdown.string(summary).utf8))
+        }
+      } catch {
+        printError("error: cannot write a report: \(error.localizedDescription)")
+        throw ExitCode(1)
+      }
+    }
+
+    static func closingLine(_ summary: RunSummary) -> String {
+      var counts: [ReportedState: Int] = [:]
+      for record in summary.clusters {
+        counts[ReportedState(record, outcome: summary.outcome), default: 0] += 1
+      }
+      let parts = ReportedState.allCases.compactMap { state in
+        counts[state].map { "\($0) \(state.rawValue)" }
+      }
+      var line =
+        "rollout \(summary.run): \(summary.outcome.rawValue) (" + parts.joined(separator: ", ")
+        + ")"
+      if let reason = summary.reason { line += "\n  " + reason }
+      let rolledBack = summary.clusters.filter { $0.phase == .rolledBack }.map(\.name)
+      if !rolledBack.isEmpty { line += "\n  rolled back: " + rolledBack.joined(separator: ", ") }
+      if !summary.midUpgrade.isEmpty {
+        line +=
+          "\n  stopped mid-change (revision unknown): " + summary.midUpgrade.joined(separator: ", ")
+      }
+      if let wave = summary.waitingForApproval {
+        line += "\n  to go on, run again with --approve \(wave)"
+      }
+      return line
+    }
+
+    static func runID(fleet: String, at date: Date) -> String {
+      let stamp = Timestamp.iso(date).prefix(19).filter { $0 != "-" && $0 != ":" }
+      return "\(fleet)-\(stamp)"
+    }
+
+    static func describe(_ plan: FleetCore.Plan, fleet: Fleet, driver: DriverKind, maxParallel: Int)
+      -> String
+    {
+      let policy = fleet.rollout.failurePolicy
+      var text =
+        "dry run: \(plan.clusterCount) clusters of \(fleet.name) in \(plan.waves.count) waves, "
+      text += "driver \(driver.rawValue), at most \(maxParallel) at once; nothing was changed\n"
+      for wave in plan.waves {
+        text += "wave \(wave.index) \(wave.name)\(wave.isCanary ? " (canary)" : ""): "
+        text += "\(wave.clusters.count) clusters, maxParallel \(min(maxParallel, wave.maxParallel))"
+        if let perDomain = wave.maxPerDomain { text += ", maxPerDomain \(perDomain)" }
+        text +=
+          ", bake \(DurationText.format(wave.bake)), tolerates \(wave.allowedFailures) failures"
+        if wave.approval { text += ", needs approval" }
+        text += "\n  " + wave.clusters.joined(separator: ", ") + "\n"
+      }
+      text += "on a crossed budget: halt, rollback \(policy.rollback.rawValue), in-flight clusters "
+      text += policy.inFlight == .finish ? "finish\n" : "cancelled\n"
+      if driver == .exec, let exec = fleet.release.exec,
+        let first = plan.waves.first?.clusters.first,
+        let cluster = fleet.cluster(named: first)
+      {
+        let variables = TemplateVariables.values(for: fleet.release)
+        let rendered =
+          (try? ClusterTemplate.render(exec.upgrade, cluster: cluster, variables: variables))
+          ?? exec.upgrade
+        text += "per cluster: /bin/sh -c '\(rendered)' (as for \(first))\n"
+      }
+      for note in plan.notes { text += "note: \(note.message)\n" }
+      return text
+    }
+  }
+}
+
+/// A probability written as 0.05 or 5%.
+enum FailureRate {
+  static func parse(_ text: String) -> Double? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let value: Double?
+    if trimmed.hasSuffix("%") {
+      value = Double(trimmed.dropLast()).map { $0 / 100 }
+    } else {
+      value = Double(trimmed)
+    }
+    guard let value, value >= 0, value <= 1 else { return nil }
+    return value
+  }
+}
+
+/// Loads a fleet or prints its problems and exits 1.
+func loadFleet(_ path: String) throws -> LoadedFleet {
+  do {
+    return try FleetLoader.load(directory: path)
+  } catch {
+    for diagnostic in error.diagnostics { printError(diagnostic.description) }
+    throw ExitCode(1)
+  }
+}
+
+/// A cluster named on the command line must exist: usage error with a suggestion otherwise.
+func requireCluster(_ name: String, in fleet: Fleet) throws {
+  guard fleet.cluster(named: name) == nil else { return }
+  var message = "no cluster named '\(name)' in fleet '\(fleet.name)'"
+  if let suggestion = Suggestion.closest(to: name, among: fleet.clusters.map(\.name)) {
+    message += "; did you mean '\(suggestion)'?"
+  }
+  throw ValidationError(message)
+}

@@ -1,0 +1,229 @@
+// The run reports (JSON, JUnit XML, Markdown) of one small halted run, compared whole.
+import Drivers
+import Executor
+import FleetCore
+import Foundation
+import Report
+import Testing
+
+/// Canary k1 passes; in wave "prod" (two at a time) p2's upgrade fails, which crosses the
+/// budget of 0; wave rollback returns p1 and fails for p2; p3 never starts.
+func smallHaltedRun() throws -> RunSummary {
+  let shapes = [
+    WaveShape(name: "canary", clusters: ["k1"], canary: true),
+    WaveShape(name: "prod", clusters: ["p1", "p2", "p3"], maxParallel: 2),
+  ]
+  let run = try SimRun(
+    plan(shapes), clusters: clusters(["k1", "p1", "p2", "p3"]),
+    faults: SimFaults(upgrade: .init(names: ["p2"]), rollback: .init(names: ["p2"])),
+    healthGate: true, policy: FailurePolicy(rollback: .wave))
+  return run.run()
+}
+
+@Suite struct ReportTests {
+  @Test func reportJSONIsExact() throws {
+    #expect(RunReportJSON.string(try smallHaltedRun()) == expectedJSON)
+  }
+
+  @Test func junitXMLIsExact() throws {
+    #expect(RunJUnit.string(try smallHaltedRun()) == expectedJUnit)
+  }
+
+  @Test func markdownIsExact() throws {
+    #expect(RunMarkdown.string(try smallHaltedRun()) == expectedMarkdown)
+  }
+}
+
+let expectedJSON = #"""
+  {
+    "run": "run-1",
+    "fleet": "test",
+    "release": "checkout",
+    "version": "1.4.2",
+    "driver": "sim",
+    "outcome": "halted",
+    "reason": "wave 'prod' has 1 failed of 3 clusters; its budget allows 0; rollback failed for p2",
+    "waitingForApproval": null,
+    "startedAt": "2027-01-15T08:00:00.000Z",
+    "finishedAt": "2027-01-15T08:00:30.000Z",
+    "allowedFailuresTotal": null,
+    "counts": {
+      "succeeded": 1,
+      "failed": 1,
+      "rolled-back": 1,
+      "skipped": 1,
+      "not-started": 0
+    },
+    "midUpgrade": [],
+    "waves": [
+      {
+        "index": 0,
+        "name": "canary",
+        "canary": true,
+        "state": "promoted",
+        "clusters": 1,
+        "failures": 0,
+        "allowedFailures": 0,
+        "startedAt": "2027-01-15T08:00:00.000Z",
+        "finishedAt": "2027-01-15T08:00:10.000Z",
+        "haltReason": null,
+        "gates": []
+      },
+      {
+        "index": 1,
+        "name": "prod",
+        "canary": false,
+        "state": "halted",
+        "clusters": 3,
+        "failures": 1,
+        "allowedFailures": 0,
+        "startedAt": "2027-01-15T08:00:10.000Z",
+        "finishedAt": "2027-01-15T08:00:20.000Z",
+        "haltReason": "wave 'prod' has 1 failed of 3 clusters; its budget allows 0",
+        "gates": []
+      }
+    ],
+    "clusters": [
+      {
+        "name": "k1",
+        "wave": "canary",
+        "waveIndex": 0,
+        "state": "succeeded",
+        "phase": "succeeded",
+        "fromRevision": "1",
+        "toRevision": "2",
+        "rollbackRevision": null,
+        "startedAt": "2027-01-15T08:00:00.000Z",
+        "finishedAt": "2027-01-15T08:00:10.000Z",
+        "error": null,
+        "rollbackError": null,
+        "midUpgrade": false,
+        "measurements": [
+          {
+            "gate": "sim-health",
+            "at": "2027-01-15T08:00:10.000Z",
+            "value": 0,
+            "outcome": "passed",
+            "detail": "error rate 0 \u003c= 0.01"
+          }
+        ]
+      },
+      {
+        "name": "p1",
+        "wave": "prod",
+        "waveIndex": 1,
+        "state": "rolled-back",
+        "phase": "rolled-back",
+        "fromRevision": "1",
+        "toRevision": "2",
+        "rollbackRevision": "3",
+        "startedAt": "2027-01-15T08:00:10.000Z",
+        "finishedAt": "2027-01-15T08:00:20.000Z",
+        "error": null,
+        "rollbackError": null,
+        "midUpgrade": false,
+        "measurements": [
+          {
+            "gate": "sim-health",
+            "at": "2027-01-15T08:00:20.000Z",
+            "value": 0,
+            "outcome": "passed",
+            "detail": "error rate 0 \u003c= 0.01"
+          }
+        ]
+      },
+      {
+        "name": "p2",
+        "wave": "prod",
+        "waveIndex": 1,
+        "state": "failed",
+        "phase": "rollback-failed",
+        "fromRevision": "1",
+        "toRevision": null,
+        "rollbackRevision": null,
+        "startedAt": "2027-01-15T08:00:10.000Z",
+        "finishedAt": "2027-01-15T08:00:20.000Z",
+        "error": "simulated upgrade failure",
+        "rollbackError": "simulated rollback failure",
+        "midUpgrade": false,
+        "measurements": []
+      },
+      {
+        "name": "p3",
+        "wave": "prod",
+        "waveIndex": 1,
+        "state": "skipped",
+        "phase": "pending",
+        "fromRevision": null,
+        "toRevision": null,
+        "rollbackRevision": null,
+        "startedAt": null,
+        "finishedAt": null,
+        "error": null,
+        "rollbackError": null,
+        "midUpgrade": false,
+        "measurements": []
+      }
+    ]
+  }
+
+  """#
+
+let expectedJUnit = #"""
+  <?xml version="1.0" encoding="UTF-8"?>
+  <testsuites name="fleetwave rollout test" tests="4" failures="1" errors="0" skipped="2"\#
+   time="30.000">
+    <testsuite name="wave 0 canary" tests="1" failures="0" errors="0" skipped="0" time="10.000"\#
+   timestamp="2027-01-15T08:00:00.000Z">
+      <testcase classname="test.canary" name="k1" time="10.000"/>
+    </testsuite>
+    <testsuite name="wave 1 prod" tests="3" failures="1" errors="0" skipped="2" time="10.000"\#
+   timestamp="2027-01-15T08:00:10.000Z">
+      <testcase classname="test.prod" name="p1" time="10.000">
+        <skipped message="rolled back after the rollout halted (revision 3)"/>
+      </testcase>
+      <testcase classname="test.prod" name="p2" time="10.000">
+        <failure message="simulated upgrade failure" type="rollback-failed">phase:\#
+   rollback-failed&#10;from revision: 1&#10;rollback failed: simulated rollback\#
+   failure&#10;</failure>
+      </testcase>
+      <testcase classname="test.prod" name="p3" time="0.000">
+        <skipped message="not run: wave &apos;prod&apos; has 1 failed of 3 clusters; its budget\#
+   allows 0"/>
+      </testcase>
+    </testsuite>
+  </testsuites>
+
+  """#
+
+let expectedMarkdown = #"""
+  ## Fleetwave rollout `run-1`: halted
+
+  Fleet **test**, release **checkout** 1.4.2, driver `sim`, 30s (2027-01-15T08:00:00.000Z to\#
+   2027-01-15T08:00:30.000Z).
+
+  > **wave 'prod' has 1 failed of 3 clusters; its budget allows 0; rollback failed for p2**
+
+  | state | clusters |
+  |---|---:|
+  | succeeded | 1 |
+  | failed | 1 |
+  | rolled-back | 1 |
+  | skipped | 1 |
+
+  ### Waves
+
+  | # | wave | state | clusters | failures (allowed) | note |
+  |---:|---|---|---:|---|---|
+  | 0 | canary | promoted | 1 | 0 (0) |  |
+  | 1 | prod | halted | 3 | 1 (0) | wave 'prod' has 1 failed of 3 clusters; its budget allows 0 |
+
+  ### Failed and rolled-back clusters
+
+  | cluster | wave | state | revision | error |
+  |---|---|---|---|---|
+  | `p1` | prod | rolled-back | 1 → 2 → 3 |  |
+  | `p2` | prod | failed | 1 → - → - | simulated upgrade failure; rollback: simulated rollback\#
+   failure |
+
+  """#
