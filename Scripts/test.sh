@@ -24,10 +24,10 @@ swift test --skip-build 2>&1 | tee "$log_dir/test.log" \
 
 status=${PIPESTATUS[0]}
 
-# One plain closing line, counted from the per-test lines of the log.
-passed=$(grep -cE '^✔ Test .* passed after' "$log_dir/test.log" | tr -d ' ')
-passed=$((passed - $(grep -cE '^✔ Test run with' "$log_dir/test.log")))
-failed=$(grep -E '^✘ Test .* failed after' "$log_dir/test.log" | grep -cv '^✘ Test run with')
+# One plain closing line: the runner's own test count, less the tests that reported failures.
+total=$(sed -n 's/.*Test run with \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$log_dir/test.log" | tail -n 1)
+failed=$(grep -E '^✘ Test .* failed after' "$log_dir/test.log" | grep -cv '^✘ Test run with' | tr -d ' ')
+passed=$(( ${total:-0} - failed ))
 echo "test logs: $log_dir"
 echo "Tests: $passed passed, $failed failed"
 if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then

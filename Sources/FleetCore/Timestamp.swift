@@ -17,4 +17,13 @@ public enum Timestamp {
       + pad(parts.tm_mday, 2) + "T" + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":"
       + pad(parts.tm_sec, 2) + "." + pad(Int32(millis), 3) + "Z"
   }
+
+  /// Reads what `iso` writes, and RFC 3339 timestamps without fractional seconds.
+  public static func parse(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)
+  }
 }

@@ -72,7 +72,7 @@ enum RecordCoding {
   static func encode(_ record: JournalRecord) -> Value {
     var m = Mapping()
     m["seq"] = .int(Int64(record.sequence))
-    m["at"] = .string(Timestamp.format(record.at))
+    m["at"] = .string(Timestamp.iso(record.at))
     m["type"] = .string(record.entry.type)
     switch record.entry {
     case .runStarted(let h):
@@ -81,7 +81,7 @@ enum RecordCoding {
       m["release"] = .string(h.release)
       m["version"] = h.version.map { .string($0) } ?? .null
       m["fleetDigest"] = .string(h.fleetDigest)
-      m["startedAt"] = .string(Timestamp.format(h.startedAt))
+      m["startedAt"] = .string(Timestamp.iso(h.startedAt))
       m["host"] = .string(h.host)
       m["pid"] = .int(Int64(h.pid))
       m["user"] = .string(h.user)
@@ -162,23 +162,6 @@ enum RecordCoding {
       return nil
     }
     return JournalRecord(sequence: Int(seq), at: at, entry: entry)
-  }
-}
-
-/// RFC 3339 UTC timestamps with milliseconds, as every Fleetwave file writes them.
-public enum Timestamp {
-  public static func format(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: date)
-  }
-
-  public static func parse(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return date }
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.date(from: text)
   }
 }
 

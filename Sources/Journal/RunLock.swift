@@ -14,7 +14,7 @@ public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
   public var since: Date
 
   public var description: String {
-    "run \(run) (host \(host), pid \(pid), since \(Timestamp.format(since)))"
+    "run \(run) (host \(host), pid \(pid), since \(Timestamp.iso(since)))"
   }
 }
 
@@ -100,7 +100,7 @@ public final class RunLock: @unchecked Sendable {
   private static func encode(_ holder: LockHolder) -> Value {
     [
       "run": .string(holder.run), "host": .string(holder.host), "pid": .int(Int64(holder.pid)),
-      "since": .string(Timestamp.format(holder.since)),
+      "since": .string(Timestamp.iso(holder.since)),
     ]
   }
 

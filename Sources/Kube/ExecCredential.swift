@@ -182,20 +182,12 @@ public final class ExecCredentialProvider: @unchecked Sendable {
       throw .error("\(what) returned neither a token nor a client certificate")
     }
     if let expiry = status["expirationTimestamp"]?.string {
-      guard let date = Self.parseTimestamp(expiry) else {
+      guard let date = Timestamp.parse(expiry) else {
         throw .error("\(what) returned an unreadable expirationTimestamp '\(expiry)'")
       }
       credential.expires = date
     }
     return credential
-  }
-
-  static func parseTimestamp(_ text: String) -> Date? {
-    let withFraction = ISO8601DateFormatter()
-    withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    let plain = ISO8601DateFormatter()
-    plain.formatOptions = [.withInternetDateTime]
-    return plain.date(from: text) ?? withFraction.date(from: text)
   }
 
   static func locate(_ command: String) -> String? {
