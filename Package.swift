@@ -131,6 +131,12 @@ let package = Package(
     .testTarget(
       name: "KubeTests",
       dependencies: ["FleetwaveTestSupport", "Kube", "HTTP", "FleetSim", "FleetCore", "FleetYAML"]),
+    .testTarget(
+      name: "DriversTests",
+      dependencies: [
+        "FleetwaveTestSupport", "Drivers", "Kube", "HTTP", "FleetSim", "Inventory", "FleetCore",
+        "FleetYAML",
+      ]),
     .testTarget(name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]

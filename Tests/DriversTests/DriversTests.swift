@@ -1,0 +1,1 @@
+// Drivers tests against the fleet emulator and the real helm binary.
