@@ -214,7 +214,10 @@ data:
   version: "2.3.1"
 YAML
   sed 's/name: app-config/name: app-config-baseline/' "$dir/manifest.yaml" >"$dir/baseline.yaml"
-  local upgrade="kubectl --kubeconfig $dir/kubeconfig --context \"\$FLEETWAVE_CONTEXT\" apply --server-side --field-manager fleetwave -f $dir/manifest.yaml"
+  # kubectl from PATH, else the one Scripts/install-helm.sh unpacked beside helm.
+  local kubectl
+  kubectl=$(command -v kubectl || echo "$root/.tools/kubectl/kubectl")
+  local upgrade="$kubectl --kubeconfig $dir/kubeconfig --context \"\$FLEETWAVE_CONTEXT\" apply --server-side --field-manager fleetwave -f $dir/manifest.yaml"
   cat >"$dir/fleet/fleet.yaml" <<YAML
 # $n clusters from Scripts/gen-fleet.py, rolled out by Scripts/bench.sh e2e.
 apiVersion: fleetwave/v1
@@ -252,12 +255,12 @@ YAML
     sleep 0.1
   done
   local contexts
-  contexts=$(kubectl --kubeconfig "$dir/kubeconfig" config get-contexts -o name | sort)
+  contexts=$("$kubectl" --kubeconfig "$dir/kubeconfig" config get-contexts -o name | sort)
 
   # Baseline: the same kubectl command per cluster, 50 at a time, from xargs.
   echo "== e2e: xargs -P 50 baseline" >&2
   timed "$dir/xargs.time" sh -c "echo '$contexts' | xargs -P 50 -I{} \
-    kubectl --kubeconfig $dir/kubeconfig --context {} apply --server-side \
+    $kubectl --kubeconfig $dir/kubeconfig --context {} apply --server-side \
       --field-manager baseline -f $dir/baseline.yaml >/dev/null"
 
   echo "== e2e: fleetwave rollout --driver exec" >&2

@@ -78,7 +78,7 @@ cat "$work/fleet-sim.out"
 metrics_port=$(sed -n 's|.*metrics: http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$work/fleet-sim.out")
 [ -n "$metrics_port" ] || { echo "demo: fleet-sim did not start" >&2; exit 1; }
 export KUBECONFIG="$work/kubeconfig"
-echo "kubeconfig: $KUBECONFIG ($(kubectl config get-contexts -o name | wc -l) contexts)"
+echo "kubeconfig: $KUBECONFIG (a context per cluster, client-certificate authentication)"
 
 say "3/7 starting Prometheus on loopback, scraping every emulated app each second"
 prometheus=$("$root/Scripts/prometheus.sh" start "$work/prometheus" --target "127.0.0.1:$metrics_port")
