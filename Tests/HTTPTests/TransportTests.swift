@@ -75,14 +75,16 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     let transport = HTTPTransport(direct)
     let post = try transport.send(HTTPRequest(.post, server.baseURL, body: Array("a=1".utf8)))
     let put = try transport.send(HTTPRequest(.put, server.baseURL, body: Array("{}".utf8)))
+    let patch = try transport.send(HTTPRequest(.patch, server.baseURL, body: Array("[]".utf8)))
     let delete = try transport.send(HTTPRequest(.delete, server.baseURL))
     let head = try transport.send(HTTPRequest(.head, server.baseURL))
     #expect(post.text == "POST a=1")
     #expect(put.text == "PUT {}")
+    #expect(patch.text == "PATCH []")
     #expect(delete.text == "DELETE ")
     #expect(head.status == 200)
     #expect(head.body.isEmpty)
-    #expect(server.requests.map(\.method) == ["POST", "PUT", "DELETE", "HEAD"])
+    #expect(server.requests.map(\.method) == ["POST", "PUT", "PATCH", "DELETE", "HEAD"])
   }
 
   @Test func refusedConnectionIsNamedWithTheURL() throws {
