@@ -56,6 +56,13 @@ let package = Package(
     /// The `fleetwave` executable: an entry point and nothing else.
     .executableTarget(name: "fleetwave", dependencies: ["FleetwaveCommands"]),
 
+    /// Benchmarks that compare side by side in one run (Scripts/bench.sh).
+    .executableTarget(
+      name: "fleetwave-bench", dependencies: ["FleetCore", "FleetYAML", "Inventory"]),
+    /// Benchmark: plans a synthetic 100,000-cluster fleet (run it built with `-c release`).
+    .executableTarget(
+      name: "fleetwave-bench-plan", dependencies: ["Planner", "Report", "FleetCore"]),
+
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(
       name: "FleetSim",
@@ -70,7 +77,7 @@ let package = Package(
     .executableTarget(
       name: "fleet-sim",
       dependencies: [
-        "FleetSim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "FleetSim", "Inventory", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     /// Benchmark: probes per second through the HTTP transport against the curl CLI in a loop
@@ -117,6 +124,9 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ]),
+    .testTarget(
+      name: "KubeTests", dependencies: ["FleetwaveTestSupport", "Kube", "FleetCore", "FleetYAML"]),
+    .testTarget(name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]
 )

@@ -18,7 +18,20 @@ fi
 tail -n 1 "$log_dir/build.log"
 
 echo "== swift test"
-swift test --skip-build 2>&1 | tee "$log_dir/test.log" | grep -vE "^(◇|✔|Test Case .* (started|passed))"
+# Passing tests are listed in the log only; failures, issues and the closing counts are shown.
+swift test --skip-build 2>&1 | tee "$log_dir/test.log" \
+  | awk '!/^◇/ && !/^Test Case .* (started|passed)/ && !(/^✔/ && !/^✔ Test run with/)'
+
 status=${PIPESTATUS[0]}
+
+# One plain closing line, counted from the per-test lines of the log.
+passed=$(grep -cE '^✔ Test .* passed after' "$log_dir/test.log" | tr -d ' ')
+passed=$((passed - $(grep -cE '^✔ Test run with' "$log_dir/test.log")))
+failed=$(grep -E '^✘ Test .* failed after' "$log_dir/test.log" | grep -cv '^✘ Test run with')
 echo "test logs: $log_dir"
+echo "Tests: $passed passed, $failed failed"
+if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
+  echo "test.sh: no test ran" >&2
+  exit 1
+fi
 exit "$status"

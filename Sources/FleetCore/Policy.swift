@@ -65,17 +65,22 @@ public struct CanarySpec: Sendable, Equatable {
   public var maxFailures: FailureLimit
   public var bake: Duration?
   public var approval: Bool
+  /// With `spreadBy`, split the canaries into consecutive canary waves of one failure domain
+  /// each, so a bad release reaches one new domain at a time.
+  public var oneDomainPerWave: Bool
   public var mark: SourceMark?
 
   public init(
     selector: LabelSelector? = nil, count: Int? = nil, maxFailures: FailureLimit = .count(0),
-    bake: Duration? = nil, approval: Bool = false, mark: SourceMark? = nil
+    bake: Duration? = nil, approval: Bool = false, oneDomainPerWave: Bool = false,
+    mark: SourceMark? = nil
   ) {
     self.selector = selector
     self.count = count
     self.maxFailures = maxFailures
     self.bake = bake
     self.approval = approval
+    self.oneDomainPerWave = oneDomainPerWave
     self.mark = mark
   }
 }

@@ -67,6 +67,7 @@ public struct SystemClock: RolloutClock {
 
   public func now() -> Date { Date() }
 
+  @discardableResult
   public func wait(until deadline: Date, cancellation: Cancellation?) -> Bool {
     let semaphore = DispatchSemaphore(value: 0)
     cancellation?.onCancel { semaphore.signal() }
@@ -75,6 +76,7 @@ public struct SystemClock: RolloutClock {
     return !(cancellation?.isCancelled ?? false)
   }
 
+  @discardableResult
   public func schedule(at deadline: Date, on queue: DispatchQueue, _ work: @escaping @Sendable () -> Void)
     -> Cancellation
   {
@@ -131,6 +133,7 @@ public final class ManualClock: RolloutClock, @unchecked Sendable {
     return true
   }
 
+  @discardableResult
   public func wait(until deadline: Date, cancellation: Cancellation?) -> Bool {
     cancellation?.onCancel { [condition] in
       condition.lock()
@@ -149,6 +152,7 @@ public final class ManualClock: RolloutClock, @unchecked Sendable {
     return !(cancellation?.isCancelled ?? false)
   }
 
+  @discardableResult
   public func schedule(at deadline: Date, on queue: DispatchQueue, _ work: @escaping @Sendable () -> Void)
     -> Cancellation
   {

@@ -51,13 +51,17 @@ public final class SourceFile: Sendable, CustomStringConvertible {
 /// A position in a source file: 1-based line and column (columns count characters).
 public struct SourceMark: Sendable, Hashable, CustomStringConvertible {
   public let file: SourceFile
-  public let line: Int
-  public let column: Int
+  // 32-bit fields keep a mark at 16 bytes: every node and key of a tree carries one.
+  private let storedLine: Int32
+  private let storedColumn: Int32
+
+  public var line: Int { Int(storedLine) }
+  public var column: Int { Int(storedColumn) }
 
   public init(file: SourceFile, line: Int, column: Int) {
     self.file = file
-    self.line = line
-    self.column = column
+    storedLine = Int32(clamping: line)
+    storedColumn = Int32(clamping: column)
   }
 
   /// `path:line:col`, the form every editor and CI log understands.

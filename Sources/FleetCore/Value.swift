@@ -210,11 +210,12 @@ public struct Mapping: Sendable, Equatable, Sequence {
   }
 
   /// Appends without checking for an existing key; callers guarantee uniqueness (parsers do).
-  public mutating func append(_ key: String, keyMark: SourceMark? = nil, _ value: Value) {
+  public mutating func append(
+    _ key: consuming String, keyMark: consuming SourceMark? = nil, _ value: consuming Value
+  ) {
+    if index != nil { index?[copy key] = entries.count }
     entries.append(Entry(key: key, keyMark: keyMark, value: value))
-    if index != nil {
-      index?[key] = entries.count - 1
-    } else if entries.count > Self.indexThreshold {
+    if index == nil, entries.count > Self.indexThreshold {
       rebuildIndex()
     }
   }

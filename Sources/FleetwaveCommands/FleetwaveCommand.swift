@@ -1,5 +1,6 @@
 // The root command: `fleetwave VERB ...`.
 import ArgumentParser
+import Foundation
 
 public struct FleetwaveCommand: AsyncParsableCommand {
   public static let version = "0.1.0"
@@ -13,8 +14,29 @@ public struct FleetwaveCommand: AsyncParsableCommand {
       cross the budget.
       """,
     version: version,
-    subcommands: []
+    subcommands: [Validate.self, Values.self, Plan.self]
   )
 
   public init() {}
+}
+
+extension FleetwaveCommand {
+  /// Runs a command line with the exit codes scripts rely on: 0 success, 1 failed or invalid
+  /// input, 2 usage error (ArgumentParser's own would be 64), 3 interrupted and resumable.
+  public static func run(arguments: [String]? = nil) async {
+    do {
+      var command = try parseAsRoot(arguments)
+      if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch {
+      if exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+        Foundation.exit(2)
+      }
+      exit(withError: error)
+    }
+  }
 }

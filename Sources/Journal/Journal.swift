@@ -1,1 +1,202 @@
-// Journal module: see Package.swift for what it owns.
+// A run's durable record: one append-only file of checksummed JSON lines, each flushed to disk
+// before the action it announces is taken.
+import FleetCore
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public struct JournalError: Error, Sendable, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// Where runs live: `STATE/runs/RUN/journal.log`. STATE defaults to `FLEET/.fleetwave`.
+public struct RunStore: Sendable {
+  public let stateDirectory: String
+
+  public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+
+  public var runsDirectory: String { stateDirectory + "/runs" }
+  public func journalPath(_ run: String) -> String { "\(runsDirectory)/\(run)/journal.log" }
+
+  /// Run ids sort by start time: `20261124-231500-1a2b3c`.
+  public static func newRunID(at date: Date) -> String {
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+    let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+    func two(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
+    let stamp = "\(c.year ?? 0)\(two(c.month))\(two(c.day))-\(two(c.hour))\(two(c.minute))\(two(c.second))"
+    let suffix = String(UInt32.random(in: 0..<0xFF_FFFF), radix: 16)
+    return stamp + "-" + String(repeating: "0", count: 6 - suffix.count) + suffix
+  }
+
+  /// Every run with a journal, oldest first.
+  public func runIDs() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
+    return names.filter { FileManager.default.fileExists(atPath: journalPath($0)) }.sorted()
+  }
+}
+
+/// One run's journal, open for appending. Appends are serialised; each is on disk (fsync)
+/// when `append` returns.
+public final class Journal: @unchecked Sendable {
+  public let path: String
+  public let header: RunHeader
+  private let fd: Int32
+  private let lock = NSLock()
+  private let clock: any RolloutClock
+  private var storedRecords: [JournalRecord]
+
+  private init(path: String, fd: Int32, header: RunHeader, records: [JournalRecord], clock: any RolloutClock) {
+    self.path = path
+    self.fd = fd
+    self.header = header
+    self.storedRecords = records
+    self.clock = clock
+  }
+
+  deinit { close(fd) }
+
+  public var records: [JournalRecord] {
+    lock.lock()
+    defer { lock.unlock() }
+    return storedRecords
+  }
+
+  /// The run's state as replayed from its records.
+  public var state: RunState { RunState(records: records) }
+
+  /// Starts a new run's journal; its first record is the header.
+  public static func create(store: RunStore, header: RunHeader, clock: any RolloutClock = SystemClock())
+    throws(JournalError) -> Journal
+  {
+    let directory = "\(store.runsDirectory)/\(header.id)"
+    do {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    } catch {
+      throw JournalError("cannot create \(directory): \(error.localizedDescription)")
+    }
+    let path = store.journalPath(header.id)
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw JournalError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    // The new directory entry must be durable too, not only the file's contents.
+    syncDirectory(directory)
+    syncDirectory(store.runsDirectory)
+    let journal = Journal(path: path, fd: fd, header: header, records: [], clock: clock)
+    try journal.append(.runStarted(header))
+    return journal
+  }
+
+  /// Reopens a run's journal to continue it. A last line torn by a crash is cut off and
+  /// reported in `recovered`; damage anywhere else is an error.
+  public static func reopen(store: RunStore, run: String, clock: any RolloutClock = SystemClock())
+    throws(JournalError) -> (journal: Journal, recovered: String?)
+  {
+    let path = store.journalPath(run)
+    let read = try JournalFile.read(path: path)
+    guard case .runStarted(let header)? = read.records.first?.entry else {
+      throw JournalError("\(path): the journal does not start with a run header")
+    }
+    if read.validLength < read.totalLength {
+      guard truncate(path, off_t(read.validLength)) == 0 else {
+        throw JournalError("cannot repair \(path): \(String(cString: strerror(errno)))")
+      }
+    }
+    let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+    guard fd >= 0 else { throw JournalError("cannot open \(path): \(String(cString: strerror(errno)))") }
+    let journal = Journal(path: path, fd: fd, header: header, records: read.records, clock: clock)
+    return (journal, read.tornTail)
+  }
+
+  /// Appends and flushes one entry; when this returns, the entry survives a crash.
+  @discardableResult
+  public func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord {
+    lock.lock()
+    defer { lock.unlock() }
+    let record = JournalRecord(sequence: storedRecords.count + 1, at: clock.now(), entry: entry)
+    let json = JSONWriter.bytes(RecordCoding.encode(record))
+    let crc = String(CRC32.checksum(json), radix: 16)
+    let line = Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + json + [0x0A]
+    var written = 0
+    while written < line.count {
+      let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + written, line.count - written) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw JournalError("cannot write \(path): \(String(cString: strerror(errno)))")
+      }
+      written += n
+    }
+    guard fsync(fd) == 0 else {
+      throw JournalError("cannot flush \(path): \(String(cString: strerror(errno)))")
+    }
+    storedRecords.append(record)
+    return record
+  }
+
+  private static func syncDirectory(_ path: String) {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if fd >= 0 {
+      fsync(fd)
+      close(fd)
+    }
+  }
+}
+
+/// Reading journal files, for resume, status, history and the integrity check.
+public enum JournalFile {
+  public struct Contents: Sendable {
+    public var records: [JournalRecord]
+    /// Bytes up to the end of the last good line.
+    public var validLength: Int
+    public var totalLength: Int
+    /// Set when the last line was incomplete or failed its checksum (a crash mid-write).
+    public var tornTail: String?
+  }
+
+  public static func read(path: String) throws(JournalError) -> Contents {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw JournalError("\(path): no such journal")
+    }
+    let bytes = [UInt8](data)
+    var records: [JournalRecord] = []
+    var offset = 0
+    var lineNumber = 0
+    while offset < bytes.count {
+      lineNumber += 1
+      let end = bytes[offset...].firstIndex(of: 0x0A)
+      let lineEnd = end ?? bytes.count
+      let line = bytes[offset..<lineEnd]
+      let isLast = end == nil || end == bytes.count - 1
+      if let record = decodeLine(line), end != nil {
+        guard record.sequence == records.count + 1 else {
+          throw JournalError(
+            "\(path):\(lineNumber): record \(record.sequence) out of order (expected \(records.count + 1))")
+        }
+        records.append(record)
+        offset = lineEnd + 1
+        continue
+      }
+      guard isLast else {
+        throw JournalError("\(path):\(lineNumber): damaged record (checksum or format) before the end")
+      }
+      return Contents(
+        records: records, validLength: offset, totalLength: bytes.count,
+        tornTail: "\(path):\(lineNumber): incomplete last record (a crash during a write) was discarded")
+    }
+    return Contents(records: records, validLength: offset, totalLength: bytes.count, tornTail: nil)
+  }
+
+  private static func decodeLine(_ line: ArraySlice<UInt8>) -> JournalRecord? {
+    guard line.count > 9, line[line.startIndex + 8] == UInt8(ascii: " "),
+      let crc = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16)
+    else { return nil }
+    let json = line.dropFirst(9)
+    guard CRC32.checksum(json) == crc, let value = try? JSONReader.parse(Array(json)) else {
+      return nil
+    }
+    return RecordCoding.decode(value)
+  }
+}

@@ -1,5 +1,5 @@
 import FleetwaveCommands
 
 @main struct Entrypoint {
-  static func main() async { await FleetwaveCommand.main() }
+  static func main() async { await FleetwaveCommand.run() }
 }

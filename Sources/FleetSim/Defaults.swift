@@ -1,0 +1,105 @@
+// The defaults the API server fills into new and updated objects, for the types that need them.
+import FleetCore
+import Foundation
+
+enum Defaults {
+  static func apply(_ type: ResourceType, _ input: Value) -> Value {
+    var object = input
+    func fill(_ path: [String], _ value: Value) {
+      if object.at(path) == nil { object.set(path, value) }
+    }
+    switch (type.group, type.kind) {
+    case ("apps", "Deployment"):
+      fill(["spec", "replicas"], 1)
+      fill(
+        ["spec", "strategy"],
+        ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": "25%", "maxSurge": "25%"]])
+      fill(["spec", "revisionHistoryLimit"], 10)
+      fill(["spec", "progressDeadlineSeconds"], 600)
+    case ("apps", "StatefulSet"):
+      fill(["spec", "replicas"], 1)
+      fill(
+        ["spec", "updateStrategy"], ["type": "RollingUpdate", "rollingUpdate": ["partition": 0]])
+      fill(["spec", "podManagementPolicy"], "OrderedReady")
+      fill(["spec", "revisionHistoryLimit"], 10)
+    case ("apps", "DaemonSet"):
+      fill(
+        ["spec", "updateStrategy"],
+        ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": 1, "maxSurge": 0]])
+      fill(["spec", "revisionHistoryLimit"], 10)
+    case ("apps", "ReplicaSet"):
+      fill(["spec", "replicas"], 1)
+    case ("batch", "Job"):
+      fill(["spec", "completions"], 1)
+      fill(["spec", "parallelism"], 1)
+      fill(["spec", "backoffLimit"], 6)
+    case ("", "Service"):
+      fill(["spec", "type"], "ClusterIP")
+      fill(["spec", "sessionAffinity"], "None")
+      if object.at("spec", "clusterIP") == nil {
+        let ip = clusterIP(for: (object.namespace ?? "") + "/" + object.name)
+        object.set(["spec", "clusterIP"], .string(ip))
+        object.set(["spec", "clusterIPs"], [.string(ip)])
+      }
+      if let ports = object.at("spec", "ports")?.sequence {
+        object.set(
+          ["spec", "ports"],
+          .sequence(
+            ports.map { port in
+              var p = port
+              if p["protocol"] == nil { p.set(["protocol"], "TCP") }
+              if p["targetPort"] == nil, let number = p["port"] { p.set(["targetPort"], number) }
+              return p
+            }))
+      }
+    case ("", "Secret"):
+      fill(["type"], "Opaque")
+      if let stringData = object["stringData"]?.mapping {
+        for entry in stringData {
+          let encoded = Data((entry.value.scalarText ?? "").utf8).base64EncodedString()
+          object.set(["data", entry.key], .string(encoded))
+        }
+        object.set(["stringData"], nil)
+      }
+    case ("", "Namespace"):
+      fill(["spec", "finalizers"], ["kubernetes"])
+      object.set(["status"], ["phase": "Active"])
+      fill(["metadata", "labels", "kubernetes.io/metadata.name"], .string(object.name))
+    case ("", "Pod"):
+      fill(["status"], ["phase": "Pending"])
+    default:
+      break
+    }
+    return object
+  }
+
+  /// A stable address in 10.96.0.0/16 derived from the service's name.
+  private static func clusterIP(for key: String) -> String {
+    let hash = TemplateHash.fnv(key)
+    return "10.96.\((hash >> 8) & 0xff).\(max(2, hash & 0xff))"
+  }
+}
+
+/// Short stable hashes, like the pod-template-hash the real controllers add to names.
+enum TemplateHash {
+  static func fnv(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+      hash ^= UInt64(byte)
+      hash = hash &* 0x100_0000_01b3
+    }
+    return hash
+  }
+
+  static func of(_ value: Value?) -> String {
+    let text = value.map { JSONWriter.string($0.unmarked, options: .init(sortedKeys: true)) } ?? ""
+    let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+    var hash = fnv(text)
+    var out = ""
+    for _ in 0..<10 {
+      out.append(alphabet[Int(hash % UInt64(alphabet.count))])
+      hash /= UInt64(alphabet.count)
+    }
+    return out
+  }
+}

@@ -1,1 +1,0 @@
-// FleetSim module: see Package.swift for what it owns.

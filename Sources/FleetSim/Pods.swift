@@ -1,0 +1,178 @@
+// The pods a workload has at a point of its rollout, and keeping the store's pods in line with
+// them, so `kubectl get pods` shows what the controller simulates (ImagePullBackOff included).
+import FleetCore
+import Foundation
+
+/// Where a workload's rollout stands, as the pods see it.
+struct PodCensus {
+  /// New-template pods that are ready.
+  var ready: Int64
+  /// New-template pods started but not ready (at most one at a time).
+  var pending: Int64
+  /// Old-template pods still serving.
+  var oldReady: Int64
+  var updateRevision: String
+  var currentRevision: String
+  var fault: ImageFault?
+}
+
+enum Pods {
+  static let nodeName = "sim-node-1"
+
+  /// The pods that should exist for a workload.
+  static func desired(_ type: ResourceType, _ workload: Value, _ census: PodCensus, now: Date)
+    -> [Value]
+  {
+    let name = workload.name
+    var pods: [Value] = []
+    func suffix(_ seed: String) -> String { String(TemplateHash.of(.string(seed)).prefix(5)) }
+    let waiting: String? = {
+      switch census.fault?.effect {
+      case .neverReady?: return "ImagePullBackOff"
+      case .crashLoop?: return "CrashLoopBackOff"
+      default: return nil
+      }
+    }()
+    let hash = String(census.updateRevision.dropFirst(name.count + 1))
+    let oldHash = String(census.currentRevision.dropFirst(name.count + 1))
+    switch type.kind {
+    case "Job":
+      pods.append(
+        pod(
+          workload, type, name: "\(name)-\(suffix(name))", hash: nil, phase: "Succeeded",
+          waiting: nil, now: now))
+    case "StatefulSet":
+      let total = census.ready + census.pending + census.oldReady
+      for i in 0..<total {
+        // StatefulSets replace pods from the highest ordinal down.
+        let isNew = i >= total - census.ready - census.pending
+        let isPending = isNew && i == total - census.ready - census.pending && census.pending > 0
+        pods.append(
+          pod(
+            workload, type, name: "\(name)-\(i)", hash: isNew ? hash : oldHash,
+            phase: isPending ? (waiting == "CrashLoopBackOff" ? "Running" : "Pending") : "Running",
+            waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now))
+      }
+    default:
+      for i in 0..<census.oldReady {
+        pods.append(
+          pod(
+            workload, type, name: "\(census.currentRevision)-\(suffix("\(oldHash)\(i)"))",
+            hash: oldHash, phase: "Running", waiting: nil, now: now))
+      }
+      for i in 0..<(census.ready + census.pending) {
+        let isPending = i == census.ready
+        pods.append(
+          pod(
+            workload, type, name: "\(census.updateRevision)-\(suffix("\(hash)\(i)"))", hash: hash,
+            phase: isPending ? (waiting == "CrashLoopBackOff" ? "Running" : "Pending") : "Running",
+            waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now))
+      }
+    }
+    return pods
+  }
+
+  private static func pod(
+    _ workload: Value, _ type: ResourceType, name: String, hash: String?, phase: String,
+    waiting: String?, now: Date
+  ) -> Value {
+    var labels = workload.at("spec", "template", "metadata", "labels")?.mapping ?? Mapping()
+    if let hash, !hash.isEmpty {
+      labels[type.kind == "StatefulSet" ? "controller-revision-hash" : "pod-template-hash"] =
+        .string(hash)
+    }
+    let stamp = KubeTime.format(now)
+    let ready = waiting == nil && phase == "Running"
+    let containers = workload.at("spec", "template", "spec", "containers")?.sequence ?? []
+    let statuses: [Value] = containers.map { container in
+      var status: Value = [
+        "name": container["name"] ?? "", "image": container["image"] ?? "",
+        "ready": .bool(ready), "started": .bool(phase == "Running" && waiting == nil),
+        "restartCount": waiting == "CrashLoopBackOff" ? 5 : 0,
+      ]
+      if let waiting {
+        status.set(["state"], ["waiting": ["reason": .string(waiting)]])
+      } else if phase == "Succeeded" {
+        status.set(["state"], ["terminated": ["exitCode": 0, "reason": "Completed"]])
+      } else {
+        status.set(["state"], ["running": ["startedAt": .string(stamp)]])
+      }
+      return status
+    }
+    func condition(_ type: String, _ value: Bool) -> Value {
+      [
+        "type": .string(type), "status": value ? "True" : "False",
+        "lastTransitionTime": .string(stamp),
+      ]
+    }
+    var spec = workload.at("spec", "template", "spec") ?? [:]
+    spec.set(["nodeName"], .string(nodeName))
+    return [
+      "apiVersion": "v1", "kind": "Pod",
+      "metadata": [
+        "name": .string(name), "namespace": .string(workload.namespace ?? "default"),
+        "labels": .mapping(labels),
+        "ownerReferences": [
+          [
+            "apiVersion": .string(type.apiVersion), "kind": .string(type.kind),
+            "name": .string(workload.name), "uid": workload.at("metadata", "uid") ?? "",
+            "controller": true, "blockOwnerDeletion": true,
+          ]
+        ],
+      ],
+      "spec": spec,
+      "status": [
+        "phase": .string(phase),
+        "conditions": [
+          condition("PodScheduled", true), condition("Initialized", true),
+          condition("ContainersReady", ready), condition("Ready", ready),
+        ],
+        "containerStatuses": .sequence(statuses), "hostIP": "10.0.0.1", "startTime": .string(stamp),
+      ],
+    ]
+  }
+
+  static func isOwned(_ pod: Value, by type: ResourceType, name: String) -> Bool {
+    (pod.at("metadata", "ownerReferences")?.sequence ?? []).contains {
+      $0["kind"]?.string == type.kind && $0["name"]?.string == name
+    }
+  }
+
+  /// Creates, updates and deletes pods so the store holds exactly `desired` for this workload.
+  static func sync(
+    _ store: ClusterStore, _ type: ResourceType, namespace: String, workload: String,
+    desired: [Value],
+    now: Date
+  ) {
+    guard let podType = ResourceCatalog.find(apiVersion: "v1", kind: "Pod") else { return }
+    let existing = store.list(WatchFilter(type: podType, namespace: namespace)).items
+      .filter { isOwned($0, by: type, name: workload) }
+    let wanted = Set(desired.map(\.name))
+    for pod in existing where !wanted.contains(pod.name) {
+      _ = store.delete(podType, namespace: namespace, name: pod.name)
+    }
+    for pod in desired {
+      _ = try? store.modify(podType, namespace: namespace, name: pod.name, now: now) {
+        (current: Value?) throws(APIError) -> Value? in
+        guard let current else { return pod }
+        var updated = current
+        updated.set(["status"], pod["status"])
+        updated.set(["metadata", "labels"], pod.at("metadata", "labels"))
+        // Keep status timestamps of pods whose state did not change, so no event is sent.
+        if Self.sameState(current, pod) { return nil }
+        return updated
+      }
+    }
+  }
+
+  private static func sameState(_ a: Value, _ b: Value) -> Bool {
+    a.at("status", "phase") == b.at("status", "phase")
+      && a.at("status", "containerStatuses")?.sequence?.map { $0["ready"] }
+        == b.at("status", "containerStatuses")?.sequence?.map { $0["ready"] }
+      && a.at("status", "containerStatuses")?.sequence?.map { $0.at("state", "waiting", "reason") }
+        == b.at("status", "containerStatuses")?.sequence?.map {
+          $0.at("state", "waiting", "reason")
+        }
+      && a.at("metadata", "labels") == b.at("metadata", "labels")
+  }
+}

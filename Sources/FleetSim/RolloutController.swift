@@ -1,0 +1,304 @@
+// The controller loop: rolls changed Deployments, StatefulSets and DaemonSets out replica by
+// replica on the injected clock, writing status and conditions as the Kubernetes controllers do,
+// and completes Jobs.
+import FleetCore
+import Foundation
+
+/// Rolls workloads out. One replica becomes ready per `replicaInterval / speed` (slower for
+/// images a fault marks slow; never for images that cannot start).
+public final class RolloutController: @unchecked Sendable {
+  /// Seconds of simulated time one replica takes to become ready at speed 1.
+  public static let replicaInterval = 2.0
+  /// Pods a DaemonSet runs: the virtual clusters have this many nodes.
+  static let nodeCount: Int64 = 3
+
+  private struct Progress {
+    var template: Value?
+    var ready: Int64 = 0
+    var oldReady: Int64 = 0
+    var lastProgress: Date
+    var updateRevision = ""
+    var currentRevision = ""
+  }
+
+  private struct Key: Hashable {
+    var cluster: String
+    var type: ResourceType
+    var namespace: String
+    var name: String
+  }
+
+  private let clock: any RolloutClock
+  private let speed: Double
+  private let faults: FaultBook
+  private let queue = DispatchQueue(label: "fleet-sim.controller")
+  private let lock = NSLock()
+  private var progress: [Key: Progress] = [:]
+  private var scheduled: [Key: Cancellation] = [:]
+
+  init(clock: any RolloutClock, speed: Double, faults: FaultBook) {
+    self.clock = clock
+    self.speed = max(0.001, speed)
+    self.faults = faults
+  }
+
+  /// Called after every write to a workload; schedules its next step at once.
+  func changed(_ cluster: VirtualCluster, _ type: ResourceType, _ object: Value) {
+    let key = Key(
+      cluster: cluster.name, type: type, namespace: object.namespace ?? "", name: object.name)
+    schedule(key, cluster, at: clock.now())
+  }
+
+  /// Waits for the steps already handed to the controller's queue. A step may schedule another
+  /// that is due at once (the clock did not move), so drain until nothing new was enqueued.
+  func settle() {
+    for _ in 0..<8 { queue.sync {} }
+  }
+
+  func stop() {
+    lock.lock()
+    let tokens = Array(scheduled.values)
+    scheduled = [:]
+    lock.unlock()
+    for token in tokens { token.cancel() }
+  }
+
+  private func schedule(_ key: Key, _ cluster: VirtualCluster, at deadline: Date) {
+    lock.lock()
+    scheduled[key]?.cancel()
+    let token = clock.schedule(at: deadline, on: queue) { [weak self] in self?.step(key, cluster) }
+    scheduled[key] = token
+    lock.unlock()
+  }
+
+  private func interval(_ factor: Double) -> TimeInterval { Self.replicaInterval * factor / speed }
+
+  /// Advances one workload by one replica and writes its status; schedules the next step.
+  private func step(_ key: Key, _ cluster: VirtualCluster) {
+    let now = clock.now()
+    var next: Date?
+    var workload: Value?
+    let namespace = key.namespace.isEmpty ? nil : key.namespace
+    _ = try? cluster.store.modify(key.type, namespace: namespace, name: key.name, now: now) {
+      (current: Value?) throws(APIError) -> Value? in
+      guard let object = current else {
+        self.forget(key)
+        return nil
+      }
+      let (updated, wake) = self.advance(key, cluster, object, now: now)
+      next = wake
+      workload = updated
+      return updated
+    }
+    // Pods follow outside the workload's write: the store's lock is not reentrant.
+    var desired: [Value] = []
+    if let workload {
+      lock.lock()
+      let state = progress[key]
+      lock.unlock()
+      let desiredCount =
+        key.type.kind == "DaemonSet" ? Self.nodeCount : (workload.at("spec", "replicas")?.int ?? 1)
+      let census = PodCensus(
+        ready: state?.ready ?? 0, pending: (state?.ready ?? 0) < desiredCount ? 1 : 0,
+        oldReady: state?.oldReady ?? 0, updateRevision: state?.updateRevision ?? "",
+        currentRevision: state?.currentRevision ?? "", fault: behaviour(cluster, workload))
+      desired = Pods.desired(key.type, workload, census, now: now)
+    }
+    Pods.sync(
+      cluster.store, key.type, namespace: key.namespace, workload: key.name, desired: desired,
+      now: now)
+    if let next { schedule(key, cluster, at: next) }
+  }
+
+  private func forget(_ key: Key) {
+    lock.lock()
+    progress[key] = nil
+    scheduled[key] = nil
+    lock.unlock()
+  }
+
+  private func behaviour(_ cluster: VirtualCluster, _ object: Value) -> ImageFault? {
+    let set = faults.faults
+    for container in object.at("spec", "template", "spec", "containers")?.sequence ?? [] {
+      guard let image = container["image"]?.string,
+        let fault = set.imageFault(image, cluster: cluster.name, labels: cluster.spec.labels),
+        fault.effect != .errors
+      else { continue }
+      return fault
+    }
+    return nil
+  }
+
+  private func advance(_ key: Key, _ cluster: VirtualCluster, _ object: Value, now: Date) -> (
+    Value, Date?
+  ) {
+    if key.type.kind == "Job" { return (completeJob(object, now: now), nil) }
+    lock.lock()
+    var state = progress[key] ?? Progress(lastProgress: now)
+    lock.unlock()
+    let template = object.at("spec", "template")
+    let desired =
+      key.type.kind == "DaemonSet" ? Self.nodeCount : (object.at("spec", "replicas")?.int ?? 1)
+    let revision = "\(object.name)-\(TemplateHash.of(template))"
+    if state.template != template {
+      // A new template: pods of the old one keep serving until new ones are ready.
+      state.oldReady = state.template == nil ? 0 : min(state.ready, desired)
+      state.currentRevision = state.template == nil ? revision : state.updateRevision
+      state.template = template
+      state.updateRevision = revision
+      state.ready = 0
+      state.lastProgress = now
+    }
+    let fault = behaviour(cluster, object)
+    let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
+    let deadline = Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600)
+    let observed =
+      object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
+    var wake: Date?
+    if state.ready > desired {
+      state.ready = desired
+    } else if state.ready < desired, !blocked, observed {
+      state.ready += 1
+      state.lastProgress = now
+      state.oldReady = max(0, min(state.oldReady, desired - state.ready))
+    }
+    if state.ready >= desired { state.oldReady = 0 }
+    if state.ready < desired {
+      if blocked {
+        let limit = state.lastProgress.addingTimeInterval(deadline)
+        wake = limit > now ? limit : nil
+      } else {
+        wake = now.addingTimeInterval(interval(fault?.effect == .slow ? fault?.slowFactor ?? 1 : 1))
+      }
+    } else {
+      state.currentRevision = state.updateRevision
+    }
+    let exceeded = state.ready < desired && now.timeIntervalSince(state.lastProgress) >= deadline
+    lock.lock()
+    progress[key] = state
+    lock.unlock()
+    var updated = object
+    let status: Value
+    switch key.type.kind {
+    case "StatefulSet":
+      status = statefulSetStatus(object, state, desired: desired, blocked: blocked)
+    case "DaemonSet": status = daemonSetStatus(object, state, desired: desired)
+    default:
+      status = deploymentStatus(object, state, desired: desired, exceeded: exceeded, now: now)
+    }
+    updated.set(["status"], status)
+    return (updated, wake)
+  }
+
+  private func pending(_ state: Progress, _ desired: Int64) -> Int64 {
+    state.ready < desired ? 1 : 0
+  }
+
+  private func deploymentStatus(
+    _ object: Value, _ state: Progress, desired: Int64, exceeded: Bool, now: Date
+  )
+    -> Value
+  {
+    let pending = self.pending(state, desired)
+    let available = state.ready + state.oldReady
+    let replicas = state.ready + pending + state.oldReady
+    let maxUnavailable = desired / 4
+    let old = object["status"]?["conditions"]?.sequence ?? []
+    let stamp = KubeTime.format(now)
+    func condition(_ type: String, _ status: String, _ reason: String, _ message: String) -> Value {
+      let previous = old.first { $0["type"]?.string == type }
+      let same = previous?["status"]?.string == status
+      let transition = same ? (previous?["lastTransitionTime"] ?? .string(stamp)) : .string(stamp)
+      let sameReason = same && previous?["reason"]?.string == reason
+      return [
+        "type": .string(type), "status": .string(status),
+        "lastUpdateTime": sameReason
+          ? (previous?["lastUpdateTime"] ?? .string(stamp)) : .string(stamp),
+        "lastTransitionTime": transition, "reason": .string(reason), "message": .string(message),
+      ]
+    }
+    let replicaSet = "ReplicaSet \"\(state.updateRevision)\""
+    let availableCondition =
+      available >= desired - maxUnavailable
+      ? condition(
+        "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+      : condition(
+        "Available", "False", "MinimumReplicasUnavailable",
+        "Deployment does not have minimum availability.")
+    let progressing: Value
+    if exceeded {
+      progressing = condition(
+        "Progressing", "False", "ProgressDeadlineExceeded",
+        "\(replicaSet) has timed out progressing.")
+    } else if state.ready >= desired {
+      progressing = condition(
+        "Progressing", "True", "NewReplicaSetAvailable",
+        "\(replicaSet) has successfully progressed.")
+    } else {
+      progressing = condition(
+        "Progressing", "True", "ReplicaSetUpdated", "\(replicaSet) is progressing.")
+    }
+    var status: Value = [
+      "observedGeneration": object.at("metadata", "generation") ?? 1,
+      "replicas": .int(replicas), "updatedReplicas": .int(state.ready + pending),
+      "readyReplicas": .int(available), "availableReplicas": .int(available),
+    ]
+    if replicas - available > 0 { status.set(["unavailableReplicas"], .int(replicas - available)) }
+    status.set(["conditions"], [availableCondition, progressing])
+    return status
+  }
+
+  private func statefulSetStatus(_ object: Value, _ state: Progress, desired: Int64, blocked: Bool)
+    -> Value
+  {
+    let done = state.ready >= desired
+    return [
+      "observedGeneration": object.at("metadata", "generation") ?? 1,
+      "replicas": .int(desired), "readyReplicas": .int(state.ready + state.oldReady),
+      "currentReplicas": .int(done ? desired : state.oldReady),
+      "updatedReplicas": .int(state.ready), "availableReplicas": .int(state.ready + state.oldReady),
+      "currentRevision": .string(state.currentRevision),
+      "updateRevision": .string(state.updateRevision),
+      "collisionCount": 0,
+    ]
+  }
+
+  private func daemonSetStatus(_ object: Value, _ state: Progress, desired: Int64) -> Value {
+    let pending = self.pending(state, desired)
+    let available = state.ready + state.oldReady
+    return [
+      "observedGeneration": object.at("metadata", "generation") ?? 1,
+      "desiredNumberScheduled": .int(desired), "currentNumberScheduled": .int(desired),
+      "numberMisscheduled": 0, "numberReady": .int(available), "numberAvailable": .int(available),
+      "updatedNumberScheduled": .int(state.ready + pending),
+      "numberUnavailable": .int(max(0, desired - available)),
+    ]
+  }
+
+  private func completeJob(_ object: Value, now: Date) -> Value {
+    guard object.at("status", "completionTime") == nil else { return object }
+    var updated = object
+    let stamp = KubeTime.format(now)
+    let completions = object.at("spec", "completions")?.int ?? 1
+    updated.set(
+      ["status"],
+      [
+        "startTime": .string(stamp), "completionTime": .string(stamp),
+        "succeeded": .int(completions),
+        "ready": 0, "terminating": 0,
+        "conditions": [
+          [
+            "type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": .string(stamp),
+            "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
+            "message": "Reached expected number of succeeded pods",
+          ],
+          [
+            "type": "Complete", "status": "True", "lastProbeTime": .string(stamp),
+            "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
+            "message": "Reached expected number of succeeded pods",
+          ],
+        ],
+      ])
+    return updated
+  }
+}

@@ -1,0 +1,137 @@
+// Server-side printing: the `Table` kubectl asks for (`Accept: ...;as=Table`) when it prints rows.
+import FleetCore
+import Foundation
+
+enum TableView {
+  private struct Column {
+    var name: String
+    var type: String = "string"
+    var format: String = ""
+    var priority: Int = 0
+    var cell: (Value) -> Value
+  }
+
+  static func table(_ type: ResourceType, _ items: [Value], revision: Int64, now: Date) -> Value {
+    let columns = self.columns(type, now: now)
+    let definitions: [Value] = columns.map {
+      [
+        "name": .string($0.name), "type": .string($0.type), "format": .string($0.format),
+        "description": "", "priority": .int(Int64($0.priority)),
+      ]
+    }
+    let rows: [Value] = items.map { item in
+      var metadata = item["metadata"] ?? [:]
+      metadata.set(["managedFields"], nil)
+      return [
+        "cells": .sequence(columns.map { $0.cell(item) }),
+        "object": [
+          "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
+        ],
+      ]
+    }
+    return [
+      "kind": "Table", "apiVersion": "meta.k8s.io/v1",
+      "metadata": ["resourceVersion": .string(String(revision))],
+      "columnDefinitions": .sequence(definitions), "rows": .sequence(rows),
+    ]
+  }
+
+  private static func int(_ object: Value, _ path: String...) -> Int64 { object.at(path)?.int ?? 0 }
+
+  private static func columns(_ type: ResourceType, now: Date) -> [Column] {
+    let name = Column(name: "Name", format: "name") { .string($0.name) }
+    let age = Column(name: "Age") { object in
+      .string(Self.age(object.at("metadata", "creationTimestamp")?.string, now: now))
+    }
+    switch (type.group, type.kind) {
+    case ("apps", "Deployment"):
+      return [
+        name,
+        Column(name: "Ready") { o in
+          .string("\(int(o, "status", "readyReplicas"))/\(int(o, "spec", "replicas"))")
+        },
+        Column(name: "Up-to-date", type: "integer") { o in .int(int(o, "status", "updatedReplicas"))
+        },
+        Column(name: "Available", type: "integer") { o in
+          .int(int(o, "status", "availableReplicas"))
+        },
+        age,
+        Column(name: "Containers", priority: 1) { o in
+          .string(containers(o).map { $0["name"]?.string ?? "" }.joined(separator: ","))
+        },
+        Column(name: "Images", priority: 1) { o in
+          .string(containers(o).map { $0["image"]?.string ?? "" }.joined(separator: ","))
+        },
+      ]
+    case ("apps", "StatefulSet"):
+      return [
+        name,
+        Column(name: "Ready") { o in
+          .string("\(int(o, "status", "readyReplicas"))/\(int(o, "spec", "replicas"))")
+        },
+        age,
+      ]
+    case ("", "Pod"):
+      return [
+        name,
+        Column(name: "Ready") { o in
+          let statuses = o.at("status", "containerStatuses")?.sequence ?? []
+          return .string("\(statuses.filter { $0["ready"] == true }.count)/\(statuses.count)")
+        },
+        Column(name: "Status") { o in
+          let waiting = (o.at("status", "containerStatuses")?.sequence ?? [])
+            .compactMap { $0.at("state", "waiting", "reason")?.string }.first
+          let terminated = o.at("status", "phase")?.string == "Succeeded" ? "Completed" : nil
+          return .string(waiting ?? terminated ?? o.at("status", "phase")?.string ?? "")
+        },
+        Column(name: "Restarts", type: "integer") { o in
+          .int(
+            (o.at("status", "containerStatuses")?.sequence ?? []).reduce(0) {
+              $0 + ($1["restartCount"]?.int ?? 0)
+            })
+        },
+        age,
+      ]
+    case ("", "Namespace"):
+      return [
+        name, Column(name: "Status") { .string($0.at("status", "phase")?.string ?? "") }, age,
+      ]
+    case ("", "ConfigMap"):
+      return [
+        name,
+        Column(name: "Data", type: "integer") { .int(Int64($0["data"]?.mapping?.count ?? 0)) }, age,
+      ]
+    case ("", "Secret"):
+      return [
+        name, Column(name: "Type") { .string($0["type"]?.string ?? "") },
+        Column(name: "Data", type: "integer") { .int(Int64($0["data"]?.mapping?.count ?? 0)) }, age,
+      ]
+    case ("", "Service"):
+      return [
+        name, Column(name: "Type") { .string($0.at("spec", "type")?.string ?? "") },
+        Column(name: "Cluster-IP") { .string($0.at("spec", "clusterIP")?.string ?? "") }, age,
+      ]
+    default:
+      return [name, age]
+    }
+  }
+
+  private static func containers(_ object: Value) -> [Value] {
+    object.at("spec", "template", "spec", "containers")?.sequence ?? []
+  }
+
+  /// `5s`, `3m12s`, `2d4h`, as kubectl prints ages.
+  static func age(_ timestamp: String?, now: Date) -> String {
+    guard let timestamp, let created = ISO8601DateFormatter().date(from: timestamp) else {
+      return "<unknown>"
+    }
+    let seconds = max(0, Int(now.timeIntervalSince(created)))
+    if seconds < 120 { return "\(seconds)s" }
+    let minutes = seconds / 60
+    if minutes < 10 { return "\(minutes)m\(seconds % 60)s" }
+    if minutes < 180 { return "\(minutes)m" }
+    let hours = minutes / 60
+    if hours < 48 { return "\(hours)h" }
+    return "\(hours / 24)d"
+  }
+}

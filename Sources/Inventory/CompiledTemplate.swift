@@ -1,0 +1,125 @@
+// Cluster templates split once into text and lookups, for filling them across large fleets.
+import FleetCore
+import FleetYAML
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A `{{ .field }}` template (see FleetCore's ClusterTemplate) parsed once, so filling it for
+/// 100,000 clusters costs a few appends each. Anything unusual (a syntax problem, a missing
+/// label, an unknown field) is handed to ClusterTemplate itself, so messages stay identical.
+struct CompiledTemplate: Sendable {
+  private enum Piece: Sendable {
+    case text(String)
+    case name, context, server
+    case label(String)
+    case variable(String)
+  }
+
+  let source: String
+  let mark: SourceMark?
+  /// Nil when the template has a syntax problem: rendering then goes through ClusterTemplate.
+  private let pieces: [Piece]?
+
+  init(_ source: String, mark: SourceMark?) {
+    self.source = source
+    self.mark = mark
+    pieces = Self.compile(source)
+  }
+
+  private static func compile(_ source: String) -> [Piece]? {
+    var pieces: [Piece] = []
+    var rest = Substring(source)
+    while let open = rest.range(of: "{{") {
+      if open.lowerBound > rest.startIndex {
+        pieces.append(.text(String(rest[..<open.lowerBound])))
+      }
+      guard let close = rest[open.upperBound...].range(of: "}}") else { return nil }
+      let expression = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+      guard expression.hasPrefix(".") else { return nil }
+      let path = String(expression.dropFirst())
+      switch path {
+      case "name": pieces.append(.name)
+      case "context": pieces.append(.context)
+      case "server": pieces.append(.server)
+      default:
+        if path.hasPrefix("labels.") {
+          pieces.append(.label(String(path.dropFirst("labels.".count))))
+        } else {
+          pieces.append(.variable(path))
+        }
+      }
+      rest = rest[close.upperBound...]
+    }
+    if !rest.isEmpty { pieces.append(.text(String(rest))) }
+    return pieces
+  }
+
+  func render(_ cluster: Cluster, variables: [String: String] = [:]) throws(Diagnostic) -> String {
+    guard let pieces else { return try slowRender(cluster, variables) }
+    var out = ""
+    out.reserveCapacity(source.utf8.count + 24)
+    for piece in pieces {
+      switch piece {
+      case .text(let text): out += text
+      case .name: out += cluster.name
+      case .context:
+        guard let context = cluster.context else { return try slowRender(cluster, variables) }
+        out += context
+      case .server:
+        guard let server = cluster.server else { return try slowRender(cluster, variables) }
+        out += server
+      case .label(let key):
+        guard let value = cluster.labels[key] else { return try slowRender(cluster, variables) }
+        out += value
+      case .variable(let name):
+        guard let value = variables[name] else { return try slowRender(cluster, variables) }
+        out += value
+      }
+    }
+    return out
+  }
+
+  private func slowRender(_ cluster: Cluster, _ variables: [String: String]) throws(Diagnostic)
+    -> String
+  {
+    try ClusterTemplate.render(source, cluster: cluster, variables: variables, mark: mark)
+  }
+}
+
+/// Whole files read with plain system calls: a fleet may have 100,000 cluster files, and
+/// FileHandle costs several times more per file.
+enum FileBytes {
+  /// The file's bytes, or nil when it cannot be opened or is larger than `limit`.
+  static func contents(of path: String, limit: Int = YAML.Limits.default.maxBytes) -> [UInt8]? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) <= limit
+    else { return nil }
+    var bytes = [UInt8]()
+    bytes.reserveCapacity(Int(info.st_size))
+    var chunk = [UInt8](repeating: 0, count: max(Int(info.st_size) + 1, 4096))
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if count < 0 { return nil }
+      if count == 0 { break }
+      bytes.append(contentsOf: chunk[0..<count])
+      if bytes.count > limit { return nil }
+    }
+    return bytes
+  }
+}
+
+extension YAML {
+  /// Loads a file through FileBytes; on any failure, YAML.load reports it as usual.
+  static func loadQuickly(path: String) throws(Diagnostic) -> Value {
+    guard let bytes = FileBytes.contents(of: path) else { return try YAML.load(path: path) }
+    return try YAML.parse(SourceFile(path: path, bytes: bytes))
+  }
+}

@@ -1,0 +1,324 @@
+// Loading a fleet directory: fleet.yaml, cluster files, release, values layers, windows, policy.
+import FleetCore
+import FleetYAML
+import Foundation
+
+/// A fleet that loaded without errors, with the warnings found on the way and the values
+/// resolver whose cache already holds every values file validation read.
+public struct LoadedFleet: Sendable {
+  public var fleet: Fleet
+  public var warnings: [Diagnostic]
+  public var values: ValuesResolver
+
+  public init(fleet: Fleet, warnings: [Diagnostic], values: ValuesResolver) {
+    self.fleet = fleet
+    self.warnings = warnings
+    self.values = values
+  }
+}
+
+public enum FleetLoader {
+  public static let apiVersion = "fleetwave/v1"
+
+  /// Loads and validates the fleet at `directory` (a fleet directory or its `fleet.yaml`).
+  /// Every problem found is thrown at once; warnings ride along with the errors.
+  public static func load(directory: String) throws(DiagnosticError) -> LoadedFleet {
+    let (fleetDirectory, fleetFile) = try locate(directory)
+    let source: SourceFile
+    let document: Value
+    do {
+      source = try YAML.read(path: fleetFile)
+      document = try YAML.parse(source)
+    } catch {
+      throw DiagnosticError([error])
+    }
+    var reader = FleetReader(directory: fleetDirectory)
+    guard let fleet = reader.read(document) else {
+      throw DiagnosticError(inFileOrder(reader.diagnostics.all))
+    }
+    // Values are checked even when the fleet file has errors, so one run shows every problem.
+    let resolver = ValuesResolver(fleet: fleet)
+    var all = reader.diagnostics
+    all.append(contentsOf: resolver.check())
+    let ordered = inFileOrder(all.all)
+    if all.hasErrors { throw DiagnosticError(ordered) }
+    return LoadedFleet(
+      fleet: fleet, warnings: ordered.filter { $0.severity == .warning }, values: resolver)
+  }
+
+  /// Diagnostics sorted by file, line and column (unlocated ones first), so a long report reads
+  /// top to bottom through each file; equal positions keep the order they were found in.
+  static func inFileOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+    diagnostics.enumerated().sorted { a, b in
+      let (x, y) = (a.element.mark, b.element.mark)
+      if (x?.file.path ?? "") != (y?.file.path ?? "") {
+        return (x?.file.path ?? "") < (y?.file.path ?? "")
+      }
+      if (x?.line ?? 0) != (y?.line ?? 0) { return (x?.line ?? 0) < (y?.line ?? 0) }
+      if (x?.column ?? 0) != (y?.column ?? 0) { return (x?.column ?? 0) < (y?.column ?? 0) }
+      return a.offset < b.offset
+    }.map(\.element)
+  }
+
+  /// The fleet directory and fleet file for a FLEET argument.
+  static func locate(_ argument: String) throws(DiagnosticError) -> (String, String) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
+      throw DiagnosticError([.error("\(argument): no such fleet directory or fleet file")])
+    }
+    if isDirectory.boolValue {
+      var directory = argument
+      while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
+      let file = FleetPaths.join(directory, "fleet.yaml")
+      guard FileManager.default.fileExists(atPath: file) else {
+        throw DiagnosticError([.error("\(argument): directory has no fleet.yaml")])
+      }
+      return (directory, file)
+    }
+    let parent = (argument as NSString).deletingLastPathComponent
+    return (parent.isEmpty ? "." : parent, argument)
+  }
+}
+
+/// Paths inside a fleet directory, spelled so that messages show them as the user would type
+/// them from where they ran the command.
+enum FleetPaths {
+  static func join(_ directory: String, _ relative: String) -> String {
+    if relative.hasPrefix("/") || directory == "." || directory.isEmpty { return relative }
+    return directory.hasSuffix("/") ? directory + relative : directory + "/" + relative
+  }
+}
+
+/// Reads the fleet document into the model, collecting every problem on the way.
+struct FleetReader {
+  let directory: String
+  var diagnostics = Diagnostics()
+
+  init(directory: String) { self.directory = directory }
+
+  static let topKeys = [
+    "apiVersion", "kind", "metadata", "release", "values", "defaults", "clusters", "clustersFrom",
+    "rollout", "windows", "freeze",
+  ]
+
+  mutating func read(_ document: Value) -> Fleet? {
+    guard let top = Fields.open(document, as: "the fleet file", allowed: Self.topKeys, &diagnostics)
+    else { return nil }
+    checkHeader(top)
+    let name = fleetName(top)
+    let release = top["release"].flatMap { readRelease($0) }
+    if !top.has("release") { top.missing("release", &diagnostics) }
+    let layers = top["values"].map { readValuesLayers($0) } ?? []
+    var windows: [String: MaintenanceWindow] = [:]
+    if let value = top["windows"] { windows = CalendarReader.windows(value, &diagnostics) }
+    var freezes: [FreezePeriod] = []
+    if let value = top["freeze"] { freezes = CalendarReader.freezes(value, &diagnostics) }
+    // Invalid windows are reported where they are defined, not again at every use.
+    let windowNames = Set(top["windows"]?.mapping?.keys ?? [])
+    var clusterReader = ClusterReader(directory: directory, windowNames: windowNames)
+    let clusters = clusterReader.read(top, &diagnostics)
+    var policy = RolloutPolicy()
+    if let value = top["rollout"] {
+      policy = PolicyReader.read(value, clusters: clusters, &diagnostics)
+    }
+    if let release { checkTemplates(policy: policy, release: release, clusters: clusters) }
+    // Without a readable release (already reported) the rest is still checked.
+    return Fleet(
+      name: name, directory: directory, release: release ?? Release(name: name), values: layers,
+      clusters: clusters,
+      rollout: policy, windows: windows, freezes: freezes)
+  }
+
+  private mutating func checkHeader(_ top: Fields) {
+    if let value = top["apiVersion"] {
+      if value.string != FleetLoader.apiVersion {
+        diagnostics.error(
+          "unsupported apiVersion '\(value.scalarText ?? value.kindName)'; expected '"
+            + FleetLoader.apiVersion + "'", at: value.mark)
+      }
+    } else {
+      top.missing("apiVersion", &diagnostics)
+    }
+    if let value = top["kind"], value.string != "Fleet" {
+      diagnostics.error(
+        "unsupported kind '\(value.scalarText ?? value.kindName)'; expected 'Fleet'", at: value.mark
+      )
+    }
+  }
+
+  private mutating func fleetName(_ top: Fields) -> String {
+    let fallback = (directory as NSString).lastPathComponent
+    guard let value = top["metadata"],
+      let metadata = Fields.open(
+        value, as: "metadata", allowed: ["name", "description", "labels"], &diagnostics)
+    else { return fallback == "." ? "fleet" : fallback }
+    return metadata.text("name", &diagnostics) ?? fallback
+  }
+
+  private mutating func readRelease(_ value: Value) -> Release? {
+    let allowed = ["name", "namespace", "driver", "chart", "manifests", "exec", "version"]
+    guard let fields = Fields.open(value, as: "release", allowed: allowed, &diagnostics) else {
+      return nil
+    }
+    let name = fields.requiredText("name", &diagnostics)
+    let namespace = fields.text("namespace", &diagnostics) ?? "default"
+    var driver = DriverKind.sim
+    if let text = fields.text("driver", &diagnostics) {
+      if let kind = DriverKind(rawValue: text) {
+        driver = kind
+      } else {
+        let names = DriverKind.allCases.map(\.rawValue)
+        var message = "unknown driver '\(text)'"
+        if let suggestion = Suggestion.closest(to: text, among: names) {
+          message += "; did you mean '\(suggestion)'?"
+        } else {
+          message += "; expected one of " + names.joined(separator: ", ")
+        }
+        diagnostics.error(message, at: fields.mark(of: "driver"))
+      }
+    }
+    let chart = fields.text("chart", &diagnostics)
+    let manifests = fields.text("manifests", &diagnostics)
+    var exec: ExecCommands?
+    if let value = fields["exec"] { exec = readExec(value) }
+    let version = fields.text("version", &diagnostics)
+    if let chart, FleetPaths.isLocal(chart, in: directory) == false, !chart.contains("://"),
+      chart.hasPrefix(".") || chart.hasPrefix("/")
+    {
+      diagnostics.error("chart directory '\(chart)' does not exist", at: fields.mark(of: "chart"))
+    }
+    if let chart, FleetPaths.isLocal(chart, in: directory),
+      !FileManager.default.fileExists(
+        atPath: FleetPaths.join(FleetPaths.join(directory, chart), "Chart.yaml"))
+    {
+      diagnostics.error(
+        "chart directory '\(chart)' has no Chart.yaml", at: fields.mark(of: "chart"))
+    }
+    if let manifests, !FileManager.default.fileExists(atPath: FleetPaths.join(directory, manifests))
+    {
+      diagnostics.error(
+        "manifests directory '\(manifests)' does not exist", at: fields.mark(of: "manifests"))
+    }
+    switch driver {
+    case .helm where chart == nil:
+      diagnostics.error("driver 'helm' needs 'chart' in release", at: fields.mark(of: "driver"))
+    case .kube where chart == nil && manifests == nil:
+      diagnostics.error(
+        "driver 'kube' needs 'chart' or 'manifests' in release", at: fields.mark(of: "driver"))
+    case .exec where exec == nil:
+      diagnostics.error("driver 'exec' needs 'exec' in release", at: fields.mark(of: "driver"))
+    default: break
+    }
+    guard let name else { return nil }
+    return Release(
+      name: name, namespace: namespace, driver: driver, chart: chart, manifests: manifests,
+      exec: exec, version: version, mark: value.mark)
+  }
+
+  private mutating func readExec(_ value: Value) -> ExecCommands? {
+    let allowed = ["upgrade", "rollback", "revision", "timeout"]
+    guard let fields = Fields.open(value, as: "release.exec", allowed: allowed, &diagnostics)
+    else { return nil }
+    let upgrade = fields.requiredText("upgrade", &diagnostics)
+    let commands = ExecCommands(
+      upgrade: upgrade ?? "", rollback: fields.text("rollback", &diagnostics),
+      revision: fields.text("revision", &diagnostics),
+      timeout: fields.duration("timeout", &diagnostics))
+    for key in ["upgrade", "rollback", "revision"] {
+      if let value = fields[key], let text = value.string {
+        diagnostics.append(
+          contentsOf: ClusterTemplate.check(
+            text, variables: TemplateVariables.names, mark: Fields.contentMark(of: value)))
+      }
+    }
+    return upgrade == nil ? nil : commands
+  }
+
+  private mutating func readValuesLayers(_ value: Value) -> [ValuesLayer] {
+    guard let items = value.sequence else {
+      diagnostics.error(
+        "'values' must be a list of values files, found \(value.kindName)", at: value.mark)
+      return []
+    }
+    var layers: [ValuesLayer] = []
+    for item in items {
+      var path: String?
+      var optional = false
+      var pathValue = item
+      if let s = item.string {
+        path = s
+      } else if let fields = Fields.open(
+        item, as: "a values layer", allowed: ["path", "optional"], &diagnostics)
+      {
+        path = fields.requiredText("path", &diagnostics)
+        optional = fields.bool("optional", &diagnostics) ?? false
+        pathValue = fields["path"] ?? item
+      }
+      guard let path else { continue }
+      let mark = Fields.contentMark(of: pathValue)
+      let problems = ClusterTemplate.check(path, mark: mark)
+      diagnostics.append(contentsOf: problems)
+      if problems.isEmpty { layers.append(ValuesLayer(path: path, optional: optional, mark: mark)) }
+    }
+    return layers
+  }
+
+  /// Health-check templates must render for every cluster: a label one cluster lacks is found
+  /// now rather than halfway through a rollout.
+  private mutating func checkTemplates(policy: RolloutPolicy, release: Release, clusters: [Cluster])
+  {
+    let variables = TemplateVariables.values(for: release)
+    var templates: [(String, SourceMark?)] = []
+    for check in policy.health + policy.waveHealth {
+      switch check {
+      case .http(let spec): templates.append((spec.url, spec.mark))
+      case .prometheus(let spec):
+        templates.append((spec.url, spec.mark))
+        templates.append((spec.query, spec.mark))
+      case .command(let spec): templates.append((spec.command, spec.mark))
+      }
+    }
+    if let exec = release.exec {
+      for text in [exec.upgrade, exec.rollback, exec.revision].compactMap({ $0 }) {
+        templates.append((text, release.mark))
+      }
+    }
+    for (text, mark) in templates where ClusterTemplate.isTemplated(text) {
+      if !ClusterTemplate.check(text, variables: Set(variables.keys), mark: mark).isEmpty {
+        continue  // reported where the template was read
+      }
+      let template = CompiledTemplate(text, mark: nil)
+      for cluster in clusters {
+        do {
+          _ = try template.render(cluster, variables: variables)
+        } catch {
+          diagnostics.error(
+            "template '\(text)' cannot be filled for cluster '\(cluster.name)': \(error.message)",
+            at: mark,
+            notes: cluster.mark.map { [.note("cluster '\(cluster.name)' is here", at: $0)] }
+              ?? [])
+          break
+        }
+      }
+    }
+  }
+}
+
+/// The variables besides cluster fields that commands, URLs and queries may use.
+public enum TemplateVariables {
+  public static let names: Set<String> = ["release", "namespace", "version"]
+
+  public static func values(for release: Release) -> [String: String] {
+    ["release": release.name, "namespace": release.namespace, "version": release.version ?? ""]
+  }
+}
+
+extension FleetPaths {
+  /// Whether a chart reference names a directory inside (or relative to) the fleet directory.
+  static func isLocal(_ chart: String, in directory: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    let path = join(directory, chart)
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+      && isDirectory.boolValue
+  }
+}

@@ -1,1 +1,0 @@
-// Inventory module: see Package.swift for what it owns.

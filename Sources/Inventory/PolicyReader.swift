@@ -1,0 +1,347 @@
+// The `rollout:` section into FleetCore's RolloutPolicy, WaveSpec, CanarySpec, FailurePolicy and
+// health-check specs, with every selector checked against the fleet's clusters.
+import FleetCore
+import Foundation
+
+enum PolicyReader {
+  static let policyKeys = [
+    "canary", "waves", "growth", "maxParallel", "spreadBy", "maxPerDomain", "priorityLabel", "bake",
+    "failurePolicy", "health", "waveHealth", "expectedDuration", "clusterTimeout",
+  ]
+
+  static func read(_ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics)
+    -> RolloutPolicy
+  {
+    var policy = RolloutPolicy()
+    guard let fields = Fields.open(value, as: "rollout", allowed: policyKeys, &diagnostics) else {
+      return policy
+    }
+    if let value = fields["canary"] {
+      policy.canary = canary(value, clusters: clusters, &diagnostics)
+    }
+    if let value = fields["waves"] {
+      policy.waves = waves(
+        value, clusters: clusters, hasSpread: fields.has("spreadBy"), &diagnostics)
+    }
+    if let value = fields["growth"] { policy.growth = growth(value, &diagnostics) }
+    policy.maxParallel = fields.int("maxParallel", minimum: 1, &diagnostics) ?? policy.maxParallel
+    policy.spreadBy = fields.text("spreadBy", &diagnostics)
+    policy.maxPerDomain = fields.int("maxPerDomain", minimum: 1, &diagnostics)
+    policy.priorityLabel = fields.text("priorityLabel", &diagnostics)
+    policy.bake = fields.duration("bake", &diagnostics) ?? policy.bake
+    if let value = fields["failurePolicy"] {
+      policy.failurePolicy = failurePolicy(value, &diagnostics)
+    }
+    if let value = fields["health"] { policy.health = health(value, &diagnostics) }
+    if let value = fields["waveHealth"] { policy.waveHealth = health(value, &diagnostics) }
+    policy.expectedDuration =
+      fields.duration("expectedDuration", &diagnostics) ?? policy.expectedDuration
+    policy.clusterTimeout = fields.duration("clusterTimeout", &diagnostics) ?? policy.clusterTimeout
+    if policy.maxPerDomain != nil, policy.spreadBy == nil {
+      diagnostics.error(
+        "'maxPerDomain' needs 'spreadBy' (the label that names a cluster's failure domain)",
+        at: fields.keyMark("maxPerDomain"))
+    }
+    if let label = policy.spreadBy, !clusters.isEmpty,
+      !clusters.contains(where: { $0.labels[label] != nil })
+    {
+      diagnostics.error(
+        "spreadBy label '\(label)' is set on no cluster", at: fields.mark(of: "spreadBy"))
+    }
+    return policy
+  }
+
+  /// A selector that selects nothing is almost always a typo, so it is an error.
+  private static func checkMatches(
+    _ selector: LabelSelector, clusters: [Cluster], _ diagnostics: inout Diagnostics
+  ) {
+    guard !clusters.contains(where: { selector.matches($0.labels) }) else { return }
+    diagnostics.error("selector '\(selector.text)' matches no cluster", at: selector.mark)
+  }
+
+  private static func canary(
+    _ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics
+  ) -> CanarySpec? {
+    let allowed = ["selector", "count", "maxFailures", "bake", "approval", "oneDomainPerWave"]
+    guard let fields = Fields.open(value, as: "rollout.canary", allowed: allowed, &diagnostics)
+    else { return nil }
+    let selector = fields.selector("selector", &diagnostics)
+    if let selector { checkMatches(selector, clusters: clusters, &diagnostics) }
+    let count = fields.int("count", minimum: 1, &diagnostics)
+    if !fields.has("selector") && !fields.has("count") {
+      diagnostics.error("rollout.canary needs 'selector' or 'count'", at: fields.mark)
+    }
+    return CanarySpec(
+      selector: selector, count: count,
+      maxFailures: fields.failureLimit("maxFailures", &diagnostics) ?? .count(0),
+      bake: fields.duration("bake", &diagnostics),
+      approval: fields.bool("approval", &diagnostics) ?? false,
+      oneDomainPerWave: fields.bool("oneDomainPerWave", &diagnostics) ?? false, mark: value.mark)
+  }
+
+  private static func waves(
+    _ value: Value, clusters: [Cluster], hasSpread: Bool, _ diagnostics: inout Diagnostics
+  ) -> [WaveSpec] {
+    guard let items = value.sequence else {
+      diagnostics.error("'waves' must be a list of waves, found \(value.kindName)", at: value.mark)
+      return []
+    }
+    let allowed = [
+      "name", "selector", "percent", "count", "maxParallel", "maxPerDomain", "bake", "maxFailures",
+      "approval",
+    ]
+    var waves: [WaveSpec] = []
+    var names: [String: SourceMark?] = [:]
+    for (index, item) in items.enumerated() {
+      let what = item["name"]?.string.map { "wave '\($0)'" } ?? "wave \(index + 1)"
+      guard let fields = Fields.open(item, as: what, allowed: allowed, &diagnostics) else {
+        continue
+      }
+      let name = fields.text("name", &diagnostics) ?? "wave-\(index + 1)"
+      if let first = names[name] {
+        diagnostics.error(
+          "duplicate wave name '\(name)'", at: fields.mark(of: "name"),
+          notes: first.map { [.note("'\(name)' was first defined here", at: $0)] } ?? [])
+      } else {
+        names[name] = fields.mark(of: "name")
+      }
+      let given = ["selector", "percent", "count"].filter { fields.has($0) }
+      if given.count > 1 {
+        diagnostics.error(
+          "\(what) has both '\(given[0])' and '\(given[1])'; a wave takes one of 'selector',"
+            + " 'percent', 'count' (or none, for the rest of the fleet)",
+          at: fields.keyMark(given[1]))
+        continue
+      }
+      if fields.has("maxPerDomain"), !hasSpread {
+        diagnostics.error(
+          "'maxPerDomain' in \(what) needs rollout.spreadBy (the label that names a cluster's"
+            + " failure domain)", at: fields.keyMark("maxPerDomain"))
+      }
+      var members = WaveSpec.Members.rest
+      if let selector = fields.selector("selector", &diagnostics) {
+        checkMatches(selector, clusters: clusters, &diagnostics)
+        members = .selector(selector)
+      } else if let percent = fields.percent("percent", &diagnostics) {
+        members = .percent(percent)
+      } else if let count = fields.int("count", minimum: 1, &diagnostics) {
+        members = .count(count)
+      }
+      waves.append(
+        WaveSpec(
+          name: name, members: members,
+          maxParallel: fields.int("maxParallel", minimum: 1, &diagnostics),
+          maxPerDomain: fields.int("maxPerDomain", minimum: 1, &diagnostics),
+          bake: fields.duration("bake", &diagnostics),
+          maxFailures: fields.failureLimit("maxFailures", &diagnostics),
+          approval: fields.bool("approval", &diagnostics) ?? false, mark: item.mark))
+    }
+    return waves
+  }
+
+  private static func growth(_ value: Value, _ diagnostics: inout Diagnostics) -> WaveGrowth {
+    var growth = WaveGrowth()
+    let allowed = ["initial", "factor", "maxWaveSize"]
+    guard let fields = Fields.open(value, as: "rollout.growth", allowed: allowed, &diagnostics)
+    else { return growth }
+    growth.initial = fields.int("initial", minimum: 1, &diagnostics) ?? growth.initial
+    if let factor = fields.double("factor", &diagnostics) {
+      if factor < 1 {
+        diagnostics.error(
+          "'factor' in rollout.growth must be at least 1, found \(Value.format(factor))",
+          at: fields.mark(of: "factor"))
+      } else {
+        growth.factor = factor
+      }
+    }
+    growth.maxWaveSize = fields.int("maxWaveSize", minimum: 1, &diagnostics)
+    return growth
+  }
+
+  private static func failurePolicy(_ value: Value, _ diagnostics: inout Diagnostics)
+    -> FailurePolicy
+  {
+    var policy = FailurePolicy()
+    let allowed = ["maxFailuresPerWave", "maxFailuresTotal", "rollback", "inFlight"]
+    guard
+      let fields = Fields.open(value, as: "rollout.failurePolicy", allowed: allowed, &diagnostics)
+    else { return policy }
+    policy.maxFailuresPerWave =
+      fields.failureLimit("maxFailuresPerWave", &diagnostics) ?? policy.maxFailuresPerWave
+    policy.maxFailuresTotal = fields.failureLimit("maxFailuresTotal", &diagnostics)
+    if let scope = choice("rollback", in: fields, RollbackScope.self, &diagnostics) {
+      policy.rollback = scope
+    }
+    if let inFlight = choice("inFlight", in: fields, InFlightPolicy.self, &diagnostics) {
+      policy.inFlight = inFlight
+    }
+    return policy
+  }
+
+  /// One of an enum's raw values, with a suggestion for a misspelling.
+  static func choice<Choice: RawRepresentable & CaseIterable>(
+    _ key: String, in fields: Fields, _ type: Choice.Type, _ diagnostics: inout Diagnostics
+  ) -> Choice? where Choice.RawValue == String {
+    guard let text = fields.text(key, &diagnostics) else { return nil }
+    if let choice = Choice(rawValue: text) { return choice }
+    let names = Choice.allCases.map(\.rawValue)
+    var message = "invalid '\(key)' value '\(text)'"
+    if let suggestion = Suggestion.closest(to: text, among: names) {
+      message += "; did you mean '\(suggestion)'?"
+    } else {
+      message += "; expected one of " + names.joined(separator: ", ")
+    }
+    diagnostics.error(message, at: fields.mark(of: key))
+    return nil
+  }
+
+  private static func health(_ value: Value, _ diagnostics: inout Diagnostics) -> [HealthCheckSpec]
+  {
+    guard let items = value.sequence else {
+      diagnostics.error(
+        "health checks must be a list, found \(value.kindName)", at: value.mark)
+      return []
+    }
+    var checks: [HealthCheckSpec] = []
+    for item in items {
+      let kinds = ["http", "prometheus", "command"]
+      guard let fields = Fields.open(item, as: "a health check", allowed: kinds, &diagnostics)
+      else { continue }
+      let given = kinds.filter { fields.has($0) }
+      guard given.count == 1, let kind = given.first, let body = fields[kind] else {
+        diagnostics.error(
+          "a health check needs exactly one of 'http', 'prometheus', 'command'", at: item.mark)
+        continue
+      }
+      let check: HealthCheckSpec?
+      switch kind {
+      case "http": check = http(body, &diagnostics).map(HealthCheckSpec.http)
+      case "prometheus": check = prometheus(body, &diagnostics).map(HealthCheckSpec.prometheus)
+      default: check = command(body, &diagnostics).map(HealthCheckSpec.command)
+      }
+      if let check { checks.append(check) }
+    }
+    return checks
+  }
+
+  private static func template(
+    _ fields: Fields, _ key: String, _ diagnostics: inout Diagnostics
+  ) -> String? {
+    guard let text = fields.requiredText(key, &diagnostics), let value = fields[key] else {
+      return nil
+    }
+    let problems = ClusterTemplate.check(
+      text, variables: TemplateVariables.names, mark: Fields.contentMark(of: value))
+    diagnostics.append(contentsOf: problems)
+    return problems.isEmpty ? text : nil
+  }
+
+  private static func http(_ value: Value, _ diagnostics: inout Diagnostics) -> HTTPProbeSpec? {
+    let allowed = [
+      "url", "expectStatus", "bodyContains", "jsonField", "jsonValue", "maxLatency", "successes",
+      "interval", "timeout", "insecureSkipTLSVerify", "caFile",
+    ]
+    guard let fields = Fields.open(value, as: "http health check", allowed: allowed, &diagnostics)
+    else { return nil }
+    let url = template(fields, "url", &diagnostics)
+    if let url, !url.hasPrefix("http://"), !url.hasPrefix("https://") {
+      diagnostics.error(
+        "health check URL '\(url)' must start with http:// or https://", at: fields.mark(of: "url"))
+    }
+    var spec = HTTPProbeSpec(url: url ?? "", mark: value.mark)
+    if let status = fields["expectStatus"] {
+      if let range = statusRange(status) {
+        spec.expectStatus = range
+      } else {
+        diagnostics.error(
+          "invalid 'expectStatus' '\(status.scalarText ?? status.kindName)' (expected a status such"
+            + " as 200 or a range such as 200-299)", at: status.mark)
+      }
+    }
+    spec.bodyContains = fields.text("bodyContains", &diagnostics)
+    spec.jsonField = fields.text("jsonField", &diagnostics)
+    spec.jsonValue = fields.text("jsonValue", &diagnostics)
+    if (spec.jsonField == nil) != (spec.jsonValue == nil) {
+      diagnostics.error("'jsonField' and 'jsonValue' go together", at: fields.mark)
+    }
+    spec.maxLatency = fields.duration("maxLatency", &diagnostics)
+    spec.successes = fields.int("successes", minimum: 1, &diagnostics) ?? spec.successes
+    spec.interval = fields.duration("interval", &diagnostics) ?? spec.interval
+    spec.timeout = fields.duration("timeout", &diagnostics) ?? spec.timeout
+    spec.insecureSkipTLSVerify = fields.bool("insecureSkipTLSVerify", &diagnostics) ?? false
+    spec.caFile = fields.text("caFile", &diagnostics)
+    return url == nil ? nil : spec
+  }
+
+  static func statusRange(_ value: Value) -> ClosedRange<Int>? {
+    if case .int(let i) = value.kind, (100...599).contains(i) { return Int(i)...Int(i) }
+    guard let text = value.string else { return nil }
+    let parts = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 2, let low = parts[0], let high = parts[1], 100 <= low, low <= high,
+      high <= 599
+    else { return nil }
+    return low...high
+  }
+
+  private static func prometheus(_ value: Value, _ diagnostics: inout Diagnostics)
+    -> PrometheusAnalysisSpec?
+  {
+    let allowed = [
+      "url", "query", "failIf", "successIf", "interval", "count", "failureLimit",
+      "consecutiveErrorLimit", "initialDelay", "inconclusive",
+    ]
+    guard
+      let fields = Fields.open(value, as: "prometheus health check", allowed: allowed, &diagnostics)
+    else { return nil }
+    let url = template(fields, "url", &diagnostics)
+    let query = template(fields, "query", &diagnostics)
+    var verdict: PrometheusAnalysisSpec.Verdict?
+    let given = ["failIf", "successIf"].filter { fields.has($0) }
+    if given.count != 1 {
+      diagnostics.error(
+        "a prometheus health check needs exactly one of 'failIf', 'successIf'", at: fields.mark)
+    } else if let key = given.first, let text = fields.text(key, &diagnostics) {
+      if let condition = MetricCondition(parsing: text) {
+        verdict = key == "failIf" ? .failIf(condition) : .successIf(condition)
+      } else {
+        diagnostics.error(
+          "invalid condition '\(text)' for '\(key)' (expected a comparison such as '> 0.01')",
+          at: fields.mark(of: key))
+      }
+    }
+    var spec = PrometheusAnalysisSpec(
+      url: url ?? "", query: query ?? "", verdict: verdict ?? .failIf(MetricCondition(.greater, 0)),
+      mark: value.mark)
+    spec.interval = fields.duration("interval", &diagnostics) ?? spec.interval
+    spec.count = fields.int("count", minimum: 1, &diagnostics) ?? spec.count
+    spec.failureLimit = fields.int("failureLimit", minimum: 0, &diagnostics) ?? spec.failureLimit
+    spec.consecutiveErrorLimit =
+      fields.int("consecutiveErrorLimit", minimum: 0, &diagnostics) ?? spec.consecutiveErrorLimit
+    spec.initialDelay = fields.duration("initialDelay", &diagnostics) ?? spec.initialDelay
+    if let inconclusive = choice(
+      "inconclusive", in: fields, PrometheusAnalysisSpec.Inconclusive.self, &diagnostics)
+    {
+      spec.inconclusive = inconclusive
+    }
+    guard url != nil, query != nil, verdict != nil else { return nil }
+    return spec
+  }
+
+  private static func command(_ value: Value, _ diagnostics: inout Diagnostics) -> CommandCheckSpec?
+  {
+    if let text = value.string {
+      let problems = ClusterTemplate.check(
+        text, variables: TemplateVariables.names, mark: Fields.contentMark(of: value))
+      diagnostics.append(contentsOf: problems)
+      return problems.isEmpty ? CommandCheckSpec(command: text, mark: value.mark) : nil
+    }
+    guard
+      let fields = Fields.open(
+        value, as: "command health check", allowed: ["run", "timeout"], &diagnostics)
+    else { return nil }
+    guard let run = template(fields, "run", &diagnostics) else { return nil }
+    var spec = CommandCheckSpec(command: run, mark: value.mark)
+    spec.timeout = fields.duration("timeout", &diagnostics) ?? spec.timeout
+    return spec
+  }
+}

@@ -1,0 +1,198 @@
+// What a run's journal records: its header, and every transition, written before it happens.
+import FleetCore
+import Foundation
+
+/// Who started a run, for what, and the plan it executes, frozen at start.
+public struct RunHeader: Sendable, Equatable {
+  public var id: String
+  public var fleet: String
+  public var release: String
+  public var version: String?
+  /// Digest of the fleet's files at start; resuming with a different digest needs --replan.
+  public var fleetDigest: String
+  /// The plan as JSON (the `plan -o json` schema), so a resumed run executes the same plan.
+  public var plan: Value
+  public var startedAt: Date
+  public var host: String
+  public var pid: Int32
+  public var user: String
+
+  public init(
+    id: String, fleet: String, release: String, version: String?, fleetDigest: String, plan: Value,
+    startedAt: Date, host: String, pid: Int32, user: String
+  ) {
+    self.id = id
+    self.fleet = fleet
+    self.release = release
+    self.version = version
+    self.fleetDigest = fleetDigest
+    self.plan = plan
+    self.startedAt = startedAt
+    self.host = host
+    self.pid = pid
+    self.user = user
+  }
+}
+
+/// One journal entry. Cluster states are the executor's state names ("upgrading",
+/// "succeeded", "rolling-back", ...), kept as strings so the journal outlives enum changes.
+public enum JournalEntry: Sendable, Equatable {
+  case runStarted(RunHeader)
+  /// Written *before* the action a state announces (write-ahead), and again when it ends.
+  case cluster(name: String, state: String, revision: String? = nil, error: String? = nil)
+  case wave(index: Int, state: String)
+  case approval(wave: Int, by: String)
+  case paused(by: String)
+  case resumed(by: String, pid: Int32, host: String)
+  case measurement(cluster: String, gate: String, value: Double?, outcome: String, detail: String)
+  case runFinished(outcome: String)
+
+  var type: String {
+    switch self {
+    case .runStarted: return "run-started"
+    case .cluster: return "cluster"
+    case .wave: return "wave"
+    case .approval: return "approval"
+    case .paused: return "paused"
+    case .resumed: return "resumed"
+    case .measurement: return "measurement"
+    case .runFinished: return "run-finished"
+    }
+  }
+}
+
+/// An entry as stored: its sequence number and time.
+public struct JournalRecord: Sendable, Equatable {
+  public var sequence: Int
+  public var at: Date
+  public var entry: JournalEntry
+}
+
+enum RecordCoding {
+  static func encode(_ record: JournalRecord) -> Value {
+    var m = Mapping()
+    m["seq"] = .int(Int64(record.sequence))
+    m["at"] = .string(Timestamp.format(record.at))
+    m["type"] = .string(record.entry.type)
+    switch record.entry {
+    case .runStarted(let h):
+      m["id"] = .string(h.id)
+      m["fleet"] = .string(h.fleet)
+      m["release"] = .string(h.release)
+      m["version"] = h.version.map { .string($0) } ?? .null
+      m["fleetDigest"] = .string(h.fleetDigest)
+      m["startedAt"] = .string(Timestamp.format(h.startedAt))
+      m["host"] = .string(h.host)
+      m["pid"] = .int(Int64(h.pid))
+      m["user"] = .string(h.user)
+      m["plan"] = h.plan
+    case .cluster(let name, let state, let revision, let error):
+      m["cluster"] = .string(name)
+      m["state"] = .string(state)
+      if let revision { m["revision"] = .string(revision) }
+      if let error { m["error"] = .string(error) }
+    case .wave(let index, let state):
+      m["wave"] = .int(Int64(index))
+      m["state"] = .string(state)
+    case .approval(let wave, let by):
+      m["wave"] = .int(Int64(wave))
+      m["by"] = .string(by)
+    case .paused(let by):
+      m["by"] = .string(by)
+    case .resumed(let by, let pid, let host):
+      m["by"] = .string(by)
+      m["pid"] = .int(Int64(pid))
+      m["host"] = .string(host)
+    case .measurement(let cluster, let gate, let value, let outcome, let detail):
+      m["cluster"] = .string(cluster)
+      m["gate"] = .string(gate)
+      m["value"] = value.map { .double($0) } ?? .null
+      m["outcome"] = .string(outcome)
+      m["detail"] = .string(detail)
+    case .runFinished(let outcome):
+      m["outcome"] = .string(outcome)
+    }
+    return .mapping(m)
+  }
+
+  static func decode(_ v: Value) -> JournalRecord? {
+    guard let seq = v["seq"]?.int, let at = v["at"]?.string.flatMap(Timestamp.parse),
+      let type = v["type"]?.string
+    else { return nil }
+    let entry: JournalEntry
+    switch type {
+    case "run-started":
+      guard let id = v["id"]?.string, let fleet = v["fleet"]?.string,
+        let release = v["release"]?.string, let digest = v["fleetDigest"]?.string,
+        let started = v["startedAt"]?.string.flatMap(Timestamp.parse), let host = v["host"]?.string,
+        let pid = v["pid"]?.int, let user = v["user"]?.string, let plan = v["plan"]
+      else { return nil }
+      entry = .runStarted(
+        RunHeader(
+          id: id, fleet: fleet, release: release, version: v["version"]?.string,
+          fleetDigest: digest, plan: plan.unmarked, startedAt: started, host: host,
+          pid: Int32(truncatingIfNeeded: pid), user: user))
+    case "cluster":
+      guard let name = v["cluster"]?.string, let state = v["state"]?.string else { return nil }
+      entry = .cluster(name: name, state: state, revision: v["revision"]?.string, error: v["error"]?.string)
+    case "wave":
+      guard let index = v["wave"]?.int, let state = v["state"]?.string else { return nil }
+      entry = .wave(index: Int(index), state: state)
+    case "approval":
+      guard let wave = v["wave"]?.int, let by = v["by"]?.string else { return nil }
+      entry = .approval(wave: Int(wave), by: by)
+    case "paused":
+      guard let by = v["by"]?.string else { return nil }
+      entry = .paused(by: by)
+    case "resumed":
+      guard let by = v["by"]?.string, let pid = v["pid"]?.int, let host = v["host"]?.string else {
+        return nil
+      }
+      entry = .resumed(by: by, pid: Int32(truncatingIfNeeded: pid), host: host)
+    case "measurement":
+      guard let cluster = v["cluster"]?.string, let gate = v["gate"]?.string,
+        let outcome = v["outcome"]?.string, let detail = v["detail"]?.string
+      else { return nil }
+      entry = .measurement(
+        cluster: cluster, gate: gate, value: v["value"]?.double, outcome: outcome, detail: detail)
+    case "run-finished":
+      guard let outcome = v["outcome"]?.string else { return nil }
+      entry = .runFinished(outcome: outcome)
+    default:
+      return nil
+    }
+    return JournalRecord(sequence: Int(seq), at: at, entry: entry)
+  }
+}
+
+/// RFC 3339 UTC timestamps with milliseconds, as every Fleetwave file writes them.
+public enum Timestamp {
+  public static func format(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: date)
+  }
+
+  public static func parse(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)
+  }
+}
+
+/// CRC-32 (IEEE 802.3, as zlib): detects torn or corrupted journal lines.
+enum CRC32 {
+  private static let table: [UInt32] = (0..<256).map { n in
+    var c = UInt32(n)
+    for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    return c
+  }
+
+  static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+    return crc ^ 0xFFFF_FFFF
+  }
+}

@@ -1,0 +1,239 @@
+// Exec credential plugins (client.authentication.k8s.io): run once, cached until they expire.
+import FleetCore
+import Foundation
+
+/// Runs kubeconfig exec plugins and caches what they return until its expiry, so a rollout
+/// over hundreds of clusters that share one login runs the plugin once, not once per request.
+public final class ExecCredentialProvider: @unchecked Sendable {
+  public static let supportedVersions = [
+    "client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1",
+  ]
+
+  public struct Credential: Sendable, Equatable {
+    public var token: SecretValue?
+    public var clientCertificatePEM: [UInt8]?
+    public var clientKeyPEM: SecretValue?
+    /// Nil means valid until the process ends.
+    public var expires: Date?
+  }
+
+  private let clock: any RolloutClock
+  private let timeout: TimeInterval
+  /// Refresh this long before expiry, so a request does not race the deadline.
+  private let skew: TimeInterval = 10
+  private let lock = NSLock()
+  private var cache: [String: Credential] = [:]
+  /// One lock per plugin invocation key: concurrent workers wait for one run, not start many.
+  private var runLocks: [String: NSLock] = [:]
+
+  public init(clock: any RolloutClock = SystemClock(), timeout: TimeInterval = 60) {
+    self.clock = clock
+    self.timeout = timeout
+  }
+
+  /// The plugin's credential for `connection`, from the cache while it is still valid.
+  public func credential(for connection: ClusterConnection) throws(Diagnostic) -> Credential {
+    guard let plugin = connection.exec else {
+      throw .error("context '\(connection.context)' has no exec plugin")
+    }
+    let key = cacheKey(plugin, connection: connection)
+    let runLock = lockFor(key)
+    runLock.lock()
+    defer { runLock.unlock() }
+    if let cached = cached(key) { return cached }
+    let credential = try run(plugin, connection: connection)
+    lock.lock()
+    cache[key] = credential
+    lock.unlock()
+    return credential
+  }
+
+  /// Drops a cached credential, e.g. after the server answered 401 with it.
+  public func invalidate(for connection: ClusterConnection) {
+    guard let plugin = connection.exec else { return }
+    lock.lock()
+    cache[cacheKey(plugin, connection: connection)] = nil
+    lock.unlock()
+  }
+
+  private func cached(_ key: String) -> Credential? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard let credential = cache[key] else { return nil }
+    if let expires = credential.expires, clock.now().addingTimeInterval(skew) >= expires {
+      cache[key] = nil
+      return nil
+    }
+    return credential
+  }
+
+  private func lockFor(_ key: String) -> NSLock {
+    lock.lock()
+    defer { lock.unlock() }
+    if let existing = runLocks[key] { return existing }
+    let created = NSLock()
+    runLocks[key] = created
+    return created
+  }
+
+  private func cacheKey(_ plugin: ExecPluginConfig, connection: ClusterConnection) -> String {
+    var parts = [plugin.apiVersion, plugin.command] + plugin.args
+    parts += plugin.env.map { "\($0.name)=\($0.value)" }
+    if plugin.provideClusterInfo { parts.append(connection.server) }
+    return parts.joined(separator: "\u{0}")
+  }
+
+  private func describe(_ plugin: ExecPluginConfig, _ connection: ClusterConnection) -> String {
+    "exec plugin '\(plugin.command)' for context '\(connection.context)'"
+  }
+
+  private func run(_ plugin: ExecPluginConfig, connection: ClusterConnection) throws(Diagnostic)
+    -> Credential
+  {
+    let what = describe(plugin, connection)
+    guard let executable = Self.locate(plugin.command) else {
+      throw .error(
+        "\(what) was not found" + (plugin.command.contains("/") ? "" : " on PATH")
+          + (plugin.installHint.map { ": \($0)" } ?? ""))
+    }
+    var environment = ProcessInfo.processInfo.environment
+    for (name, value) in plugin.env { environment[name] = value }
+    environment["KUBERNETES_EXEC_INFO"] = execInfo(plugin, connection: connection)
+
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = plugin.args
+    process.environment = environment
+    process.standardInput = FileHandle.nullDevice
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    let done = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in done.signal() }
+    do {
+      try process.run()
+    } catch {
+      throw .error("\(what) could not be started: \(error.localizedDescription)")
+    }
+    // Read both pipes while the plugin runs, so a chatty plugin cannot fill a pipe and hang.
+    let output = PipeReader(stdout.fileHandleForReading)
+    let errors = PipeReader(stderr.fileHandleForReading)
+    if done.wait(timeout: .now() + timeout) == .timedOut {
+      process.terminate()
+      done.wait()
+      throw .error("\(what) did not finish within \(Int(timeout)) s")
+    }
+    let outputBytes = output.finish()
+    let errorText = String(decoding: errors.finish(), as: UTF8.self)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    guard process.terminationStatus == 0 else {
+      let detail = errorText.split(separator: "\n").last.map { ": " + $0.prefix(300) } ?? ""
+      throw .error("\(what) exited with status \(process.terminationStatus)\(detail)")
+    }
+    return try parse(outputBytes, plugin: plugin, what: what)
+  }
+
+  private func execInfo(_ plugin: ExecPluginConfig, connection: ClusterConnection) -> String {
+    var spec: Value = ["interactive": false]
+    if plugin.provideClusterInfo {
+      var cluster: Value = ["server": .string(connection.server)]
+      if connection.insecureSkipTLSVerify { cluster.setKey("insecure-skip-tls-verify", true) }
+      if let name = connection.tlsServerName { cluster.setKey("tls-server-name", .string(name)) }
+      if let ca = connection.caPEM {
+        cluster.setKey("certificate-authority-data", .string(Data(ca).base64EncodedString()))
+      }
+      spec.setKey("cluster", cluster)
+    }
+    let info: Value = [
+      "apiVersion": .string(plugin.apiVersion), "kind": "ExecCredential", "spec": spec,
+    ]
+    return JSONWriter.string(info)
+  }
+
+  private func parse(_ bytes: [UInt8], plugin: ExecPluginConfig, what: String) throws(Diagnostic)
+    -> Credential
+  {
+    let document: Value
+    do {
+      document = try JSONReader.parse(bytes, path: "output")
+    } catch {
+      throw .error("\(what) printed invalid JSON: \(error.headline)")
+    }
+    guard document["kind"]?.string == "ExecCredential" else {
+      throw .error("\(what) printed kind '\(document["kind"]?.string ?? "")', expected 'ExecCredential'")
+    }
+    guard let version = document["apiVersion"]?.string, version == plugin.apiVersion else {
+      throw .error(
+        "\(what) printed apiVersion '\(document["apiVersion"]?.string ?? "")',"
+          + " expected '\(plugin.apiVersion)'")
+    }
+    guard let status = document["status"], status.mapping != nil else {
+      throw .error("\(what) printed an ExecCredential without a status")
+    }
+    var credential = Credential()
+    credential.token = status["token"]?.string.map(SecretValue.init)
+    credential.clientCertificatePEM = status["clientCertificateData"]?.string.map { Array($0.utf8) }
+    credential.clientKeyPEM = status["clientKeyData"]?.string.map(SecretValue.init)
+    if (credential.clientCertificatePEM == nil) != (credential.clientKeyPEM == nil) {
+      throw .error("\(what) returned a client certificate without a key, or a key without one")
+    }
+    if credential.token == nil && credential.clientCertificatePEM == nil {
+      throw .error("\(what) returned neither a token nor a client certificate")
+    }
+    if let expiry = status["expirationTimestamp"]?.string {
+      guard let date = Self.parseTimestamp(expiry) else {
+        throw .error("\(what) returned an unreadable expirationTimestamp '\(expiry)'")
+      }
+      credential.expires = date
+    }
+    return credential
+  }
+
+  static func parseTimestamp(_ text: String) -> Date? {
+    let withFraction = ISO8601DateFormatter()
+    withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    let plain = ISO8601DateFormatter()
+    plain.formatOptions = [.withInternetDateTime]
+    return plain.date(from: text) ?? withFraction.date(from: text)
+  }
+
+  static func locate(_ command: String) -> String? {
+    if command.contains("/") {
+      return FileManager.default.isExecutableFile(atPath: command) ? command : nil
+    }
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for directory in path.split(separator: ":") {
+      let candidate = "\(directory)/\(command)"
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+  }
+}
+
+/// Drains a pipe on a background thread until EOF.
+private final class PipeReader: @unchecked Sendable {
+  private let done = DispatchSemaphore(value: 0)
+  private var data = Data()
+
+  init(_ handle: FileHandle) {
+    DispatchQueue.global().async {
+      self.data = handle.readDataToEndOfFile()
+      self.done.signal()
+    }
+  }
+
+  func finish() -> [UInt8] {
+    done.wait()
+    return [UInt8](data)
+  }
+}
+
+extension Value {
+  /// Sets a key when this value is a mapping (building small documents in code).
+  mutating func setKey(_ key: String, _ value: Value) {
+    guard case .mapping(var mapping) = kind else { return }
+    mapping[key] = value
+    kind = .mapping(mapping)
+  }
+}

@@ -1,1 +1,0 @@
-// Kube module: see Package.swift for what it owns.

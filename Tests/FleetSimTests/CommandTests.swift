@@ -1,0 +1,165 @@
+// The fleet-sim executable as a user runs it, and a real Prometheus scraping the fleet.
+import FleetCore
+import FleetwaveTestSupport
+import Foundation
+import Testing
+
+@testable import FleetSim
+
+/// A child process whose output goes to a file, stopped with SIGTERM.
+private final class Background {
+  let process = Process()
+  let output: String
+
+  init(_ executable: String, _ arguments: [String], output: String) throws {
+    self.output = output
+    FileManager.default.createFile(atPath: output, contents: nil)
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+    process.standardOutput = handle
+    process.standardError = handle
+    try process.run()
+  }
+
+  var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+
+  func stop() -> Int32 {
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    return process.terminationStatus
+  }
+}
+
+@Suite struct FleetSimCommandTests {
+  @Test func serveWithTLSThenWriteAKubeconfigFromAnotherProcess() throws {
+    let dir = try TemporaryDirectory("fleet-sim-cli")
+    defer { dir.remove() }
+    let server = try Background(
+      BuiltProducts.path("fleet-sim"),
+      ["serve", "--clusters", "2", "--tls", "--state", dir.file("state"), "--speed", "50"],
+      output: dir.file("serve.log"))
+    defer { _ = server.stop() }
+    #expect(eventually(timeout: 60) { server.text.contains("metrics:") }, "\(server.text)")
+    #expect(server.text.hasPrefix("fleet-sim: 2 virtual clusters\n  http:    http://127.0.0.1:"))
+
+    let written = try runProcess(
+      BuiltProducts.path("fleet-sim"),
+      ["kubeconfig", "--state", dir.file("state"), "-o", dir.file("kc")])
+    #expect(written.status == 0, "\(written.stderr)")
+    let environment = [
+      "KUBECONFIG": dir.file("kc"), "HOME": dir.path, "KUBECACHEDIR": dir.file("cache"),
+    ]
+    let contexts = try runProcess(
+      "/usr/bin/env", ["kubectl", "config", "get-contexts", "-o", "name"], environment: environment)
+    #expect(contexts.stdout == "sim-0001\nsim-0002\n")
+    let namespaces = try runProcess(
+      "/usr/bin/env",
+      [
+        "kubectl", "--request-timeout=30s", "--context", "sim-0002", "get", "namespaces", "-o",
+        "name",
+      ],
+      environment: environment)
+    #expect(
+      namespaces.stdout
+        == "namespace/default\nnamespace/kube-node-lease\nnamespace/kube-public\n"
+        + "namespace/kube-system\n",
+      "\(namespaces.stderr)")
+    #expect(server.stop() == 0)
+  }
+
+  @Test func serveTheDemoFleetOneVirtualClusterPerCluster() throws {
+    let dir = try TemporaryDirectory("fleet-sim-cli")
+    defer { dir.remove() }
+    let fleet = BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path
+    let server = try Background(
+      BuiltProducts.path("fleet-sim"),
+      [
+        "serve", "--fleet", fleet, "--state", dir.file("state"), "--kubeconfig", dir.file("kc"),
+      ],
+      output: dir.file("serve.log"))
+    defer { _ = server.stop() }
+    #expect(eventually(timeout: 60) { server.text.contains("metrics:") }, "\(server.text)")
+    #expect(server.text.hasPrefix("fleet-sim: 60 virtual clusters\n"))
+    let environment = [
+      "KUBECONFIG": dir.file("kc"), "HOME": dir.path, "KUBECACHEDIR": dir.file("cache"),
+    ]
+    let contexts = try runProcess(
+      "/usr/bin/env", ["kubectl", "config", "get-contexts", "-o", "name"], environment: environment)
+    let names = contexts.stdout.split(separator: "\n")
+    #expect(names.count == 60)
+    #expect(names.contains("prod-euw1-a-1"))
+    let namespace = try runProcess(
+      "/usr/bin/env",
+      [
+        "kubectl", "--request-timeout=30s", "--context", "prod-euw1-a-1", "get", "namespace",
+        "default", "-o", "name",
+      ],
+      environment: environment)
+    #expect(namespace.stdout == "namespace/default\n", "\(namespace.stderr)")
+    #expect(server.stop() == 0)
+  }
+
+  @Test func serveRefusesABrokenFleetWithItsErrors() throws {
+    let dir = try TemporaryDirectory("fleet-sim-cli")
+    defer { dir.remove() }
+    try dir.write("fleet/fleet.yaml", "apiVersion: fleetwave/v1\nkind: Fleet\nrelease: [x]\n")
+    let result = try runProcess(
+      BuiltProducts.path("fleet-sim"),
+      ["serve", "--fleet", dir.file("fleet"), "--state", dir.file("state")])
+    #expect(result.status == 1)
+    #expect(result.stderr.hasPrefix("\(dir.file("fleet/fleet.yaml")):"), "\(result.stderr)")
+    let both = try runProcess(
+      BuiltProducts.path("fleet-sim"), ["serve", "--fleet", "x", "--clusters", "2"])
+    #expect(both.status == 64)
+    #expect(both.stderr.contains("--fleet and --clusters cannot be used together"))
+  }
+
+  @Test func anInvalidFaultsFileIsRefusedWithItsPosition() throws {
+    let dir = try TemporaryDirectory("fleet-sim-cli")
+    defer { dir.remove() }
+    let faults = try dir.write(
+      "faults.yaml", "images:\n  - match: \"*:bad\"\n    effect: explode\n")
+    let result = try runProcess(
+      BuiltProducts.path("fleet-sim"), ["serve", "--state", dir.file("state"), "--faults", faults])
+    #expect(result.status == 1)
+    #expect(
+      result.stderr.hasPrefix(
+        "\(faults):3:13: error: unknown image effect 'explode'; expected never-ready,"
+          + " crash-loop, slow or errors\n"
+      ),
+      "\(result.stderr)")
+  }
+
+  @Test func prometheusScrapesTheFleetEndpoint() throws {
+    let sim = try SimFixture(speed: 50)
+    let port = try freeLoopbackPort()
+    let config = try sim.directory.write(
+      "prometheus.yml",
+      """
+      global: {scrape_interval: 1s}
+      scrape_configs:
+        - job_name: fleet
+          static_configs: [{targets: ["127.0.0.1:\(sim.server.port)"]}]
+
+      """)
+    let prometheus = try Background(
+      "/usr/bin/prometheus",
+      [
+        "--config.file=\(config)", "--storage.tsdb.path=\(sim.directory.file("tsdb"))",
+        "--web.listen-address=127.0.0.1:\(port)",
+      ],
+      output: sim.directory.file("prometheus.log"))
+    defer { _ = prometheus.stop() }
+    let query = "http://127.0.0.1:\(port)/api/v1/query?query=count%28app_requests_total%29"
+    var answer: Value?
+    let scraped = eventually(timeout: 60) {
+      answer = try? HTTPExchange.send("GET", query).json
+      return answer?.at("data", "result")?.sequence?.isEmpty == false
+    }
+    #expect(scraped, "\(prometheus.text.suffix(2000))")
+    // One series per virtual cluster, told apart by the cluster label.
+    let value = answer?.at("data", "result")?.sequence?.first?["value"]?.sequence?.last
+    #expect(value == "2")
+  }
+}

@@ -1,0 +1,153 @@
+import FleetCore
+import FleetwaveTestSupport
+import Foundation
+import Journal
+import Testing
+
+@Suite struct JournalTests {
+  let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+  func header(_ id: String = "20270115-080000-abcdef") -> RunHeader {
+    RunHeader(
+      id: id, fleet: "demo", release: "checkout", version: "1.4.2", fleetDigest: "sha256:1234",
+      plan: ["fleet": "demo", "waves": [["index": 0, "clusters": ["a", "b"]]]], startedAt: start,
+      host: "ci-runner", pid: 4242, user: "ops")
+  }
+
+  @Test func appendsSurviveReopenAndReplayIntoState() throws {
+    let dir = try TemporaryDirectory("journal")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    let clock = ManualClock(start: start)
+    let journal = try Journal.create(store: store, header: header(), clock: clock)
+    try journal.append(.wave(index: 0, state: "started"))
+    try journal.append(.cluster(name: "a", state: "upgrading", revision: "2"))
+    clock.advance(by: .seconds(30))
+    try journal.append(.cluster(name: "a", state: "succeeded", revision: "2"))
+    try journal.append(.cluster(name: "b", state: "upgrading", revision: "2"))
+    try journal.append(.measurement(cluster: "a", gate: "errors", value: 0.002, outcome: "passed", detail: "0.002 <= 0.01"))
+
+    let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
+    #expect(recovered == nil)
+    #expect(reopened.records == journal.records)
+    #expect(reopened.header == header())
+    let state = reopened.state
+    #expect(state.clusters["a"]?.state == "succeeded")
+    #expect(state.clusters["a"]?.finishedAt == start.addingTimeInterval(30))
+    #expect(state.inFlight == ["b"])
+    #expect(state.waves == [0: "started"])
+    #expect(!state.isFinished)
+    #expect(store.runIDs() == [header().id])
+    #expect(JournalIntegrity.problems(in: reopened.records).isEmpty)
+  }
+
+  @Test func aTornLastLineIsDiscardedAndTheRunContinues() throws {
+    let dir = try TemporaryDirectory("journal")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    let journal = try Journal.create(store: store, header: header())
+    try journal.append(.cluster(name: "a", state: "upgrading"))
+    // A crash in the middle of a write leaves half a line.
+    let handle = try #require(FileHandle(forWritingAtPath: journal.path))
+    handle.seekToEndOfFile()
+    handle.write(Data("0badc0de {\"seq\":3,\"at\":".utf8))
+    try handle.close()
+
+    let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
+    #expect(recovered == "\(journal.path):3: incomplete last record (a crash during a write) was discarded")
+    #expect(reopened.records.count == 2)
+    let record = try reopened.append(.cluster(name: "a", state: "succeeded"))
+    #expect(record.sequence == 3)
+    #expect(try Journal.reopen(store: store, run: header().id).journal.records.count == 3)
+  }
+
+  @Test func damageBeforeTheEndIsAnError() throws {
+    let dir = try TemporaryDirectory("journal")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    let journal = try Journal.create(store: store, header: header())
+    try journal.append(.cluster(name: "a", state: "upgrading"))
+    try journal.append(.cluster(name: "a", state: "succeeded"))
+    var text = try String(contentsOfFile: journal.path, encoding: .utf8)
+    text = text.replacingOccurrences(of: "\"upgrading\"", with: "\"upgradinG\"")
+    try text.write(toFile: journal.path, atomically: true, encoding: .utf8)
+    #expect {
+      try Journal.reopen(store: store, run: header().id)
+    } throws: { error in
+      "\(error)" == "\(journal.path):2: damaged record (checksum or format) before the end"
+    }
+  }
+
+  @Test func integrityCheckFindsImpossibleHistories() throws {
+    let dir = try TemporaryDirectory("journal")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    let journal = try Journal.create(store: store, header: header())
+    try journal.append(.cluster(name: "a", state: "succeeded"))
+    try journal.append(.cluster(name: "b", state: "upgrading"))
+    try journal.append(.cluster(name: "b", state: "exploded"))
+    try journal.append(.runFinished(outcome: "failed"))
+    try journal.append(.wave(index: 1, state: "started"))
+    #expect(
+      JournalIntegrity.problems(in: journal.records) == [
+        "record 2: cluster a went from 'nothing' to 'succeeded'",
+        "record 4: cluster b has unknown state 'exploded'",
+        "record 6 follows the run's end",
+      ])
+  }
+}
+
+@Suite(.serialized) struct RunLockTests {
+  let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+  @Test func aSecondRunIsRefusedNamingTheHolder() throws {
+    let dir = try TemporaryDirectory("lock")
+    defer { dir.remove() }
+    let lock = try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-1", at: start)
+    #expect(RunLock.holder(stateDirectory: dir.path)?.run == "run-1")
+    #expect {
+      try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-2", at: start)
+    } throws: { error in
+      let host = ProcessInfo.processInfo.hostName
+      return "\(error)"
+        == "another rollout of fleet 'demo' is in progress: run run-1 (host \(host), pid \(getpid()), since 2027-01-15T08:00:00.000Z)"
+    }
+    lock.release()
+    #expect(RunLock.holder(stateDirectory: dir.path) == nil)
+    let again = try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-2", at: start)
+    #expect(again.previousHolder == nil)
+  }
+
+  /// A holder killed with SIGKILL cannot keep the lock: the kernel drops it with the process.
+  @Test func aKilledHolderIsDetectedAndReplaced() throws {
+    let dir = try TemporaryDirectory("lock")
+    defer { dir.remove() }
+    let lockPath = dir.file("lock")
+    let holderJSON = #"{"run":"run-dead","host":"old-host","pid":99999,"since":"2027-01-15T07:00:00.000Z"}"#
+    let script = """
+      import fcntl, os, sys, time
+      fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+      fcntl.flock(fd, fcntl.LOCK_EX)
+      os.ftruncate(fd, 0)
+      os.write(fd, sys.argv[2].encode() + b"\\n")
+      print("locked", flush=True)
+      time.sleep(60)
+      """
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    child.arguments = ["python3", "-c", script, lockPath, holderJSON]
+    let out = Pipe()
+    child.standardOutput = out
+    try child.run()
+    _ = out.fileHandleForReading.availableData  // blocks until "locked" is printed
+    #expect(RunLock.holder(stateDirectory: dir.path)?.run == "run-dead")
+    #expect(throws: RunLockError.self) {
+      try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
+    }
+    kill(child.processIdentifier, SIGKILL)
+    child.waitUntilExit()
+    let lock = try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
+    #expect(lock.previousHolder?.run == "run-dead")
+    #expect(lock.previousHolder?.host == "old-host")
+  }
+}
