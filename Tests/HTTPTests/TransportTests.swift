@@ -304,6 +304,19 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     #expect(ProxySettings.fromEnvironment([:]) == .direct)
   }
 
+  @Test func sequentialRequestsReuseOneKeptAliveConnection() throws {
+    let server = try LoopbackServer { _ in .ok() }
+    defer { server.stop() }
+    let transport = HTTPTransport(direct)
+    let opened = try (0..<10).map { _ in
+      try transport.send(HTTPRequest(.get, server.baseURL + "/")).connectionsOpened
+    }
+    #expect(opened == [1] + Array(repeating: 0, count: 9))
+    #expect(server.connectionsAccepted == 1)
+    #expect(transport.connectionsOpened == 1)
+    #expect(transport.handlesCreated == 1)
+  }
+
   @Test func manyWorkersShareTheTransportAndReuseConnections() throws {
     let server = try LoopbackServer { request in .ok(request.uri) }
     defer { server.stop() }
