@@ -125,7 +125,8 @@ let package = Package(
         .product(name: "NIOPosix", package: "swift-nio"),
       ]),
     .testTarget(
-      name: "KubeTests", dependencies: ["FleetwaveTestSupport", "Kube", "FleetCore", "FleetYAML"]),
+      name: "KubeTests",
+      dependencies: ["FleetwaveTestSupport", "Kube", "HTTP", "FleetSim", "FleetCore", "FleetYAML"]),
     .testTarget(name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]

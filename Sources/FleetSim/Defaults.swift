@@ -70,7 +70,28 @@ enum Defaults {
     default:
       break
     }
+    // Pod templates and pods: container ports default to TCP, as the API server fills them.
+    let podSpec = type.kind == "Pod" ? ["spec"] : ["spec", "template", "spec"]
+    if type.isWorkload || type.kind == "Pod",
+      let containers = object.at(podSpec + ["containers"])?.sequence
+    {
+      object.set(podSpec + ["containers"], .sequence(containers.map(defaultPorts)))
+    }
     return object
+  }
+
+  private static func defaultPorts(_ container: Value) -> Value {
+    guard let ports = container["ports"]?.sequence else { return container }
+    var updated = container
+    updated.set(
+      ["ports"],
+      .sequence(
+        ports.map { port in
+          var filled = port
+          if filled["protocol"] == nil { filled.set(["protocol"], "TCP") }
+          return filled
+        }))
+    return updated
   }
 
   /// A stable address in 10.96.0.0/16 derived from the service's name.

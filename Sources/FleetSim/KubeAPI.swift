@@ -182,13 +182,32 @@ struct KubeAPI {
   private func list(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
     let (filter, fields) = try filter(request, target)
     let (items, revision) = store.list(filter)
-    let selected = items.filter { Self.matchesFields($0, fields) }
+    var selected = items.filter { Self.matchesFields($0, fields) }
+    var metadata: Value = ["resourceVersion": .string(String(revision))]
+    // Pages continue after the last (namespace, name) handed out. Unlike etcd, later pages show
+    // the current state rather than a snapshot at the first page's revision.
+    if let token = request.query["continue"], !token.isEmpty {
+      guard let data = Data(base64Encoded: token), let after = String(data: data, encoding: .utf8)
+      else {
+        throw APIError.badRequest("continue key is not valid: illegal base64 data")
+      }
+      selected = selected.filter { "\($0.namespace ?? "")/\($0.name)" > after }
+    }
+    if let limit = request.query["limit"].flatMap(Int.init), limit > 0, selected.count > limit {
+      let last = selected[limit - 1]
+      let key = "\(last.namespace ?? "")/\(last.name)"
+      metadata.set(["continue"], .string(Data(key.utf8).base64EncodedString()))
+      metadata.set(["remainingItemCount"], .int(Int64(selected.count - limit)))
+      selected = Array(selected.prefix(limit))
+    }
     if let accept = request.header("Accept"), accept.contains("as=Table") {
-      return .json(200, TableView.table(target.type, selected, revision: revision, now: now))
+      var table = TableView.table(target.type, selected, revision: revision, now: now)
+      table.set(["metadata"], metadata)
+      return .json(200, table)
     }
     let list: Value = [
       "kind": .string(target.type.kind + "List"), "apiVersion": .string(target.type.apiVersion),
-      "metadata": ["resourceVersion": .string(String(revision))], "items": .sequence(selected),
+      "metadata": metadata, "items": .sequence(selected),
     ]
     return .json(200, list)
   }

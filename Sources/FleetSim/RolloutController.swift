@@ -17,6 +17,8 @@ public final class RolloutController: @unchecked Sendable {
     var ready: Int64 = 0
     var oldReady: Int64 = 0
     var lastProgress: Date
+    /// When the next new replica may become ready; writes in between do not hurry it.
+    var nextReady: Date
     var updateRevision = ""
     var currentRevision = ""
   }
@@ -79,6 +81,9 @@ public final class RolloutController: @unchecked Sendable {
     var next: Date?
     var workload: Value?
     let namespace = key.namespace.isEmpty ? nil : key.namespace
+    lock.lock()
+    let before = progress[key]
+    lock.unlock()
     _ = try? cluster.store.modify(key.type, namespace: namespace, name: key.name, now: now) {
       (current: Value?) throws(APIError) -> Value? in
       guard let object = current else {
@@ -107,7 +112,68 @@ public final class RolloutController: @unchecked Sendable {
     Pods.sync(
       cluster.store, key.type, namespace: key.namespace, workload: key.name, desired: desired,
       now: now)
+    if let workload {
+      lock.lock()
+      let after = progress[key]
+      lock.unlock()
+      recordEvents(
+        cluster.store, key, workload, before: before, after: after, pods: desired, now: now)
+    }
     if let next { schedule(key, cluster, at: next) }
+  }
+
+  /// The events the real controllers and kubelet would record for this step.
+  private func recordEvents(
+    _ store: ClusterStore, _ key: Key, _ workload: Value, before: Progress?, after: Progress?,
+    pods: [Value], now: Date
+  ) {
+    if key.type.kind == "Deployment", let after {
+      let desired = workload.at("spec", "replicas")?.int ?? 1
+      let newRollout = before?.updateRevision != after.updateRevision
+      let from = newRollout ? 0 : (before.map { $0.ready + pending($0, desired) } ?? 0)
+      let to = after.ready + pending(after, desired)
+      let deployment = ClusterEvents.involved(workload, key.type)
+      if to > from {
+        ClusterEvents.record(
+          store, about: deployment, type: "Normal", reason: "ScalingReplicaSet",
+          message: "Scaled up replica set \(after.updateRevision) from \(from) to \(to)",
+          component: "deployment-controller", now: now)
+      }
+      if let before, !newRollout, after.oldReady < before.oldReady {
+        ClusterEvents.record(
+          store, about: deployment, type: "Normal", reason: "ScalingReplicaSet",
+          message:
+            "Scaled down replica set \(after.currentRevision) from \(before.oldReady) to "
+            + "\(after.oldReady)",
+          component: "deployment-controller", now: now)
+      }
+    }
+    guard let podType = ResourceCatalog.find(apiVersion: "v1", kind: "Pod") else { return }
+    for pod in pods {
+      for status in pod.at("status", "containerStatuses")?.sequence ?? [] {
+        let image = status["image"]?.string ?? ""
+        let container = status["name"]?.string ?? ""
+        let about = ClusterEvents.involved(pod, podType)
+        switch status.at("state", "waiting", "reason")?.string {
+        case "ImagePullBackOff":
+          ClusterEvents.record(
+            store, about: about, type: "Warning", reason: "Failed",
+            message: "Failed to pull image \"\(image)\": rpc error: code = NotFound desc = "
+              + "failed to pull and unpack image \"\(image)\": not found",
+            component: "kubelet", now: now)
+          ClusterEvents.record(
+            store, about: about, type: "Normal", reason: "BackOff",
+            message: "Back-off pulling image \"\(image)\"", component: "kubelet", now: now)
+        case "CrashLoopBackOff":
+          ClusterEvents.record(
+            store, about: about, type: "Warning", reason: "BackOff",
+            message: "Back-off restarting failed container \(container) in pod \(pod.name)",
+            component: "kubelet", now: now)
+        default:
+          break
+        }
+      }
+    }
   }
 
   private func forget(_ key: Key) {
@@ -134,12 +200,15 @@ public final class RolloutController: @unchecked Sendable {
   ) {
     if key.type.kind == "Job" { return (completeJob(object, now: now), nil) }
     lock.lock()
-    var state = progress[key] ?? Progress(lastProgress: now)
+    var state = progress[key] ?? Progress(lastProgress: now, nextReady: now)
     lock.unlock()
     let template = object.at("spec", "template")
     let desired =
       key.type.kind == "DaemonSet" ? Self.nodeCount : (object.at("spec", "replicas")?.int ?? 1)
     let revision = "\(object.name)-\(TemplateHash.of(template))"
+    let fault = behaviour(cluster, object)
+    let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
+    let step = interval(fault?.effect == .slow ? fault?.slowFactor ?? 1 : 1)
     if state.template != template {
       // A new template: pods of the old one keep serving until new ones are ready.
       state.oldReady = state.template == nil ? 0 : min(state.ready, desired)
@@ -148,18 +217,19 @@ public final class RolloutController: @unchecked Sendable {
       state.updateRevision = revision
       state.ready = 0
       state.lastProgress = now
+      state.nextReady = now.addingTimeInterval(step)
     }
-    let fault = behaviour(cluster, object)
-    let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
+
     let deadline = Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600)
     let observed =
       object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
     var wake: Date?
     if state.ready > desired {
       state.ready = desired
-    } else if state.ready < desired, !blocked, observed {
+    } else if state.ready < desired, !blocked, observed, now >= state.nextReady {
       state.ready += 1
       state.lastProgress = now
+      state.nextReady = now.addingTimeInterval(step)
       state.oldReady = max(0, min(state.oldReady, desired - state.ready))
     }
     if state.ready >= desired { state.oldReady = 0 }
@@ -168,7 +238,7 @@ public final class RolloutController: @unchecked Sendable {
         let limit = state.lastProgress.addingTimeInterval(deadline)
         wake = limit > now ? limit : nil
       } else {
-        wake = now.addingTimeInterval(interval(fault?.effect == .slow ? fault?.slowFactor ?? 1 : 1))
+        wake = max(state.nextReady, now)
       }
     } else {
       state.currentRevision = state.updateRevision

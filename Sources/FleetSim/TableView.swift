@@ -92,6 +92,17 @@ enum TableView {
         },
         age,
       ]
+    case ("", "Event"):
+      return [
+        Column(name: "Last Seen") { o in .string(Self.age(o["lastTimestamp"]?.string, now: now)) },
+        Column(name: "Type") { .string($0["type"]?.string ?? "") },
+        Column(name: "Reason") { .string($0["reason"]?.string ?? "") },
+        Column(name: "Object") { o in
+          let kind = (o.at("involvedObject", "kind")?.string ?? "").lowercased()
+          return .string("\(kind)/\(o.at("involvedObject", "name")?.string ?? "")")
+        },
+        Column(name: "Message") { .string($0["message"]?.string ?? "") },
+      ]
     case ("", "Namespace"):
       return [
         name, Column(name: "Status") { .string($0.at("status", "phase")?.string ?? "") }, age,

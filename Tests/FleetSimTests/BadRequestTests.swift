@@ -99,6 +99,21 @@ import Testing
         + "is required for apply patch"
     )
 
+    for name in ["d", "e"] {
+      let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":""# + name + #""}}"#
+      _ = try HTTPExchange.send("POST", configMaps, body: body, contentType: "application/json")
+    }
+    let page = try HTTPExchange.send("GET", configMaps + "?limit=2")
+    #expect(page.json?["items"]?.sequence?.map(\.name) == ["c", "d"])
+    #expect(page.json?.at("metadata", "remainingItemCount") == 1)
+    let token = try #require(page.json?.at("metadata", "continue")?.string)
+    let next = try HTTPExchange.send(
+      "GET",
+      configMaps + "?limit=2&continue="
+        + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+    #expect(next.json?["items"]?.sequence?.map(\.name) == ["e"])
+    #expect(next.json?.at("metadata", "continue") == nil)
+
     let badSelector = try HTTPExchange.send("GET", configMaps + "?labelSelector=a%20in%20(")
     #expect(badSelector.status == 400)
 

@@ -68,6 +68,12 @@ private final class Background {
     #expect(server.stop() == 0)
   }
 
+  @Test func usageErrorsExitTwo() throws {
+    let result = try runProcess(BuiltProducts.path("fleet-sim"), ["serve", "--clusters", "0"])
+    #expect(result.status == 2)
+    #expect(result.stderr.hasPrefix("Error: --clusters must be at least 1\n"), "\(result.stderr)")
+  }
+
   @Test func serveTheDemoFleetOneVirtualClusterPerCluster() throws {
     let dir = try TemporaryDirectory("fleet-sim-cli")
     defer { dir.remove() }
@@ -111,7 +117,7 @@ private final class Background {
     #expect(result.stderr.hasPrefix("\(dir.file("fleet/fleet.yaml")):"), "\(result.stderr)")
     let both = try runProcess(
       BuiltProducts.path("fleet-sim"), ["serve", "--fleet", "x", "--clusters", "2"])
-    #expect(both.status == 64)
+    #expect(both.status == 2)
     #expect(both.stderr.contains("--fleet and --clusters cannot be used together"))
   }
 

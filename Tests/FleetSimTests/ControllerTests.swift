@@ -47,6 +47,13 @@ import Testing
       contentType: "application/json")
     #expect(created.status == 201)
     var seen = [summary(try status(sim, collection + "/web"))]
+    // Other writes in between do not hurry the rollout along.
+    let relabelled = try HTTPExchange.send(
+      "PATCH", sim.url("sim-0001", collection + "/web"),
+      body: #"{"metadata":{"labels":{"x":"y"}}}"#,
+      contentType: "application/merge-patch+json")
+    #expect(relabelled.status == 200)
+    #expect(summary(try status(sim, collection + "/web")) == seen[0])
     for _ in 0..<3 {
       clock.advance(by: .seconds(RolloutController.replicaInterval))
       seen.append(summary(try status(sim, collection + "/web")))
@@ -93,6 +100,16 @@ import Testing
     #expect(
       states.sorted() == [
         "ImagePullBackOff app:broken", "Running app:1", "Running app:1", "Running app:1",
+      ])
+    let events = try HTTPExchange.send(
+      "GET", sim.url("sim-0001", "/api/v1/namespaces/default/events"))
+    let reasons = (events.json?["items"]?.sequence ?? []).map {
+      "\($0.at("involvedObject", "kind")?.string ?? "") \($0["reason"]?.string ?? "")"
+    }
+    #expect(
+      reasons.sorted() == [
+        "Deployment ScalingReplicaSet", "Deployment ScalingReplicaSet",
+        "Deployment ScalingReplicaSet", "Deployment ScalingReplicaSet", "Pod BackOff", "Pod Failed",
       ])
     #expect(try HTTPExchange.send("DELETE", sim.url("sim-0001", collection + "/web")).status == 200)
     sim.server.settle()
