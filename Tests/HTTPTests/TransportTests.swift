@@ -214,6 +214,35 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     #expect(response.attempts == 3)
   }
 
+  @Test func retryAfterFromTheServerSetsTheWait() throws {
+    let calls = ResultBox<Int>()
+    calls.value = 0
+    let server = try LoopbackServer { _ in
+      let n = (calls.value ?? 0) + 1
+      calls.value = n
+      return n == 1 ? .respond(status: 429, headers: [("Retry-After", "7")]) : .ok("later")
+    }
+    defer { server.stop() }
+    let clock = ManualClock()
+    var configuration = direct
+    configuration.clock = clock
+    let transport = HTTPTransport(configuration)
+    let policy = RetryPolicy(maxAttempts: 2, baseDelay: .seconds(1), maxDelay: .seconds(30))
+    let result = inBackground {
+      send(transport, HTTPRequest(.get, server.baseURL + "/", retry: policy))
+    }
+    #expect(eventually(timeout: 30) { server.requests.count == 1 })
+    #expect(clock.waitForWaiters(1, timeout: 30))
+    // Backoff alone would be at most 1 s; the server asked for 7.
+    clock.advance(by: .seconds(6))
+    #expect(clock.waiters == 1)
+    #expect(server.requests.count == 1)
+    clock.advance(by: .seconds(1))
+    let response = try result().get()
+    #expect(response.text == "later")
+    #expect(response.attempts == 2)
+  }
+
   @Test func givesUpAfterTheLastAttemptAndSaysSo() throws {
     let server = try LoopbackServer { _ in .close }
     defer { server.stop() }
