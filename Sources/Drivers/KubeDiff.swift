@@ -31,7 +31,9 @@ public enum KubeDiff {
   static func sortedKeys(_ value: Value) -> Value {
     if let mapping = value.mapping {
       var sorted = Mapping()
-      for entry in mapping.sorted(by: { $0.key < $1.key }) { sorted[entry.key] = sortedKeys(entry.value) }
+      for entry in mapping.sorted(by: { $0.key < $1.key }) {
+        sorted[entry.key] = sortedKeys(entry.value)
+      }
       return .mapping(sorted)
     }
     if let items = value.sequence { return .sequence(items.map(sortedKeys)) }

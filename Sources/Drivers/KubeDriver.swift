@@ -82,7 +82,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       let records = try kube(session) { () throws(KubeError) in try session.history.records() }
       let target: RevisionRecord
       if let revision {
-        guard let number = Int(revision), let found = records.first(where: { $0.revision == number })
+        guard let number = Int(revision),
+          let found = records.first(where: { $0.revision == number })
         else {
           throw DriverError(
             .failed, "no revision \(revision) of \(release.name) on \(call.cluster.name)")
@@ -91,7 +92,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       } else {
         guard let found = records.last(where: { $0.status == .deployed }) else {
           throw DriverError(
-            .failed, "nothing to roll back to: \(release.name) has no deployed revision on "
+            .failed,
+            "nothing to roll back to: \(release.name) has no deployed revision on "
               + call.cluster.name)
         }
         target = found
@@ -118,7 +120,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
 
   /// The cluster's revision history (for `fleetwave diff` and tests).
   public func history(_ call: DriverCall) throws(DriverError) -> RevisionHistory {
-    RevisionHistory(client: try client(call.cluster), release: release.name, namespace: release.namespace)
+    RevisionHistory(
+      client: try client(call.cluster), release: release.name, namespace: release.namespace)
   }
 
   /// The objects the release renders to for this cluster, namespaces filled in.
@@ -186,8 +189,11 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   private func ensureNamespace(_ client: KubeClient, _ cluster: String) throws(DriverError) {
     let namespace = release.namespace
     try kube(cluster) { () throws(KubeError) in
-      if try client.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace) == nil {
-        try client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]])
+      if try client.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace) == nil
+      {
+        try client.apply([
+          "apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)],
+        ])
       }
     }
   }
@@ -196,7 +202,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     try objects(rendered, client: session.client, clusterName: session.cluster)
   }
 
-  private func objects(_ rendered: [Value], client: KubeClient, cluster: Cluster) throws(DriverError)
+  private func objects(_ rendered: [Value], client: KubeClient, cluster: Cluster)
+    throws(DriverError)
     -> [Value]
   {
     try objects(rendered, client: client, clusterName: cluster.name)
@@ -237,18 +244,21 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       try waitForReadiness(record.objects, session, call)
       let keep = Set(record.objects.map(ObjectKey.init))
       var previous: [ObjectKey: Value] = [:]
-      for earlier in records where earlier.status == .deployed || earlier.revision == records.last?.revision {
+      for earlier in records
+      where earlier.status == .deployed || earlier.revision == records.last?.revision {
         for object in earlier.objects { previous[ObjectKey(object)] = object }
       }
       for (key, object) in previous.sorted(by: { $0.key < $1.key }) where !keep.contains(key) {
         try kube(session) { () throws(KubeError) in
           _ = try session.client.delete(
-            apiVersion: object["apiVersion"]?.string ?? "", kind: key.kind, namespace: key.namespace,
+            apiVersion: object["apiVersion"]?.string ?? "", kind: key.kind,
+            namespace: key.namespace,
             name: key.name)
         }
       }
     } catch {
-      record.description = [record.description, error.message].compactMap { $0 }.joined(separator: ": ")
+      record.description = [record.description, error.message].compactMap { $0 }.joined(
+        separator: ": ")
       try? session.history.save(record)
       throw error
     }
@@ -298,7 +308,9 @@ public final class KubeDriver: Driver, @unchecked Sendable {
         throw DriverError(
           .timedOut, "not ready after \(DurationText.format(limit)): \(first.1)")
       }
-      if now.timeIntervalSince(session.lastRenewal) >= DurationText.seconds(options.leaseDuration) / 3 {
+      if now.timeIntervalSince(session.lastRenewal) >= DurationText.seconds(options.leaseDuration)
+        / 3
+      {
         do {
           try session.lease.renew()
         } catch {
@@ -318,16 +330,22 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     if call.cancellation.isCancelled { throw DriverError(.cancelled, "cancelled") }
   }
 
-  private func kube<T>(_ session: Session, _ body: () throws(KubeError) -> T) throws(DriverError) -> T {
+  private func kube<T>(_ session: Session, _ body: () throws(KubeError) -> T) throws(DriverError)
+    -> T
+  {
     try kube(session.cluster, body)
   }
 
-  private func kube<T>(_ call: DriverCall, _ body: () throws(KubeError) -> T) throws(DriverError) -> T {
+  private func kube<T>(_ call: DriverCall, _ body: () throws(KubeError) -> T) throws(DriverError)
+    -> T
+  {
     try kube(call.cluster.name, body)
   }
 
   /// API failures become driver failures; the message already names the cluster's context.
-  private func kube<T>(_ cluster: String, _ body: () throws(KubeError) -> T) throws(DriverError) -> T {
+  private func kube<T>(_ cluster: String, _ body: () throws(KubeError) -> T) throws(DriverError)
+    -> T
+  {
     do {
       return try body()
     } catch {

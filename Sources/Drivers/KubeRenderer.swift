@@ -29,7 +29,9 @@ public func packageRootOfExecutable() -> String? {
   var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     .deletingLastPathComponent()
   while directory.path != "/" {
-    if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+    if FileManager.default.fileExists(
+      atPath: directory.appendingPathComponent("Package.swift").path)
+    {
       return directory.path
     }
     directory = directory.deletingLastPathComponent()

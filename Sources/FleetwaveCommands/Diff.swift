@@ -79,7 +79,8 @@ func makeKubeDriver(
   let values = loaded.values
   let connections = KubeConnections(path: kubeconfig)
   return KubeDriver(
-    renderer: ReleaseRenderer(release: loaded.fleet.release, fleetDirectory: loaded.fleet.directory),
+    renderer: ReleaseRenderer(
+      release: loaded.fleet.release, fleetDirectory: loaded.fleet.directory),
     values: { cluster throws(DriverError) in
       do throws(DiagnosticError) {
         return try values.values(for: cluster, sets: sets)

@@ -62,7 +62,7 @@ public struct ReleaseLease: Sendable {
     do {
       try client.create(fresh)
       return
-    } catch where error.code == 409 {
+    } catch  where error.code == 409 {
       // Held, or left behind released: decide from what is there.
     } catch {
       throw LeaseError("cannot take the lock on \(cluster): \(error)", underlying: error)
@@ -131,8 +131,9 @@ public struct ReleaseLease: Sendable {
   /// A holder is stale once renewTime + leaseDurationSeconds has passed.
   public func isStale(_ lease: Value) -> Bool {
     let spec = lease["spec"]
-    guard let renewed = (spec?["renewTime"]?.string ?? spec?["acquireTime"]?.string)
-      .flatMap(Timestamp.parse)
+    guard
+      let renewed = (spec?["renewTime"]?.string ?? spec?["acquireTime"]?.string)
+        .flatMap(Timestamp.parse)
     else { return true }
     let seconds = Double(spec?["leaseDurationSeconds"]?.int ?? durationSeconds)
     return renewed.addingTimeInterval(seconds) < clock.now()
@@ -142,7 +143,8 @@ public struct ReleaseLease: Sendable {
     let spec = lease["spec"]
     let owner = spec?["holderIdentity"]?.string ?? "?"
     let since = spec?["acquireTime"]?.string ?? "an unknown time"
-    return LeaseError("another operation is in progress on \(cluster): held by \(owner) since \(since)")
+    return LeaseError(
+      "another operation is in progress on \(cluster): held by \(owner) since \(since)")
   }
 
   /// Writes `spec` over `live` only if nobody wrote in between (resourceVersion compare-and-swap).
@@ -151,7 +153,7 @@ public struct ReleaseLease: Sendable {
     object["spec"] = .mapping(spec)
     do {
       try client.update(.mapping(object))
-    } catch where error.code == 409 {
+    } catch  where error.code == 409 {
       // Someone else wrote first; report who holds it now.
       if let now = try read(), let owner = now["spec"]?["holderIdentity"]?.string, owner != holder {
         throw heldError(now)

@@ -35,9 +35,12 @@ import Testing
       #expect(image(live) == "registry.example.com/shop/checkout:1.4.2")
       let client = try sim.client(cluster.name)
       #expect(
-        try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "checkout-config")
+        try client.get(
+          apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "checkout-config")
           != nil)
-      #expect(try client.get(apiVersion: "v1", kind: "Service", namespace: "shop", name: "checkout") != nil)
+      #expect(
+        try client.get(apiVersion: "v1", kind: "Service", namespace: "shop", name: "checkout")
+          != nil)
     }
 
     let cluster = clusters[0]
@@ -58,7 +61,8 @@ import Testing
 
     // Rolling back applies revision 2's objects as revision 4: the live spec is 2's again.
     #expect(try finish { bad.rollback(call(cluster), to: "2", completion: $0) }.get() == "4")
-    let restored = try #require(try sim.deployment(cluster.name, namespace: "shop", name: "checkout"))
+    let restored = try #require(
+      try sim.deployment(cluster.name, namespace: "shop", name: "checkout"))
     #expect(restored["spec"] == good["spec"])
     #expect(image(restored) == "registry.example.com/shop/checkout:1.5.0")
 
@@ -70,13 +74,15 @@ import Testing
     #expect(records[3].description == "rollback to 2")
     #expect(records[2].description == stalled)
     #expect(records.map(\.chart) == Array(repeating: "charts/checkout", count: 4))
-    #expect(records[0].objects.map { ObjectKey($0).description } == [
-      "ConfigMap shop/checkout-config", "Service shop/checkout", "Deployment shop/checkout",
-    ])
+    #expect(
+      records[0].objects.map { ObjectKey($0).description } == [
+        "ConfigMap shop/checkout-config", "Service shop/checkout", "Deployment shop/checkout",
+      ])
     // The records are Secrets named and labelled as helm names its own.
     let secret = try #require(
       try sim.client(cluster.name).get(
-        apiVersion: "v1", kind: "Secret", namespace: "shop", name: "fleetwave.release.v1.checkout.v3"))
+        apiVersion: "v1", kind: "Secret", namespace: "shop",
+        name: "fleetwave.release.v1.checkout.v3"))
     #expect(
       secret["metadata"]?["labels"]
         == ["owner": "fleetwave", "name": "checkout", "revision": "3", "status": "failed"])
@@ -84,7 +90,8 @@ import Testing
     // The other clusters were not touched, and no lock is left behind.
     #expect(try revisions(try first.history(call(clusters[1]))) == ["1:deployed"])
     let lease = try sim.client(cluster.name).get(
-      apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "shop", name: "fleetwave-checkout")
+      apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "shop",
+      name: "fleetwave-checkout")
     #expect(lease?["spec"]?["holderIdentity"] == nil)
   }
 
@@ -93,7 +100,8 @@ import Testing
     let sim = try KubeSim(clusters: [cluster])
     let fleet = try TemporaryDirectory("kube-manifests")
     defer { fleet.remove() }
-    try FileManager.default.createDirectory(atPath: fleet.file("manifests"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      atPath: fleet.file("manifests"), withIntermediateDirectories: true)
     _ = try fleet.write(
       "manifests/app.yaml",
       """
@@ -124,30 +132,47 @@ import Testing
       """)
     func driver(_ version: String) throws -> KubeDriver {
       try sim.driver(
-        Release(name: "edge", namespace: "edge", driver: .kube, manifests: "manifests", version: version),
-        fleetDirectory: fleet.path) { _ in [:] }
+        Release(
+          name: "edge", namespace: "edge", driver: .kube, manifests: "manifests", version: version),
+        fleetDirectory: fleet.path
+      ) { _ in [:] }
     }
     let v1 = try driver("1.0.0")
     #expect(try finish { v1.upgrade(call(cluster), from: nil, completion: $0) }.get() == "1")
-    #expect(image(try sim.deployment("edge-1", namespace: "edge", name: "edge")) == "shop/edge:1.0.0")
+    #expect(
+      image(try sim.deployment("edge-1", namespace: "edge", name: "edge")) == "shop/edge:1.0.0")
     let client = try sim.client("edge-1")
-    let extra = try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "edge", name: "edge-extra")
+    let extra = try client.get(
+      apiVersion: "v1", kind: "ConfigMap", namespace: "edge", name: "edge-extra")
     #expect(extra?["data"] == ["region": "dev"])
-    #expect(try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "edge-flags") != nil)
+    #expect(
+      try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "edge-flags")
+        != nil)
 
     // Revision 2 drops the ConfigMaps: they are pruned, the Deployment moves to 1.1.0.
     try FileManager.default.removeItem(atPath: fleet.file("manifests/extra.yaml"))
     let v2 = try driver("1.1.0")
     #expect(try finish { v2.upgrade(call(cluster), from: "1", completion: $0) }.get() == "2")
-    #expect(image(try sim.deployment("edge-1", namespace: "edge", name: "edge")) == "shop/edge:1.1.0")
-    #expect(try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "edge", name: "edge-extra") == nil)
-    #expect(try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "edge-flags") == nil)
+    #expect(
+      image(try sim.deployment("edge-1", namespace: "edge", name: "edge")) == "shop/edge:1.1.0")
+    #expect(
+      try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "edge", name: "edge-extra")
+        == nil)
+    #expect(
+      try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "edge-flags")
+        == nil)
 
     // Rolling back to 1 brings them back, as revision 3.
     #expect(try finish { v2.rollback(call(cluster), to: "1", completion: $0) }.get() == "3")
-    #expect(image(try sim.deployment("edge-1", namespace: "edge", name: "edge")) == "shop/edge:1.0.0")
-    #expect(try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "edge", name: "edge-extra") != nil)
-    #expect(try revisions(try v2.history(call(cluster))) == ["1:superseded", "2:superseded", "3:deployed"])
+    #expect(
+      image(try sim.deployment("edge-1", namespace: "edge", name: "edge")) == "shop/edge:1.0.0")
+    #expect(
+      try client.get(apiVersion: "v1", kind: "ConfigMap", namespace: "edge", name: "edge-extra")
+        != nil)
+    #expect(
+      try revisions(try v2.history(call(cluster))) == [
+        "1:superseded", "2:superseded", "3:deployed",
+      ])
   }
 
   @Test func aHeldLeaseRefusesTheUpgradeUntilForceUnlockFindsItStale() throws {
@@ -155,8 +180,10 @@ import Testing
     let sim = try KubeSim(clusters: [cluster])
     let fleet = try TemporaryDirectory("kube-lease")
     defer { fleet.remove() }
-    try FileManager.default.createDirectory(atPath: fleet.file("m"), withIntermediateDirectories: true)
-    _ = try fleet.write("m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
+    try FileManager.default.createDirectory(
+      atPath: fleet.file("m"), withIntermediateDirectories: true)
+    _ = try fleet.write(
+      "m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
     let release = Release(name: "edge", namespace: "edge", driver: .kube, manifests: "m")
     let client = try sim.client("edge-2")
     try client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "edge"]])
@@ -171,7 +198,9 @@ import Testing
     #expect(
       try finish { plain.upgrade(call(cluster), from: nil, completion: $0) }
         == .failure(
-          DriverError(.failed, "another operation is in progress on edge-2: held by other-run since \(since)")))
+          DriverError(
+            .failed, "another operation is in progress on edge-2: held by other-run since \(since)")
+        ))
     let forced = try sim.driver(
       release, fleetDirectory: fleet.path, values: { _ in [:] },
       options: KubeDriverOptions(forceUnlock: true, firstPoll: .milliseconds(20)))

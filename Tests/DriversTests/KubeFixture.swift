@@ -34,7 +34,9 @@ final class KubeSim: @unchecked Sendable {
     try Kubeconfig.load(paths: [kubeconfig], explicit: true).connection(context: cluster)
   }
 
-  func client(_ cluster: String) throws -> KubeClient { KubeClient(connection: try connection(cluster)) }
+  func client(_ cluster: String) throws -> KubeClient {
+    KubeClient(connection: try connection(cluster))
+  }
 
   /// A kube driver for `release`, connecting through this emulator's kubeconfig.
   func driver(
@@ -57,16 +59,19 @@ final class KubeSim: @unchecked Sendable {
   }
 
   func deployment(_ cluster: String, namespace: String, name: String) throws -> Value? {
-    try client(cluster).get(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: name)
+    try client(cluster).get(
+      apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: name)
   }
 }
 
 /// The demo fleet as loaded from the repository.
 func demoFleet() throws -> LoadedFleet {
-  try FleetLoader.load(directory: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path)
+  try FleetLoader.load(
+    directory: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path)
 }
 
-func call(_ cluster: Cluster, run: String = "run-1", timeout: Duration = .seconds(60)) -> DriverCall {
+func call(_ cluster: Cluster, run: String = "run-1", timeout: Duration = .seconds(60)) -> DriverCall
+{
   DriverCall(
     cluster: cluster, run: run, timeout: timeout, clock: SystemClock(),
     queue: DispatchQueue(label: "kube-driver-test"))

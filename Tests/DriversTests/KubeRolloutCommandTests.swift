@@ -18,7 +18,8 @@ import Testing
   /// A three-cluster fleet with the demo chart; mini-b is reached by its server URL.
   func writeFleet(_ sim: KubeSim) throws -> String {
     let fleet = sim.directory.file("fleet")
-    try FileManager.default.createDirectory(atPath: fleet + "/charts", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      atPath: fleet + "/charts", withIntermediateDirectories: true)
     try FileManager.default.copyItem(
       atPath: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo/charts/checkout").path,
       toPath: fleet + "/charts/checkout")
@@ -65,7 +66,9 @@ import Testing
     #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
     #expect(first.stdout.contains("rollout r1: succeeded (3 succeeded)"))
     for cluster in clusters {
-      #expect(image(try sim.deployment(cluster.name, namespace: "shop", name: "checkout")) == "shop/checkout:1.0.0")
+      #expect(
+        image(try sim.deployment(cluster.name, namespace: "shop", name: "checkout"))
+          == "shop/checkout:1.0.0")
     }
     let before = try #require(try sim.deployment("mini-a", namespace: "shop", name: "checkout"))
 
@@ -76,13 +79,21 @@ import Testing
     #expect(same.status == 0)
     #expect(same.stdout == "mini-canary: no changes\nmini-a: no changes\nmini-b: no changes\n")
     let changed = try fleetwave(
-      ["diff", fleet, "--kubeconfig", sim.kubeconfig, "--cluster", "mini-b", "--set", "config.logLevel=debug"],
+      [
+        "diff", fleet, "--kubeconfig", sim.kubeconfig, "--cluster", "mini-b", "--set",
+        "config.logLevel=debug",
+      ],
       environment: helm)
     #expect(changed.status == 0)
-    #expect(changed.stdout.contains("-  config.json: '{\"logLevel\":\"info\"}'\n+  config.json: '{\"logLevel\":\"debug\"}'\n"))
+    #expect(
+      changed.stdout.contains(
+        "-  config.json: '{\"logLevel\":\"info\"}'\n+  config.json: '{\"logLevel\":\"debug\"}'\n"))
     let strict = try fleetwave(
-      ["diff", fleet, "--kubeconfig", sim.kubeconfig, "--cluster", "mini-b", "--set", "config.logLevel=debug",
-       "--exit-code"], environment: helm)
+      [
+        "diff", fleet, "--kubeconfig", sim.kubeconfig, "--cluster", "mini-b", "--set",
+        "config.logLevel=debug",
+        "--exit-code",
+      ], environment: helm)
     #expect(strict.status == 1)
 
     // The canary takes the bad image (the fault is only in prod); prod fails readiness, halts,
@@ -92,9 +103,14 @@ import Testing
     #expect(bad.stdout.contains("rolled back: mini-a, mini-b"), "\(bad.stdout)")
     let after = try #require(try sim.deployment("mini-a", namespace: "shop", name: "checkout"))
     #expect(after["spec"] == before["spec"])
-    #expect(image(try sim.deployment("mini-b", namespace: "shop", name: "checkout")) == "shop/checkout:1.0.0")
-    #expect(image(try sim.deployment("mini-canary", namespace: "shop", name: "checkout")) == "shop/checkout:2.0.0-bad")
-    let history = RevisionHistory(client: try sim.client("mini-a"), release: "checkout", namespace: "shop")
+    #expect(
+      image(try sim.deployment("mini-b", namespace: "shop", name: "checkout"))
+        == "shop/checkout:1.0.0")
+    #expect(
+      image(try sim.deployment("mini-canary", namespace: "shop", name: "checkout"))
+        == "shop/checkout:2.0.0-bad")
+    let history = RevisionHistory(
+      client: try sim.client("mini-a"), release: "checkout", namespace: "shop")
     #expect(try revisions(history) == ["1:superseded", "2:failed", "3:deployed"])
 
     // Another run holds mini-a's lock: this run is refused there, with who and since when.
@@ -108,6 +124,8 @@ import Testing
     #expect(refused.status == 1)
     let json = try JSONReader.parse(try String(contentsOfFile: report, encoding: .utf8))
     let record = json["clusters"]?.sequence?.first { $0["name"] == "mini-a" }
-    #expect(record?["error"]?.string == "another operation is in progress on mini-a: held by someone-else since \(since)")
+    #expect(
+      record?["error"]?.string
+        == "another operation is in progress on mini-a: held by someone-else since \(since)")
   }
 }

@@ -20,7 +20,8 @@ import Testing
       let path = directory.file("kubeconfig")
       try server.writeKubeconfig(to: path, tls: true)
       client = KubeClient(
-        connection: try Kubeconfig.load(paths: [path], explicit: true).connection(context: "sim-0001"))
+        connection: try Kubeconfig.load(paths: [path], explicit: true).connection(
+          context: "sim-0001"))
       try client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]])
     }
 
@@ -42,7 +43,8 @@ import Testing
     let first = sim.lease("run-a", clock: clock)
     let second = sim.lease("run-b", clock: clock)
     try first.acquire()
-    let held = "another operation is in progress on sim-0001: held by run-a since 2027-01-15T08:00:00.000000Z"
+    let held =
+      "another operation is in progress on sim-0001: held by run-a since 2027-01-15T08:00:00.000000Z"
     #expect(throws: LeaseError(held)) { try second.acquire() }
     // Still renewing: --force-unlock does not take it.
     clock.advance(by: .seconds(50))

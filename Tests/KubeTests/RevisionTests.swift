@@ -8,7 +8,9 @@ import Testing
 @Suite struct RevisionTests {
   let record = RevisionRecord(
     release: "checkout", namespace: "shop", revision: 3, status: .superseded,
-    objects: [["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "c", "namespace": "shop"]]],
+    objects: [
+      ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "c", "namespace": "shop"]]
+    ],
     valuesDigest: RevisionRecord.digest(values: ["replicaCount": 2]), version: "1.4.2",
     chart: "charts/checkout", created: Date(timeIntervalSince1970: 1_800_000_000),
     description: "rollback to 1")
@@ -31,16 +33,24 @@ import Testing
 
   @Test func corruptRecordsAreRefusedByName() throws {
     var secret = try record.secret().mapping ?? Mapping()
-    let truncated = Data(try Gzip.compress(Array("{\"release\":1}".utf8)).prefix(12)).base64EncodedString()
+    let truncated = Data(try Gzip.compress(Array("{\"release\":1}".utf8)).prefix(12))
+      .base64EncodedString()
     secret["data"] = ["release": .string(truncated)]
-    #expect(throws: RevisionRecordError(message: "revision record fleetwave.release.v1.checkout.v3: gzip: the data is truncated or corrupt")) {
+    #expect(
+      throws: RevisionRecordError(
+        message:
+          "revision record fleetwave.release.v1.checkout.v3: gzip: the data is truncated or corrupt"
+      )
+    ) {
       try RevisionRecord.decode(secret: .mapping(secret))
     }
   }
 
   @Test func theValuesDigestIsSHA256OfSortedJSON() {
     // Known answers (FIPS 180-4 examples), then the digest ignores key order.
-    #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(
+      SHA256.hex(Array("abc".utf8))
+        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     #expect(
       SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
