@@ -22,6 +22,8 @@ let package = Package(
     /// libcurl, the system's HTTP client (apt libcurl4-openssl-dev), with typed setopt wrappers.
     .systemLibrary(
       name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+    /// zlib, for gzip-compressed revision records as helm stores them (apt zlib1g-dev).
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
     /// The pure model: ordered values with source marks, diagnostics, fleets, policies, plans.
     .target(name: "FleetCore"),
@@ -33,8 +35,8 @@ let package = Package(
     .target(name: "Planner", dependencies: ["FleetCore"]),
     /// The libcurl transport: TLS, client certificates, tokens, timeouts, retries, reuse.
     .target(name: "HTTP", dependencies: ["CCurl", "FleetCore"]),
-    /// Kubeconfig and a Kubernetes API client on the HTTP transport.
-    .target(name: "Kube", dependencies: ["HTTP", "FleetCore", "FleetYAML"]),
+    /// Kubeconfig, a Kubernetes API client on the HTTP transport, Lease locks, revision records.
+    .target(name: "Kube", dependencies: ["CZlib", "HTTP", "FleetCore", "FleetYAML"]),
     /// Health gates: HTTP probes, Prometheus analysis, commands.
     .target(name: "Health", dependencies: ["HTTP", "Kube", "FleetCore"]),
     /// How one cluster is upgraded and rolled back: kube, helm, exec and sim drivers.

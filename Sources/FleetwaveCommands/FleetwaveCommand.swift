@@ -14,7 +14,7 @@ public struct FleetwaveCommand: AsyncParsableCommand {
       cross the budget.
       """,
     version: version,
-    subcommands: [Validate.self, Values.self, Plan.self, Rollout.self, Simulate.self]
+    subcommands: [Validate.self, Values.self, Plan.self, Rollout.self, Simulate.self, Diff.self]
   )
 
   public init() {}

@@ -76,6 +76,8 @@ extension FleetwaveCommand {
     @Flag(help: "sim: wait in real time instead of jumping the clock to the next event.")
     var realTime = false
 
+    @OptionGroup var kube: KubeRolloutOptions
+
     func validate() throws {
       if let maxParallel, maxParallel < 1 {
         throw ValidationError("--max-parallel must be at least 1")
@@ -160,7 +162,20 @@ extension FleetwaveCommand {
         waveGates = policy.waveHealth.map {
           HealthGates.make(spec: $0, transport: transport, variables: variables)
         }
-      case .kube, .helm:
+      case .kube:
+        sim = nil
+        driver = makeKubeDriver(
+          loaded, sets: sets, kubeconfig: kube.connection.kubeconfig,
+          options: KubeDriverOptions(forceUnlock: kube.forceUnlock))
+        let transport = HTTPTransport()
+        let variables = TemplateVariables.values(for: fleet.release)
+        gates = policy.health.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
+        }
+        waveGates = policy.waveHealth.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
+        }
+      case .helm:
         printError(
           "error: the \(kind.rawValue) driver is not available yet; use --driver exec or sim")
         throw ExitCode(1)

@@ -255,8 +255,9 @@ final class CurlConnection {
       options.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
     }
     if let body = request.body {
-      if request.method != .post { options.set(CURLOPT_POST, 1) }
-      if request.method != .post && request.method != .get {
+      // libcurl sends a body only as a POST; other methods keep their name on the wire.
+      if request.method != .post {
+        options.set(CURLOPT_POST, 1)
         options.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
       }
       options.record(

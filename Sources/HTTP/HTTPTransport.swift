@@ -82,16 +82,22 @@ public final class HTTPTransport: @unchecked Sendable {
     while true {
       let outcome = once(request, cancellation: cancellation)
       let mayRetry = request.idempotent && attempt < request.retry.maxAttempts
+      var delay = request.retry.delay(afterAttempt: attempt, unitRandom: Double.random(in: 0..<1))
       switch outcome {
       case .response(var response):
-        if mayRetry && request.retry.retryStatuses.contains(response.status) { break }
+        if mayRetry && request.retry.retryStatuses.contains(response.status) {
+          // A server that says when to come back (429, 503) is believed, up to maxDelay.
+          if let seconds = response.header("Retry-After").flatMap(Int.init), seconds > 0 {
+            delay = max(delay, min(.seconds(seconds), request.retry.maxDelay))
+          }
+          break
+        }
         response.attempts = attempt
         return response
       case .failure(let reason):
         if mayRetry && reason.isTransient { break }
         throw HTTPError(method: request.method, url: request.url, reason: reason, attempts: attempt)
       }
-      let delay = request.retry.delay(afterAttempt: attempt, unitRandom: Double.random(in: 0..<1))
       guard configuration.clock.wait(for: delay, cancellation: cancellation) else {
         throw HTTPError(
           method: request.method, url: request.url, reason: .cancelled, attempts: attempt)

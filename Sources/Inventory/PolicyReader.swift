@@ -33,7 +33,12 @@ enum PolicyReader {
       policy.failurePolicy = failurePolicy(value, &diagnostics)
     }
     if let value = fields["health"] { policy.health = health(value, &diagnostics) }
-    if let value = fields["waveHealth"] { policy.waveHealth = health(value, &diagnostics) }
+    if let value = fields["waveHealth"] {
+      // A wave gate checks every cluster of the wave at once, so it may name them all.
+      policy.waveHealth = health(
+        value, variables: TemplateVariables.names.union([ClusterTemplate.clustersVariable]),
+        &diagnostics)
+    }
     policy.expectedDuration =
       fields.duration("expectedDuration", &diagnostics) ?? policy.expectedDuration
     policy.clusterTimeout = fields.duration("clusterTimeout", &diagnostics) ?? policy.clusterTimeout
@@ -195,8 +200,10 @@ enum PolicyReader {
     return nil
   }
 
-  private static func health(_ value: Value, _ diagnostics: inout Diagnostics) -> [HealthCheckSpec]
-  {
+  private static func health(
+    _ value: Value, variables: Set<String> = TemplateVariables.names,
+    _ diagnostics: inout Diagnostics
+  ) -> [HealthCheckSpec] {
     guard let items = value.sequence else {
       diagnostics.error(
         "health checks must be a list, found \(value.kindName)", at: value.mark)
@@ -215,9 +222,10 @@ enum PolicyReader {
       }
       let check: HealthCheckSpec?
       switch kind {
-      case "http": check = http(body, &diagnostics).map(HealthCheckSpec.http)
-      case "prometheus": check = prometheus(body, &diagnostics).map(HealthCheckSpec.prometheus)
-      default: check = command(body, &diagnostics).map(HealthCheckSpec.command)
+      case "http": check = http(body, variables, &diagnostics).map(HealthCheckSpec.http)
+      case "prometheus":
+        check = prometheus(body, variables, &diagnostics).map(HealthCheckSpec.prometheus)
+      default: check = command(body, variables, &diagnostics).map(HealthCheckSpec.command)
       }
       if let check { checks.append(check) }
     }
@@ -225,25 +233,27 @@ enum PolicyReader {
   }
 
   private static func template(
-    _ fields: Fields, _ key: String, _ diagnostics: inout Diagnostics
+    _ fields: Fields, _ key: String, _ variables: Set<String>, _ diagnostics: inout Diagnostics
   ) -> String? {
     guard let text = fields.requiredText(key, &diagnostics), let value = fields[key] else {
       return nil
     }
     let problems = ClusterTemplate.check(
-      text, variables: TemplateVariables.names, mark: Fields.contentMark(of: value))
+      text, variables: variables, mark: Fields.contentMark(of: value))
     diagnostics.append(contentsOf: problems)
     return problems.isEmpty ? text : nil
   }
 
-  private static func http(_ value: Value, _ diagnostics: inout Diagnostics) -> HTTPProbeSpec? {
+  private static func http(
+    _ value: Value, _ variables: Set<String>, _ diagnostics: inout Diagnostics
+  ) -> HTTPProbeSpec? {
     let allowed = [
       "url", "expectStatus", "bodyContains", "jsonField", "jsonValue", "maxLatency", "successes",
       "interval", "timeout", "insecureSkipTLSVerify", "caFile",
     ]
     guard let fields = Fields.open(value, as: "http health check", allowed: allowed, &diagnostics)
     else { return nil }
-    let url = template(fields, "url", &diagnostics)
+    let url = template(fields, "url", variables, &diagnostics)
     if let url, !url.hasPrefix("http://"), !url.hasPrefix("https://") {
       diagnostics.error(
         "health check URL '\(url)' must start with http:// or https://", at: fields.mark(of: "url"))
@@ -283,7 +293,9 @@ enum PolicyReader {
     return low...high
   }
 
-  private static func prometheus(_ value: Value, _ diagnostics: inout Diagnostics)
+  private static func prometheus(
+    _ value: Value, _ variables: Set<String>, _ diagnostics: inout Diagnostics
+  )
     -> PrometheusAnalysisSpec?
   {
     let allowed = [
@@ -293,8 +305,8 @@ enum PolicyReader {
     guard
       let fields = Fields.open(value, as: "prometheus health check", allowed: allowed, &diagnostics)
     else { return nil }
-    let url = template(fields, "url", &diagnostics)
-    let query = template(fields, "query", &diagnostics)
+    let url = template(fields, "url", variables, &diagnostics)
+    let query = template(fields, "query", variables, &diagnostics)
     var verdict: PrometheusAnalysisSpec.Verdict?
     let given = ["failIf", "successIf"].filter { fields.has($0) }
     if given.count != 1 {
@@ -327,11 +339,12 @@ enum PolicyReader {
     return spec
   }
 
-  private static func command(_ value: Value, _ diagnostics: inout Diagnostics) -> CommandCheckSpec?
-  {
+  private static func command(
+    _ value: Value, _ variables: Set<String>, _ diagnostics: inout Diagnostics
+  ) -> CommandCheckSpec? {
     if let text = value.string {
       let problems = ClusterTemplate.check(
-        text, variables: TemplateVariables.names, mark: Fields.contentMark(of: value))
+        text, variables: variables, mark: Fields.contentMark(of: value))
       diagnostics.append(contentsOf: problems)
       return problems.isEmpty ? CommandCheckSpec(command: text, mark: value.mark) : nil
     }
@@ -339,7 +352,7 @@ enum PolicyReader {
       let fields = Fields.open(
         value, as: "command health check", allowed: ["run", "timeout"], &diagnostics)
     else { return nil }
-    guard let run = template(fields, "run", &diagnostics) else { return nil }
+    guard let run = template(fields, "run", variables, &diagnostics) else { return nil }
     var spec = CommandCheckSpec(command: run, mark: value.mark)
     spec.timeout = fields.duration("timeout", &diagnostics) ?? spec.timeout
     return spec

@@ -109,10 +109,12 @@ public final class KubeClient: @unchecked Sendable {
   }
 
   /// Server-side apply with a field manager; `force` takes fields over from other managers.
+  /// With `dryRun` the server answers with the object as it would store it and stores nothing
+  /// (what `fleetwave diff` compares against the live object).
   @discardableResult
-  public func apply(_ object: Value, fieldManager: String = "fleetwave", force: Bool = true)
-    throws(KubeError) -> Value
-  {
+  public func apply(
+    _ object: Value, fieldManager: String = "fleetwave", force: Bool = true, dryRun: Bool = false
+  ) throws(KubeError) -> Value {
     let kind = object["kind"]?.string ?? ""
     let name = object["metadata"]?["name"]?.string ?? ""
     let namespace = object["metadata"]?["namespace"]?.string
@@ -125,6 +127,7 @@ public final class KubeClient: @unchecked Sendable {
     let mapping = try self.mapping(apiVersion: apiVersion, kind: kind)
     var path = mapping.path(namespace: mapping.namespaced ? namespace ?? "default" : nil, name: name)
     path += "?fieldManager=\(Self.escape(fieldManager))" + (force ? "&force=true" : "")
+    if dryRun { path += "&dryRun=All" }
     let response = try send(
       .patch, path, body: JSONWriter.bytes(object.unmarked),
       contentType: "application/apply-patch+yaml", idempotent: true, operation: operation)

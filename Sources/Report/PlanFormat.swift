@@ -46,20 +46,4 @@ enum PlanFormat {
   static func waveName(_ wave: Wave) -> String {
     wave.isCanary && !wave.name.hasPrefix("canary") ? wave.name + " (canary)" : wave.name
   }
-
-  static func html(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text {
-      switch character {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&#39;"
-      default: out.append(character)
-      }
-    }
-    return out
-  }
 }

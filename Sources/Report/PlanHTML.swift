@@ -14,7 +14,7 @@ public enum PlanHTML {
   ]
 
   public static func render(_ plan: Plan) -> String {
-    let e = PlanFormat.html
+    let e = MarkupText.escaped
     var out = """
       <!DOCTYPE html>
       <html lang="en">
@@ -149,7 +149,7 @@ public enum PlanHTML {
 
   /// One row per wave (its span, then its bake), and one per cluster when the fleet is small.
   private static func timeline(_ plan: Plan, domains: [String]) -> String {
-    let e = PlanFormat.html
+    let e = MarkupText.escaped
     let starts = plan.waves.compactMap(\.earliestStart)
     let ends = plan.waves.compactMap { wave in
       wave.estimatedFinish.map { $0.addingTimeInterval(DurationText.seconds(wave.bake)) }

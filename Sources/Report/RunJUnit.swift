@@ -9,7 +9,7 @@ public enum RunJUnit {
     let failures = verdicts.filter { $0 == .failure }.count
     let skipped = verdicts.filter { $0 == .skipped }.count
     var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    xml += "<testsuites name=\"\(escape("fleetwave rollout \(summary.fleet)"))\""
+    xml += "<testsuites name=\"\(MarkupText.escaped("fleetwave rollout \(summary.fleet)"))\""
     xml += " tests=\"\(summary.clusters.count)\" failures=\"\(failures)\" errors=\"0\""
     xml += " skipped=\"\(skipped)\" time=\"\(seconds(summary.startedAt, summary.finishedAt))\">\n"
     for wave in summary.waves {
@@ -19,7 +19,7 @@ public enum RunJUnit {
       let suiteFailures = memberVerdicts.filter { $0 == .failure }.count
       let suiteSkipped = memberVerdicts.filter { $0 == .skipped }.count
       let start = wave.startedAt ?? summary.startedAt
-      xml += "  <testsuite name=\"\(escape("wave \(wave.index) \(wave.name)"))\""
+      xml += "  <testsuite name=\"\(MarkupText.escaped("wave \(wave.index) \(wave.name)"))\""
       xml += " tests=\"\(members.count)\" failures=\"\(suiteFailures)\" errors=\"0\""
       xml += " skipped=\"\(suiteSkipped)\" time=\"\(seconds(start, wave.finishedAt ?? start))\""
       xml += " timestamp=\"\(Timestamp.iso(start))\">\n"
@@ -49,8 +49,8 @@ public enum RunJUnit {
     _ record: ClusterRunRecord, state: ReportedState, wave: WaveRunRecord, summary: RunSummary
   ) -> String {
     let time = record.startedAt.map { seconds($0, record.finishedAt ?? $0) } ?? "0.000"
-    var xml = "    <testcase classname=\"\(escape("\(summary.fleet).\(wave.name)"))\""
-    xml += " name=\"\(escape(record.name))\" time=\"\(time)\""
+    var xml = "    <testcase classname=\"\(MarkupText.escaped("\(summary.fleet).\(wave.name)"))\""
+    xml += " name=\"\(MarkupText.escaped(record.name))\" time=\"\(time)\""
     var body: [String] = []
     switch state {
     case .succeeded:
@@ -65,7 +65,7 @@ public enum RunJUnit {
       }
       let type = record.rollbackError != nil ? "rollback-failed" : "upgrade-failed"
       body.append(
-        "      <failure message=\"\(escape(message))\" type=\"\(type)\">\(escape(detail))</failure>"
+        "      <failure message=\"\(MarkupText.escaped(message))\" type=\"\(type)\">\(MarkupText.escaped(detail))</failure>"
       )
     case .rolledBack:
       let why =
@@ -73,18 +73,18 @@ public enum RunJUnit {
       let to = record.rollbackRevision.map { " (revision \($0))" } ?? ""
       if record.error != nil {
         body.append(
-          "      <failure message=\"\(escape(record.error ?? ""))\" type=\"upgrade-failed\">"
-            + "\(escape("rolled back\(to)\n"))</failure>")
+          "      <failure message=\"\(MarkupText.escaped(record.error ?? ""))\" type=\"upgrade-failed\">"
+            + "\(MarkupText.escaped("rolled back\(to)\n"))</failure>")
       } else {
-        body.append("      <skipped message=\"\(escape(why + to))\"/>")
+        body.append("      <skipped message=\"\(MarkupText.escaped(why + to))\"/>")
       }
     case .skipped:
       let halt = summary.waves.compactMap(\.haltReason).first ?? summary.reason ?? "rollout halted"
-      body.append("      <skipped message=\"\(escape("not run: " + halt))\"/>")
+      body.append("      <skipped message=\"\(MarkupText.escaped("not run: " + halt))\"/>")
     case .notStarted:
       body.append(
         "      <skipped message=\""
-          + escape("not started: " + (summary.reason ?? "interrupted")) + "\"/>"
+          + MarkupText.escaped("not started: " + (summary.reason ?? "interrupted")) + "\"/>"
       )
     }
     if body.isEmpty { return xml + "/>\n" }
@@ -95,27 +95,5 @@ public enum RunJUnit {
     let millis = Int64((max(0, to.timeIntervalSince(from)) * 1000).rounded())
     let fraction = String(millis % 1000)
     return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
-  }
-
-  static func escape(_ text: String) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&apos;"
-      case "\n": out += "&#10;"
-      default:
-        // XML 1.0 forbids most control characters even as references.
-        if scalar.value < 0x20 && scalar != "\t" {
-          out += "?"
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return out
   }
 }

@@ -24,20 +24,14 @@ struct HTTP2Tests {
         key_file: \(tls.directory.file("server.key"))
       """)
     let port = try freeLoopbackPort()
-    let server = Process()
-    server.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-    server.arguments = [
-      "--config.file=\(config)", "--web.config.file=\(web)",
-      "--storage.tsdb.path=\(dir.file("data"))", "--web.listen-address=127.0.0.1:\(port)",
-      "--log.level=error",
-    ]
-    server.standardOutput = FileHandle.nullDevice
-    server.standardError = FileHandle.nullDevice
-    try server.run()
-    defer {
-      server.terminate()
-      server.waitUntilExit()
-    }
+    let server = try TetheredProcess(
+      "/usr/bin/prometheus",
+      [
+        "--config.file=\(config)", "--web.config.file=\(web)",
+        "--storage.tsdb.path=\(dir.file("data"))", "--web.listen-address=127.0.0.1:\(port)",
+        "--log.level=error",
+      ])
+    defer { server.stop() }
     let url = "https://127.0.0.1:\(port)/-/ready"
     let h2 = HTTPTransport(.init(tls: TLSOptions(ca: .file(tls.caFile)), proxy: .direct))
     #expect(

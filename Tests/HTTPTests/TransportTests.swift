@@ -75,14 +75,16 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     let transport = HTTPTransport(direct)
     let post = try transport.send(HTTPRequest(.post, server.baseURL, body: Array("a=1".utf8)))
     let put = try transport.send(HTTPRequest(.put, server.baseURL, body: Array("{}".utf8)))
+    let patch = try transport.send(HTTPRequest(.patch, server.baseURL, body: Array("[]".utf8)))
     let delete = try transport.send(HTTPRequest(.delete, server.baseURL))
     let head = try transport.send(HTTPRequest(.head, server.baseURL))
     #expect(post.text == "POST a=1")
     #expect(put.text == "PUT {}")
+    #expect(patch.text == "PATCH []")
     #expect(delete.text == "DELETE ")
     #expect(head.status == 200)
     #expect(head.body.isEmpty)
-    #expect(server.requests.map(\.method) == ["POST", "PUT", "DELETE", "HEAD"])
+    #expect(server.requests.map(\.method) == ["POST", "PUT", "PATCH", "DELETE", "HEAD"])
   }
 
   @Test func refusedConnectionIsNamedWithTheURL() throws {
@@ -212,6 +214,35 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
     #expect(response.attempts == 3)
   }
 
+  @Test func retryAfterFromTheServerSetsTheWait() throws {
+    let calls = ResultBox<Int>()
+    calls.value = 0
+    let server = try LoopbackServer { _ in
+      let n = (calls.value ?? 0) + 1
+      calls.value = n
+      return n == 1 ? .respond(status: 429, headers: [("Retry-After", "7")]) : .ok("later")
+    }
+    defer { server.stop() }
+    let clock = ManualClock()
+    var configuration = direct
+    configuration.clock = clock
+    let transport = HTTPTransport(configuration)
+    let policy = RetryPolicy(maxAttempts: 2, baseDelay: .seconds(1), maxDelay: .seconds(30))
+    let result = inBackground {
+      send(transport, HTTPRequest(.get, server.baseURL + "/", retry: policy))
+    }
+    #expect(eventually(timeout: 30) { server.requests.count == 1 })
+    #expect(clock.waitForWaiters(1, timeout: 30))
+    // Backoff alone would be at most 1 s; the server asked for 7.
+    clock.advance(by: .seconds(6))
+    #expect(clock.waiters == 1)
+    #expect(server.requests.count == 1)
+    clock.advance(by: .seconds(1))
+    let response = try result().get()
+    #expect(response.text == "later")
+    #expect(response.attempts == 2)
+  }
+
   @Test func givesUpAfterTheLastAttemptAndSaysSo() throws {
     let server = try LoopbackServer { _ in .close }
     defer { server.stop() }
@@ -300,6 +331,19 @@ let direct = HTTPTransport.Configuration(proxy: .direct)
           http: "http://fallback:8080", https: "http://secure:3128", noProxy: "localhost,.internal")
     )
     #expect(ProxySettings.fromEnvironment([:]) == .direct)
+  }
+
+  @Test func sequentialRequestsReuseOneKeptAliveConnection() throws {
+    let server = try LoopbackServer { _ in .ok() }
+    defer { server.stop() }
+    let transport = HTTPTransport(direct)
+    let opened = try (0..<10).map { _ in
+      try transport.send(HTTPRequest(.get, server.baseURL + "/")).connectionsOpened
+    }
+    #expect(opened == [1] + Array(repeating: 0, count: 9))
+    #expect(server.connectionsAccepted == 1)
+    #expect(transport.connectionsOpened == 1)
+    #expect(transport.handlesCreated == 1)
   }
 
   @Test func manyWorkersShareTheTransportAndReuseConnections() throws {

@@ -32,6 +32,12 @@ import Testing
     )
   }
 
+  @Test func aShellThatWaitsForItsChildrenFinishes() {
+    // Run from a Dispatch worker, whose signal mask blocks SIGCHLD; the check must not inherit it.
+    let result = inBackground { self.verify("sleep 0.1 & wait; echo waited") }()
+    #expect(result.summary == "exit 0: waited")
+  }
+
   @Test func nonZeroExitFailsWithTheLastLineOfOutput() {
     let result = verify("echo checking {{ .name }}; echo 'pods not ready' >&2; exit 3")
     #expect(!result.passed)

@@ -12,7 +12,7 @@ import Testing
 final class PrometheusProcess {
   static let binary = "/usr/bin/prometheus"
   let port: Int
-  private let process = Process()
+  private let process: TetheredProcess
   private let directory: TemporaryDirectory
 
   init(scraping target: String) throws {
@@ -26,15 +26,12 @@ final class PrometheusProcess {
         - job_name: app
           static_configs: [{targets: ["\(target)"]}]
       """)
-    process.executableURL = URL(fileURLWithPath: Self.binary)
-    process.arguments = [
-      "--config.file=\(config)", "--storage.tsdb.path=\(directory.file("data"))",
-      "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
-    ]
-    let log = FileHandle(forWritingAtPath: try directory.write("prometheus.log", ""))
-    process.standardOutput = log
-    process.standardError = log
-    try process.run()
+    process = try TetheredProcess(
+      Self.binary,
+      [
+        "--config.file=\(config)", "--storage.tsdb.path=\(directory.file("data"))",
+        "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+      ], log: directory.file("prometheus.log"))
     let ready = eventually(timeout: 60) {
       (try? transport.send(HTTPRequest(.get, self.url + "/-/ready", retry: .none)))?.status == 200
     }
@@ -59,10 +56,7 @@ final class PrometheusProcess {
   }
 
   func stop() {
-    if process.isRunning {
-      process.terminate()
-      process.waitUntilExit()
-    }
+    process.stop()
     directory.remove()
   }
 }

@@ -381,3 +381,47 @@ import Testing
         """)
   }
 }
+
+@Suite struct WaveGateTemplateTests {
+  /// `{{ .clusters }}` names every cluster of a wave: a wave gate may use it, a per-cluster gate
+  /// may not (it checks one cluster at a time).
+  @Test func clustersIsAWaveGateVariableOnly() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      release: {name: app}
+      clusters:
+        - {name: a}
+      rollout:
+        health:
+          - prometheus: {url: "http://127.0.0.1:9090", query: 'up{cluster=~"{{ .clusters }}"}', failIf: "< 1"}
+        waveHealth:
+          - prometheus: {url: "http://127.0.0.1:9090", query: 'sum(rate(errors{cluster=~"{{ .clusters }}"}[5m]))', failIf: "> 0.01"}
+      """
+    ])
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems().components(separatedBy: "\n").first
+        == "FLEET/fleet.yaml:8:71: error: unknown template field '.clusters'; known: .name, .context, .server, .labels.KEY, .namespace, .release, .version"
+    )
+    try fixture.directory.write(
+      "fleet.yaml",
+      """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      release: {name: app}
+      clusters:
+        - {name: a}
+      rollout:
+        waveHealth:
+          - prometheus: {url: "http://127.0.0.1:9090", query: 'sum(rate(errors{cluster=~"{{ .clusters }}"}[5m]))', failIf: "> 0.01"}
+      """)
+    let policy = try fixture.load().fleet.rollout
+    guard case .prometheus(let gate)? = policy.waveHealth.first else {
+      Issue.record("expected a prometheus wave gate, got \(policy.waveHealth)")
+      return
+    }
+    #expect(gate.query == #"sum(rate(errors{cluster=~"{{ .clusters }}"}[5m]))"#)
+  }
+}

@@ -1,0 +1,393 @@
+// The `kube` driver: renders the release, server-side applies it with field manager
+// `fleetwave`, waits for readiness, prunes, and records each revision as a Secret, all under
+// the release's Lease. No helm at apply time: helm only renders.
+import FleetCore
+import Foundation
+import Kube
+
+public struct KubeDriverOptions: Sendable {
+  /// How long applied workloads may take to become ready (never longer than the call's own
+  /// timeout, the policy's clusterTimeout).
+  public var readinessTimeout: Duration?
+  /// How long the lease outlives a holder that stopped renewing.
+  public var leaseDuration: Duration
+  /// Take over a lease whose holder stopped renewing.
+  public var forceUnlock: Bool
+  /// The first pause between readiness polls; it doubles up to `maximumPoll`.
+  public var firstPoll: Duration
+  public var maximumPoll: Duration
+
+  public init(
+    readinessTimeout: Duration? = nil, leaseDuration: Duration = .seconds(60),
+    forceUnlock: Bool = false, firstPoll: Duration = .milliseconds(250),
+    maximumPoll: Duration = .seconds(5)
+  ) {
+    self.readinessTimeout = readinessTimeout
+    self.leaseDuration = leaseDuration
+    self.forceUnlock = forceUnlock
+    self.firstPoll = firstPoll
+    self.maximumPoll = maximumPoll
+  }
+}
+
+public final class KubeDriver: Driver, @unchecked Sendable {
+  public let name = "kube"
+  public let renderer: ReleaseRenderer
+  public var release: Release { renderer.release }
+  /// The cluster's merged values (`--set` included).
+  public let values: @Sendable (Cluster) throws(DriverError) -> Value
+  /// The API connection of a cluster (kubeconfig context or server URL).
+  public let connect: @Sendable (Cluster) throws(DriverError) -> ClusterConnection
+  public let options: KubeDriverOptions
+
+  private let lock = NSLock()
+  /// One client per cluster, so discovery is done once per run.
+  private var clients: [String: KubeClient] = [:]
+
+  public init(
+    renderer: ReleaseRenderer, values: @escaping @Sendable (Cluster) throws(DriverError) -> Value,
+    connect: @escaping @Sendable (Cluster) throws(DriverError) -> ClusterConnection,
+    options: KubeDriverOptions = KubeDriverOptions()
+  ) {
+    self.renderer = renderer
+    self.values = values
+    self.connect = connect
+    self.options = options
+  }
+
+  // MARK: Driver
+
+  public func upgrade(
+    _ call: DriverCall, from fromRevision: String?, completion: @escaping DriverCompletion<String>
+  ) {
+    onOwnThread(call, completion: completion) { [self] () throws(DriverError) -> String in
+      let session = try open(call)
+      defer { session.close() }
+      let values = try self.values(call.cluster)
+      let objects = try place(renderer.render(call.cluster, values: values), session)
+      let record = RevisionRecord(
+        release: release.name, namespace: release.namespace, revision: 0, status: .failed,
+        objects: objects, valuesDigest: RevisionRecord.digest(values: values),
+        version: release.version, chart: renderer.source, created: call.clock.now())
+      return String(try deploy(record, session, call))
+    }
+  }
+
+  public func rollback(
+    _ call: DriverCall, to revision: String?, completion: @escaping DriverCompletion<String>
+  ) {
+    onOwnThread(call, completion: completion) { [self] () throws(DriverError) -> String in
+      let session = try open(call)
+      defer { session.close() }
+      let records = try kube(session) { () throws(KubeError) in try session.history.records() }
+      let target: RevisionRecord
+      if let revision {
+        guard let number = Int(revision),
+          let found = records.first(where: { $0.revision == number })
+        else {
+          throw DriverError(
+            .failed, "no revision \(revision) of \(release.name) on \(call.cluster.name)")
+        }
+        target = found
+      } else {
+        guard let found = records.last(where: { $0.status == .deployed }) else {
+          throw DriverError(
+            .failed,
+            "nothing to roll back to: \(release.name) has no deployed revision on "
+              + call.cluster.name)
+        }
+        target = found
+      }
+      var record = target
+      record.status = .failed
+      record.created = call.clock.now()
+      record.description = "rollback to \(target.revision)"
+      return String(try deploy(record, session, call))
+    }
+  }
+
+  public func currentRevision(_ call: DriverCall, completion: @escaping DriverCompletion<String?>) {
+    DispatchQueue(label: "fleetwave.kube.\(call.cluster.name)").async { [self] in
+      do throws(DriverError) {
+        let history = try self.history(call)
+        let current = try kube(call) { () throws(KubeError) in try history.current() }
+        completion(.success(current.map { String($0.revision) }))
+      } catch {
+        completion(.failure(error))
+      }
+    }
+  }
+
+  /// The cluster's revision history (for `fleetwave diff` and tests).
+  public func history(_ call: DriverCall) throws(DriverError) -> RevisionHistory {
+    RevisionHistory(
+      client: try client(call.cluster), release: release.name, namespace: release.namespace)
+  }
+
+  /// The objects the release renders to for this cluster, namespaces filled in.
+  public func rendered(_ cluster: Cluster) throws(DriverError) -> [Value] {
+    let client = try client(cluster)
+    let values = try self.values(cluster)
+    return try objects(renderer.render(cluster, values: values), client: client, cluster: cluster)
+  }
+
+  public func client(_ cluster: Cluster) throws(DriverError) -> KubeClient {
+    lock.lock()
+    if let existing = clients[cluster.name] {
+      lock.unlock()
+      return existing
+    }
+    lock.unlock()
+    let client = KubeClient(connection: try connect(cluster))
+    lock.lock()
+    defer { lock.unlock() }
+    if let raced = clients[cluster.name] { return raced }
+    clients[cluster.name] = client
+    return client
+  }
+
+  // MARK: Steps
+
+  /// A call's working state: its client, history and held lease.
+  final class Session: @unchecked Sendable {
+    let client: KubeClient
+    let history: RevisionHistory
+    let lease: ReleaseLease
+    let cluster: String
+    var lastRenewal: Date
+
+    init(client: KubeClient, history: RevisionHistory, lease: ReleaseLease, at: Date) {
+      self.client = client
+      self.history = history
+      self.lease = lease
+      self.cluster = lease.cluster
+      self.lastRenewal = at
+    }
+
+    func close() { try? lease.relinquish() }
+  }
+
+  private func open(_ call: DriverCall) throws(DriverError) -> Session {
+    let client = try client(call.cluster)
+    let lease = ReleaseLease(
+      client: client, cluster: call.cluster.name, release: release.name,
+      namespace: release.namespace, holder: call.run, duration: options.leaseDuration,
+      clock: call.clock)
+    // The lease lives in the release namespace, so it must exist first.
+    try ensureNamespace(client, call.cluster.name)
+    do {
+      try lease.acquire(force: options.forceUnlock)
+    } catch {
+      throw DriverError(.failed, error.message)
+    }
+    return Session(
+      client: client,
+      history: RevisionHistory(client: client, release: release.name, namespace: release.namespace),
+      lease: lease, at: call.clock.now())
+  }
+
+  private func ensureNamespace(_ client: KubeClient, _ cluster: String) throws(DriverError) {
+    let namespace = release.namespace
+    try kube(cluster) { () throws(KubeError) in
+      if try client.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace) == nil
+      {
+        try client.apply([
+          "apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)],
+        ])
+      }
+    }
+  }
+
+  private func place(_ rendered: [Value], _ session: Session) throws(DriverError) -> [Value] {
+    try objects(rendered, client: session.client, clusterName: session.cluster)
+  }
+
+  private func objects(_ rendered: [Value], client: KubeClient, cluster: Cluster)
+    throws(DriverError)
+    -> [Value]
+  {
+    try objects(rendered, client: client, clusterName: cluster.name)
+  }
+
+  /// Namespaced objects without a namespace go to the release namespace; apply order follows
+  /// helm's install order (namespaces and config before the workloads that mount them).
+  private func objects(_ rendered: [Value], client: KubeClient, clusterName: String)
+    throws(DriverError) -> [Value]
+  {
+    var placed: [Value] = []
+    for object in rendered {
+      let mapping = try kube(clusterName) { () throws(KubeError) in
+        try client.mapping(
+          apiVersion: object["apiVersion"]?.string ?? "", kind: object["kind"]?.string ?? "")
+      }
+      placed.append(mapping.namespaced ? Manifests.placing(object, in: release.namespace) : object)
+    }
+    return KubeApplyOrder.sorted(placed)
+  }
+
+  /// Applies `record`'s objects as the next revision, waits for them, prunes what the previous
+  /// revision had and this one has not, and records the outcome. Returns the new revision.
+  private func deploy(_ proposed: RevisionRecord, _ session: Session, _ call: DriverCall)
+    throws(DriverError) -> Int
+  {
+    let records = try kube(session) { () throws(KubeError) in try session.history.records() }
+    var record = proposed
+    record.revision = (records.last?.revision ?? 0) + 1
+    // Recorded before anything is applied: a run that dies mid-apply still leaves a record of
+    // what it may have created, so the next revision prunes it.
+    try kube(session) { () throws(KubeError) in try session.history.save(record) }
+    do throws(DriverError) {
+      for object in record.objects {
+        try checkCancelled(call)
+        _ = try kube(session) { () throws(KubeError) in try session.client.apply(object) }
+      }
+      try waitForReadiness(record.objects, session, call)
+      let keep = Set(record.objects.map(ObjectKey.init))
+      var previous: [ObjectKey: Value] = [:]
+      for earlier in records
+      where earlier.status == .deployed || earlier.revision == records.last?.revision {
+        for object in earlier.objects { previous[ObjectKey(object)] = object }
+      }
+      for (key, object) in previous.sorted(by: { $0.key < $1.key }) where !keep.contains(key) {
+        try kube(session) { () throws(KubeError) in
+          _ = try session.client.delete(
+            apiVersion: object["apiVersion"]?.string ?? "", kind: key.kind,
+            namespace: key.namespace,
+            name: key.name)
+        }
+      }
+    } catch {
+      record.description = [record.description, error.message].compactMap { $0 }.joined(
+        separator: ": ")
+      try? session.history.save(record)
+      throw error
+    }
+    record.status = .deployed
+    try kube(session) { () throws(KubeError) in
+      try session.history.save(record)
+      for earlier in records where earlier.status == .deployed {
+        try session.history.mark(earlier, .superseded)
+      }
+    }
+    return record.revision
+  }
+
+  /// Polls each workload until it is ready, with doubling pauses on the call's clock, renewing
+  /// the lease as it goes; fails at the first object that cannot become ready or at the deadline.
+  private func waitForReadiness(_ objects: [Value], _ session: Session, _ call: DriverCall)
+    throws(DriverError)
+  {
+    let limit = options.readinessTimeout.map { min($0, call.timeout) } ?? call.timeout
+    let deadline = call.clock.now().addingTimeInterval(DurationText.seconds(limit))
+    var pending = objects.filter { KubeApplyOrder.workloads.contains($0["kind"]?.string ?? "") }
+    var pause = options.firstPoll
+    while true {
+      try checkCancelled(call)
+      var waiting: [(Value, String)] = []
+      for object in pending {
+        let key = ObjectKey(object)
+        let live = try kube(session) { () throws(KubeError) in
+          try session.client.get(
+            apiVersion: object["apiVersion"]?.string ?? "", kind: key.kind,
+            namespace: key.namespace, name: key.name)
+        }
+        guard let live else {
+          waiting.append((object, "\(key) does not exist"))
+          continue
+        }
+        switch Readiness.of(live) {
+        case .ready: continue
+        case .failed(let message): throw DriverError(.failed, message)
+        case .progressing(let message): waiting.append((object, message))
+        }
+      }
+      guard let first = waiting.first else { return }
+      pending = waiting.map(\.0)
+      let now = call.clock.now()
+      if now >= deadline {
+        throw DriverError(
+          .timedOut, "not ready after \(DurationText.format(limit)): \(first.1)")
+      }
+      if now.timeIntervalSince(session.lastRenewal) >= DurationText.seconds(options.leaseDuration)
+        / 3
+      {
+        do {
+          try session.lease.renew()
+        } catch {
+          throw DriverError(.failed, error.message)
+        }
+        session.lastRenewal = now
+      }
+      let wake = min(deadline, now.addingTimeInterval(DurationText.seconds(pause)))
+      guard call.clock.wait(until: wake, cancellation: call.cancellation) else {
+        throw DriverError(.cancelled, "cancelled")
+      }
+      pause = min(pause * 2, options.maximumPoll)
+    }
+  }
+
+  private func checkCancelled(_ call: DriverCall) throws(DriverError) {
+    if call.cancellation.isCancelled { throw DriverError(.cancelled, "cancelled") }
+  }
+
+  private func kube<T>(_ session: Session, _ body: () throws(KubeError) -> T) throws(DriverError)
+    -> T
+  {
+    try kube(session.cluster, body)
+  }
+
+  private func kube<T>(_ call: DriverCall, _ body: () throws(KubeError) -> T) throws(DriverError)
+    -> T
+  {
+    try kube(call.cluster.name, body)
+  }
+
+  /// API failures become driver failures; the message already names the cluster's context.
+  private func kube<T>(_ cluster: String, _ body: () throws(KubeError) -> T) throws(DriverError)
+    -> T
+  {
+    do {
+      return try body()
+    } catch {
+      throw DriverError(.failed, error.description)
+    }
+  }
+
+  /// A blocking call gets a thread of its own (a private serial queue), so a slow API server
+  /// holds up only its own cluster.
+  private func onOwnThread(
+    _ call: DriverCall, completion: @escaping DriverCompletion<String>,
+    _ work: @escaping @Sendable () throws(DriverError) -> String
+  ) {
+    DispatchQueue(label: "fleetwave.kube.\(call.cluster.name)").async {
+      do throws(DriverError) {
+        completion(.success(try work()))
+      } catch {
+        completion(.failure(error))
+      }
+    }
+  }
+}
+
+/// Helm's install order, so what a workload mounts exists before it starts.
+enum KubeApplyOrder {
+  static let kinds = [
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
+    "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass",
+    "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole",
+    "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role", "RoleList",
+    "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController",
+    "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob",
+    "IngressClass", "Ingress", "APIService",
+  ]
+  static let workloads: Set<String> = ["Deployment", "StatefulSet", "DaemonSet", "Job"]
+
+  static func sorted(_ objects: [Value]) -> [Value] {
+    let rank = Dictionary(uniqueKeysWithValues: kinds.enumerated().map { ($1, $0) })
+    return objects.enumerated().sorted { a, b in
+      let ra = rank[a.element["kind"]?.string ?? ""] ?? kinds.count
+      let rb = rank[b.element["kind"]?.string ?? ""] ?? kinds.count
+      return ra != rb ? ra < rb : a.offset < b.offset
+    }.map(\.element)
+  }
+}

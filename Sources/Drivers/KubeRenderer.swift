@@ -1,0 +1,139 @@
+// Renders a release for one cluster: its chart through the real `helm template`, or its
+// manifests directory; and where the helm binary is found.
+import FleetCore
+import FleetYAML
+import Foundation
+import Kube
+
+/// Where the helm binary is: `$FLEETWAVE_HELM`, else `<package root>/.tools/helm/helm` (what
+/// Scripts/install-helm.sh installs), else `helm` on `PATH`; nil when none is executable.
+public func locateHelm(
+  environment: [String: String] = ProcessInfo.processInfo.environment,
+  packageRoot: String? = packageRootOfExecutable()
+) -> String? {
+  let files = FileManager.default
+  if let path = environment["FLEETWAVE_HELM"], files.isExecutableFile(atPath: path) { return path }
+  if let packageRoot {
+    let tools = packageRoot + "/.tools/helm/helm"
+    if files.isExecutableFile(atPath: tools) { return tools }
+  }
+  for directory in (environment["PATH"] ?? "").split(separator: ":") {
+    let candidate = "\(directory)/helm"
+    if files.isExecutableFile(atPath: candidate) { return candidate }
+  }
+  return nil
+}
+
+/// The package root above the running executable (a checkout's `.build/...`), if there is one.
+public func packageRootOfExecutable() -> String? {
+  var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    .deletingLastPathComponent()
+  while directory.path != "/" {
+    if FileManager.default.fileExists(
+      atPath: directory.appendingPathComponent("Package.swift").path)
+    {
+      return directory.path
+    }
+    directory = directory.deletingLastPathComponent()
+  }
+  return nil
+}
+
+/// Turns the release into the objects one cluster should have.
+public struct ReleaseRenderer: Sendable {
+  public let release: Release
+  /// The fleet directory; the release's chart and manifests paths are relative to it.
+  public let fleetDirectory: String
+  public let helm: String?
+
+  public init(release: Release, fleetDirectory: String, helm: String? = locateHelm()) {
+    self.release = release
+    self.fleetDirectory = fleetDirectory
+    self.helm = helm
+  }
+
+  /// What revision records name as the chart: its path as the fleet gives it, or the
+  /// manifests directory.
+  public var source: String? { release.chart ?? release.manifests.map { "manifests:" + $0 } }
+
+  /// The rendered objects, before namespaces are filled in.
+  public func render(_ cluster: Cluster, values: Value) throws(DriverError) -> [Value] {
+    if let chart = release.chart {
+      return try template(chart: path(chart), values: values)
+    }
+    guard let manifests = release.manifests else {
+      throw DriverError(.setup, "the kube driver needs release.chart or release.manifests")
+    }
+    let variables = [
+      "version": release.version ?? "", "release": release.name, "namespace": release.namespace,
+    ]
+    do {
+      return try Manifests.load(directory: path(manifests), variables: variables, cluster: cluster)
+    } catch {
+      throw DriverError(.setup, error.message)
+    }
+  }
+
+  private func path(_ relative: String) -> String {
+    relative.hasPrefix("/") ? relative : fleetDirectory + "/" + relative
+  }
+
+  /// `helm template RELEASE CHART --namespace NS -f VALUES`, the values in a 0600 file in a
+  /// private directory that is removed afterwards.
+  private func template(chart: String, values: Value) throws(DriverError) -> [Value] {
+    guard let helm else {
+      throw DriverError(
+        .setup,
+        "helm not found: set FLEETWAVE_HELM, run Scripts/install-helm.sh, or put helm on PATH")
+    }
+    let scratch: PrivateDirectory
+    do {
+      scratch = try PrivateDirectory()
+    } catch {
+      throw DriverError(.setup, "cannot create a private temporary directory: \(error)")
+    }
+    defer { scratch.remove() }
+    let output: String
+    do {
+      let valuesFile = try scratch.writePrivate("values.yaml", YAML.emit(values.unmarked))
+      let stdoutPath = scratch.path + "/manifest.yaml"
+      let stderrPath = scratch.path + "/stderr"
+      _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+      _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: helm)
+      process.arguments = [
+        "template", release.name, chart, "--namespace", release.namespace, "-f", valuesFile,
+      ]
+      // Output goes to files: no pipe to drain, however large the chart.
+      let out = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+      let err = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+      defer {
+        try? out.close()
+        try? err.close()
+      }
+      process.standardOutput = out
+      process.standardError = err
+      process.standardInput = FileHandle.nullDevice
+      try process.run()
+      process.waitUntilExit()
+      if process.terminationStatus != 0 {
+        let message = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        throw DriverError(
+          .setup,
+          "helm template failed (exit \(process.terminationStatus)): "
+            + message.trimmingCharacters(in: .whitespacesAndNewlines))
+      }
+      output = try String(contentsOfFile: stdoutPath, encoding: .utf8)
+    } catch let error as DriverError {
+      throw error
+    } catch {
+      throw DriverError(.setup, "cannot run helm template: \(error.localizedDescription)")
+    }
+    do {
+      return try Manifests.objects(in: output, path: "helm template \(release.name)")
+    } catch {
+      throw DriverError(.setup, error.message)
+    }
+  }
+}

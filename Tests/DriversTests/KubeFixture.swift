@@ -1,0 +1,118 @@
+// A TLS fleet-sim for kube-driver tests, the demo fleet's clusters on it, and synchronous
+// wrappers around the driver's completion-based calls.
+import Drivers
+import FleetCore
+import FleetSim
+import FleetwaveTestSupport
+import Foundation
+import Inventory
+import Kube
+import Testing
+
+final class KubeSim: @unchecked Sendable {
+  let directory: TemporaryDirectory
+  let server: FleetSimServer
+  let kubeconfig: String
+
+  init(clusters: [Cluster], speed: Double = 200, faults: FaultSet = FaultSet()) throws {
+    directory = try TemporaryDirectory("kube-driver")
+    server = try FleetSimServer.start(
+      clusters: clusters.map { VirtualClusterSpec(name: $0.name, labels: $0.labels) },
+      options: FleetSimOptions(
+        tls: true, stateDirectory: directory.file("state"), speed: speed, faults: faults,
+        threads: 2))
+    kubeconfig = directory.file("kubeconfig")
+    try server.writeKubeconfig(to: kubeconfig, tls: true)
+  }
+
+  deinit {
+    server.shutdown()
+    directory.remove()
+  }
+
+  func connection(_ cluster: String) throws -> ClusterConnection {
+    try Kubeconfig.load(paths: [kubeconfig], explicit: true).connection(context: cluster)
+  }
+
+  func client(_ cluster: String) throws -> KubeClient {
+    KubeClient(connection: try connection(cluster))
+  }
+
+  /// A kube driver for `release`, connecting through this emulator's kubeconfig.
+  func driver(
+    _ release: Release, fleetDirectory: String, values: @escaping @Sendable (Cluster) -> Value,
+    options: KubeDriverOptions = KubeDriverOptions(firstPoll: .milliseconds(20))
+  ) throws -> KubeDriver {
+    let config = try Kubeconfig.load(paths: [kubeconfig], explicit: true)
+    let helm = try #require(BuiltProducts.helm, "helm not found: run Scripts/install-helm.sh")
+    return KubeDriver(
+      renderer: ReleaseRenderer(release: release, fleetDirectory: fleetDirectory, helm: helm),
+      values: { cluster throws(DriverError) in values(cluster) },
+      connect: { cluster throws(DriverError) in
+        do throws(Diagnostic) {
+          return try config.connection(context: cluster.name)
+        } catch {
+          throw DriverError(.setup, error.message)
+        }
+      },
+      options: options)
+  }
+
+  func deployment(_ cluster: String, namespace: String, name: String) throws -> Value? {
+    try client(cluster).get(
+      apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: name)
+  }
+}
+
+/// The demo fleet as loaded from the repository.
+func demoFleet() throws -> LoadedFleet {
+  try FleetLoader.load(
+    directory: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path)
+}
+
+func call(_ cluster: Cluster, run: String = "run-1", timeout: Duration = .seconds(60)) -> DriverCall
+{
+  DriverCall(
+    cluster: cluster, run: run, timeout: timeout, clock: SystemClock(),
+    queue: DispatchQueue(label: "kube-driver-test"))
+}
+
+/// Waits for a driver call's completion (bounded: a hung call fails the test).
+func finish<T: Sendable>(
+  _ start: (@escaping DriverCompletion<T>) -> Void
+) throws -> Result<T, DriverError> {
+  let box = ResultBox<T>()
+  let done = DispatchSemaphore(value: 0)
+  start { result in
+    box.set(result)
+    done.signal()
+  }
+  guard done.wait(timeout: .now() + 120) == .success, let result = box.result else {
+    throw DriverError(.timedOut, "the driver call did not complete within 120 s")
+  }
+  return result
+}
+
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var stored: Result<T, DriverError>?
+  func set(_ result: Result<T, DriverError>) {
+    lock.lock()
+    stored = result
+    lock.unlock()
+  }
+  var result: Result<T, DriverError>? {
+    lock.lock()
+    defer { lock.unlock() }
+    return stored
+  }
+}
+
+func image(_ deployment: Value?) -> String? {
+  deployment?["spec"]?["template"]?["spec"]?["containers"]?.sequence?.first?["image"]?.string
+}
+
+/// Each stored revision with its status, oldest first.
+func revisions(_ history: RevisionHistory) throws -> [String] {
+  try history.records().map { "\($0.revision):\($0.status.rawValue)" }
+}
