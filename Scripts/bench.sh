@@ -195,30 +195,73 @@ watch_process() {
   done
 }
 
+# Runs `fleetwave rollout` under GNU time while sampling the fleetwave process itself; prints
+# one table row: wall, CPU and peak RSS with children, then CPU and peak RSS of fleetwave alone.
+measure_rollout() {
+  local label=$1 dir=$2 name=$3
+  shift 3
+  pushd "$dir" >/dev/null
+  /usr/bin/time -v -o "$dir/$name.time" "$bin/fleetwave" rollout "$@" \
+    --report-json "$dir/$name.json" >"$dir/$name.out" 2>&1 &
+  local timer=$!
+  popd >/dev/null
+  local fleetwave_pid="" _
+  for _ in $(seq 1 200); do
+    fleetwave_pid=$(pgrep -P "$timer" 2>/dev/null | head -n 1 || true)
+    [ -n "$fleetwave_pid" ] && break
+    sleep 0.02
+  done
+  local watcher=""
+  if [ -n "$fleetwave_pid" ]; then
+    watch_process "$fleetwave_pid" "$dir/$name.proc" &
+    watcher=$!
+  fi
+  local status=0
+  wait "$timer" || status=$?
+  [ -z "$watcher" ] || wait "$watcher" 2>/dev/null || true
+  tail -n 2 "$dir/$name.out" >&2
+  [ "$status" -eq 0 ] || { echo "bench.sh: '$label' exited $status; see $dir/$name.out" >&2; return 1; }
+  local own_rss="-" own_cpu="-" hwm ticks
+  if [ -s "$dir/$name.proc" ]; then
+    read -r hwm ticks <"$dir/$name.proc"
+    own_rss="$(( hwm / 1024 )) MiB"
+    own_cpu="$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}') s"
+  fi
+  echo "| $label | $(wall_seconds "$dir/$name.time") s | $(cpu_seconds "$dir/$name.time") s | $(peak_mib "$dir/$name.time") MiB | $own_cpu | $own_rss |"
+}
+
 run_e2e() {
   local n=${BENCH_E2E_CLUSTERS:-1000}
-  echo "== e2e: rollout of $n emulated clusters" >&2
+  echo "== e2e: rollout of $n emulated clusters: kube driver, exec + kubectl, xargs + kubectl" >&2
   local dir="$work/e2e"
   rm -rf "$dir"
   mkdir -p "$dir"
   python3 "$root/Scripts/gen-fleet.py" "$n" "$dir/fleet" --layout grouped >/dev/null
-  # The same clusters with a rollout policy for the run: a canary, then growing waves.
-  cat >"$dir/manifest.yaml" <<'YAML'
+  mkdir -p "$dir/fleet/manifests"
+  # One ConfigMap per cluster; each run applies its own, so no run sees another's fields.
+  local manifest
+  for manifest in kube exec xargs; do
+    cat >"$dir/$manifest.yaml" <<YAML
 apiVersion: v1
 kind: ConfigMap
 metadata:
-  name: app-config
+  name: app-config-$manifest
   namespace: default
   labels: {app.kubernetes.io/name: app}
 data:
-  version: "2.3.1"
+  version: "{{ .version }}"
 YAML
-  sed 's/name: app-config/name: app-config-baseline/' "$dir/manifest.yaml" >"$dir/baseline.yaml"
+  done
+  mv "$dir/kube.yaml" "$dir/fleet/manifests/configmap.yaml"
+  sed -i 's/{{ .version }}/2.3.1/' "$dir/exec.yaml" "$dir/xargs.yaml"
   # kubectl from PATH, else the one Scripts/install-helm.sh unpacked beside helm.
   local kubectl
   kubectl=$(command -v kubectl || echo "$root/.tools/kubectl/kubectl")
-  local upgrade="$kubectl --kubeconfig $dir/kubeconfig --context \"\$FLEETWAVE_CONTEXT\" apply --server-side --field-manager fleetwave -f $dir/manifest.yaml"
-  cat >"$dir/fleet/fleet.yaml" <<YAML
+  local upgrade="$kubectl --kubeconfig $dir/kubeconfig --context \"\$FLEETWAVE_CONTEXT\" apply --server-side --field-manager fleetwave -f $dir/exec.yaml"
+  # The clusters of gen-fleet.py with a rollout policy for the run: a canary, then growing waves.
+  local driver
+  for driver in kube exec; do
+    cat >"$dir/fleet/$driver.yaml" <<YAML
 # $n clusters from Scripts/gen-fleet.py, rolled out by Scripts/bench.sh e2e.
 apiVersion: fleetwave/v1
 kind: Fleet
@@ -227,7 +270,8 @@ release:
   name: app
   namespace: default
   version: 2.3.1
-  driver: exec
+  manifests: manifests
+  driver: $driver
   exec:
     upgrade: $upgrade
     timeout: 2m
@@ -241,8 +285,10 @@ rollout:
     - {name: ten-percent, percent: 10}
     - {name: rest}
   maxParallel: 50
+  clusterTimeout: 2m
   failurePolicy: {maxFailuresPerWave: 5%, rollback: none}
 YAML
+  done
   echo "== e2e: starting fleet-sim with $n virtual clusters" >&2
   "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
     --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
@@ -257,60 +303,46 @@ YAML
   local contexts
   contexts=$("$kubectl" --kubeconfig "$dir/kubeconfig" config get-contexts -o name | sort)
 
-  # Baseline: the same kubectl command per cluster, 50 at a time, from xargs.
-  echo "== e2e: xargs -P 50 baseline" >&2
+  local rows=()
+  echo "== e2e: fleetwave rollout --driver kube" >&2
+  rows+=("$(measure_rollout "fleetwave rollout, \`kube\` driver" "$dir" kube \
+    fleet/kube.yaml --kubeconfig "$dir/kubeconfig")")
+  echo "== e2e: fleetwave rollout --driver exec (kubectl per cluster)" >&2
+  rows+=("$(measure_rollout "fleetwave rollout, \`exec\` driver running kubectl" "$dir" exec \
+    fleet/exec.yaml --log-dir "$dir/logs")")
+  echo "== e2e: xargs -P 50 kubectl" >&2
   timed "$dir/xargs.time" sh -c "echo '$contexts' | xargs -P 50 -I{} \
     $kubectl --kubeconfig $dir/kubeconfig --context {} apply --server-side \
-      --field-manager baseline -f $dir/baseline.yaml >/dev/null"
+      --field-manager baseline -f $dir/xargs.yaml >/dev/null"
+  rows+=("| \`xargs -P 50 kubectl apply --server-side\`, no waves | $(wall_seconds "$dir/xargs.time") s | $(cpu_seconds "$dir/xargs.time") s | $(peak_mib "$dir/xargs.time") MiB | - | - |")
 
-  echo "== e2e: fleetwave rollout --driver exec" >&2
-  pushd "$dir" >/dev/null
-  /usr/bin/time -v -o "$dir/fleetwave.time" "$bin/fleetwave" rollout fleet \
-    --report-json "$dir/run.json" --log-dir "$dir/logs" >"$dir/rollout.out" 2>&1 &
-  local timer=$!
-  popd >/dev/null
-  local fleetwave_pid=""
-  for _ in $(seq 1 200); do
-    fleetwave_pid=$(pgrep -P "$timer" 2>/dev/null | head -n 1 || true)
-    [ -n "$fleetwave_pid" ] && break
-    sleep 0.02
-  done
-  local watcher=""
-  if [ -n "$fleetwave_pid" ]; then
-    watch_process "$fleetwave_pid" "$dir/fleetwave.proc" &
-    watcher=$!
-  fi
-  local status=0
-  wait "$timer" || status=$?
-  [ -z "$watcher" ] || wait "$watcher" 2>/dev/null || true
-  tail -n 3 "$dir/rollout.out" >&2
-  [ "$status" -eq 0 ] || { echo "bench.sh: the e2e rollout exited $status" >&2; return 1; }
-
-  local own_rss="-" own_cpu="-"
-  if [ -s "$dir/fleetwave.proc" ]; then
-    read -r hwm ticks <"$dir/fleetwave.proc"
-    own_rss=$(( hwm / 1024 ))
-    own_cpu=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')
-  fi
   local outcome
-  outcome=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['outcome'], r['counts'])" "$dir/run.json")
+  outcome=$(python3 -c "
+import json, sys
+for name in sys.argv[1:]:
+    r = json.load(open(name))
+    print(r['driver'] + ': ' + r['outcome'] + ', ' + str(r['counts']['succeeded']) + ' succeeded;', end=' ')
+" "$dir/kube.json" "$dir/exec.json")
   {
     echo "## End to end: rollout of $n emulated clusters"
     echo
-    echo "fleet-sim serves $n virtual clusters over TLS (client certificates); each cluster gets"
-    echo "one ConfigMap by \`kubectl apply --server-side\`. No kube or helm driver is on main yet, so"
-    echo "this measures the \`exec\` driver running that kubectl command per cluster (canary, 1%,"
-    echo "10%, rest; maxParallel 50), beside \`xargs -P 50\` running the same command for every"
-    echo "cluster with no waves. Outcome: $outcome."
+    echo "fleet-sim serves $n virtual clusters over TLS (client certificates), and each run puts one"
+    echo "ConfigMap into every cluster with server-side apply: the \`kube\` driver (Fleetwave's own"
+    echo "client: render, apply, revision record, release Lease), the \`exec\` driver running"
+    echo "\`kubectl apply --server-side\` per cluster, and \`xargs -P 50\` running that same kubectl"
+    echo "command with no waves, no gates and no records. Both rollouts: canary, 1%, 10%, rest;"
+    echo "maxParallel 50. Outcomes: $outcome"
     echo
-    echo "| run | wall | CPU (incl. kubectl) | peak RSS (largest process) |"
-    echo "|---|---:|---:|---:|"
-    echo "| fleetwave rollout --driver exec | $(wall_seconds "$dir/fleetwave.time") s | $(cpu_seconds "$dir/fleetwave.time") s | $(peak_mib "$dir/fleetwave.time") MiB |"
-    echo "| xargs -P 50 kubectl | $(wall_seconds "$dir/xargs.time") s | $(cpu_seconds "$dir/xargs.time") s | $(peak_mib "$dir/xargs.time") MiB |"
+    echo "| run | wall | CPU, with children | peak RSS, largest process | CPU, fleetwave alone | peak RSS, fleetwave alone |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
     echo
-    echo "The fleetwave process alone (from /proc, sampled every 0.2 s): CPU $own_cpu s, peak RSS $own_rss MiB."
-    echo "Commands: \`/usr/bin/time -v fleetwave rollout fleet\` in \`$dir\`, and"
-    echo "\`/usr/bin/time -v sh -c \"... | xargs -P 50 -I{} kubectl --context {} apply --server-side ...\"\`."
+    echo "Wall, CPU and the first peak RSS are GNU time's (\`/usr/bin/time -v\`; its peak RSS is the"
+    echo "largest single process, kubectl included). \"Alone\" figures are read from /proc for the"
+    echo "fleetwave process every 0.2 s. Commands, in \`$dir\`:"
+    echo "\`fleetwave rollout fleet/kube.yaml --kubeconfig kubeconfig\`,"
+    echo "\`fleetwave rollout fleet/exec.yaml\`, and"
+    echo "\`sh -c \"... | xargs -P 50 -I{} kubectl --context {} apply --server-side -f xargs.yaml\"\`."
     echo
   } >>"$out"
   kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true

@@ -5,13 +5,14 @@
 # the Prometheus gate catches the error rate in the first production wave, promotion halts
 # and the wave is rolled back. Reports (JSON, JUnit, Markdown, HTML) land in one folder.
 #   Scripts/demo.sh [--driver kube|helm|exec] [--speed X] [--out DIR]
+# The default driver is kube; exec runs the real helm binary per cluster.
 # Exit 0 when the rollout halted exactly as the story says; 1 otherwise.
 # Every process it starts is stopped on exit, also on Ctrl-C.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-driver=exec
+driver=kube
 speed=10
 out=""
 while [ $# -gt 0 ]; do
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --driver) driver=$2; shift 2 ;;
     --speed) speed=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "usage: $0 [--driver kube|helm|exec] [--speed X] [--out DIR]" >&2; exit 2 ;;
   esac
 done
