@@ -58,6 +58,12 @@ extension FleetwaveCommand {
     @Option(help: ArgumentHelp("Where the exec driver keeps each cluster's log.", valueName: "dir"))
     var logDir: String?
 
+    @Option(
+      help: ArgumentHelp(
+        "The kubeconfig the kube and helm drivers use (default: $KUBECONFIG).",
+        valueName: "file"))
+    var kubeconfig: String?
+
     @Option(name: .customLong("run"), help: "The run's id (default: FLEET-TIMESTAMP).")
     var runID: String?
 
@@ -160,7 +166,20 @@ extension FleetwaveCommand {
         waveGates = policy.waveHealth.map {
           HealthGates.make(spec: $0, transport: transport, variables: variables)
         }
-      case .kube, .helm:
+      case .helm:
+        sim = nil
+        driver = try HelmRollout.driver(
+          loaded, sets: sets, kubeconfig: kubeconfig,
+          logDirectory: logDir ?? ".fleetwave/runs/\(runID)/logs")
+        let transport = HTTPTransport()
+        let variables = TemplateVariables.values(for: fleet.release)
+        gates = policy.health.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
+        }
+        waveGates = policy.waveHealth.map {
+          HealthGates.make(spec: $0, transport: transport, variables: variables)
+        }
+      case .kube:
         printError(
           "error: the \(kind.rawValue) driver is not available yet; use --driver exec or sim")
         throw ExitCode(1)
