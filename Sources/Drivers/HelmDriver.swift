@@ -17,8 +17,9 @@ public final class HelmDriver: Driver, @unchecked Sendable {
   public let logDirectory: String
   /// The cluster's values files in precedence order, lowest first (the fleet's layers).
   public let valuesFiles: @Sendable (Cluster) throws -> [String]
-  /// Values set on fleetwave's command line; written to a private file passed last, nil or an
-  /// empty mapping for none.
+  /// The values that carry fleetwave's `--set` arguments (`rollout` passes the cluster's whole
+  /// values with them applied); written to a private file passed last, nil or an empty mapping
+  /// for none.
   public let setValues: @Sendable (Cluster) throws -> Value?
   /// helm's own `--timeout` for waiting on resources; nil for half the cluster's timeout, so a
   /// failed upgrade leaves helm as long again to wait for its rollback.

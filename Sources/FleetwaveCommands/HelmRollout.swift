@@ -32,17 +32,16 @@ enum HelmRollout {
       throw ExitCode(1)
     }
     // A bad --set is a usage problem: say so before any cluster is touched.
-    var setValues = Mapping()
+    var checked = Mapping()
     for argument in sets {
       do throws(Diagnostic) {
-        try SetArgument.apply(argument, kind: .typed, to: &setValues)
+        try SetArgument.apply(argument, kind: .typed, to: &checked)
       } catch {
         printError("error: --set \(argument): \(error.message)")
         throw ExitCode(2)
       }
     }
     let values = loaded.values
-    let fixedSets: Value? = sets.isEmpty ? nil : .mapping(setValues)
     return HelmDriver(
       commandLine: HelmCommandLine(
         helm: helm, release: release.name, namespace: release.namespace, kubeconfig: kubeconfig),
@@ -54,7 +53,16 @@ enum HelmRollout {
           throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
         }
       },
-      setValues: { _ in fixedSets },
+      // The cluster's whole values with the --set arguments applied to them, as helm applies
+      // them: a --set file of its own would replace a list where `list[1]=x` changes one item.
+      setValues: { cluster in
+        guard !sets.isEmpty else { return nil }
+        do throws(DiagnosticError) {
+          return try values.values(for: cluster, sets: sets)
+        } catch {
+          throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
+        }
+      },
       baseEnvironment: environment)
   }
 }

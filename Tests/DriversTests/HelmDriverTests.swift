@@ -104,6 +104,20 @@ import Testing
         == .success("uninstalled"))
   }
 
+  @Test func aClusterGivenByItsServerURLIsReachedWithKubeAPIServer() throws {
+    let sim = try HelmFixture()
+    let byURL = Cluster(name: "b-2", server: sim.server.baseURL(for: "b-2", tls: false))
+    let driver = sim.driver()
+    #expect(completed { driver.upgrade(call(byURL), from: nil, completion: $0) } == .success("1"))
+    // It landed in b-2 (reached here through its kubeconfig context), and nowhere else.
+    #expect(try sim.history("b-2") == ["1 deployed: Install complete"])
+    let elsewhere = try sim.runHelm(["history", "checkout"], cluster: "canary-1")
+    #expect(elsewhere.status == 1)
+    #expect(elsewhere.stderr == "Error: release: not found\n")
+    let log = try String(contentsOfFile: driver.logPath(for: "b-2"), encoding: .utf8)
+    #expect(log.contains(" --kube-apiserver \(byURL.server ?? "?") --namespace shop "))
+  }
+
   @Test func aReleaseLeftPendingByAKilledHelmIsReportedWithTheWayOut() throws {
     let sim = try HelmFixture(
       faults: FaultSet(images: [ImageFault(match: "*:stuck", effect: .neverReady)]))

@@ -62,7 +62,8 @@ final class HelmFixture: @unchecked Sendable {
     try FileManager.default.copyItem(atPath: demo.path, toPath: chartDirectory)
     try directory.write(
       "fleet/values/base.yaml",
-      "image:\n  repository: shop/checkout\n  tag: \"1.0.0\"\nreplicaCount: 2\n")
+      "image:\n  repository: shop/checkout\n  tag: \"1.0.0\"\nreplicaCount: 2\n"
+        + "extraArgs: [--a, --b]\n")
     try directory.write("fleet/values/clusters/b-1.yaml", "config:\n  logLevel: debug\n")
     try directory.write(
       "fleet/fleet.yaml",
@@ -148,6 +149,14 @@ final class HelmFixture: @unchecked Sendable {
       "/usr/bin/env",
       ["kubectl", "--request-timeout=30s", "--context", cluster, "-n", "shop"] + arguments,
       environment: environment, timeout: 90)
+  }
+
+  /// The container's `args` as kubectl's jsonpath prints them.
+  func arguments(_ cluster: String) throws -> String {
+    try kubectl(
+      ["get", "deployment", "checkout", "-o", "jsonpath={.spec.template.spec.containers[0].args}"],
+      cluster: cluster
+    ).stdout
   }
 
   func image(_ cluster: String) throws -> String {

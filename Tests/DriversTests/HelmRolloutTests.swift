@@ -51,7 +51,10 @@ import Testing
       outcomes(try report(sim.directory.file("r1.json")))
         == Dictionary(uniqueKeysWithValues: names.map { ($0, "succeeded - → 1 → -") }))
 
-    let upgrade = try rollout("r2", ["--set", "image.tag=2.0.0"])
+    #expect(try sim.arguments("b-1") == #"["--a","--b"]"#)
+
+    // --set works as in helm, on the merged values: one list item changes, not the list.
+    let upgrade = try rollout("r2", ["--set", "image.tag=2.0.0", "--set", "extraArgs[1]=--c"])
     #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
     for name in names {
       #expect(
@@ -61,6 +64,7 @@ import Testing
         "\(name)")
     }
     #expect(try sim.image("b-3") == "shop/checkout:2.0.0")
+    #expect(try sim.arguments("b-3") == #"["--a","--c"]"#)
     #expect(
       outcomes(try report(sim.directory.file("r2.json")))
         == Dictionary(uniqueKeysWithValues: names.map { ($0, "succeeded 1 → 2 → -") }))
