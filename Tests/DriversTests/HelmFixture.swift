@@ -93,7 +93,7 @@ final class HelmFixture: @unchecked Sendable {
         waves:
           - {name: rest, selector: wave=rest}
         maxParallel: 3
-        clusterTimeout: 16s
+        clusterTimeout: 20s
         failurePolicy:
           maxFailuresPerWave: 0
           rollback: wave

@@ -69,7 +69,7 @@ import Testing
       outcomes(try report(sim.directory.file("r2.json")))
         == Dictionary(uniqueKeysWithValues: names.map { ($0, "succeeded 1 → 2 → -") }))
 
-    // 3.0.0 never gets ready on b-2: helm waits 8 s (half the 16 s cluster timeout), gives
+    // 3.0.0 never gets ready on b-2: helm waits 10 s (half the 20 s cluster timeout), gives
     // up and rolls back by itself; the wave halts and the policy rolls the wave back.
     let failing = try rollout("r3", ["--set", "image.tag=3.0.0"])
     let helmError =
@@ -120,5 +120,25 @@ import Testing
       #expect(try sim.image(name) == "shop/checkout:2.0.0", "\(name)")
     }
     #expect(try sim.image("canary-1") == "shop/checkout:3.0.0")
+  }
+
+  @Test func aMissingHelmOrABadSetStopsBeforeAnyClusterIsTouched() throws {
+    let sim = try HelmFixture()
+    let missing = try fleetwave(
+      ["rollout", sim.fleetDirectory, "--driver", "helm", "--kubeconfig", sim.kubeconfig],
+      environment: sim.environment.merging(["FLEETWAVE_HELM": sim.directory.file("no-helm")]) {
+        $1
+      })
+    #expect(missing.status == 1)
+    #expect(
+      missing.stderr
+        == "error: helm not found: set FLEETWAVE_HELM, run Scripts/install-helm.sh, or put helm"
+        + " on PATH\n")
+    let badSet = try fleetwave(
+      ["rollout", sim.fleetDirectory, "--driver", "helm", "--set", "image.tag"],
+      environment: sim.environment.merging(["FLEETWAVE_HELM": sim.helm]) { $1 })
+    #expect(badSet.status == 2)
+    #expect(badSet.stderr == "error: --set image.tag: key \"tag\" has no value\n")
+    #expect(badSet.stdout == "")
   }
 }
