@@ -37,7 +37,9 @@ enum HelmRollout {
       do throws(Diagnostic) {
         try SetArgument.apply(argument, kind: .typed, to: &checked)
       } catch {
-        printError("error: --set \(argument): \(error.message)")
+        // The key only: the value may be a secret.
+        let key = argument.prefix { $0 != "=" }
+        printError("error: --set \(key): \(error.message)")
         throw ExitCode(2)
       }
     }

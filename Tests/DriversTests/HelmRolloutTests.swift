@@ -140,5 +140,11 @@ import Testing
     #expect(badSet.status == 2)
     #expect(badSet.stderr == "error: --set image.tag: key \"tag\" has no value\n")
     #expect(badSet.stdout == "")
+    // A --set that cannot be read is shown by its key: its value may be a secret.
+    let secretSet = try fleetwave(
+      ["rollout", sim.fleetDirectory, "--driver", "helm", "--set", "token[x]=hunter2"],
+      environment: sim.environment.merging(["FLEETWAVE_HELM": sim.helm]) { $1 })
+    #expect(secretSet.status == 2)
+    #expect(secretSet.stderr == "error: --set token[x]: error parsing index: 'x' is not a number\n")
   }
 }
