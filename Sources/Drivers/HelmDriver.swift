@@ -154,7 +154,8 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     return try session.deployedRevision(after: "rollback")
   }
 
-  /// Asks helm its version once per driver: the flag's name depends on it.
+  /// The flag's name depends on helm's version: asked on the first upgrade, then cached (the
+  /// first wave's clusters may each ask once, harmlessly).
   private func rollbackOnFailureFlag(_ session: Session) throws(DriverError) -> String {
     lock.lock()
     let known = rollbackFlag
