@@ -11,7 +11,7 @@ import Kube
 struct KubeconfigOptions: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "kube: the kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config).",
+      "kube, helm: the kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config).",
       valueName: "file"))
   var kubeconfig: String?
 }

@@ -26,7 +26,7 @@ extension FleetwaveCommand {
     @Argument(help: "The fleet directory, or its fleet.yaml.")
     var fleet: String
 
-    @Option(help: "The driver: exec or sim (default: the fleet's release.driver).")
+    @Option(help: "The driver: kube, helm, exec or sim (default: the fleet's release.driver).")
     var driver: String?
 
     @Flag(help: "Plan and print what would run, without running anything.")
@@ -154,19 +154,19 @@ extension FleetwaveCommand {
               throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
             }
           })
-        let transport = HTTPTransport()
-        let variables = TemplateVariables.values(for: fleet.release)
-        gates = policy.health.map {
-          HealthGates.make(spec: $0, transport: transport, variables: variables)
-        }
-        waveGates = policy.waveHealth.map {
-          HealthGates.make(spec: $0, transport: transport, variables: variables)
-        }
       case .kube:
         sim = nil
         driver = makeKubeDriver(
           loaded, sets: sets, kubeconfig: kube.connection.kubeconfig,
           options: KubeDriverOptions(forceUnlock: kube.forceUnlock))
+      case .helm:
+        sim = nil
+        driver = try HelmRollout.driver(
+          loaded, sets: sets, kubeconfig: kube.connection.kubeconfig,
+          logDirectory: logDir ?? ".fleetwave/runs/\(runID)/logs")
+      }
+      if kind != .sim {
+        // Drivers that change real clusters are verified by the fleet's own gates.
         let transport = HTTPTransport()
         let variables = TemplateVariables.values(for: fleet.release)
         gates = policy.health.map {
@@ -175,10 +175,6 @@ extension FleetwaveCommand {
         waveGates = policy.waveHealth.map {
           HealthGates.make(spec: $0, transport: transport, variables: variables)
         }
-      case .helm:
-        printError(
-          "error: the \(kind.rawValue) driver is not available yet; use --driver exec or sim")
-        throw ExitCode(1)
       }
       _ = sim
 

@@ -70,43 +70,6 @@ func demoFleet() throws -> LoadedFleet {
     directory: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path)
 }
 
-func call(_ cluster: Cluster, run: String = "run-1", timeout: Duration = .seconds(60)) -> DriverCall
-{
-  DriverCall(
-    cluster: cluster, run: run, timeout: timeout, clock: SystemClock(),
-    queue: DispatchQueue(label: "kube-driver-test"))
-}
-
-/// Waits for a driver call's completion (bounded: a hung call fails the test).
-func finish<T: Sendable>(
-  _ start: (@escaping DriverCompletion<T>) -> Void
-) throws -> Result<T, DriverError> {
-  let box = ResultBox<T>()
-  let done = DispatchSemaphore(value: 0)
-  start { result in
-    box.set(result)
-    done.signal()
-  }
-  guard done.wait(timeout: .now() + 120) == .success, let result = box.result else {
-    throw DriverError(.timedOut, "the driver call did not complete within 120 s")
-  }
-  return result
-}
-
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var stored: Result<T, DriverError>?
-  func set(_ result: Result<T, DriverError>) {
-    lock.lock()
-    stored = result
-    lock.unlock()
-  }
-  var result: Result<T, DriverError>? {
-    lock.lock()
-    defer { lock.unlock() }
-    return stored
-  }
-}
 
 func image(_ deployment: Value?) -> String? {
   deployment?["spec"]?["template"]?["spec"]?["containers"]?.sequence?.first?["image"]?.string

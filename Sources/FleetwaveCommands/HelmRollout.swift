@@ -1,0 +1,70 @@
+// `rollout --driver helm`: the helm driver set up from a loaded fleet (its chart, its values
+// layers, the --set values, the helm binary), kept out of Rollout.swift's driver switch.
+import ArgumentParser
+import Drivers
+import FleetCore
+import Foundation
+import Inventory
+
+enum HelmRollout {
+  static func driver(
+    _ loaded: LoadedFleet, sets: [String], kubeconfig: String?, logDirectory: String
+  ) throws -> HelmDriver {
+    let release = loaded.fleet.release
+    let chart: HelmChart
+    if let local = loaded.values.localChartDirectory {
+      chart = .local(path: local)
+    } else if let reference = release.chart {
+      chart = .remote(reference: reference, version: release.version)
+    } else {
+      printError("error: release.chart is not set; the helm driver needs a chart")
+      throw ExitCode(1)
+    }
+    let environment = ProcessInfo.processInfo.environment
+    let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
+    guard
+      let helm = HelmBinary.locate(
+        environment: environment, packageRoot: HelmBinary.packageRoot(ofExecutable: executable))
+    else {
+      printError(
+        "error: helm not found: set FLEETWAVE_HELM, run Scripts/install-helm.sh, or put helm on"
+          + " PATH")
+      throw ExitCode(1)
+    }
+    // A bad --set is a usage problem: say so before any cluster is touched.
+    var checked = Mapping()
+    for argument in sets {
+      do throws(Diagnostic) {
+        try SetArgument.apply(argument, kind: .typed, to: &checked)
+      } catch {
+        // The key only: the value may be a secret.
+        let key = argument.prefix { $0 != "=" }
+        printError("error: --set \(key): \(error.message)")
+        throw ExitCode(2)
+      }
+    }
+    let values = loaded.values
+    return HelmDriver(
+      commandLine: HelmCommandLine(
+        helm: helm, release: release.name, namespace: release.namespace, kubeconfig: kubeconfig),
+      chart: chart, logDirectory: logDirectory,
+      valuesFiles: { cluster in
+        do throws(DiagnosticError) {
+          return try values.layers(for: cluster).filter(\.exists).map(\.path)
+        } catch {
+          throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
+        }
+      },
+      // The cluster's whole values with the --set arguments applied to them, as helm applies
+      // them: a --set file of its own would replace a list where `list[1]=x` changes one item.
+      setValues: { cluster in
+        guard !sets.isEmpty else { return nil }
+        do throws(DiagnosticError) {
+          return try values.values(for: cluster, sets: sets)
+        } catch {
+          throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
+        }
+      },
+      baseEnvironment: environment)
+  }
+}
