@@ -356,7 +356,8 @@ done
 {
   echo "# Benchmarks"
   echo
-  echo "Measured by \`Scripts/bench.sh ${sections[*]}\` on $(date -u '+%Y-%m-%d %H:%M UTC'), release build,"
+  echo "Measured by \`Scripts/bench.sh ${sections[*]}\` on $(date -u '+%Y-%m-%d %H:%M UTC'), release build"
+  echo "of commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown),"
   echo "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)),"
   echo "$(free -g | awk '/Mem:/ {print $2}') GiB, $(swift --version 2>&1 | head -n 1),"
   echo "load average at the start: $load_at_start."
