@@ -48,7 +48,7 @@ record() {
   local title=$1
   shift
   {
-    echo "Command: \`$*\`"
+    echo "Command: \`${*//$root\//}\`"
     echo
     echo '```'
     "$@" 2>&1
@@ -321,7 +321,7 @@ YAML
 import json, sys
 for name in sys.argv[1:]:
     r = json.load(open(name))
-    print(r['driver'] + ': ' + r['outcome'] + ', ' + str(r['counts']['succeeded']) + ' succeeded;', end=' ')
+    print(r['driver'] + ': ' + r['outcome'] + ', ' + str(r['counts']['succeeded']) + ' succeeded.', end=' ')
 " "$dir/kube.json" "$dir/exec.json")
   {
     echo "## End to end: rollout of $n emulated clusters"
@@ -356,11 +356,9 @@ done
 {
   echo "# Benchmarks"
   echo
-  echo "Measured by \`Scripts/bench.sh ${sections[*]}\` on $(date -u '+%Y-%m-%d %H:%M UTC'), release build"
-  echo "of commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown),"
-  echo "$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)),"
-  echo "$(free -g | awk '/Mem:/ {print $2}') GiB, $(swift --version 2>&1 | head -n 1),"
-  echo "load average at the start: $load_at_start."
+  echo "Measured by \`Scripts/bench.sh ${sections[*]}\` on $(date -u '+%Y-%m-%d %H:%M UTC'), release build of"
+  echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown), on $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)),"
+  echo "$(free -g | awk '/Mem:/ {print $2}') GiB, $(swift --version 2>&1 | head -n 1); load average at the start: $load_at_start."
   echo "Each figure compares two things in the same run, so a noisy machine affects both alike."
   echo "The machine is shared with other builds: expect ±30% between runs for wall-clock figures."
   echo
