@@ -66,7 +66,9 @@ images:
     errorRatio: 0.3
     selector: "env=prod,region=us-east-1"
 YAML
-"$bin/fleet-sim" serve --fleet "$root/fleets/demo" --tls --speed "$speed" \
+# fleet-sim and Prometheus run in sessions of their own, so a Ctrl-C reaches only this script
+# and fleetwave: the clusters in flight finish against a live fleet, then cleanup stops both.
+setsid "$bin/fleet-sim" serve --fleet "$root/fleets/demo" --tls --speed "$speed" \
   --state "$work/sim" --faults "$work/faults.yaml" --kubeconfig "$work/kubeconfig" \
   >"$work/fleet-sim.out" 2>"$work/fleet-sim.log" &
 sim_pid=$!
@@ -82,7 +84,7 @@ export KUBECONFIG="$work/kubeconfig"
 echo "kubeconfig: $KUBECONFIG (a context per cluster, client-certificate authentication)"
 
 say "3/7 starting Prometheus on loopback, scraping every emulated app each second"
-prometheus=$("$root/Scripts/prometheus.sh" start "$work/prometheus" --target "127.0.0.1:$metrics_port")
+prometheus=$(setsid "$root/Scripts/prometheus.sh" start "$work/prometheus" --target "127.0.0.1:$metrics_port")
 echo "prometheus: $prometheus"
 
 say "4/7 writing the demo fleet: fleets/demo with short bakes and a Prometheus gate"
@@ -223,6 +225,11 @@ waves = "".join(
 <h2>Clusters</h2><table><tr><th>cluster</th><th>wave</th><th>state</th><th>error</th></tr>{rows}</table>
 """)
 PY
+
+if [ "$status" -eq 3 ]; then
+  echo "demo: the rollout was interrupted (exit 3); the reports so far are in $reports" >&2
+  exit 130
+fi
 
 # The story the demo tells, checked: halted in the first production wave by us-east-1.
 verdict=$(python3 - "$reports/run.json" <<'PY'
