@@ -111,10 +111,20 @@ public final class ExecCredentialProvider: @unchecked Sendable {
     process.standardError = stderr
     let done = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in done.signal() }
-    do {
-      try process.run()
-    } catch {
-      throw .error("\(what) could not be started: \(error.localizedDescription)")
+    // A plugin being replaced on disk, or a file another thread's fork still holds open for
+    // writing, makes exec fail with "text file busy" for a moment: try a few times.
+    var attempt = 0
+    while true {
+      do {
+        try process.run()
+        break
+      } catch {
+        attempt += 1
+        guard attempt < 5 else {
+          throw .error("\(what) could not be started: \(error.localizedDescription)")
+        }
+        Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+      }
     }
     // Read both pipes while the plugin runs, so a chatty plugin cannot fill a pipe and hang.
     let output = PipeReader(stdout.fileHandleForReading)
