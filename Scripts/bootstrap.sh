@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # SwiftPM only warns when a system library's pkg-config name is wrong; fail loudly instead.
-for module in yaml-0.1 libcurl; do
+for module in yaml-0.1 libcurl zlib; do
   pkg-config --exists "$module" || { echo "bootstrap: pkg-config cannot find $module" >&2; exit 1; }
 done
 
