@@ -38,9 +38,12 @@ let package = Package(
     /// Kubeconfig, a Kubernetes API client on the HTTP transport, Lease locks, revision records.
     .target(name: "Kube", dependencies: ["CZlib", "HTTP", "FleetCore", "FleetYAML"]),
     /// Health gates: HTTP probes, Prometheus analysis, commands.
-    .target(name: "Health", dependencies: ["HTTP", "Kube", "FleetCore"]),
+    .target(name: "Health", dependencies: ["HTTP", "Kube", "ProcessGroups", "FleetCore"]),
+    /// Runs commands in their own process group: bounded, cancellable, leaving nothing behind.
+    .target(name: "ProcessGroups", dependencies: ["FleetCore"]),
     /// How one cluster is upgraded and rolled back: kube, helm, exec and sim drivers.
-    .target(name: "Drivers", dependencies: ["Kube", "HTTP", "FleetCore", "FleetYAML"]),
+    .target(
+      name: "Drivers", dependencies: ["Kube", "HTTP", "ProcessGroups", "FleetCore", "FleetYAML"]),
     /// The Dispatch-based rollout engine: limits, bake timers, failure budgets, halt, rollback.
     .target(name: "Executor", dependencies: ["Drivers", "Health", "Planner", "FleetCore"]),
     /// Durable run state: write-ahead journal, resume, history, run locks.

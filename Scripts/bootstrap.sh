@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-packages=(pkg-config libyaml-dev libcurl4-openssl-dev libsqlite3-dev openssl python3 python3-pip prometheus)
+packages=(pkg-config libyaml-dev libcurl4-openssl-dev zlib1g-dev libsqlite3-dev openssl python3 python3-pip prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # SwiftPM only warns when a system library's pkg-config name is wrong; fail loudly instead.
-for module in yaml-0.1 libcurl; do
+for module in yaml-0.1 libcurl zlib; do
   pkg-config --exists "$module" || { echo "bootstrap: pkg-config cannot find $module" >&2; exit 1; }
 done
 

@@ -3,6 +3,7 @@
 import FleetCore
 import FleetYAML
 import Foundation
+import ProcessGroups
 
 #if canImport(Glibc)
   import Glibc
@@ -35,8 +36,7 @@ public final class ExecDriver: Driver, @unchecked Sendable {
   }
 
   public func logPath(for cluster: String) -> String {
-    let safe = String(cluster.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
-    return (logDirectory as NSString).appendingPathComponent(safe + ".log")
+    ClusterLog.path(in: logDirectory, for: cluster)
   }
 
   public func upgrade(

@@ -43,6 +43,10 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   private let lock = NSLock()
   /// One client per cluster, so discovery is done once per run.
   private var clients: [String: KubeClient] = [:]
+  /// Calls under way per cluster. The executor may start a rollback while a timed-out upgrade
+  /// of the same run is still unwinding; both hold the same lease (the run's), and only the
+  /// last one out may release it.
+  private var holders: [String: Int] = [:]
 
   public init(
     renderer: ReleaseRenderer, values: @escaping @Sendable (Cluster) throws(DriverError) -> Value,
@@ -60,9 +64,10 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   public func upgrade(
     _ call: DriverCall, from fromRevision: String?, completion: @escaping DriverCompletion<String>
   ) {
+    let begun = call.clock.now()
     onOwnThread(call, completion: completion) { [self] () throws(DriverError) -> String in
-      let session = try open(call)
-      defer { session.close() }
+      let session = try open(call, begun: begun)
+      defer { close(session) }
       let values = try self.values(call.cluster)
       let objects = try place(renderer.render(call.cluster, values: values), session)
       let record = RevisionRecord(
@@ -76,9 +81,10 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   public func rollback(
     _ call: DriverCall, to revision: String?, completion: @escaping DriverCompletion<String>
   ) {
+    let begun = call.clock.now()
     onOwnThread(call, completion: completion) { [self] () throws(DriverError) -> String in
-      let session = try open(call)
-      defer { session.close() }
+      let session = try open(call, begun: begun)
+      defer { close(session) }
       let records = try kube(session) { () throws(KubeError) in try session.history.records() }
       let target: RevisionRecord
       if let revision {
@@ -156,18 +162,22 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     let cluster: String
     var lastRenewal: Date
 
-    init(client: KubeClient, history: RevisionHistory, lease: ReleaseLease, at: Date) {
+    init(
+      client: KubeClient, history: RevisionHistory, lease: ReleaseLease, begun: Date, at: Date
+    ) {
       self.client = client
       self.history = history
       self.lease = lease
       self.cluster = lease.cluster
       self.lastRenewal = at
+      self.started = begun
     }
 
-    func close() { try? lease.relinquish() }
+    /// When the executor made the call: readiness must be decided before its timeout.
+    let started: Date
   }
 
-  private func open(_ call: DriverCall) throws(DriverError) -> Session {
+  private func open(_ call: DriverCall, begun: Date) throws(DriverError) -> Session {
     let client = try client(call.cluster)
     let lease = ReleaseLease(
       client: client, cluster: call.cluster.name, release: release.name,
@@ -180,10 +190,21 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     } catch {
       throw DriverError(.failed, error.message)
     }
+    lock.lock()
+    holders[call.cluster.name, default: 0] += 1
+    lock.unlock()
     return Session(
       client: client,
       history: RevisionHistory(client: client, release: release.name, namespace: release.namespace),
-      lease: lease, at: call.clock.now())
+      lease: lease, begun: begun, at: call.clock.now())
+  }
+
+  private func close(_ session: Session) {
+    lock.lock()
+    let remaining = (holders[session.cluster] ?? 1) - 1
+    holders[session.cluster] = remaining > 0 ? remaining : nil
+    lock.unlock()
+    if remaining <= 0 { try? session.lease.relinquish() }
   }
 
   private func ensureNamespace(_ client: KubeClient, _ cluster: String) throws(DriverError) {
@@ -277,8 +298,15 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   private func waitForReadiness(_ objects: [Value], _ session: Session, _ call: DriverCall)
     throws(DriverError)
   {
-    let limit = options.readinessTimeout.map { min($0, call.timeout) } ?? call.timeout
-    let deadline = call.clock.now().addingTimeInterval(DurationText.seconds(limit))
+    // The executor stops the call at its timeout with a bare "timed out"; finishing a little
+    // earlier lets the driver say which object was not ready and why.
+    let margin = min(5, DurationText.seconds(call.timeout) / 10)
+    let callDeadline = session.started.addingTimeInterval(
+      DurationText.seconds(call.timeout) - margin)
+    let limit = options.readinessTimeout ?? call.timeout
+    let waitStart = call.clock.now()
+    let deadline = min(callDeadline, waitStart.addingTimeInterval(DurationText.seconds(limit)))
+    let waited = Duration.seconds(Int64(deadline.timeIntervalSince(waitStart).rounded()))
     var pending = objects.filter { KubeApplyOrder.workloads.contains($0["kind"]?.string ?? "") }
     var pause = options.firstPoll
     while true {
@@ -306,7 +334,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       let now = call.clock.now()
       if now >= deadline {
         throw DriverError(
-          .timedOut, "not ready after \(DurationText.format(limit)): \(first.1)")
+          .timedOut, "not ready after \(DurationText.format(waited)): \(first.1)")
       }
       if now.timeIntervalSince(session.lastRenewal) >= DurationText.seconds(options.leaseDuration)
         / 3

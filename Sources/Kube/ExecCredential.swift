@@ -100,21 +100,36 @@ public final class ExecCredentialProvider: @unchecked Sendable {
     for (name, value) in plugin.env { environment[name] = value }
     environment["KUBERNETES_EXEC_INFO"] = execInfo(plugin, connection: connection)
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = plugin.args
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    let done = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in done.signal() }
-    do {
-      try process.run()
-    } catch {
-      throw .error("\(what) could not be started: \(error.localizedDescription)")
+    // A plugin being replaced on disk, or a file another thread's fork still holds open for
+    // writing, makes exec fail with "text file busy" for a moment: try a few times, each with
+    // a new Process (one that failed to launch cannot be launched again).
+    var attempt = 0
+    var launched: (process: Process, stdout: Pipe, stderr: Pipe, done: DispatchSemaphore)?
+    while launched == nil {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: executable)
+      process.arguments = plugin.args
+      process.environment = environment
+      process.standardInput = FileHandle.nullDevice
+      let stdout = Pipe()
+      let stderr = Pipe()
+      process.standardOutput = stdout
+      process.standardError = stderr
+      let done = DispatchSemaphore(value: 0)
+      process.terminationHandler = { _ in done.signal() }
+      do {
+        try process.run()
+        launched = (process, stdout, stderr, done)
+      } catch {
+        attempt += 1
+        guard attempt < 5 else {
+          throw .error("\(what) could not be started: \(error.localizedDescription)")
+        }
+        Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+      }
+    }
+    guard let (process, stdout, stderr, done) = launched else {
+      throw .error("\(what) could not be started")
     }
     // Read both pipes while the plugin runs, so a chatty plugin cannot fill a pipe and hang.
     let output = PipeReader(stdout.fileHandleForReading)

@@ -49,7 +49,7 @@ import Testing
 
   func rollout(_ fleet: String, _ sim: KubeSim, _ extra: [String]) throws -> ProcessResult {
     try fleetwave(
-      ["rollout", fleet, "--kubeconfig", sim.kubeconfig] + extra,
+      ["rollout", fleet, "--driver", "kube", "--kubeconfig", sim.kubeconfig] + extra,
       environment: ["FLEETWAVE_HELM": try #require(BuiltProducts.helm)], timeout: 180)
   }
 
@@ -127,5 +127,58 @@ import Testing
     #expect(
       record?["error"]?.string
         == "another operation is in progress on mini-a: held by someone-else since \(since)")
+  }
+
+  /// fleets/demo on 60 virtual clusters, with bakes, approvals and windows taken out and the
+  /// health gate pointed at each virtual cluster's application.
+  @Test func theDemoFleetRollsOutToSixtyClustersAndABadImageInALaterWaveIsRolledBack() throws {
+    let demo = try demoFleet()
+    let sim = try KubeSim(clusters: demo.fleet.clusters, speed: 50)
+    let fleet = sim.directory.file("demo")
+    try FileManager.default.copyItem(
+      atPath: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path, toPath: fleet)
+    let app = sim.server.baseURL(for: "NAME", tls: false)
+      .replacingOccurrences(of: "/clusters/NAME", with: "/clusters/{{ .name }}/app/healthz")
+    var text = try String(contentsOfFile: fleet + "/fleet.yaml", encoding: .utf8)
+    for (old, new) in [
+      ("bake: 10m", "bake: 0s"), ("bake: 5m", "bake: 0s"), ("bake: 1m", "bake: 0s"),
+      ("approval: true", "approval: false"), ("clusterTimeout: 20m", "clusterTimeout: 10s"),
+      ("https://checkout.{{ .name }}.shop.example/healthz", app),
+      ("successes: 3\n        interval: 5s", "successes: 1\n        interval: 1s"),
+      ("days: Mon-Thu\n    from: \"22:00\"\n    to: \"04:00\"", "days: daily\n    from: \"00:00\"\n    to: \"24:00\""),
+    ] {
+      #expect(text.contains(old), "fleets/demo/fleet.yaml no longer has \(old)")
+      text = text.replacingOccurrences(of: old, with: new)
+    }
+    try text.write(toFile: fleet + "/fleet.yaml", atomically: true, encoding: .utf8)
+
+    let first = try rollout(fleet, sim, ["--run", "r1", "--max-parallel", "20"])
+    #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+    #expect(first.stdout.hasSuffix("rollout r1: succeeded (60 succeeded)\n"))
+
+    // us-west-2's production clusters never get the bad image ready; the first of them is in
+    // wave 3, which crosses its budget and is rolled back whole (rollback: wave).
+    sim.server.faults.faults = FaultSet(images: [
+      ImageFault(
+        match: "*:9.9.9-bad", effect: .neverReady,
+        scope: ClusterScope(selector: try LabelSelector.parse("env=prod,region=us-west-2")))
+    ])
+    let before = try #require(try sim.deployment("prod-usw2-a-1", namespace: "shop", name: "checkout"))
+    let bad = try rollout(fleet, sim, ["--run", "r2", "--max-parallel", "20", "--set", "image.tag=9.9.9-bad"])
+    #expect(bad.status == 1)
+    #expect(
+      bad.stdout.hasSuffix(
+        """
+        rollout r2: halted (25 succeeded, 6 rolled-back, 29 skipped)
+          wave 'prod-first-10pc' has 1 failed of 6 clusters; its budget allows 0
+          rolled back: prod-apne1-a-1, prod-apse1-a-1, prod-euc1-a-1, prod-euw1-a-2, prod-use1-a-1, prod-usw2-a-1
+
+        """), "\(bad.stdout)")
+    let after = try #require(try sim.deployment("prod-usw2-a-1", namespace: "shop", name: "checkout"))
+    #expect(after["spec"] == before["spec"])
+    #expect(image(after) == "registry.example.com/shop/checkout:1.4.2")
+    let history = RevisionHistory(
+      client: try sim.client("prod-usw2-a-1"), release: "checkout", namespace: "shop")
+    #expect(try revisions(history) == ["1:superseded", "2:failed", "3:deployed"])
   }
 }

@@ -92,7 +92,8 @@ import Testing
     }
     #expect(
       eventually(timeout: 30) {
-        FileManager.default.fileExists(atPath: pidFile) && clock.waiters == 1
+        // The command is running and its timeout is armed on the clock.
+        FileManager.default.fileExists(atPath: pidFile) && clock.nextDeadline != nil
       })
     let childText = try String(contentsOfFile: pidFile, encoding: .utf8)
     let child = try #require(pid_t(childText.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -115,7 +116,7 @@ import Testing
     let work = Background {
       gate.verify(clusters: [cluster], clock: clock, cancellation: cancellation)
     }
-    #expect(clock.waitForWaiters(1, timeout: 30))
+    #expect(eventually(timeout: 30) { clock.nextDeadline != nil })
     cancellation.cancel()
     #expect(work.result().summary == "cancelled")
   }

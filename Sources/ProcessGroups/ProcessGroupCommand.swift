@@ -69,7 +69,11 @@ public struct ProcessGroupCommand: Sendable {
     return .signaled(status & 0x7f)
   }
 
-  private func spawn() -> Result<pid_t, DriverError> {
+  private struct SpawnFailure: Error {
+    var message: String
+  }
+
+  private func spawn() -> Result<pid_t, SpawnFailure> {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -111,7 +115,7 @@ public struct ProcessGroupCommand: Sendable {
     }
     guard status == 0 else {
       return .failure(
-        DriverError(.setup, "cannot start /bin/sh: \(String(cString: strerror(status)))"))
+        SpawnFailure(message: "cannot start /bin/sh: \(String(cString: strerror(status)))"))
     }
     return .success(pid)
   }
