@@ -2,7 +2,8 @@
 # The benchmark suite: every figure measured side by side in one run, written to
 # docs/benchmarks.md with the machine, the date and the command.
 #   Scripts/bench.sh                 every section (10+ minutes on 2 cores)
-#   Scripts/bench.sh yaml plan ...   only the named sections, in that order
+#   Scripts/bench.sh yaml plan ...   only the named sections, in that order, written to
+#                                    $TMPDIR/fleetwave-bench/benchmarks.md
 # Sections: yaml inventory plan executor http sim e2e
 # Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_OUT (default docs/benchmarks.md).
 set -euo pipefail
@@ -24,7 +25,12 @@ work="${TMPDIR:-/tmp}/fleetwave-bench"
 mkdir -p "$work"
 out="$work/results.md"
 : >"$out"
-destination=${BENCH_OUT:-$root/docs/benchmarks.md}
+# Only the full suite replaces docs/benchmarks.md; a subset goes beside the work files.
+if [ "${sections[*]}" = "${all_sections[*]}" ]; then
+  destination=${BENCH_OUT:-$root/docs/benchmarks.md}
+else
+  destination=${BENCH_OUT:-$work/benchmarks.md}
+fi
 
 # Processes a section starts are stopped here too, also on Ctrl-C.
 background=()
@@ -365,3 +371,4 @@ done
   cat "$out"
 } >"$destination"
 cat "$destination"
+echo "bench.sh: wrote $destination" >&2
