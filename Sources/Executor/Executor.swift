@@ -125,6 +125,7 @@ public final class Executor: @unchecked Sendable {
   private var blocked: Blocked?
   private var windowTimer: Cancellation?
   private var windowTimerAt: Date?
+  private var announcedWait: Date?
   private var rollbackEverything = false
   private var completion: (@Sendable (RunSummary) -> Void)?
   private var slots: [Slot]
@@ -460,20 +461,26 @@ public final class Executor: @unchecked Sendable {
         finish(.interrupted, "waiting for " + wait.reason)
         return
       }
-      if let at = windowTimerAt, at <= until, windowTimer != nil { return }
-      windowTimer?.cancel()
-      windowTimerAt = until
-      if inFlight == 0 {
-        waves[index].phase = .waitingForWindow
-        emit(.waveWaiting(wave: index, phase: .waitingForWindow, until: until, at: clock.now()))
+      if windowTimerAt.map({ until < $0 }) ?? true {
+        windowTimer?.cancel()
+        windowTimerAt = until
+        windowTimer = clock.schedule(at: until, on: queue) { [self] in
+          transit.touch()
+          windowTimer = nil
+          windowTimerAt = nil
+          announcedWait = nil
+          guard stage == .upgrading(index) else { return }
+          waves[index].phase = .running
+          step()
+        }
       }
-      windowTimer = clock.schedule(at: until, on: queue) { [self] in
-        transit.touch()
-        windowTimer = nil
-        windowTimerAt = nil
-        guard stage == .upgrading(index) else { return }
-        waves[index].phase = .running
-        step()
+      // Say so once the wave has nothing else to do but wait.
+      if inFlight == 0 && outstanding == 0 && announcedWait != windowTimerAt {
+        announcedWait = windowTimerAt
+        waves[index].phase = .waitingForWindow
+        emit(
+          .waveWaiting(
+            wave: index, phase: .waitingForWindow, until: windowTimerAt ?? until, at: clock.now()))
       }
     }
   }

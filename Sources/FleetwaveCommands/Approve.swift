@@ -94,7 +94,10 @@ func appendFromOutside(_ store: RunStore, _ run: String, _ entry: JournalEntry) 
   -> JournalRecord
 {
   do {
-    return try Journal.attach(store: store, run: run).append(entry)
+    // A rehearsal's FLEETWAVE_NOW dates approvals and pauses as it dates the run.
+    let now = ProcessInfo.processInfo.environment["FLEETWAVE_NOW"].flatMap(Timestamp.parse)
+    let clock: any RolloutClock = now.map { OffsetClock(startingAt: $0) } ?? SystemClock()
+    return try Journal.attach(store: store, run: run, clock: clock).append(entry)
   } catch {
     printError("error: \(error)")
     throw ExitCode(1)

@@ -159,8 +159,13 @@ extension FleetwaveCommand {
         .flatMap(Timestamp.parse)
       let startTime = nowOverride ?? Date()
       let store = RunStore(stateDirectory: state ?? fleet.directory + "/.fleetwave")
-      let continued = resumeRun ?? rollbackRun ?? (untilBlocked && runID == nil
-        ? RunRecords.unfinished(in: store, fleet: fleet.name) : nil)
+      // A scheduled invocation continues its run: the one named, else the fleet's unfinished one.
+      var continued = resumeRun ?? rollbackRun
+      if continued == nil && untilBlocked {
+        continued =
+          runID.map { FileManager.default.fileExists(atPath: store.journalPath($0)) ? $0 : nil }
+          ?? RunRecords.unfinished(in: store, fleet: fleet.name)
+      }
       let runID = continued ?? self.runID ?? Self.runID(fleet: fleet.name, at: startTime)
       let policy = fleet.rollout
       let parallel = maxParallel ?? policy.maxParallel

@@ -75,6 +75,12 @@ public struct JournalRecord: Sendable, Equatable {
   public var sequence: Int
   public var at: Date
   public var entry: JournalEntry
+
+  public init(sequence: Int, at: Date, entry: JournalEntry) {
+    self.sequence = sequence
+    self.at = at
+    self.entry = entry
+  }
 }
 
 enum RecordCoding {
