@@ -1,9 +1,9 @@
 // The rollout engine: runs a plan's waves through a driver and health gates under limits,
 // budgets, bake timers, halt and rollback. One serial queue owns every piece of run state.
 import Drivers
-import Planner
 import FleetCore
 import Foundation
+import Planner
 
 /// Says whether a wave marked `approval: true` may start (later backed by the journal).
 public protocol ApprovalSource: Sendable {
@@ -390,7 +390,8 @@ public final class Executor: @unchecked Sendable {
     }
     let members = slots.filter { $0.record.wave == index }
     let settled: Set<ClusterPhase> = [.baking, .succeeded, .failed, .rolledBack, .rollbackFailed]
-    if let began = recorded.bakeStarted[index], members.allSatisfy({ settled.contains($0.record.phase) })
+    if let began = recorded.bakeStarted[index],
+      members.allSatisfy({ settled.contains($0.record.phase) })
     {
       stage = .upgrading(index)
       waves[index].phase = .running
@@ -572,14 +573,10 @@ public final class Executor: @unchecked Sendable {
     }
     let (parallel, perDomain) = limits(waveIndex)
     let now = clock.now()
-    var earliest: Blocked?
     var position = 0
     while inFlight < parallel && position < pending.count {
       let slot = pending[position]
-      if let wait = options.startTimes?.wait(for: slots[slot].record.name, at: now) {
-        if earliest == nil || (wait.opensAt.map { o in earliest?.until.map { o < $0 } ?? false } ?? false) {
-          earliest = Blocked(reason: wait.reason, until: wait.opensAt)
-        }
+      if options.startTimes?.wait(for: slots[slot].record.name, at: now) != nil {
         position += 1
         continue
       }
@@ -591,9 +588,19 @@ public final class Executor: @unchecked Sendable {
       startUpgrade(slot)
       if recordingFailed != nil { return nil }
     }
-    // Only a wait that holds back every pending cluster blocks the wave.
-    let startable = pending.contains { options.startTimes?.wait(for: slots[$0].record.name, at: now) == nil }
-    return startable ? nil : earliest
+    // Only a wait that holds back every pending cluster blocks the wave; it lasts until the
+    // first of them may start.
+    var earliest: Blocked?
+    for slot in pending {
+      guard let wait = options.startTimes?.wait(for: slots[slot].record.name, at: now) else {
+        return nil
+      }
+      let sooner =
+        earliest == nil
+        || (wait.opensAt.map { opens in earliest?.until.map { opens < $0 } ?? true } ?? false)
+      if sooner { earliest = Blocked(reason: wait.reason, until: wait.opensAt) }
+    }
+    return earliest
   }
 
   /// Upgrades one cluster. Re-examining (a resumed run's cluster that was mid-change), the

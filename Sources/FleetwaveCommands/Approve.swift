@@ -50,7 +50,8 @@ extension FleetwaveCommand {
         throw ExitCode(1)
       }
       let who = RunRecords.user(by)
-      let record = try appendFromOutside(location.store, run, .approval(wave: target.index, by: who))
+      let record = try appendFromOutside(
+        location.store, run, .approval(wave: target.index, by: who))
       print(
         "approved wave '\(target.name)' of run \(run) (by \(who) at \(Timestamp.iso(record.at)))")
     }

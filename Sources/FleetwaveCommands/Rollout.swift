@@ -99,13 +99,15 @@ extension FleetwaveCommand {
         """)
     var follow = false
 
-    @Option(help: ArgumentHelp("With --follow: how often to look for approvals.", valueName: "seconds"))
+    @Option(
+      help: ArgumentHelp("With --follow: how often to look for approvals.", valueName: "seconds"))
     var pollInterval: Double = 30
 
     @Flag(
       help: """
         Run even though another process holds the fleet's run lock (for a lock on a shared \
-        file system whose holder is known to be gone). Two runs may then change the same clusters.
+        file system whose holder is known to be gone). Two runs may then change the same \
+        clusters.
         """)
     var force = false
 
@@ -115,7 +117,8 @@ extension FleetwaveCommand {
         valueName: "time"))
     var now: String?
 
-    @Option(help: ArgumentHelp("Who approves, pauses or resumes (default: $USER).", valueName: "name"))
+    @Option(
+      help: ArgumentHelp("Who approves, pauses or resumes (default: $USER).", valueName: "name"))
     var by: String?
 
     @Option(help: .hidden)

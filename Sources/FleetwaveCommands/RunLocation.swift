@@ -27,7 +27,8 @@ struct RunLocation: ParsableArguments {
   }
 
   /// A run's records, or an error naming where it looked.
-  func read(_ run: String) throws -> (header: RunHeader, records: [JournalRecord], state: RunState) {
+  func read(_ run: String) throws -> (header: RunHeader, records: [JournalRecord], state: RunState)
+  {
     let store = self.store
     guard FileManager.default.fileExists(atPath: store.journalPath(run)) else {
       var message = "error: no run '\(run)' in \(store.runsDirectory)"
@@ -72,7 +73,9 @@ struct ContinueOptions: ParsableArguments {
   @Option(help: "At most this many clusters in flight at once, if the run was started with it.")
   var maxParallel: Int?
 
-  @Option(help: ArgumentHelp("For testing and rehearsal: act as if the time were this.", valueName: "time"))
+  @Option(
+    help: ArgumentHelp(
+      "For testing and rehearsal: act as if the time were this.", valueName: "time"))
   var now: String?
 
   @Option(help: ArgumentHelp("Who does this (default: $USER).", valueName: "name"))

@@ -151,7 +151,8 @@ final class RunSession {
     var rollbackFrom: (wave: Int, reason: String, all: Bool)?
     if rollback {
       rollbackFrom = (
-        max(0, plan.waves.count - 1), "rollback of run \(run) requested by "
+        max(0, plan.waves.count - 1),
+        "rollback of run \(run) requested by "
           + (state.lastResumedBy ?? "someone"), true
       )
     } else if let halted = state.waves.filter({ $0.value == "halted" }).keys.min() {
@@ -229,7 +230,9 @@ enum PlanChanges {
     for wave in frozen["waves"]?.sequence ?? [] {
       guard let name = wave["name"]?.string else { continue }
       order.append(name)
-      before[name] = (wave["clusters"]?.sequence ?? []).compactMap { $0["name"]?.string ?? $0.string }
+      before[name] = (wave["clusters"]?.sequence ?? []).compactMap {
+        $0["name"]?.string ?? $0.string
+      }
     }
     var changes: [String] = []
     for wave in plan.waves {

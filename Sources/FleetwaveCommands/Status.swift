@@ -90,12 +90,15 @@ struct RunView {
   func clusterState(_ name: String) -> String { state.clusters[name]?.state ?? "pending" }
 
   var failed: Int {
-    state.clusters.values.filter { ["failed", "rollback-failed"].contains($0.state) || $0.error != nil }
-      .count
+    state.clusters.values.filter {
+      ["failed", "rollback-failed"].contains($0.state) || $0.error != nil
+    }
+    .count
   }
 
   var duration: String {
-    let seconds = max(0, (state.lastActivity ?? header.startedAt).timeIntervalSince(header.startedAt))
+    let seconds = max(
+      0, (state.lastActivity ?? header.startedAt).timeIntervalSince(header.startedAt))
     return DurationText.format(.seconds(Int64(seconds.rounded())))
   }
 
@@ -103,14 +106,18 @@ struct RunView {
     var text = "run \(header.id): \(condition)\n"
     text += "  fleet \(header.fleet), release \(header.release) \(header.version ?? "-")"
     text += ", started \(Timestamp.iso(header.startedAt)) by \(header.user) on \(header.host)\n"
-    if let holder { text += "  live: pid \(holder.pid) on \(holder.host) since \(Timestamp.iso(holder.since))\n" }
+    if let holder {
+      text += "  live: pid \(holder.pid) on \(holder.host) since \(Timestamp.iso(holder.since))\n"
+    }
     if state.paused { text += "  paused by \(state.pausedBy ?? "someone")\n" }
     if let waiting = state.waitingFor { text += "  waiting for: \(waiting)\n" }
     for wave in waves {
       var counts: [String: Int] = [:]
       for name in wave.clusters { counts[clusterState(name), default: 0] += 1 }
       let parts = counts.keys.sorted().map { "\(counts[$0] ?? 0) \($0)" }
-      let failures = wave.clusters.filter { ["failed", "rollback-failed"].contains(clusterState($0)) }.count
+      let failures = wave.clusters.filter {
+        ["failed", "rollback-failed"].contains(clusterState($0))
+      }.count
       text += "  wave \(wave.index) \(wave.name): \(wave.state); " + parts.joined(separator: ", ")
       text += "; failures \(failures) of \(wave.allowedFailures) allowed"
       if wave.approval {

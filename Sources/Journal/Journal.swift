@@ -28,7 +28,8 @@ public struct RunStore: Sendable {
     calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
     let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
     func two(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-    let stamp = "\(c.year ?? 0)\(two(c.month))\(two(c.day))-\(two(c.hour))\(two(c.minute))\(two(c.second))"
+    let stamp =
+      "\(c.year ?? 0)\(two(c.month))\(two(c.day))-\(two(c.hour))\(two(c.minute))\(two(c.second))"
     let suffix = String(UInt32.random(in: 0..<0xFF_FFFF), radix: 16)
     return stamp + "-" + String(repeating: "0", count: 6 - suffix.count) + suffix
   }
@@ -80,7 +81,9 @@ public final class Journal: @unchecked Sendable {
   public var state: RunState { RunState(records: records) }
 
   /// Starts a new run's journal; its first record is the header.
-  public static func create(store: RunStore, header: RunHeader, clock: any RolloutClock = SystemClock())
+  public static func create(
+    store: RunStore, header: RunHeader, clock: any RolloutClock = SystemClock()
+  )
     throws(JournalError) -> Journal
   {
     let directory = "\(store.runsDirectory)/\(header.id)"
@@ -91,7 +94,9 @@ public final class Journal: @unchecked Sendable {
     }
     let path = store.journalPath(header.id)
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw JournalError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw JournalError("cannot create \(path): \(String(cString: strerror(errno)))")
+    }
     // The new directory entry must be durable too, not only the file's contents.
     syncDirectory(directory)
     syncDirectory(store.runsDirectory)
@@ -117,7 +122,9 @@ public final class Journal: @unchecked Sendable {
       }
     }
     let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-    guard fd >= 0 else { throw JournalError("cannot open \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw JournalError("cannot open \(path): \(String(cString: strerror(errno)))")
+    }
     let journal = Journal(
       path: path, fd: fd, header: header, records: read.records, knownLength: read.validLength,
       clock: clock)
@@ -133,7 +140,10 @@ public final class Journal: @unchecked Sendable {
     let path = store.journalPath(run)
     let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
     guard fd >= 0 else {
-      throw JournalError(errno == ENOENT ? "no run '\(run)' in \(store.runsDirectory)" : "cannot open \(path): \(String(cString: strerror(errno)))")
+      throw JournalError(
+        errno == ENOENT
+          ? "no run '\(run)' in \(store.runsDirectory)"
+          : "cannot open \(path): \(String(cString: strerror(errno)))")
     }
     flock(fd, LOCK_EX)
     defer { flock(fd, LOCK_UN) }
@@ -168,7 +178,8 @@ public final class Journal: @unchecked Sendable {
     let record = JournalRecord(sequence: storedRecords.count + 1, at: clock.now(), entry: entry)
     let json = JSONWriter.bytes(RecordCoding.encode(record))
     let crc = String(CRC32.checksum(json), radix: 16)
-    let line = Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + json + [0x0A]
+    let line =
+      Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + json + [0x0A]
     var written = 0
     while written < line.count {
       let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + written, line.count - written) }
@@ -204,7 +215,9 @@ public final class Journal: @unchecked Sendable {
     defer { close(reader) }
     let count = Int(status.st_size) - knownLength
     var bytes = [UInt8](repeating: 0, count: count)
-    let n = bytes.withUnsafeMutableBytes { pread(reader, $0.baseAddress, count, off_t(knownLength)) }
+    let n = bytes.withUnsafeMutableBytes {
+      pread(reader, $0.baseAddress, count, off_t(knownLength))
+    }
     guard n == count else { return }
     var offset = 0
     while let end = bytes[offset...].firstIndex(of: 0x0A) {
@@ -254,18 +267,22 @@ public enum JournalFile {
       if let record = decodeLine(line), end != nil {
         guard record.sequence == records.count + 1 else {
           throw JournalError(
-            "\(path):\(lineNumber): record \(record.sequence) out of order (expected \(records.count + 1))")
+            "\(path):\(lineNumber): record \(record.sequence) out of order "
+              + "(expected \(records.count + 1))"
+          )
         }
         records.append(record)
         offset = lineEnd + 1
         continue
       }
       guard isLast else {
-        throw JournalError("\(path):\(lineNumber): damaged record (checksum or format) before the end")
+        throw JournalError(
+          "\(path):\(lineNumber): damaged record (checksum or format) before the end")
       }
       return Contents(
         records: records, validLength: offset, totalLength: bytes.count,
-        tornTail: "\(path):\(lineNumber): incomplete last record (a crash during a write) was discarded")
+        tornTail:
+          "\(path):\(lineNumber): incomplete last record (a crash during a write) was discarded")
     }
     return Contents(records: records, validLength: offset, totalLength: bytes.count, tornTail: nil)
   }

@@ -20,7 +20,8 @@ public enum RunRecorder {
       }
       let from = phase == .upgrading ? record?.fromRevision : nil
       let error = phase == .failed || phase == .rollbackFailed ? detail : nil
-      return .cluster(name: name, state: phase.rawValue, revision: revision, error: error, from: from)
+      return .cluster(
+        name: name, state: phase.rawValue, revision: revision, error: error, from: from)
     case .waveStarted(let wave, _): return .wave(index: wave, state: "running")
     case .waveBaking(let wave, _, _): return .wave(index: wave, state: "baking")
     case .wavePromoted(let wave, _): return .wave(index: wave, state: "promoted")
@@ -38,7 +39,8 @@ public enum RunRecorder {
 /// to tell whether the fleet changed since a run started. FNV-1a, 64 bits: it detects edits,
 /// it does not resist forgery, which nobody needs here.
 public enum FleetDigest {
-  public static func of(directory: String, excluding excluded: [String] = [".fleetwave"]) -> String {
+  public static func of(directory: String, excluding excluded: [String] = [".fleetwave"]) -> String
+  {
     let manager = FileManager.default
     let files = (manager.enumerator(atPath: directory)?.allObjects as? [String] ?? [])
       .filter { path in

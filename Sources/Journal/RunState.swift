@@ -39,7 +39,8 @@ public struct RunState: Sendable, Equatable {
         waitingFor = nil
         var cluster =
           clusters[name]
-          ?? ClusterRecord(state: state, revision: nil, fromRevision: nil, error: nil, startedAt: record.at)
+          ?? ClusterRecord(
+            state: state, revision: nil, fromRevision: nil, error: nil, startedAt: record.at)
         if let from { cluster.fromRevision = from }
         cluster.state = state
         if let revision { cluster.revision = revision }
@@ -69,7 +70,9 @@ public struct RunState: Sendable, Equatable {
     }
   }
 
-  static let terminal: Set<String> = ["succeeded", "failed", "rolled-back", "rollback-failed", "skipped"]
+  static let terminal: Set<String> = [
+    "succeeded", "failed", "rolled-back", "rollback-failed", "skipped",
+  ]
 
   /// Clusters whose last record says an action was under way: after a crash these must be
   /// re-examined through their driver before anything else happens to them.
@@ -123,9 +126,9 @@ public enum JournalIntegrity {
           continue
         }
         if !(transitions[previous]?.contains(state) ?? false) {
+          let from = previous.isEmpty ? "nothing" : previous
           problems.append(
-            "record \(record.sequence): cluster \(name) went from '\(previous.isEmpty ? "nothing" : previous)' to '\(state)'"
-          )
+            "record \(record.sequence): cluster \(name) went from '\(from)' to '\(state)'")
         }
         states[name] = state
       }

@@ -86,7 +86,8 @@ private struct TimedRun {
       to: TimeOfDay(hour: 3, minute: 30), timeZone: "Europe/Berlin")
     let fleet = windowFleet([Cluster(name: "a", windows: ["night"])], windows: [window])
     let times = StartTimes(fleet: fleet)
-    #expect(times.next(for: "a", atOrAfter: date("2027-10-30T12:00:00Z")) == date("2027-10-31T00:30:00Z"))
+    #expect(
+      times.next(for: "a", atOrAfter: date("2027-10-30T12:00:00Z")) == date("2027-10-31T00:30:00Z"))
     #expect(
       times.wait(for: "a", at: date("2027-10-30T12:00:00Z"))
         == StartWait(
@@ -171,7 +172,8 @@ private struct TimedRun {
     #expect(summary.names(in: .pending) == ["c3", "c4"])
     #expect(
       run.executor.blockedBy
-        == Blocked(reason: "the run to be resumed (paused by alice; fleetwave resume run-1)", until: nil))
+        == Blocked(
+          reason: "the run to be resumed (paused by alice; fleetwave resume run-1)", until: nil))
   }
 
   @Test func anApprovalGateBlocksWithTheCommandThatLiftsIt() throws {
@@ -186,7 +188,8 @@ private struct TimedRun {
     #expect(summary.waitingForApproval == "prod")
     #expect(
       run.executor.blockedBy
-        == Blocked(reason: "approval of wave 'prod' (fleetwave approve run-1 --wave prod)", until: nil))
+        == Blocked(
+          reason: "approval of wave 'prod' (fleetwave approve run-1 --wave prod)", until: nil))
     let approved = try TimedRun(
       plan(shapes), clusters: members, start: date("2027-01-15T09:00:00Z"),
       resumeFrom: RecordedRun(

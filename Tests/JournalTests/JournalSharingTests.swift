@@ -72,7 +72,8 @@ import Testing
       RunRecorder.entry(
         for: .clusterPhase(cluster: "a", wave: 0, phase: .failed, detail: "boom", at: start),
         cluster: record) == .cluster(name: "a", state: "failed", error: "boom"))
-    #expect(RunRecorder.entry(for: .runFinished(outcome: .interrupted, at: start), cluster: nil) == nil)
+    #expect(
+      RunRecorder.entry(for: .runFinished(outcome: .interrupted, at: start), cluster: nil) == nil)
     #expect(
       RunRecorder.entry(for: .runFinished(outcome: .halted, at: start), cluster: nil)
         == .runFinished(outcome: "halted"))

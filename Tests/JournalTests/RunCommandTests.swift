@@ -8,7 +8,8 @@ import Testing
 
 /// Three waves of one cluster each, each in its own window: Monday in Berlin, Tuesday in New
 /// York, Wednesday in Tokyo. The exec commands keep each cluster's revision in a file.
-private func writeScheduledFleet(_ dir: TemporaryDirectory, approval: Bool = false) throws -> String {
+private func writeScheduledFleet(_ dir: TemporaryDirectory, approval: Bool = false) throws -> String
+{
   let marks = dir.file("marks")
   try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
   _ = try dir.write(
@@ -77,9 +78,12 @@ private func lastLine(_ text: String) -> String {
     let status = try fleetwave(["status", "sched-1", "--fleet", fleet, "--check"])
     #expect(status.status == 0)
     #expect(status.stdout.hasPrefix("run sched-1: succeeded\n"))
-    #expect(status.stdout.hasSuffix("journal: sound (\(try journalCount(fleet, "sched-1")) records)\n"))
+    #expect(
+      status.stdout.hasSuffix("journal: sound (\(try journalCount(fleet, "sched-1")) records)\n"))
     let history = try fleetwave(["history", "--fleet", fleet])
-    let rows = history.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    let rows = history.stdout.split(separator: "\n").map {
+      $0.split(separator: " ").map(String.init)
+    }
     #expect(rows.count == 2)
     #expect(rows.last.map { [$0[0], $0[1], $0[3]] } == ["sched-1", "succeeded", "2.0.0"])
   }
@@ -97,7 +101,9 @@ private func lastLine(_ text: String) -> String {
     result = try fleetwave(["rollout", fleet, "--until-blocked", "--now", "2027-01-19T15:30:00Z"])
     #expect(result.status == 0)
     result = try fleetwave(["rollout", fleet, "--until-blocked"], environment: env)
-    #expect(lastLine(result.stdout) == "waiting for: approval of wave 'asia' (fleetwave approve ap-1 --wave asia)")
+    #expect(
+      lastLine(result.stdout)
+        == "waiting for: approval of wave 'asia' (fleetwave approve ap-1 --wave asia)")
     let approve = try fleetwave(
       ["approve", "ap-1", "--wave", "asi", "--fleet", fleet], environment: env)
     #expect(approve.status == 1)
@@ -105,11 +111,14 @@ private func lastLine(_ text: String) -> String {
     let approved = try fleetwave(
       ["approve", "ap-1", "--wave", "asia", "--by", "alice", "--fleet", fleet], environment: env)
     #expect(approved.status == 0)
-    #expect(approved.stdout.hasPrefix("approved wave 'asia' of run ap-1 (by alice at 2027-01-20T01:30:"))
+    #expect(
+      approved.stdout.hasPrefix("approved wave 'asia' of run ap-1 (by alice at 2027-01-20T01:30:"))
     result = try fleetwave(["rollout", fleet, "--until-blocked"], environment: env)
     #expect(lastLine(result.stdout) == "rollout ap-1: succeeded (3 succeeded)")
     let status = try fleetwave(["status", "--fleet", fleet])
-    #expect(status.stdout.contains("  wave 2 asia: promoted; 1 succeeded; failures 0 of 0 allowed; approved by alice\n"))
+    #expect(
+      status.stdout.contains(
+        "  wave 2 asia: promoted; 1 succeeded; failures 0 of 0 allowed; approved by alice\n"))
   }
 
   @Test func aPausedRunStaysPausedForCronUntilResumed() throws {
@@ -123,11 +132,17 @@ private func lastLine(_ text: String) -> String {
     #expect(pause.status == 0)
     result = try fleetwave(["rollout", fleet, "--until-blocked", "--now", "2027-01-19T15:30:00Z"])
     #expect(result.status == 0)
-    #expect(lastLine(result.stdout) == "waiting for: the run to be resumed (paused by oncall; fleetwave resume p-1)")
+    #expect(
+      lastLine(result.stdout)
+        == "waiting for: the run to be resumed (paused by oncall; fleetwave resume p-1)")
     #expect(!FileManager.default.fileExists(atPath: dir.file("marks/ny-1.runs")))
-    result = try fleetwave(["resume", "p-1", "--fleet", fleet, "--until-blocked", "--now", "2027-01-19T15:30:00Z"])
+    result = try fleetwave([
+      "resume", "p-1", "--fleet", fleet, "--until-blocked", "--now", "2027-01-19T15:30:00Z",
+    ])
     #expect(result.status == 0)
-    #expect(lastLine(result.stdout) == "waiting for: window 'tokyo-wed' opens at 2027-01-20T01:00:00.000Z")
+    #expect(
+      lastLine(result.stdout) == "waiting for: window 'tokyo-wed' opens at 2027-01-20T01:00:00.000Z"
+    )
     #expect(FileManager.default.fileExists(atPath: dir.file("marks/ny-1.runs")))
   }
 
@@ -142,7 +157,9 @@ private func lastLine(_ text: String) -> String {
     let holder =
       "run holder-1 (host \(ProcessInfo.processInfo.hostName), pid \(getpid()), "
       + "since 2027-01-15T08:00:00.000Z)"
-    let refused = try fleetwave(["rollout", fleet, "--until-blocked", "--now", "2027-01-18T08:00:00Z"])
+    let refused = try fleetwave([
+      "rollout", fleet, "--until-blocked", "--now", "2027-01-18T08:00:00Z",
+    ])
     #expect(refused.status == 1)
     #expect(refused.stderr == "error: another rollout of fleet 'sched' is in progress: \(holder)\n")
     let forced = try fleetwave(
@@ -168,21 +185,33 @@ private func lastLine(_ text: String) -> String {
       with: "  - {name: tyo-1, labels: {w: c}, windows: [tokyo-wed]}\n"
         + "  - {name: tyo-2, labels: {w: c}, windows: [tokyo-wed]}"
     ).write(toFile: file, atomically: true, encoding: .utf8)
-    result = try fleetwave(["resume", "c-1", "--fleet", fleet, "--until-blocked", "--now", "2027-01-19T15:30:00Z"])
+    result = try fleetwave([
+      "resume", "c-1", "--fleet", fleet, "--until-blocked", "--now", "2027-01-19T15:30:00Z",
+    ])
     #expect(result.status == 1)
-    #expect(result.stderr.hasPrefix("error: the fleet changed since run c-1 started (digest fnv1a64:"))
-    #expect(result.stderr.hasSuffix("); --replan goes on with the changed fleet:\n  wave asia: + tyo-2\n"))
+    #expect(
+      result.stderr.hasPrefix("error: the fleet changed since run c-1 started (digest fnv1a64:"))
+    #expect(
+      result.stderr.hasSuffix("); --replan goes on with the changed fleet:\n  wave asia: + tyo-2\n")
+    )
     result = try fleetwave(
-      ["resume", "c-1", "--fleet", fleet, "--replan", "--until-blocked", "--now", "2027-01-19T15:30:00Z"])
+      [
+        "resume", "c-1", "--fleet", fleet, "--replan", "--until-blocked", "--now",
+        "2027-01-19T15:30:00Z",
+      ])
     #expect(result.status == 0)
-    #expect(result.stdout.contains("replan: the fleet changed since run c-1 started\n  wave asia: + tyo-2\n"))
+    #expect(
+      result.stdout.contains(
+        "replan: the fleet changed since run c-1 started\n  wave asia: + tyo-2\n"))
   }
 
   @Test func statusOfAnUnknownRunSuggestsAKnownOne() throws {
     let dir = try TemporaryDirectory("run-unknown")
     defer { dir.remove() }
     let fleet = try writeScheduledFleet(dir)
-    _ = try fleetwave(["rollout", fleet, "--until-blocked", "--now", "2027-01-18T08:00:00Z", "--run", "known-1"])
+    _ = try fleetwave([
+      "rollout", fleet, "--until-blocked", "--now", "2027-01-18T08:00:00Z", "--run", "known-1",
+    ])
     let result = try fleetwave(["status", "known-2", "--fleet", fleet])
     #expect(result.status == 1)
     #expect(
