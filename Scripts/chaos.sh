@@ -52,7 +52,7 @@ release:
   version: 2.0.0
   exec:
     # Each run of the upgrade leaves one line: exactly-once is counted from these files.
-    upgrade: 'echo "\$\$" >> $marks/{{ .name }}.runs; sleep 0.4; echo 2.0.0 > $marks/{{ .name }}.rev'
+    upgrade: 'echo "\$\$" >> $marks/{{ .name }}.runs; sleep 0.6; echo 2.0.0 > $marks/{{ .name }}.rev'
     rollback: 'echo 1.0.0 > $marks/{{ .name }}.rev'
     revision: 'cat $marks/{{ .name }}.rev 2>/dev/null || echo 1.0.0'
 clusters:
@@ -70,7 +70,7 @@ rollout:
   waves:
     - {name: first, percent: 10}
     - {name: rest}
-  maxParallel: 4
+  maxParallel: 3
   bake: 0s
   failurePolicy: {maxFailuresPerWave: 0, rollback: none}
 EOF
@@ -91,7 +91,7 @@ start() {
 done_kills=0
 while [ "$done_kills" -lt "$kills" ]; do
   start
-  sleep "0.$(( RANDOM % 5 + 2 ))"
+  sleep "0.$(( RANDOM % 41 + 15 ))"
   if ! kill -0 "$child" 2>/dev/null; then
     wait "$child" || true
     child=

@@ -250,15 +250,18 @@ extension FleetwaveCommand {
         clock: clock, command: self)
       var summary: RunSummary
       var blocked: Blocked?
+      var announced: String?
       repeat {
         (summary, blocked) = try runOnce(
           session: session, plan: planned, fleet: fleet, driver: driver, gates: gates,
           waveGates: waveGates, clock: clock, manual: manual, parallel: parallel)
         guard follow, let wait = blocked, wait.until == nil else { break }
         // Following, an approval or the end of a pause comes from another process.
-        print("waiting for: \(wait.reason)")
+        if announced != wait.reason {
+          announced = wait.reason
+          FileHandle.standardOutput.write(Data("waiting for: \(wait.reason)\n".utf8))
+        }
         clock.wait(for: .milliseconds(Int64(pollInterval * 1000)))
-        session.journal.refresh()
       } while true
 
       try writeReports(summary)
