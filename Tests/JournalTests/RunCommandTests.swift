@@ -205,6 +205,75 @@ private func lastLine(_ text: String) -> String {
         "replan: the fleet changed since run c-1 started\n  wave asia: + tyo-2\n"))
   }
 
+  @Test func aRunKilledDuringItsRollbackFinishesTheRollbackOnResume() throws {
+    let dir = try TemporaryDirectory("run-halt")
+    defer { dir.remove() }
+    let marks = dir.file("marks")
+    try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+    let fleet = try dir.write(
+      "fleet/fleet.yaml",
+      """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      metadata: {name: halt}
+      release:
+        name: checkout
+        driver: exec
+        version: 2.0.0
+        exec:
+          upgrade: 'test {{ .name }} != b-2 && echo 2.0.0 > \(marks)/{{ .name }}.rev'
+          # The first rollback hangs until the test has killed the run, then lets go.
+          rollback: 'if [ ! -f \(marks)/hung ]; then touch \(marks)/hung; for i in $(seq 600); do [ -f \(marks)/go ] && break; sleep 0.1; done; fi; echo 1.0.0 > \(marks)/{{ .name }}.rev'
+          revision: 'cat \(marks)/{{ .name }}.rev 2>/dev/null || echo 1.0.0'
+      clusters:
+        - {name: a, labels: {canary: "true"}}
+        - {name: b-1, labels: {w: r}}
+        - {name: b-2, labels: {w: r}}
+      rollout:
+        canary: {selector: canary=true, maxFailures: 0}
+        waves:
+          - {name: rest, selector: w=r}
+        maxParallel: 1
+        failurePolicy: {maxFailuresPerWave: 0, rollback: wave}
+      """)
+    // Started through a shell that exits at once, with every inherited descriptor beyond
+    // stdio closed: the run is not our child, and neither it nor its orphaned commands hold
+    // a pipe of this test process open.
+    let started = try runProcess(
+      "/bin/bash",
+      [
+        "-c",
+        "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; "
+          + "\"$0\" rollout \"$1\" --run h-1 </dev/null >/dev/null 2>&1 & echo $!",
+        BuiltProducts.path("fleetwave"), fleet,
+      ])
+    let pid = try #require(Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+    let journal = RunStore(stateDirectory: dir.file("fleet/.fleetwave")).journalPath("h-1")
+    let rollingBack = eventually(timeout: 60) {
+      guard let contents = try? JournalFile.read(path: journal) else { return false }
+      return RunState(records: contents.records).clusters["b-1"]?.state == "rolling-back"
+        && FileManager.default.fileExists(atPath: marks + "/hung")
+    }
+    kill(pid, SIGKILL)
+    #expect(eventually(timeout: 30) { kill(pid, 0) != 0 })
+    // The killed run's rollback command lives on as an orphan: let it end now.
+    FileManager.default.createFile(atPath: marks + "/go", contents: nil)
+    #expect(rollingBack)
+    let resumed = try fleetwave(["resume", "h-1", "--fleet", dir.file("fleet")])
+    #expect(resumed.status == 1)
+    #expect(
+      resumed.stdout.hasSuffix(
+        "rollout h-1: halted (1 succeeded, 2 rolled-back)\n  wave 'rest' had halted\n  rolled back: b-1, b-2\n"
+      ))
+    for (name, revision) in [("a", "2.0.0"), ("b-1", "1.0.0"), ("b-2", "1.0.0")] {
+      let text = try String(contentsOfFile: "\(marks)/\(name).rev", encoding: .utf8)
+      #expect(text == revision + "\n", "\(name)")
+    }
+    let check = try fleetwave(["status", "h-1", "--fleet", dir.file("fleet"), "--check"])
+    #expect(check.status == 0)
+    #expect(check.stdout.hasPrefix("run h-1: halted\n"))
+  }
+
   @Test func statusOfAnUnknownRunSuggestsAKnownOne() throws {
     let dir = try TemporaryDirectory("run-unknown")
     defer { dir.remove() }
