@@ -223,7 +223,10 @@ private func lastLine(_ text: String) -> String {
         exec:
           upgrade: 'test {{ .name }} != b-2 && echo 2.0.0 > \(marks)/{{ .name }}.rev'
           # The first rollback hangs until the test has killed the run, then lets go.
-          rollback: 'if [ ! -f \(marks)/hung ]; then touch \(marks)/hung; for i in $(seq 600); do [ -f \(marks)/go ] && break; sleep 0.1; done; fi; echo 1.0.0 > \(marks)/{{ .name }}.rev'
+          rollback: >-
+            if [ ! -f \(marks)/hung ]; then touch \(marks)/hung;
+            for i in $(seq 600); do [ -f \(marks)/go ] && break; sleep 0.1; done; fi;
+            echo 1.0.0 > \(marks)/{{ .name }}.rev
           revision: 'cat \(marks)/{{ .name }}.rev 2>/dev/null || echo 1.0.0'
       clusters:
         - {name: a, labels: {canary: "true"}}
@@ -263,8 +266,8 @@ private func lastLine(_ text: String) -> String {
     #expect(resumed.status == 1)
     #expect(
       resumed.stdout.hasSuffix(
-        "rollout h-1: halted (1 succeeded, 2 rolled-back)\n  wave 'rest' had halted\n  rolled back: b-1, b-2\n"
-      ))
+        "rollout h-1: halted (1 succeeded, 2 rolled-back)\n  wave 'rest' had halted\n"
+          + "  rolled back: b-1, b-2\n"))
     for (name, revision) in [("a", "2.0.0"), ("b-1", "1.0.0"), ("b-2", "1.0.0")] {
       let text = try String(contentsOfFile: "\(marks)/\(name).rev", encoding: .utf8)
       #expect(text == revision + "\n", "\(name)")
