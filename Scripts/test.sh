@@ -34,4 +34,10 @@ if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
   echo "test.sh: no test ran" >&2
   exit 1
 fi
+
+echo "== chaos"
+# Durable runs under SIGKILL: resumes must not lose or repeat work (docs/operations.md).
+if ! "$root/Scripts/chaos.sh"; then
+  status=1
+fi
 exit "$status"

@@ -3,6 +3,7 @@
 import Drivers
 import FleetCore
 import Foundation
+import Planner
 
 /// Says whether a wave marked `approval: true` may start (later backed by the journal).
 public protocol ApprovalSource: Sendable {
@@ -27,17 +28,74 @@ public struct ExecutorOptions: Sendable {
   public var failurePolicy: FailurePolicy
   /// Bound on each driver call.
   public var clusterTimeout: Duration
+  /// Maintenance windows and freezes; nil starts every cluster at once.
+  public var startTimes: StartTimes?
+  /// What to do when nothing may start until later (a window, a freeze, a bake).
+  public var waiting: WaitingMode
+  /// Where a resumed run stood, replayed from its journal.
+  public var resumeFrom: RecordedRun?
+  /// Says who paused the run, when it is paused: nothing new starts.
+  public var pausedBy: (@Sendable () -> String?)?
 
   public init(
     run: String, maxParallel: Int = 10, failurePolicy: FailurePolicy = FailurePolicy(),
-    clusterTimeout: Duration = .seconds(1800)
+    clusterTimeout: Duration = .seconds(1800), startTimes: StartTimes? = nil,
+    waiting: WaitingMode = .follow, resumeFrom: RecordedRun? = nil,
+    pausedBy: (@Sendable () -> String?)? = nil
   ) {
     self.run = run
     self.maxParallel = maxParallel
     self.failurePolicy = failurePolicy
     self.clusterTimeout = clusterTimeout
+    self.startTimes = startTimes
+    self.waiting = waiting
+    self.resumeFrom = resumeFrom
+    self.pausedBy = pausedBy
   }
 }
+
+/// Waiting for a window, a freeze's end or a bake: sleep on the clock (`follow`), or stop
+/// with the run saved and say what it waits for (`untilBlocked`, for cron and CI schedules).
+public enum WaitingMode: Sendable {
+  case follow
+  case untilBlocked
+}
+
+/// Why a run stopped without finishing, and when it can go on (nil: when someone acts).
+public struct Blocked: Sendable, Equatable {
+  public var reason: String
+  public var until: Date?
+
+  public init(reason: String, until: Date?) {
+    self.reason = reason
+    self.until = until
+  }
+}
+
+/// A run's state as its journal recorded it, to resume from: each cluster's record, the
+/// waves already promoted, the time each wave's bake began, and a halt in progress.
+public struct RecordedRun: Sendable {
+  public var clusters: [String: ClusterRunRecord]
+  public var promoted: Set<Int>
+  public var bakeStarted: [Int: Date]
+  /// Roll back every cluster the run changed, for this reason (`fleetwave rollback RUN`),
+  /// or go on with the rollback of a halted wave.
+  public var rollback: (wave: Int, reason: String, all: Bool)?
+
+  public init(
+    clusters: [String: ClusterRunRecord], promoted: Set<Int> = [], bakeStarted: [Int: Date] = [:],
+    rollback: (wave: Int, reason: String, all: Bool)? = nil
+  ) {
+    self.clusters = clusters
+    self.promoted = promoted
+    self.bakeStarted = bakeStarted
+    self.rollback = rollback
+  }
+}
+
+/// Called on the executor's queue before an event's action is taken, with the cluster's
+/// record when the event is about a cluster; throwing stops the run before the action.
+public typealias WriteAhead = @Sendable (RolloutEvent, ClusterRunRecord?) throws -> Void
 
 public struct ExecutorError: Error, Sendable, Equatable, CustomStringConvertible {
   public var message: String
@@ -61,6 +119,14 @@ public final class Executor: @unchecked Sendable {
   private let delivered = DispatchSemaphore(value: 0)
 
   private var observers: [@Sendable (RolloutEvent) -> Void] = []
+  private var writeAheads: [WriteAhead] = []
+  /// Set when the journal could not be written: nothing more may start.
+  private var recordingFailed: String?
+  private var blocked: Blocked?
+  private var windowTimer: Cancellation?
+  private var windowTimerAt: Date?
+  private var announcedWait: Date?
+  private var rollbackEverything = false
   private var completion: (@Sendable (RunSummary) -> Void)?
   private var slots: [Slot]
   private var waves: [WaveRunRecord]
@@ -151,6 +217,15 @@ public final class Executor: @unchecked Sendable {
     queue.sync { observers.append(observer) }
   }
 
+  /// Registers a write-ahead hook (the journal): it sees every event before observers do and
+  /// before the action it announces, and a throw stops the run. Call before `start`.
+  public func recordAhead(_ hook: @escaping WriteAhead) {
+    queue.sync { writeAheads.append(hook) }
+  }
+
+  /// Why the run stopped unfinished (a window, a bake, an approval, a pause), once it has.
+  public var blockedBy: Blocked? { queue.sync { blocked } }
+
   /// Starts the run; `completion` gets the summary once the run finished or stopped.
   public func start(completion: @escaping @Sendable (RunSummary) -> Void = { _ in }) {
     queue.async { [self] in
@@ -163,7 +238,11 @@ public final class Executor: @unchecked Sendable {
       transit.touch()
       startedAt = clock.now()
       emit(.runStarted(run: options.run, at: clock.now()))
-      beginWave(0)
+      if let recorded = options.resumeFrom {
+        resume(recorded)
+      } else {
+        beginWave(0)
+      }
     }
   }
 
@@ -263,15 +342,63 @@ public final class Executor: @unchecked Sendable {
       waves[index].phase = .waitingForApproval
       waitingForApproval = wave.name
       emit(.waveWaiting(wave: index, phase: .waitingForApproval, until: nil, at: clock.now()))
+      blocked = Blocked(
+        reason: "approval of wave '\(wave.name)' (fleetwave approve \(options.run) --wave "
+          + "\(wave.name))", until: nil)
       finish(.interrupted, "waiting for approval of wave '\(wave.name)'")
       return
     }
     stage = .upgrading(index)
     waves[index].phase = .running
-    waves[index].startedAt = clock.now()
+    waves[index].startedAt = waves[index].startedAt ?? clock.now()
     emit(.waveStarted(wave: index, at: clock.now()))
-    pending = slots.indices.filter { slots[$0].record.wave == wave.index }
+    let members = slots.indices.filter { slots[$0].record.wave == wave.index }
+    pending = members.filter { slots[$0].record.phase == .pending }
+    // A resumed run finds clusters it left mid-change: ask their driver where they stand.
+    for slot in members where [.upgrading, .verifying].contains(slots[slot].record.phase) {
+      startUpgrade(slot, reexamining: true)
+    }
     step()
+  }
+
+  /// Picks a resumed run up where its journal left it: failures count against the budgets,
+  /// promoted waves stay promoted, a bake goes on from when it began, a halt's rollback goes on.
+  private func resume(_ recorded: RecordedRun) {
+    for index in slots.indices {
+      guard var record = recorded.clusters[slots[index].record.name] else { continue }
+      record.wave = slots[index].record.wave
+      slots[index].record = record
+      if record.phase == .failed || record.phase == .rollbackFailed
+        || (record.phase == .rolledBack && record.error != nil)
+      {
+        waves[record.wave].failures += 1
+        totalFailures += 1
+      }
+    }
+    for index in recorded.promoted where index < waves.count { waves[index].phase = .promoted }
+    if let rollback = recorded.rollback {
+      rollbackEverything = rollback.all
+      halt = (rollback.wave, rollback.reason)
+      reason = rollback.reason
+      stage = .stopping
+      step()
+      return
+    }
+    guard let index = plan.waves.indices.first(where: { !recorded.promoted.contains($0) }) else {
+      beginWave(plan.waves.count)
+      return
+    }
+    let members = slots.filter { $0.record.wave == index }
+    let settled: Set<ClusterPhase> = [.baking, .succeeded, .failed, .rolledBack, .rollbackFailed]
+    if let began = recorded.bakeStarted[index],
+      members.allSatisfy({ settled.contains($0.record.phase) })
+    {
+      stage = .upgrading(index)
+      waves[index].phase = .running
+      waveFinished(index, bakeBegan: began)
+      return
+    }
+    beginWave(index)
   }
 
   /// The scheduling step, after every change: start what the limits allow, close the wave
@@ -279,8 +406,13 @@ public final class Executor: @unchecked Sendable {
   private func step() {
     switch stage {
     case .upgrading(let index):
-      startUpgrades(index)
-      if pending.isEmpty && inFlight == 0 && outstanding == 0 { waveFinished(index) }
+      let wait = startUpgrades(index)
+      guard stage == .upgrading(index) else { return }
+      if pending.isEmpty && inFlight == 0 && outstanding == 0 {
+        waveFinished(index)
+      } else if let wait {
+        waitToStart(index, wait)
+      }
     case .stopping:
       guard outstanding == 0 else { return }
       if let halt, interrupts == 0 {
@@ -313,14 +445,63 @@ public final class Executor: @unchecked Sendable {
     }
   }
 
-  private func waveFinished(_ index: Int) {
+  /// Nothing pending may start yet. Following, sleep on the clock until the first may;
+  /// until blocked, stop once what is in flight has landed, and say what the run waits for.
+  private func waitToStart(_ index: Int, _ wait: Blocked) {
+    switch options.waiting {
+    case .untilBlocked:
+      guard inFlight == 0 && outstanding == 0 else { return }
+      waves[index].phase = .waitingForWindow
+      emit(.waveWaiting(wave: index, phase: .waitingForWindow, until: wait.until, at: clock.now()))
+      blocked = wait
+      finish(.interrupted, "waiting for " + wait.reason)
+    case .follow:
+      guard let until = wait.until else {
+        guard inFlight == 0 && outstanding == 0 else { return }
+        blocked = wait
+        finish(.interrupted, "waiting for " + wait.reason)
+        return
+      }
+      if windowTimerAt.map({ until < $0 }) ?? true {
+        windowTimer?.cancel()
+        windowTimerAt = until
+        windowTimer = clock.schedule(at: until, on: queue) { [self] in
+          transit.touch()
+          windowTimer = nil
+          windowTimerAt = nil
+          announcedWait = nil
+          guard stage == .upgrading(index) else { return }
+          waves[index].phase = .running
+          step()
+        }
+      }
+      // Say so once the wave has nothing else to do but wait.
+      if inFlight == 0 && outstanding == 0 && announcedWait != windowTimerAt {
+        announcedWait = windowTimerAt
+        waves[index].phase = .waitingForWindow
+        emit(
+          .waveWaiting(
+            wave: index, phase: .waitingForWindow, until: windowTimerAt ?? until, at: clock.now()))
+      }
+    }
+  }
+
+  private func waveFinished(_ index: Int, bakeBegan: Date? = nil) {
     let wave = plan.waves[index]
     stage = .baking(index)
     waves[index].phase = .baking
-    let until = clock.now().addingTimeInterval(DurationText.seconds(wave.bake))
-    emit(.waveBaking(wave: index, until: until, at: clock.now()))
-    if wave.bake == .zero {
+    let began = bakeBegan ?? clock.now()
+    let until = began.addingTimeInterval(DurationText.seconds(wave.bake))
+    if bakeBegan == nil { emit(.waveBaking(wave: index, until: until, at: clock.now())) }
+    if until <= clock.now() {
       bakeEnded(index)
+      return
+    }
+    if options.waiting == .untilBlocked {
+      let wait = Blocked(
+        reason: "the bake of wave '\(wave.name)' to end at \(Timestamp.iso(until))", until: until)
+      blocked = wait
+      finish(.interrupted, "waiting for " + wait.reason)
       return
     }
     timer = clock.schedule(at: until, on: queue) { [self] in
@@ -380,26 +561,60 @@ public final class Executor: @unchecked Sendable {
     return (max(1, min(options.maxParallel, waveLimit)), wave.maxPerDomain.map { max(1, $0) })
   }
 
-  /// Starts pending clusters in plan order; one whose domain is full is passed over (not
-  /// dropped) so the next domain's cluster can go.
-  private func startUpgrades(_ waveIndex: Int) {
+  /// Starts pending clusters in plan order; one whose domain is full, or whose window is
+  /// closed, is passed over (not dropped) so the next one can go. Returns what the first
+  /// passed-over cluster waits for when nothing pending may start now.
+  private func startUpgrades(_ waveIndex: Int) -> Blocked? {
+    if pending.isEmpty || recordingFailed != nil { return nil }
+    if let pausedBy = options.pausedBy?() {
+      return Blocked(
+        reason: "the run to be resumed (paused by \(pausedBy); fleetwave resume \(options.run))",
+        until: nil)
+    }
     let (parallel, perDomain) = limits(waveIndex)
+    let now = clock.now()
     var position = 0
     while inFlight < parallel && position < pending.count {
       let slot = pending[position]
+      if options.startTimes?.wait(for: slots[slot].record.name, at: now) != nil {
+        position += 1
+        continue
+      }
       if let perDomain, inFlightByDomain[slots[slot].domain, default: 0] >= perDomain {
         position += 1
         continue
       }
       pending.remove(at: position)
       startUpgrade(slot)
+      if recordingFailed != nil { return nil }
     }
+    // Only a wait that holds back every pending cluster blocks the wave; it lasts until the
+    // first of them may start.
+    var earliest: Blocked?
+    for slot in pending {
+      guard let wait = options.startTimes?.wait(for: slots[slot].record.name, at: now) else {
+        return nil
+      }
+      let sooner =
+        earliest == nil
+        || (wait.opensAt.map { opens in earliest?.until.map { opens < $0 } ?? true } ?? false)
+      if sooner { earliest = Blocked(reason: wait.reason, until: wait.opensAt) }
+    }
+    return earliest
   }
 
-  private func startUpgrade(_ slot: Int) {
-    slots[slot].record.startedAt = clock.now()
+  /// Upgrades one cluster. Re-examining (a resumed run's cluster that was mid-change), the
+  /// driver's current revision decides: already at the target, it is verified; else upgraded.
+  private func startUpgrade(_ slot: Int, reexamining: Bool = false) {
+    if slots[slot].record.startedAt == nil { slots[slot].record.startedAt = clock.now() }
+    slots[slot].record.phase = .pending
     enterFlight(slot)
     setPhase(slot, .upgrading)
+    guard recordingFailed == nil else {
+      abandon(slot)
+      return
+    }
+    let target = slots[slot].record.toRevision ?? plan.version
     let call = driverCall(slot)
     callDriver { completion in
       self.driver.currentRevision(call, completion: completion)
@@ -408,9 +623,25 @@ public final class Executor: @unchecked Sendable {
       case .failure(let error):
         clusterFailed(slot, "cannot read the current revision: \(error.message)", error)
       case .success(let revision):
-        slots[slot].record.fromRevision = revision
+        if reexamining, let revision, revision == target {
+          slots[slot].record.toRevision = revision
+          verifyCluster(slot)
+          return
+        }
+        if !reexamining || slots[slot].record.fromRevision == nil {
+          slots[slot].record.fromRevision = revision
+        }
         if slots[slot].cancellation.isCancelled {
           clusterFailed(slot, "cancelled", DriverError(.cancelled, "cancelled"))
+          return
+        }
+        // The record that matters for exactly-once: flushed before the upgrade runs.
+        recordAhead(
+          .clusterPhase(
+            cluster: slots[slot].record.name, wave: slots[slot].record.wave, phase: .upgrading,
+            detail: nil, at: clock.now()), slot)
+        guard recordingFailed == nil else {
+          abandon(slot)
           return
         }
         callDriver { completion in
@@ -429,6 +660,10 @@ public final class Executor: @unchecked Sendable {
 
   private func verifyCluster(_ slot: Int) {
     setPhase(slot, .verifying)
+    guard recordingFailed == nil else {
+      abandon(slot)
+      return
+    }
     guard !gates.isEmpty else {
       verified(slot, [])
       return
@@ -531,9 +766,12 @@ public final class Executor: @unchecked Sendable {
   // MARK: - Rollback
 
   private func startRollback(_ haltedWave: Int) {
-    let touched = { (slot: Slot) in slot.record.wasTouched && !slot.record.interruptedMidUpgrade }
+    let touched = { (slot: Slot) in
+      slot.record.wasTouched && !slot.record.interruptedMidUpgrade
+        && slot.record.phase != .rolledBack
+    }
     let chosen: [Int]
-    switch options.failurePolicy.rollback {
+    switch rollbackEverything ? .all : options.failurePolicy.rollback {
     case .none: chosen = []
     case .failed:
       chosen = slots.indices.filter { touched(slots[$0]) && slots[$0].record.phase == .failed }
@@ -568,8 +806,13 @@ public final class Executor: @unchecked Sendable {
   private func startRollback(slot: Int) {
     slots[slot].cancellation = Cancellation()
     slots[slot].cancelledBy = nil
+    if slots[slot].record.phase.isInFlight { slots[slot].record.phase = .failed }
     enterFlight(slot)
     setPhase(slot, .rollingBack)
+    guard recordingFailed == nil else {
+      abandon(slot)
+      return
+    }
     let call = driverCall(slot)
     let target = slots[slot].record.fromRevision
     callDriver { completion in
@@ -625,7 +868,37 @@ public final class Executor: @unchecked Sendable {
   }
 
   private func emit(_ event: RolloutEvent) {
+    var slot: Int?
+    if case .clusterPhase(let name, _, _, _, _) = event {
+      slot = slots.firstIndex { $0.record.name == name }
+    }
+    recordAhead(event, slot)
     for observer in observers { observer(event) }
+  }
+
+  /// Hands an event to the write-ahead hooks only. The first failure stops the run: nothing
+  /// new starts, what is in flight lands, and the run ends interrupted (resumable).
+  private func recordAhead(_ event: RolloutEvent, _ slot: Int?) {
+    guard recordingFailed == nil, !writeAheads.isEmpty else { return }
+    let record = slot.map { slots[$0].record }
+    do {
+      for hook in writeAheads { try hook(event, record) }
+    } catch {
+      recordingFailed = "cannot write the journal: \(error)"
+      reason = recordingFailed
+      pending = []
+      timer?.cancel()
+      timer = nil
+      if stage != .finished && stage != .notStarted { stage = .stopping }
+      interrupts = max(interrupts, 1)
+    }
+  }
+
+  /// Takes back a cluster whose action could not be recorded ahead: it never started.
+  private func abandon(_ slot: Int) {
+    leaveFlight(slot)
+    slots[slot].record.phase = .pending
+    step()
   }
 
   /// Issues a driver call; its result is handled on the queue, counted as outstanding until.
@@ -703,6 +976,8 @@ public final class Executor: @unchecked Sendable {
     stage = .finished
     timer?.cancel()
     timer = nil
+    windowTimer?.cancel()
+    windowTimer = nil
     self.outcome = outcome
     reason = why
     finishedAt = clock.now()

@@ -14,7 +14,10 @@ public struct FleetwaveCommand: AsyncParsableCommand {
       cross the budget.
       """,
     version: version,
-    subcommands: [Validate.self, Values.self, Plan.self, Rollout.self, Simulate.self, Diff.self]
+    subcommands: [
+      Validate.self, Values.self, Plan.self, Rollout.self, Simulate.self, Diff.self, Resume.self,
+      Status.self, History.self, RollbackRun.self, Approve.self, Pause.self,
+    ]
   )
 
   public init() {}

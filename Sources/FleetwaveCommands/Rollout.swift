@@ -8,6 +8,7 @@ import Foundation
 import HTTP
 import Health
 import Inventory
+import Journal
 import Planner
 import Report
 
@@ -19,7 +20,9 @@ extension FleetwaveCommand {
         Canary first, then each wave in parallel under its limits; a wave is promoted once all
         its clusters are upgraded, verified and baked. Crossing a failure budget halts the
         rollout and rolls back as the policy says. Ctrl-C stops starting clusters and lets the
-        running ones finish (a second Ctrl-C cancels them). Exit codes: 0 succeeded, 1 halted
+        running ones finish (a second Ctrl-C cancels them). Every transition is journaled
+        before it happens (STATE/runs/RUN/journal.log), so `fleetwave resume RUN` continues a
+        run after a crash. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted
         or failed, 2 usage, 3 interrupted or waiting for approval.
         """)
 
@@ -78,6 +81,57 @@ extension FleetwaveCommand {
 
     @OptionGroup var kube: KubeRolloutOptions
 
+    @Option(
+      help: ArgumentHelp(
+        "Where runs, journals and the lock live (default: FLEET/.fleetwave).", valueName: "dir"))
+    var state: String?
+
+    @Flag(
+      help: """
+        Advance the run as far as windows, freezes, bakes and approvals allow, save it and \
+        exit 0 saying what it waits for; continues the fleet's unfinished run if there is one \
+        (for cron and scheduled pipelines).
+        """)
+    var untilBlocked = false
+
+    @Flag(
+      help: """
+        Keep running through waits: sleep until windows open and bakes end, and poll the \
+        journal for approvals and for the end of a pause.
+        """)
+    var follow = false
+
+    @Option(
+      help: ArgumentHelp("With --follow: how often to look for approvals.", valueName: "seconds"))
+    var pollInterval: Double = 30
+
+    @Flag(
+      help: """
+        Run even though another process holds the fleet's run lock (for a lock on a shared \
+        file system whose holder is known to be gone). Two runs may then change the same \
+        clusters.
+        """)
+    var force = false
+
+    @Option(
+      help: ArgumentHelp(
+        "For testing and rehearsal: act as if the time were this (also FLEETWAVE_NOW).",
+        valueName: "time"))
+    var now: String?
+
+    @Option(
+      help: ArgumentHelp("Who approves, pauses or resumes (default: $USER).", valueName: "name"))
+    var by: String?
+
+    @Option(help: .hidden)
+    var resumeRun: String?
+
+    @Option(help: .hidden)
+    var rollbackRun: String?
+
+    @Flag(help: "With resume: accept a fleet that changed since the run started, and show how.")
+    var replan = false
+
     func validate() throws {
       if let maxParallel, maxParallel < 1 {
         throw ValidationError("--max-parallel must be at least 1")
@@ -90,6 +144,15 @@ extension FleetwaveCommand {
       if let simFailureRate, FailureRate.parse(simFailureRate) == nil {
         throw ValidationError("--sim-failure-rate must be between 0 and 1 (or 0% and 100%)")
       }
+      if untilBlocked && follow {
+        throw ValidationError("--until-blocked and --follow exclude each other")
+      }
+      if let text = now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"],
+        Timestamp.parse(text) == nil
+      {
+        throw ValidationError("--now: '\(text)' is not a time like 2027-01-15T08:00:00Z")
+      }
+      if !(pollInterval > 0) { throw ValidationError("--poll-interval must be positive") }
     }
 
     func run() throws {
@@ -97,10 +160,24 @@ extension FleetwaveCommand {
       let fleet = loaded.fleet
       let kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
-      let planned = Planner().plan(fleet, start: Date())
-      let runID = self.runID ?? Self.runID(fleet: fleet.name, at: Date())
+      let nowOverride = (now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"])
+        .flatMap(Timestamp.parse)
+      let startTime = nowOverride ?? Date()
+      let store = RunStore(stateDirectory: state ?? fleet.directory + "/.fleetwave")
+      // A scheduled invocation continues its run: the one named, else the fleet's unfinished one.
+      var continued = resumeRun ?? rollbackRun
+      if continued == nil && untilBlocked {
+        continued =
+          runID.map { FileManager.default.fileExists(atPath: store.journalPath($0)) ? $0 : nil }
+          ?? RunRecords.unfinished(in: store, fleet: fleet.name)
+      }
+      let runID = continued ?? self.runID ?? Self.runID(fleet: fleet.name, at: startTime)
       let policy = fleet.rollout
       let parallel = maxParallel ?? policy.maxParallel
+      let lock = dryRun ? nil : try RunSession.lock(
+        store: store, fleet: fleet.name, run: runID, at: startTime, force: force)
+      let recorded = try continued.map { try RunSession.reopen(store: store, run: $0) }
+      let planned = Planner().plan(fleet, start: recorded?.header.startedAt ?? startTime)
 
       if dryRun {
         print(
@@ -112,7 +189,8 @@ extension FleetwaveCommand {
       let driver: any Driver
       var gates: [any HealthGate] = []
       var waveGates: [any HealthGate] = []
-      var clock: any RolloutClock = SystemClock()
+      var clock: any RolloutClock =
+        nowOverride == nil ? SystemClock() : OffsetClock(startingAt: startTime)
       var manual: ManualClock?
       switch kind {
       case .sim:
@@ -132,7 +210,7 @@ extension FleetwaveCommand {
         driver = simulated
         gates = [SimHealthGate(driver: simulated)]
         if !realTime {
-          let virtual = ManualClock(start: Date())
+          let virtual = ManualClock(start: startTime)
           manual = virtual
           clock = virtual
         }
@@ -146,7 +224,7 @@ extension FleetwaveCommand {
         let sets = self.sets
         driver = ExecDriver(
           commands: commands, release: fleet.release,
-          logDirectory: logDir ?? ".fleetwave/runs/\(runID)/logs",
+          logDirectory: logDir ?? "\(store.runsDirectory)/\(runID)/logs",
           values: { cluster in
             do throws(DiagnosticError) {
               return try values.values(for: cluster, sets: sets)
@@ -163,7 +241,7 @@ extension FleetwaveCommand {
         sim = nil
         driver = try HelmRollout.driver(
           loaded, sets: sets, kubeconfig: kube.connection.kubeconfig,
-          logDirectory: logDir ?? ".fleetwave/runs/\(runID)/logs")
+          logDirectory: logDir ?? "\(store.runsDirectory)/\(runID)/logs")
       }
       if kind != .sim {
         // Drivers that change real clusters are verified by the fleet's own gates.
@@ -178,18 +256,77 @@ extension FleetwaveCommand {
       }
       _ = sim
 
+      let session = try RunSession.begin(
+        store: store, run: runID, lock: lock, recorded: recorded, fleet: fleet, plan: planned,
+        clock: clock, command: self)
+      var summary: RunSummary
+      var blocked: Blocked?
+      var announced: String?
+      repeat {
+        (summary, blocked) = try runOnce(
+          session: session, plan: planned, fleet: fleet, driver: driver, gates: gates,
+          waveGates: waveGates, clock: clock, manual: manual, parallel: parallel)
+        guard follow, let wait = blocked, wait.until == nil else { break }
+        // Following, an approval or the end of a pause comes from another process.
+        if announced != wait.reason {
+          announced = wait.reason
+          FileHandle.standardOutput.write(Data("waiting for: \(wait.reason)\n".utf8))
+        }
+        clock.wait(for: .milliseconds(Int64(pollInterval * 1000)))
+      } while true
+
+      try writeReports(summary)
+      session.finish(summary, blocked: blocked)
+      print(Self.closingLine(summary, rollback: rollbackRun != nil))
+      if let blocked, untilBlocked || follow {
+        print("waiting for: \(blocked.reason)")
+        if untilBlocked { return }
+      }
+      switch summary.outcome {
+      case .succeeded: return
+      case .halted:
+        if rollbackRun != nil, !summary.clusters.contains(where: { $0.phase == .rollbackFailed }) {
+          return
+        }
+        throw ExitCode(1)
+      case .failed: throw ExitCode(1)
+      case .interrupted: throw ExitCode(3)
+      }
+    }
+
+    /// One pass of the executor over the run as its journal stands.
+    private func runOnce(
+      session: RunSession, plan planned: FleetCore.Plan, fleet: Fleet, driver: any Driver,
+      gates: [any HealthGate], waveGates: [any HealthGate], clock: any RolloutClock,
+      manual: ManualClock?, parallel: Int
+    ) throws -> (RunSummary, Blocked?) {
+      let policy = fleet.rollout
+      let journal = session.journal
       let executor: Executor
       do {
         executor = try Executor(
           plan: planned, clusters: fleet.clusters, driver: driver, gates: gates,
           waveGates: waveGates, clock: clock,
-          approvals: StaticApprovals(Set(approve)),
+          approvals: JournalApprovals(journal: journal, approved: Set(approve)),
           options: ExecutorOptions(
-            run: runID, maxParallel: parallel, failurePolicy: policy.failurePolicy,
-            clusterTimeout: policy.clusterTimeout))
+            run: session.run, maxParallel: parallel, failurePolicy: policy.failurePolicy,
+            clusterTimeout: policy.clusterTimeout, startTimes: StartTimes(fleet: fleet),
+            waiting: untilBlocked ? .untilBlocked : .follow,
+            resumeFrom: session.recordedRun(plan: planned, rollback: rollbackRun != nil),
+            pausedBy: {
+              journal.refresh()
+              let state = journal.state
+              return state.paused ? state.pausedBy ?? "someone" : nil
+            }))
       } catch {
         printError("error: \(error.message)")
         throw ExitCode(1)
+      }
+      let rollingBack = rollbackRun != nil
+      executor.recordAhead { event, record in
+        if rollingBack, case .runFinished = event { return }
+        guard let entry = RunRecorder.entry(for: event, cluster: record) else { return }
+        try journal.append(entry)
       }
 
       let output = FileHandle.standardOutput
@@ -210,14 +347,7 @@ extension FleetwaveCommand {
         manual.map { executor.runInVirtualTime($0) } ?? executor.run()
       }
       progress.finish()
-
-      try writeReports(summary)
-      print(Self.closingLine(summary))
-      switch summary.outcome {
-      case .succeeded: return
-      case .halted, .failed: throw ExitCode(1)
-      case .interrupted: throw ExitCode(3)
-      }
+      return (summary, executor.blockedBy)
     }
 
     private func writeReports(_ summary: RunSummary) throws {
@@ -246,7 +376,7 @@ extension FleetwaveCommand {
       }
     }
 
-    static func closingLine(_ summary: RunSummary) -> String {
+    static func closingLine(_ summary: RunSummary, rollback: Bool = false) -> String {
       var counts: [ReportedState: Int] = [:]
       for record in summary.clusters {
         counts[ReportedState(record, outcome: summary.outcome), default: 0] += 1
@@ -254,9 +384,14 @@ extension FleetwaveCommand {
       let parts = ReportedState.allCases.compactMap { state in
         counts[state].map { "\($0) \(state.rawValue)" }
       }
+      let outcome =
+        rollback
+        ? (summary.clusters.contains { $0.phase == .rollbackFailed }
+          ? "rollback failed" : "rolled back")
+        : summary.outcome.rawValue
       var line =
-        "rollout \(summary.run): \(summary.outcome.rawValue) (" + parts.joined(separator: ", ")
-        + ")"
+        "\(rollback ? "rollback" : "rollout") \(summary.run): \(outcome) ("
+        + parts.joined(separator: ", ") + ")"
       if let reason = summary.reason { line += "\n  " + reason }
       let rolledBack = summary.clusters.filter { $0.phase == .rolledBack }.map(\.name)
       if !rolledBack.isEmpty { line += "\n  rolled back: " + rolledBack.joined(separator: ", ") }

@@ -28,7 +28,8 @@ public struct RunStore: Sendable {
     calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
     let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
     func two(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-    let stamp = "\(c.year ?? 0)\(two(c.month))\(two(c.day))-\(two(c.hour))\(two(c.minute))\(two(c.second))"
+    let stamp =
+      "\(c.year ?? 0)\(two(c.month))\(two(c.day))-\(two(c.hour))\(two(c.minute))\(two(c.second))"
     let suffix = String(UInt32.random(in: 0..<0xFF_FFFF), radix: 16)
     return stamp + "-" + String(repeating: "0", count: 6 - suffix.count) + suffix
   }
@@ -42,6 +43,10 @@ public struct RunStore: Sendable {
 
 /// One run's journal, open for appending. Appends are serialised; each is on disk (fsync)
 /// when `append` returns.
+///
+/// More than one process may append: `approve` and `pause` write to the journal of a run that
+/// may be live. Each append holds an `flock` on the file and first reads what others appended,
+/// so sequence numbers stay dense and every writer's view stays whole.
 public final class Journal: @unchecked Sendable {
   public let path: String
   public let header: RunHeader
@@ -49,12 +54,18 @@ public final class Journal: @unchecked Sendable {
   private let lock = NSLock()
   private let clock: any RolloutClock
   private var storedRecords: [JournalRecord]
+  /// Bytes of the file already read into `storedRecords`.
+  private var knownLength: Int
 
-  private init(path: String, fd: Int32, header: RunHeader, records: [JournalRecord], clock: any RolloutClock) {
+  private init(
+    path: String, fd: Int32, header: RunHeader, records: [JournalRecord], knownLength: Int,
+    clock: any RolloutClock
+  ) {
     self.path = path
     self.fd = fd
     self.header = header
     self.storedRecords = records
+    self.knownLength = knownLength
     self.clock = clock
   }
 
@@ -70,7 +81,9 @@ public final class Journal: @unchecked Sendable {
   public var state: RunState { RunState(records: records) }
 
   /// Starts a new run's journal; its first record is the header.
-  public static func create(store: RunStore, header: RunHeader, clock: any RolloutClock = SystemClock())
+  public static func create(
+    store: RunStore, header: RunHeader, clock: any RolloutClock = SystemClock()
+  )
     throws(JournalError) -> Journal
   {
     let directory = "\(store.runsDirectory)/\(header.id)"
@@ -81,11 +94,14 @@ public final class Journal: @unchecked Sendable {
     }
     let path = store.journalPath(header.id)
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw JournalError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw JournalError("cannot create \(path): \(String(cString: strerror(errno)))")
+    }
     // The new directory entry must be durable too, not only the file's contents.
     syncDirectory(directory)
     syncDirectory(store.runsDirectory)
-    let journal = Journal(path: path, fd: fd, header: header, records: [], clock: clock)
+    let journal = Journal(
+      path: path, fd: fd, header: header, records: [], knownLength: 0, clock: clock)
     try journal.append(.runStarted(header))
     return journal
   }
@@ -106,9 +122,47 @@ public final class Journal: @unchecked Sendable {
       }
     }
     let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-    guard fd >= 0 else { throw JournalError("cannot open \(path): \(String(cString: strerror(errno)))") }
-    let journal = Journal(path: path, fd: fd, header: header, records: read.records, clock: clock)
+    guard fd >= 0 else {
+      throw JournalError("cannot open \(path): \(String(cString: strerror(errno)))")
+    }
+    let journal = Journal(
+      path: path, fd: fd, header: header, records: read.records, knownLength: read.validLength,
+      clock: clock)
     return (journal, read.tornTail)
+  }
+
+  /// Opens a run's journal to add to it from outside the run (`approve`, `pause`), which may
+  /// be live: nothing is repaired, and a torn last line is an error, since its writer may be
+  /// mid-append. The run's own process reopens with `reopen`.
+  public static func attach(store: RunStore, run: String, clock: any RolloutClock = SystemClock())
+    throws(JournalError) -> Journal
+  {
+    let path = store.journalPath(run)
+    let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw JournalError(
+        errno == ENOENT
+          ? "no run '\(run)' in \(store.runsDirectory)"
+          : "cannot open \(path): \(String(cString: strerror(errno)))")
+    }
+    flock(fd, LOCK_EX)
+    defer { flock(fd, LOCK_UN) }
+    let read: JournalFile.Contents
+    do {
+      read = try JournalFile.read(path: path)
+    } catch {
+      close(fd)
+      throw error
+    }
+    guard case .runStarted(let header)? = read.records.first?.entry, read.tornTail == nil else {
+      close(fd)
+      throw JournalError(
+        read.tornTail.map { "\($0); resume the run to repair it first" }
+          ?? "\(path): the journal does not start with a run header")
+    }
+    return Journal(
+      path: path, fd: fd, header: header, records: read.records, knownLength: read.validLength,
+      clock: clock)
   }
 
   /// Appends and flushes one entry; when this returns, the entry survives a crash.
@@ -116,10 +170,16 @@ public final class Journal: @unchecked Sendable {
   public func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord {
     lock.lock()
     defer { lock.unlock() }
+    guard flock(fd, LOCK_EX) == 0 else {
+      throw JournalError("cannot lock \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { flock(fd, LOCK_UN) }
+    readOthersAppends()
     let record = JournalRecord(sequence: storedRecords.count + 1, at: clock.now(), entry: entry)
     let json = JSONWriter.bytes(RecordCoding.encode(record))
     let crc = String(CRC32.checksum(json), radix: 16)
-    let line = Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + json + [0x0A]
+    let line =
+      Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + json + [0x0A]
     var written = 0
     while written < line.count {
       let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + written, line.count - written) }
@@ -133,7 +193,41 @@ public final class Journal: @unchecked Sendable {
       throw JournalError("cannot flush \(path): \(String(cString: strerror(errno)))")
     }
     storedRecords.append(record)
+    knownLength += line.count
     return record
+  }
+
+  /// Reads what other processes appended since (an approval, a pause).
+  public func refresh() {
+    lock.lock()
+    defer { lock.unlock() }
+    guard flock(fd, LOCK_SH) == 0 else { return }
+    defer { flock(fd, LOCK_UN) }
+    readOthersAppends()
+  }
+
+  /// Caller holds `lock` and an flock. Only whole, sound lines are taken.
+  private func readOthersAppends() {
+    var status = stat()
+    guard fstat(fd, &status) == 0, Int(status.st_size) > knownLength else { return }
+    let reader = open(path, O_RDONLY | O_CLOEXEC)
+    guard reader >= 0 else { return }
+    defer { close(reader) }
+    let count = Int(status.st_size) - knownLength
+    var bytes = [UInt8](repeating: 0, count: count)
+    let n = bytes.withUnsafeMutableBytes {
+      pread(reader, $0.baseAddress, count, off_t(knownLength))
+    }
+    guard n == count else { return }
+    var offset = 0
+    while let end = bytes[offset...].firstIndex(of: 0x0A) {
+      guard let record = JournalFile.decodeLine(bytes[offset..<end]),
+        record.sequence == storedRecords.count + 1
+      else { return }
+      storedRecords.append(record)
+      knownLength += end + 1 - offset
+      offset = end + 1
+    }
   }
 
   private static func syncDirectory(_ path: String) {
@@ -173,23 +267,27 @@ public enum JournalFile {
       if let record = decodeLine(line), end != nil {
         guard record.sequence == records.count + 1 else {
           throw JournalError(
-            "\(path):\(lineNumber): record \(record.sequence) out of order (expected \(records.count + 1))")
+            "\(path):\(lineNumber): record \(record.sequence) out of order "
+              + "(expected \(records.count + 1))"
+          )
         }
         records.append(record)
         offset = lineEnd + 1
         continue
       }
       guard isLast else {
-        throw JournalError("\(path):\(lineNumber): damaged record (checksum or format) before the end")
+        throw JournalError(
+          "\(path):\(lineNumber): damaged record (checksum or format) before the end")
       }
       return Contents(
         records: records, validLength: offset, totalLength: bytes.count,
-        tornTail: "\(path):\(lineNumber): incomplete last record (a crash during a write) was discarded")
+        tornTail:
+          "\(path):\(lineNumber): incomplete last record (a crash during a write) was discarded")
     }
     return Contents(records: records, validLength: offset, totalLength: bytes.count, tornTail: nil)
   }
 
-  private static func decodeLine(_ line: ArraySlice<UInt8>) -> JournalRecord? {
+  static func decodeLine(_ line: ArraySlice<UInt8>) -> JournalRecord? {
     guard line.count > 9, line[line.startIndex + 8] == UInt8(ascii: " "),
       let crc = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16)
     else { return nil }

@@ -16,11 +16,14 @@ public struct RunHeader: Sendable, Equatable {
   public var host: String
   public var pid: Int32
   public var user: String
+  /// The fleet directory, absolute, so `fleetwave resume RUN` can find the fleet again.
+  public var fleetDirectory: String?
 
   public init(
     id: String, fleet: String, release: String, version: String?, fleetDigest: String, plan: Value,
-    startedAt: Date, host: String, pid: Int32, user: String
+    startedAt: Date, host: String, pid: Int32, user: String, fleetDirectory: String? = nil
   ) {
+    self.fleetDirectory = fleetDirectory
     self.id = id
     self.fleet = fleet
     self.release = release
@@ -39,12 +42,17 @@ public struct RunHeader: Sendable, Equatable {
 public enum JournalEntry: Sendable, Equatable {
   case runStarted(RunHeader)
   /// Written *before* the action a state announces (write-ahead), and again when it ends.
-  case cluster(name: String, state: String, revision: String? = nil, error: String? = nil)
+  /// `from` is the revision the cluster had before the upgrade, recorded before it starts.
+  case cluster(
+    name: String, state: String, revision: String? = nil, error: String? = nil,
+    from: String? = nil)
   case wave(index: Int, state: String)
   case approval(wave: Int, by: String)
   case paused(by: String)
   case resumed(by: String, pid: Int32, host: String)
   case measurement(cluster: String, gate: String, value: Double?, outcome: String, detail: String)
+  /// The run stopped unfinished and says what it waits for (a window, a bake, an approval).
+  case waiting(reason: String)
   case runFinished(outcome: String)
 
   var type: String {
@@ -56,6 +64,7 @@ public enum JournalEntry: Sendable, Equatable {
     case .paused: return "paused"
     case .resumed: return "resumed"
     case .measurement: return "measurement"
+    case .waiting: return "waiting"
     case .runFinished: return "run-finished"
     }
   }
@@ -66,6 +75,12 @@ public struct JournalRecord: Sendable, Equatable {
   public var sequence: Int
   public var at: Date
   public var entry: JournalEntry
+
+  public init(sequence: Int, at: Date, entry: JournalEntry) {
+    self.sequence = sequence
+    self.at = at
+    self.entry = entry
+  }
 }
 
 enum RecordCoding {
@@ -85,12 +100,16 @@ enum RecordCoding {
       m["host"] = .string(h.host)
       m["pid"] = .int(Int64(h.pid))
       m["user"] = .string(h.user)
+      if let directory = h.fleetDirectory { m["fleetDirectory"] = .string(directory) }
       m["plan"] = h.plan
-    case .cluster(let name, let state, let revision, let error):
+    case .cluster(let name, let state, let revision, let error, let from):
       m["cluster"] = .string(name)
       m["state"] = .string(state)
       if let revision { m["revision"] = .string(revision) }
       if let error { m["error"] = .string(error) }
+      if let from { m["from"] = .string(from) }
+    case .waiting(let reason):
+      m["reason"] = .string(reason)
     case .wave(let index, let state):
       m["wave"] = .int(Int64(index))
       m["state"] = .string(state)
@@ -131,10 +150,16 @@ enum RecordCoding {
         RunHeader(
           id: id, fleet: fleet, release: release, version: v["version"]?.string,
           fleetDigest: digest, plan: plan.unmarked, startedAt: started, host: host,
-          pid: Int32(truncatingIfNeeded: pid), user: user))
+          pid: Int32(truncatingIfNeeded: pid), user: user,
+          fleetDirectory: v["fleetDirectory"]?.string))
     case "cluster":
       guard let name = v["cluster"]?.string, let state = v["state"]?.string else { return nil }
-      entry = .cluster(name: name, state: state, revision: v["revision"]?.string, error: v["error"]?.string)
+      entry = .cluster(
+        name: name, state: state, revision: v["revision"]?.string, error: v["error"]?.string,
+        from: v["from"]?.string)
+    case "waiting":
+      guard let reason = v["reason"]?.string else { return nil }
+      entry = .waiting(reason: reason)
     case "wave":
       guard let index = v["wave"]?.int, let state = v["state"]?.string else { return nil }
       entry = .wave(index: Int(index), state: state)

@@ -52,7 +52,8 @@ public final class RunLock: @unchecked Sendable {
     stateDirectory: String, fleet: String, run: String, at date: Date
   ) throws(RunLockError) -> RunLock {
     do {
-      try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(
+        atPath: stateDirectory, withIntermediateDirectories: true)
     } catch {
       throw .io("cannot create \(stateDirectory): \(error.localizedDescription)")
     }

@@ -16,8 +16,17 @@ public struct RunState: Sendable, Equatable {
   public var header: RunHeader?
   public var clusters: [String: ClusterRecord] = [:]
   public var waves: [Int: String] = [:]
+  /// When each wave last changed state (a bake's start, for one).
+  public var waveChangedAt: [Int: Date] = [:]
+  /// Who approved each wave, and when.
   public var approvals: [Int: String] = [:]
+  public var approvedAt: [Int: Date] = [:]
   public var paused: Bool = false
+  public var pausedBy: String?
+  /// What the run said it waits for when it last stopped unfinished; cleared by progress.
+  public var waitingFor: String?
+  /// Who last resumed the run (or asked for its rollback).
+  public var lastResumedBy: String?
   public var outcome: String?
   public var lastActivity: Date?
 
@@ -26,29 +35,44 @@ public struct RunState: Sendable, Equatable {
       lastActivity = record.at
       switch record.entry {
       case .runStarted(let header): self.header = header
-      case .cluster(let name, let state, let revision, let error):
+      case .cluster(let name, let state, let revision, let error, let from):
+        waitingFor = nil
         var cluster =
           clusters[name]
-          ?? ClusterRecord(state: state, revision: nil, fromRevision: nil, error: nil, startedAt: record.at)
-        if state == "upgrading", cluster.fromRevision == nil, cluster.state != "upgrading" {
-          cluster.fromRevision = cluster.revision
-        }
+          ?? ClusterRecord(
+            state: state, revision: nil, fromRevision: nil, error: nil, startedAt: record.at)
+        if let from { cluster.fromRevision = from }
         cluster.state = state
         if let revision { cluster.revision = revision }
         cluster.error = error ?? (RunState.terminal.contains(state) ? cluster.error : nil)
         if RunState.terminal.contains(state) { cluster.finishedAt = record.at }
         clusters[name] = cluster
-      case .wave(let index, let state): waves[index] = state
-      case .approval(let wave, let by): approvals[wave] = by
-      case .paused: paused = true
-      case .resumed: paused = false
+      case .wave(let index, let state):
+        waves[index] = state
+        waveChangedAt[index] = record.at
+      case .approval(let wave, let by):
+        approvals[wave] = by
+        approvedAt[wave] = record.at
+      case .paused(let by):
+        paused = true
+        pausedBy = by
+      case .resumed(let by, _, _):
+        lastResumedBy = by
+        paused = false
+        pausedBy = nil
+        outcome = nil
       case .measurement: break
-      case .runFinished(let outcome): self.outcome = outcome
+      case .waiting(let reason): waitingFor = reason
+      case .runFinished(let outcome):
+        self.outcome = outcome
+        waitingFor = nil
       }
     }
   }
 
-  static let terminal: Set<String> = ["succeeded", "failed", "rolled-back", "rollback-failed", "skipped"]
+  static let terminal: Set<String> = [
+    "succeeded", "failed", "rolled-back", "rollback-failed", "skipped",
+  ]
 
   /// Clusters whose last record says an action was under way: after a crash these must be
   /// re-examined through their driver before anything else happens to them.
@@ -67,9 +91,10 @@ public enum JournalIntegrity {
   static let transitions: [String: Set<String>] = [
     "": ["pending", "upgrading", "skipped"],
     "pending": ["upgrading", "skipped"],
-    "upgrading": ["upgrading", "verifying", "baking", "succeeded", "failed"],
-    "verifying": ["verifying", "baking", "succeeded", "failed"],
-    "baking": ["baking", "succeeded", "failed"],
+    "upgrading": ["upgrading", "verifying", "baking", "succeeded", "failed", "rolling-back"],
+    // A resumed run re-examines a cluster left verifying; if its revision moved, it upgrades.
+    "verifying": ["verifying", "upgrading", "baking", "succeeded", "failed", "rolling-back"],
+    "baking": ["baking", "succeeded", "failed", "rolling-back"],
     "succeeded": ["rolling-back"],
     "failed": ["rolling-back", "upgrading"],
     "rolling-back": ["rolling-back", "rolled-back", "rollback-failed"],
@@ -86,22 +111,24 @@ public enum JournalIntegrity {
     var states: [String: String] = [:]
     var finished = false
     for record in records {
+      // `fleetwave rollback RUN` reopens a finished run with a `resumed` record.
+      if finished, case .resumed = record.entry { finished = false }
       if finished {
         problems.append("record \(record.sequence) follows the run's end")
       }
       if record.sequence > 1, case .runStarted = record.entry {
         problems.append("record \(record.sequence) is a second run header")
       }
-      if case .cluster(let name, let state, _, _) = record.entry {
+      if case .cluster(let name, let state, _, _, _) = record.entry {
         let previous = states[name] ?? ""
         guard transitions[state] != nil else {
           problems.append("record \(record.sequence): cluster \(name) has unknown state '\(state)'")
           continue
         }
         if !(transitions[previous]?.contains(state) ?? false) {
+          let from = previous.isEmpty ? "nothing" : previous
           problems.append(
-            "record \(record.sequence): cluster \(name) went from '\(previous.isEmpty ? "nothing" : previous)' to '\(state)'"
-          )
+            "record \(record.sequence): cluster \(name) went from '\(from)' to '\(state)'")
         }
         states[name] = state
       }

@@ -1,0 +1,61 @@
+// `fleetwave resume RUN`: continue a run where its journal says it stood.
+import ArgumentParser
+import Foundation
+
+extension FleetwaveCommand {
+  struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Continue a run after a crash, a kill, a halt's rollback, a pause or a wait.",
+      discussion: """
+        Clusters the journal records as done are not touched again; a cluster recorded mid-change
+        is re-examined through its driver (its current revision) and then verified or upgraded
+        again; failures already recorded count against the budgets. A fleet whose files changed
+        since the run started is refused unless --replan is given. Lifts a pause.
+        """)
+
+    @Argument(help: ArgumentHelp("The run id.", valueName: "run"))
+    var runID: String
+
+    @OptionGroup var location: RunLocation
+    @OptionGroup var options: ContinueOptions
+
+    @Flag(help: "Go on with a fleet that changed since the run started, and show what changed.")
+    var replan = false
+
+    @Flag(help: "Advance as far as windows, bakes and approvals allow, then exit 0.")
+    var untilBlocked = false
+
+    @Flag(help: "Sleep through waits and poll for approvals.")
+    var follow = false
+
+    func run() throws {
+      let run = runID
+      var extra = ["--resume-run", run]
+      if replan { extra.append("--replan") }
+      if untilBlocked { extra.append("--until-blocked") }
+      if follow { extra.append("--follow") }
+      try options.continueRun(run, location: location, extra)
+    }
+  }
+
+  struct RollbackRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "rollback",
+      abstract: "Roll back every cluster a run changed, later waves first, under its limits.",
+      discussion: """
+        Uses the run's own limits (maxParallel, maxPerDomain per wave). Clusters already rolled
+        back are left alone, so a rollback that was interrupted can be run again.
+        """)
+
+    @Argument(help: ArgumentHelp("The run id.", valueName: "run"))
+    var runID: String
+
+    @OptionGroup var location: RunLocation
+    @OptionGroup var options: ContinueOptions
+
+    func run() throws {
+      let run = runID
+      try options.continueRun(run, location: location, ["--rollback-run", run, "--replan"])
+    }
+  }
+}

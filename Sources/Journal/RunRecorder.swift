@@ -1,0 +1,71 @@
+// What of a run the journal keeps: the executor's events turned into journal entries, and
+// the fleet's content digest that a resumed run is checked against.
+import FleetCore
+import Foundation
+
+public enum RunRecorder {
+  /// The entry to write ahead for an event, with the cluster's record for cluster events;
+  /// nil for events the journal does not keep (progress detail, measurements' raw values).
+  public static func entry(for event: RolloutEvent, cluster record: ClusterRunRecord?)
+    -> JournalEntry?
+  {
+    switch event {
+    case .clusterPhase(let name, _, let phase, let detail, _):
+      let revision: String?
+      switch phase {
+      case .verifying, .baking, .succeeded: revision = record?.toRevision
+      case .rolledBack: revision = record?.rollbackRevision
+      case .upgrading, .rollingBack: revision = nil
+      default: revision = nil
+      }
+      let from = phase == .upgrading ? record?.fromRevision : nil
+      let error = phase == .failed || phase == .rollbackFailed ? detail : nil
+      return .cluster(
+        name: name, state: phase.rawValue, revision: revision, error: error, from: from)
+    case .waveStarted(let wave, _): return .wave(index: wave, state: "running")
+    case .waveBaking(let wave, _, _): return .wave(index: wave, state: "baking")
+    case .wavePromoted(let wave, _): return .wave(index: wave, state: "promoted")
+    case .waveHalted(let wave, _, _): return .wave(index: wave, state: "halted")
+    case .waveWaiting(let wave, let phase, _, _): return .wave(index: wave, state: phase.rawValue)
+    case .runFinished(let outcome, _):
+      // An interrupted run is not over: it stays open for `resume`.
+      return outcome == .interrupted ? nil : .runFinished(outcome: outcome.rawValue)
+    case .measurement, .gateResult, .interruptRequested, .runStarted: return nil
+    }
+  }
+}
+
+/// A digest of a fleet directory's files (names and contents, the state directory left out),
+/// to tell whether the fleet changed since a run started. FNV-1a, 64 bits: it detects edits,
+/// it does not resist forgery, which nobody needs here.
+public enum FleetDigest {
+  public static func of(directory: String, excluding excluded: [String] = [".fleetwave"]) -> String
+  {
+    let manager = FileManager.default
+    let files = (manager.enumerator(atPath: directory)?.allObjects as? [String] ?? [])
+      .filter { path in
+        !excluded.contains { path == $0 || path.hasPrefix($0 + "/") }
+          && !path.split(separator: "/").contains { $0.hasPrefix(".") }
+      }
+      .sorted()
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func feed(_ bytes: some Sequence<UInt8>) {
+      for byte in bytes {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01B3
+      }
+    }
+    for file in files {
+      var isDirectory: ObjCBool = false
+      let full = directory + "/" + file
+      guard manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
+        let data = manager.contents(atPath: full)
+      else { continue }
+      feed(Array(file.utf8) + [0])
+      feed(data)
+      feed([0])
+    }
+    let text = String(hash, radix: 16)
+    return "fnv1a64:" + String(repeating: "0", count: 16 - text.count) + text
+  }
+}
