@@ -190,7 +190,7 @@ private func lastLine(_ text: String) -> String {
     ])
     #expect(result.status == 1)
     #expect(
-      result.stderr.hasPrefix("error: the fleet changed since run c-1 started (digest fnv1a64:"))
+      result.stderr.hasPrefix("error: the fleet changed since run c-1 started (digest sha256:"))
     #expect(
       result.stderr.hasSuffix("); --replan goes on with the changed fleet:\n  wave asia: + tyo-2\n")
     )
