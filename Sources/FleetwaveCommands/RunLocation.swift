@@ -90,6 +90,15 @@ struct ContinueOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Append a Markdown summary.", valueName: "file"))
   var markdown: String?
 
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp(
+      "The --set arguments the run started with (checked against its record).",
+      valueName: "key=value"))
+  var setArguments: [String] = []
+
+  var sets: [String] { setArguments.flatMap { ["--set", $0] } }
+
   var arguments: [String] {
     var list: [String] = []
     func add(_ flag: String, _ value: String?) { if let value { list += [flag, value] } }
@@ -110,8 +119,15 @@ struct ContinueOptions: ParsableArguments {
       printError("error: run \(run) does not record its fleet directory; pass --fleet DIR")
       throw ExitCode(1)
     }
+    // What the run recorded of its own options comes first; options given here win.
+    var recorded: [String] = []
+    if driver == nil, let value = header.settings["driver"] { recorded += ["--driver", value] }
+    if maxParallel == nil, let value = header.settings["maxParallel"] {
+      recorded += ["--max-parallel", value]
+    }
+    if let value = header.settings["kubeconfig"] { recorded += ["--kubeconfig", value] }
     var rollout = try FleetwaveCommand.Rollout.parse(
-      [directory, "--state", location.store.stateDirectory] + arguments + extra)
+      [directory, "--state", location.store.stateDirectory] + recorded + arguments + sets + extra)
     try rollout.run()
   }
 }

@@ -76,6 +76,15 @@ final class RunSession {
         print("run \(run) already finished: \(outcome); nothing to do")
         throw ExitCode(0)
       }
+      // --set values are not journaled (they may be secrets), only their digest: continuing
+      // with other values would finish the run with a different release than it started.
+      if RunSettings.setDigest(command) != journal.header.settings["setDigest"] {
+        printError(
+          "error: run \(run) was started with "
+            + (journal.header.settings["setDigest"] == nil ? "no --set arguments" : "other --set arguments")
+            + "; pass exactly the --set arguments it started with")
+        throw ExitCode(1)
+      }
       let digest = FleetDigest.of(directory: fleet.directory)
       if digest != journal.header.fleetDigest {
         let changes = PlanChanges.between(frozen: journal.header.plan, plan)
@@ -108,7 +117,8 @@ final class RunSession {
         id: run, fleet: fleet.name, release: fleet.release.name, version: fleet.release.version,
         fleetDigest: FleetDigest.of(directory: fleet.directory), plan: planJSON,
         startedAt: clock.now(), host: ProcessInfo.processInfo.hostName, pid: getpid(), user: user,
-        fleetDirectory: URL(fileURLWithPath: fleet.directory).standardizedFileURL.path)
+        fleetDirectory: URL(fileURLWithPath: fleet.directory).standardizedFileURL.path,
+        settings: RunSettings.of(command, fleet: fleet))
       do {
         journal = try Journal.create(store: store, header: header, clock: clock)
       } catch {
@@ -276,5 +286,23 @@ struct OffsetClock: RolloutClock {
     -> Cancellation
   {
     system.schedule(at: deadline.addingTimeInterval(-offset), on: queue, work)
+  }
+}
+
+/// What a run records of its own command line, so `resume` and `rollback` act as it did.
+enum RunSettings {
+  static func of(_ command: FleetwaveCommand.Rollout, fleet: Fleet) -> [String: String] {
+    var settings = ["driver": command.driver ?? fleet.release.driver.rawValue]
+    if let maxParallel = command.maxParallel { settings["maxParallel"] = String(maxParallel) }
+    if let kubeconfig = command.kube.connection.kubeconfig {
+      settings["kubeconfig"] = URL(fileURLWithPath: kubeconfig).standardizedFileURL.path
+    }
+    if let digest = setDigest(command) { settings["setDigest"] = digest }
+    return settings
+  }
+
+  static func setDigest(_ command: FleetwaveCommand.Rollout) -> String? {
+    guard !command.sets.isEmpty else { return nil }
+    return "sha256:" + SHA256.hex(Array(command.sets.joined(separator: "\u{0}").utf8))
   }
 }

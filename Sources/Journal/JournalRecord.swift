@@ -18,12 +18,18 @@ public struct RunHeader: Sendable, Equatable {
   public var user: String
   /// The fleet directory, absolute, so `fleetwave resume RUN` can find the fleet again.
   public var fleetDirectory: String?
+  /// The rollout's own options that decide what resuming must do again: `driver`,
+  /// `maxParallel`, `kubeconfig`, and `setDigest` (a digest of the --set arguments, never the
+  /// values themselves, which may be secrets).
+  public var settings: [String: String]
 
   public init(
     id: String, fleet: String, release: String, version: String?, fleetDigest: String, plan: Value,
-    startedAt: Date, host: String, pid: Int32, user: String, fleetDirectory: String? = nil
+    startedAt: Date, host: String, pid: Int32, user: String, fleetDirectory: String? = nil,
+    settings: [String: String] = [:]
   ) {
     self.fleetDirectory = fleetDirectory
+    self.settings = settings
     self.id = id
     self.fleet = fleet
     self.release = release
@@ -101,6 +107,11 @@ enum RecordCoding {
       m["pid"] = .int(Int64(h.pid))
       m["user"] = .string(h.user)
       if let directory = h.fleetDirectory { m["fleetDirectory"] = .string(directory) }
+      if !h.settings.isEmpty {
+        var settings = Mapping()
+        for key in h.settings.keys.sorted() { settings[key] = h.settings[key].map { .string($0) } }
+        m["settings"] = .mapping(settings)
+      }
       m["plan"] = h.plan
     case .cluster(let name, let state, let revision, let error, let from):
       m["cluster"] = .string(name)
@@ -151,7 +162,11 @@ enum RecordCoding {
           id: id, fleet: fleet, release: release, version: v["version"]?.string,
           fleetDigest: digest, plan: plan.unmarked, startedAt: started, host: host,
           pid: Int32(truncatingIfNeeded: pid), user: user,
-          fleetDirectory: v["fleetDirectory"]?.string))
+          fleetDirectory: v["fleetDirectory"]?.string,
+          settings: Dictionary(
+            uniqueKeysWithValues: (v["settings"]?.mapping?.entries ?? []).compactMap { entry in
+              entry.value.string.map { (entry.key, $0) }
+            })))
     case "cluster":
       guard let name = v["cluster"]?.string, let state = v["state"]?.string else { return nil }
       entry = .cluster(

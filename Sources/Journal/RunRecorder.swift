@@ -36,8 +36,8 @@ public enum RunRecorder {
 }
 
 /// A digest of a fleet directory's files (names and contents, the state directory left out),
-/// to tell whether the fleet changed since a run started. FNV-1a, 64 bits: it detects edits,
-/// it does not resist forgery, which nobody needs here.
+/// to tell whether the fleet changed since a run started: SHA-256 over each file's path, a NUL,
+/// its contents and a NUL, in path order.
 public enum FleetDigest {
   public static func of(directory: String, excluding excluded: [String] = [".fleetwave"]) -> String
   {
@@ -48,24 +48,17 @@ public enum FleetDigest {
           && !path.split(separator: "/").contains { $0.hasPrefix(".") }
       }
       .sorted()
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    func feed(_ bytes: some Sequence<UInt8>) {
-      for byte in bytes {
-        hash ^= UInt64(byte)
-        hash = hash &* 0x0000_0100_0000_01B3
-      }
-    }
+    var message: [UInt8] = []
     for file in files {
       var isDirectory: ObjCBool = false
       let full = directory + "/" + file
       guard manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
         let data = manager.contents(atPath: full)
       else { continue }
-      feed(Array(file.utf8) + [0])
-      feed(data)
-      feed([0])
+      message += Array(file.utf8) + [0]
+      message += data
+      message.append(0)
     }
-    let text = String(hash, radix: 16)
-    return "fnv1a64:" + String(repeating: "0", count: 16 - text.count) + text
+    return "sha256:" + SHA256.hex(message)
   }
 }

@@ -121,6 +121,43 @@ private func lastLine(_ text: String) -> String {
         "  wave 2 asia: promoted; 1 succeeded; failures 0 of 0 allowed; approved by alice\n"))
   }
 
+  /// A resumed run keeps the driver it started with (not the fleet's default), and refuses
+  /// --set arguments other than its own, which it knows only by digest.
+  @Test func resumeUsesTheDriverAndTheSetsTheRunStartedWith() throws {
+    let dir = try TemporaryDirectory("run-settings")
+    defer { dir.remove() }
+    let fleet = try writeScheduledFleet(dir)
+    var result = try fleetwave([
+      "rollout", fleet, "--driver", "sim", "--set", "replicas=3", "--until-blocked", "--now",
+      "2027-01-18T09:30:00Z", "--run", "drv-1",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let journal = try String(
+      contentsOfFile: dir.file("fleet/.fleetwave/runs/drv-1/journal.log"), encoding: .utf8)
+    #expect(!journal.contains("replicas=3"))
+
+    let refused = try fleetwave([
+      "resume", "drv-1", "--fleet", fleet, "--until-blocked", "--now", "2027-01-19T15:30:00Z",
+    ])
+    #expect(refused.status == 1)
+    #expect(
+      refused.stderr
+        == "error: run drv-1 was started with other --set arguments; pass exactly the --set arguments it started with\n"
+    )
+    result = try fleetwave([
+      "resume", "drv-1", "--fleet", fleet, "--set", "replicas=3", "--until-blocked", "--now",
+      "2027-01-19T15:30:00Z",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(
+      lastLine(result.stdout) == "waiting for: window 'tokyo-wed' opens at 2027-01-20T01:00:00.000Z")
+    // The fleet's own driver is exec, whose commands leave marks: none ran.
+    #expect(!FileManager.default.fileExists(atPath: dir.file("marks/ber-1.runs")))
+    #expect(!FileManager.default.fileExists(atPath: dir.file("marks/ny-1.runs")))
+    let status = try fleetwave(["status", "drv-1", "--fleet", fleet])
+    #expect(status.stdout.contains("  wave 1 americas: promoted; 1 succeeded"), "\(status.stdout)")
+  }
+
   @Test func aPausedRunStaysPausedForCronUntilResumed() throws {
     let dir = try TemporaryDirectory("run-pause")
     defer { dir.remove() }
@@ -190,7 +227,7 @@ private func lastLine(_ text: String) -> String {
     ])
     #expect(result.status == 1)
     #expect(
-      result.stderr.hasPrefix("error: the fleet changed since run c-1 started (digest fnv1a64:"))
+      result.stderr.hasPrefix("error: the fleet changed since run c-1 started (digest sha256:"))
     #expect(
       result.stderr.hasSuffix("); --replan goes on with the changed fleet:\n  wave asia: + tyo-2\n")
     )

@@ -1,5 +1,6 @@
-// SHA-256 (FIPS 180-4) for the values digest of revision records; Foundation on Linux has none.
-enum SHA256 {
+// SHA-256 (FIPS 180-4): values digests of revision records, fleet digests of runs.
+// Foundation on Linux has none.
+public enum SHA256 {
   private static let k: [UInt32] = [
     0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4,
     0xab1c_5ed5, 0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe,
@@ -14,7 +15,7 @@ enum SHA256 {
   ]
 
   /// The digest as 64 lowercase hex digits.
-  static func hex(_ message: [UInt8]) -> String {
+  public static func hex(_ message: [UInt8]) -> String {
     digest(message).map { byte in
       let text = String(byte, radix: 16)
       return byte < 16 ? "0" + text : text
