@@ -77,7 +77,10 @@ public struct Endpoints: Sendable, Equatable {
   /// A kubeconfig for these endpoints: TLS with the client certificate when a TLS port is open.
   public func kubeconfig(useToken: Bool = false) throws -> String {
     let secure = tlsPort != 0
-    let credentials = secure ? Credentials(directory: stateDirectory) : nil
+    // kubectl resolves relative paths in a kubeconfig against the kubeconfig's own folder, not
+    // the working directory: name the certificates by absolute path.
+    let absolute = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+    let credentials = secure ? Credentials(directory: absolute) : nil
     return Kubeconfig.text(
       clusters: clusters,
       server: {

@@ -9,7 +9,7 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Approve a wave of a run; recorded in its journal with who and when.",
       discussion: """
-        A run following (--follow) picks the approval up on its own; otherwise the next
+        A run following (--follow) picks the approval up on its own; otherwise the next \
         `fleetwave resume RUN` or `rollout --until-blocked` starts the wave.
         """)
 

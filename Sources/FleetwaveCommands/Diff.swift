@@ -97,11 +97,11 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Show what a kube-driver rollout would change on each cluster.",
       discussion: """
-        Renders the release for each cluster and compares every object with its live version
-        as a server-side dry-run apply would leave it; objects of the deployed revision that
-        are no longer rendered show as removed. Server-populated fields (status,
-        managedFields, resourceVersion, uid, creationTimestamp, generation) are left out and
-        Secret data is masked. Exit codes: 0 (with or without changes), 1 with --exit-code
+        Renders the release for each cluster and compares every object with its live version \
+        as a server-side dry-run apply would leave it; objects of the deployed revision that \
+        are no longer rendered show as removed. Server-populated fields (status, \
+        managedFields, resourceVersion, uid, creationTimestamp, generation) are left out and \
+        Secret data is masked. Exit codes: 0 (with or without changes), 1 with --exit-code \
         when something would change, or on an error.
         """)
 

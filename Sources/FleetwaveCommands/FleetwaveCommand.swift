@@ -9,9 +9,9 @@ public struct FleetwaveCommand: AsyncParsableCommand {
     commandName: "fleetwave",
     abstract: "Roll one release out across a fleet of Kubernetes clusters, in waves.",
     discussion: """
-      Canary clusters first, then growing waves, each cluster upgraded in parallel under limits,
-      verified by health gates, with promotion halted and upgrades rolled back when failures
-      cross the budget.
+      Canary clusters first, then growing waves, each cluster upgraded in parallel under \
+      limits, verified by health gates, with promotion halted and upgrades rolled back when \
+      failures cross the budget.
       """,
     version: version,
     subcommands: [

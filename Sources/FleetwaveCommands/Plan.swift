@@ -11,9 +11,9 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Show which cluster goes in which wave, under which limits, and when.",
       discussion: """
-        The dry run to review before a rollout: canary first, then the policy's waves, each with
-        its clusters in start order, limits, bake, failure budget and approval gate, and the
-        earliest start of every wave and cluster given maintenance windows and freezes.
+        The dry run to review before a rollout: canary first, then the policy's waves, each with \
+        its clusters in start order, limits, bake, failure budget and approval gate, and the \
+        earliest start of every wave and cluster given maintenance windows and freezes. \
         See docs/planning.md; the JSON schema is in docs/plan-json.md.
         """)
 

@@ -7,9 +7,9 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Continue a run after a crash, a kill, a halt's rollback, a pause or a wait.",
       discussion: """
-        Clusters the journal records as done are not touched again; a cluster recorded mid-change
-        is re-examined through its driver (its current revision) and then verified or upgraded
-        again; failures already recorded count against the budgets. A fleet whose files changed
+        Clusters the journal records as done are not touched again; a cluster recorded mid-change \
+        is re-examined through its driver (its current revision) and then verified or upgraded \
+        again; failures already recorded count against the budgets. A fleet whose files changed \
         since the run started is refused unless --replan is given. Lifts a pause.
         """)
 
@@ -43,7 +43,7 @@ extension FleetwaveCommand {
       commandName: "rollback",
       abstract: "Roll back every cluster a run changed, later waves first, under its limits.",
       discussion: """
-        Uses the run's own limits (maxParallel, maxPerDomain per wave). Clusters already rolled
+        Uses the run's own limits (maxParallel, maxPerDomain per wave). Clusters already rolled \
         back are left alone, so a rollback that was interrupted can be run again.
         """)
 

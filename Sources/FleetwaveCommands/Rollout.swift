@@ -17,12 +17,12 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Roll the release out across the fleet, wave by wave.",
       discussion: """
-        Canary first, then each wave in parallel under its limits; a wave is promoted once all
-        its clusters are upgraded, verified and baked. Crossing a failure budget halts the
-        rollout and rolls back as the policy says. Ctrl-C stops starting clusters and lets the
-        running ones finish (a second Ctrl-C cancels them). Every transition is journaled
-        before it happens (STATE/runs/RUN/journal.log), so `fleetwave resume RUN` continues a
-        run after a crash. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted
+        Canary first, then each wave in parallel under its limits; a wave is promoted once all \
+        its clusters are upgraded, verified and baked. Crossing a failure budget halts the \
+        rollout and rolls back as the policy says. Ctrl-C stops starting clusters and lets the \
+        running ones finish (a second Ctrl-C cancels them). Every transition is journaled \
+        before it happens (STATE/runs/RUN/journal.log), so `fleetwave resume RUN` continues a \
+        run after a crash. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted \
         or failed, 2 usage, 3 interrupted or waiting for approval.
         """)
 

@@ -12,9 +12,9 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Run the rollout policy many times in simulation and summarise the outcomes.",
       discussion: """
-        Each run uses the sim driver at virtual time (no waiting): every cluster takes between
-        half and one and a half times its expectedDuration, upgrades fail at --failure-rate and
-        always for --fail clusters. Prints how often the rollout halts and where, how many
+        Each run uses the sim driver at virtual time (no waiting): every cluster takes between \
+        half and one and a half times its expectedDuration, upgrades fail at --failure-rate and \
+        always for --fail clusters. Prints how often the rollout halts and where, how many \
         clusters get touched and rolled back, and the time to finish (percentiles).
         """)
 

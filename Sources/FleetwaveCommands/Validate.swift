@@ -9,7 +9,7 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Check a fleet and report every problem at once.",
       discussion: """
-        Prints each problem as path:line:col with the source line and a caret, and exits 1 if
+        Prints each problem as path:line:col with the source line and a caret, and exits 1 if \
         any is an error. Warnings (such as an overlay file no cluster uses) do not fail.
         """)
 

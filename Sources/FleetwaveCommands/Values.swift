@@ -10,9 +10,9 @@ extension FleetwaveCommand {
     static let configuration = CommandConfiguration(
       abstract: "Print the values one cluster's release receives.",
       discussion: """
-        The fleet's values layers are templated from the cluster and merged as `helm -f` merges
-        them, then --set and --set-string apply; with a local chart, its defaults are coalesced
-        in as helm does (a null removes a default). --show-origin says which file and line set
+        The fleet's values layers are templated from the cluster and merged as `helm -f` merges \
+        them, then --set and --set-string apply; with a local chart, its defaults are coalesced \
+        in as helm does (a null removes a default). --show-origin says which file and line set \
         each leaf: a trailing comment in YAML, a parallel "origins" tree in JSON.
         """)
 

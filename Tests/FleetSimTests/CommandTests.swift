@@ -169,3 +169,22 @@ private final class Background {
     #expect(value == "2")
   }
 }
+
+@Suite struct KubeconfigPathTests {
+  /// kubectl resolves a kubeconfig's relative paths against the kubeconfig's folder, so the
+  /// certificates must be named by absolute path whatever the state directory was called.
+  @Test func certificatesAreNamedByAbsolutePath() throws {
+    let dir = try TemporaryDirectory("fleet-sim-paths")
+    defer { dir.remove() }
+    try dir.write("state/token", "t")
+    // The same directory, named relative to the working directory.
+    let cwd = FileManager.default.currentDirectoryPath
+    let ups = String(repeating: "../", count: cwd.split(separator: "/").count)
+    let relative = ups + dir.file("state").dropFirst()
+    let endpoints = Endpoints(port: 1, tlsPort: 2, clusters: ["a"], stateDirectory: relative)
+    let text = try endpoints.kubeconfig()
+    #expect(text.contains("certificate-authority: \"\(dir.file("state"))/ca.crt\""))
+    #expect(text.contains("client-certificate: \"\(dir.file("state"))/client.crt\""))
+    #expect(!text.contains("../"))
+  }
+}
