@@ -201,30 +201,7 @@ status=0
 "$fleetwave" rollout "$fleet/fleet.yaml" --driver "$driver" --run "$run" \
   --set image.tag=1.5.0 --log-dir "$reports/logs" \
   --report-json "$reports/run.json" --junit "$reports/junit.xml" \
-  --markdown "$reports/summary.md" || status=$?
-
-# The HTML report: the Markdown summary rendered into a page beside the plan.
-python3 - "$reports" <<'PY'
-import html, json, sys, pathlib
-folder = pathlib.Path(sys.argv[1])
-run = json.loads((folder / "run.json").read_text())
-rows = "".join(
-    f"<tr class='{c['state']}'><td>{html.escape(c['name'])}</td><td>{html.escape(c['wave'])}</td>"
-    f"<td>{c['state']}</td><td>{html.escape(c['error'] or '')}</td></tr>"
-    for c in run["clusters"])
-waves = "".join(
-    f"<tr><td>{w['index']}</td><td>{html.escape(w['name'])}</td><td>{w['state']}</td>"
-    f"<td>{w['failures']} / {w['allowedFailures']}</td></tr>" for w in run["waves"])
-(folder / "run.html").write_text(f"""<!doctype html><meta charset=utf-8>
-<title>{html.escape(run['run'])}</title>
-<style>body{{font-family:sans-serif}} td,th{{padding:2px 8px}} .failed{{color:#b00}}
-.rolled-back{{color:#a60}} .skipped{{color:#888}}</style>
-<h1>Rollout {html.escape(run['run'])}: {run['outcome']}</h1>
-<p>{html.escape(run.get('reason') or '')}</p><p><a href="plan.html">the plan</a></p>
-<h2>Waves</h2><table><tr><th>#</th><th>wave</th><th>state</th><th>failures / budget</th></tr>{waves}</table>
-<h2>Clusters</h2><table><tr><th>cluster</th><th>wave</th><th>state</th><th>error</th></tr>{rows}</table>
-""")
-PY
+  --markdown "$reports/summary.md" --html "$reports/run.html" || status=$?
 
 if [ "$status" -eq 3 ]; then
   echo "demo: the rollout was interrupted (exit 3); the reports so far are in $reports" >&2

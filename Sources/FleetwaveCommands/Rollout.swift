@@ -58,6 +58,11 @@ extension FleetwaveCommand {
         "Append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).", valueName: "file"))
     var markdown: String?
 
+    @Option(
+      help: ArgumentHelp(
+        "Write the run as a self-contained HTML page, with every measurement.", valueName: "file"))
+    var html: String?
+
     @Option(help: ArgumentHelp("Where the exec driver keeps each cluster's log.", valueName: "dir"))
     var logDir: String?
 
@@ -355,6 +360,9 @@ extension FleetwaveCommand {
         if let reportJson {
           try RunReportJSON.string(summary).write(
             toFile: reportJson, atomically: true, encoding: .utf8)
+        }
+        if let html {
+          try RunHTML.string(summary).write(toFile: html, atomically: true, encoding: .utf8)
         }
         if let junit {
           try RunJUnit.string(summary).write(toFile: junit, atomically: true, encoding: .utf8)

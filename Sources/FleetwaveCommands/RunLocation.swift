@@ -90,6 +90,9 @@ struct ContinueOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Append a Markdown summary.", valueName: "file"))
   var markdown: String?
 
+  @Option(help: ArgumentHelp("Write the run as an HTML page.", valueName: "file"))
+  var html: String?
+
   @Option(
     name: .customLong("set"),
     help: ArgumentHelp(
@@ -109,6 +112,7 @@ struct ContinueOptions: ParsableArguments {
     add("--report-json", reportJson)
     add("--junit", junit)
     add("--markdown", markdown)
+    add("--html", html)
     return list
   }
 

@@ -227,3 +227,32 @@ let expectedMarkdown = #"""
    failure |
 
   """#
+
+@Suite struct RunHTMLTests {
+  /// The page for the small halted run: outcome, the halt explained, every cluster's state and
+  /// revisions, and the measurements that decided it; text escaped for HTML.
+  @Test func theHaltedRunAsAPage() throws {
+    let page = RunHTML.string(try smallHaltedRun())
+    #expect(page.hasPrefix("<!doctype html>\n<html lang=\"en\">"))
+    #expect(page.hasSuffix("</table>\n</body></html>\n"))
+    #expect(page.contains("<h1>Rollout <code>run-1</code>: <span class=\"halted\">halted</span></h1>"))
+    #expect(
+      page.contains(
+        "<p class=\"reason\">wave &apos;prod&apos; has 1 failed of 3 clusters; its budget allows 0;"
+          + " rollback failed for p2</p>"))
+    #expect(
+      page.contains(
+        "<tr><td>0</td><td>canary</td><td class=\"promoted\">promoted</td><td>1</td><td>0 (0)</td>"))
+    #expect(
+      page.contains(
+        "<tr><td><code>p2</code></td><td>prod</td><td class=\"failed\">failed</td>"
+          + "<td>1 → - → -</td><td>simulated upgrade failure; rollback: simulated rollback failure</td>"
+      ))
+    #expect(
+      page.contains(
+        "<tr><td><code>p3</code></td><td>prod</td><td class=\"skipped\">skipped</td><td>- → - → -</td>"
+      ))
+    #expect(page.contains("<li class=\"succeeded\">sim-health = 0: passed, "))
+    #expect(!page.contains("'prod'"))
+  }
+}
