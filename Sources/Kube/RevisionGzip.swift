@@ -15,24 +15,8 @@ enum Gzip {
       throw GzipError(message: "gzip: cannot start the compressor")
     }
     defer { deflateEnd(&stream) }
-    var output: [UInt8] = []
-    var source = input
-    let result: Int32 = source.withUnsafeMutableBufferPointer { inBuffer in
-      stream.next_in = inBuffer.baseAddress
-      stream.avail_in = uInt(inBuffer.count)
-      var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-      var status: Int32 = Z_OK
-      while status == Z_OK {
-        status = chunk.withUnsafeMutableBufferPointer { outBuffer in
-          stream.next_out = outBuffer.baseAddress
-          stream.avail_out = uInt(outBuffer.count)
-          return deflate(&stream, Z_FINISH)
-        }
-        output.append(contentsOf: chunk[0..<(chunk.count - Int(stream.avail_out))])
-      }
-      return status
-    }
-    guard result == Z_STREAM_END else { throw GzipError(message: "gzip: compression failed") }
+    let (output, status) = drain(input, through: &stream) { deflate(&$0, Z_FINISH) }
+    guard status == Z_STREAM_END else { throw GzipError(message: "gzip: compression failed") }
     return output
   }
 
@@ -43,9 +27,21 @@ enum Gzip {
       throw GzipError(message: "gzip: cannot start the decompressor")
     }
     defer { inflateEnd(&stream) }
+    let (output, status) = drain(input, through: &stream) { inflate(&$0, Z_NO_FLUSH) }
+    guard status == Z_STREAM_END else {
+      throw GzipError(message: "gzip: the data is truncated or corrupt")
+    }
+    return output
+  }
+
+  /// Feeds all of `input` to a started zlib stream and collects what `step` produces, 64 KiB
+  /// at a time, until `step` stops answering Z_OK; returns the output and the last status.
+  private static func drain(
+    _ input: [UInt8], through stream: inout z_stream, step: (inout z_stream) -> Int32
+  ) -> ([UInt8], Int32) {
     var output: [UInt8] = []
     var source = input
-    let result: Int32 = source.withUnsafeMutableBufferPointer { inBuffer in
+    let status: Int32 = source.withUnsafeMutableBufferPointer { inBuffer in
       stream.next_in = inBuffer.baseAddress
       stream.avail_in = uInt(inBuffer.count)
       var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -54,15 +50,12 @@ enum Gzip {
         status = chunk.withUnsafeMutableBufferPointer { outBuffer in
           stream.next_out = outBuffer.baseAddress
           stream.avail_out = uInt(outBuffer.count)
-          return inflate(&stream, Z_NO_FLUSH)
+          return step(&stream)
         }
         output.append(contentsOf: chunk[0..<(chunk.count - Int(stream.avail_out))])
       }
       return status
     }
-    guard result == Z_STREAM_END else {
-      throw GzipError(message: "gzip: the data is truncated or corrupt")
-    }
-    return output
+    return (output, status)
   }
 }

@@ -178,7 +178,7 @@ import Testing
     let driver = sim.driver(killGrace: 1)
     let cancellation = Cancellation()
     let started = DispatchSemaphore(value: 0)
-    let result = ResultSlot()
+    let result = ResultBox<String>()
     driver.upgrade(call(cluster, timeout: .seconds(120), cancellation: cancellation), from: nil) {
       result.set($0)
       started.signal()
@@ -192,7 +192,7 @@ import Testing
     #expect(waiting)
     cancellation.cancel()
     #expect(started.wait(timeout: .now() + 60) == .success)
-    #expect(result.value == .failure(DriverError(.cancelled, "helm upgrade cancelled")))
+    #expect(result.result == .failure(DriverError(.cancelled, "helm upgrade cancelled")))
     let log = try String(contentsOfFile: driver.logPath(for: "canary-1"), encoding: .utf8)
     #expect(log.hasSuffix("=== upgrade cancelled; process group killed\n"))
   }
@@ -211,21 +211,6 @@ import Testing
       driver.upgrade(call(cluster, timeout: .seconds(3)), from: nil, completion: $0)
     }
     #expect(result == .failure(DriverError(.timedOut, "helm upgrade timed out after 3s")))
-  }
-}
-
-private final class ResultSlot: @unchecked Sendable {
-  private let lock = NSLock()
-  private var stored: Result<String, DriverError>?
-  func set(_ result: Result<String, DriverError>) {
-    lock.lock()
-    stored = result
-    lock.unlock()
-  }
-  var value: Result<String, DriverError>? {
-    lock.lock()
-    defer { lock.unlock() }
-    return stored
   }
 }
 
