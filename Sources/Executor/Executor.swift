@@ -73,23 +73,54 @@ public struct Blocked: Sendable, Equatable {
 }
 
 /// A run's state as its journal recorded it, to resume from: each cluster's record, the
-/// waves already promoted, the time each wave's bake began, and a halt in progress.
+/// waves already promoted, the time each wave's bake began, and a halt in progress. Waves are
+/// named, never numbered: a resumed run may execute a changed plan (`--replan`), and a wave
+/// inserted, removed or reordered must not inherit another wave's state.
 public struct RecordedRun: Sendable {
   public var clusters: [String: ClusterRunRecord]
-  public var promoted: Set<Int>
-  public var bakeStarted: [Int: Date]
+  /// Names of the waves already promoted.
+  public var promoted: Set<String>
+  /// When each baking wave's bake began, by wave name.
+  public var bakeStarted: [String: Date]
   /// Roll back every cluster the run changed, for this reason (`fleetwave rollback RUN`),
-  /// or go on with the rollback of a halted wave.
-  public var rollback: (wave: Int, reason: String, all: Bool)?
+  /// or go on with the rollback of a halted wave (named).
+  public var rollback: (wave: String?, reason: String, all: Bool)?
 
   public init(
-    clusters: [String: ClusterRunRecord], promoted: Set<Int> = [], bakeStarted: [Int: Date] = [:],
-    rollback: (wave: Int, reason: String, all: Bool)? = nil
+    clusters: [String: ClusterRunRecord], promoted: Set<String> = [],
+    bakeStarted: [String: Date] = [:], rollback: (wave: String?, reason: String, all: Bool)? = nil
   ) {
     self.clusters = clusters
     self.promoted = promoted
     self.bakeStarted = bakeStarted
     self.rollback = rollback
+  }
+
+  /// Why this recorded state cannot be carried onto `plan`, empty when it can. A cluster the
+  /// run never finished that now sits in a wave the run already promoted would never be
+  /// upgraded (promoted waves do not run again), and a halted wave that is gone leaves its
+  /// rollback without clusters: both are refused rather than guessed at.
+  public func conflicts(with plan: Plan) -> [String] {
+    var problems: [String] = []
+    let done: Set<ClusterPhase> = [.succeeded, .failed, .rolledBack, .rollbackFailed]
+    for wave in plan.waves where promoted.contains(wave.name) {
+      for name in wave.clusters {
+        guard let record = clusters[name], done.contains(record.phase) || record.phase == .baking
+        else {
+          problems.append(
+            "cluster '\(name)' is now in wave '\(wave.name)', which the run already promoted, "
+              + "but was never upgraded there; move it to a wave that has not run yet")
+          continue
+        }
+      }
+    }
+    if let rollback, !rollback.all, let wave = rollback.wave,
+      !plan.waves.contains(where: { $0.name == wave })
+    {
+      problems.append(
+        "wave '\(wave)' halted and is rolling back, but the changed plan has no wave of that name")
+    }
+    return problems
   }
 }
 
@@ -129,6 +160,8 @@ public final class Executor: @unchecked Sendable {
   private var rollbackEverything = false
   private var completion: (@Sendable (RunSummary) -> Void)?
   private var slots: [Slot]
+  /// Slot index by cluster name: every event about a cluster finds its slot in constant time.
+  private let slotByName: [String: Int]
   private var waves: [WaveRunRecord]
   private var stage = Stage.notStarted
   private var startedAt: Date?
@@ -167,6 +200,10 @@ public final class Executor: @unchecked Sendable {
     var cancellation = Cancellation()
     /// Cancelled by a halt or a second interrupt, not failed on its own.
     var cancelledBy: String?
+    /// The cluster's deadline (`clusterTimeout` after its change began), while it is in flight.
+    var deadline: Cancellation?
+    /// The driver or gate call the cluster waits on now.
+    var call: PendingCall?
   }
 
   public init(
@@ -202,7 +239,17 @@ public final class Executor: @unchecked Sendable {
             domain: cluster.domain(plan.spreadBy)))
       }
     }
+    if let recorded = options.resumeFrom {
+      let conflicts = recorded.conflicts(with: plan)
+      if !conflicts.isEmpty {
+        throw ExecutorError(
+          "cannot carry run \(options.run)'s recorded state onto this plan:\n  "
+            + conflicts.joined(separator: "\n  "))
+      }
+    }
     self.slots = slots
+    self.slotByName = Dictionary(
+      uniqueKeysWithValues: slots.enumerated().map { ($0.element.record.name, $0.offset) })
     self.waves = plan.waves.map {
       WaveRunRecord(
         index: $0.index, name: $0.name, isCanary: $0.isCanary, clusters: $0.clusters,
@@ -337,6 +384,11 @@ public final class Executor: @unchecked Sendable {
       finish(failed ? .failed : .succeeded, failed ? "some clusters failed within the budget" : nil)
       return
     }
+    // A resumed run's promoted waves stay promoted, wherever a changed plan put them.
+    if waves[index].phase == .promoted {
+      beginWave(index + 1)
+      return
+    }
     let wave = plan.waves[index]
     if wave.approval && !approvals.isApproved(run: options.run, wave: wave) {
       waves[index].phase = .waitingForApproval
@@ -375,22 +427,25 @@ public final class Executor: @unchecked Sendable {
         totalFailures += 1
       }
     }
-    for index in recorded.promoted where index < waves.count { waves[index].phase = .promoted }
+    for index in waves.indices where recorded.promoted.contains(waves[index].name) {
+      waves[index].phase = .promoted
+    }
     if let rollback = recorded.rollback {
       rollbackEverything = rollback.all
-      halt = (rollback.wave, rollback.reason)
+      let halted = rollback.wave.flatMap { name in plan.waves.firstIndex { $0.name == name } }
+      halt = (halted ?? max(0, plan.waves.count - 1), rollback.reason)
       reason = rollback.reason
       stage = .stopping
       step()
       return
     }
-    guard let index = plan.waves.indices.first(where: { !recorded.promoted.contains($0) }) else {
+    guard let index = waves.indices.first(where: { waves[$0].phase != .promoted }) else {
       beginWave(plan.waves.count)
       return
     }
     let members = slots.filter { $0.record.wave == index }
     let settled: Set<ClusterPhase> = [.baking, .succeeded, .failed, .rolledBack, .rollbackFailed]
-    if let began = recorded.bakeStarted[index],
+    if let began = recorded.bakeStarted[waves[index].name],
       members.allSatisfy({ settled.contains($0.record.phase) })
     {
       stage = .upgrading(index)
@@ -616,7 +671,7 @@ public final class Executor: @unchecked Sendable {
     }
     let target = slots[slot].record.toRevision ?? plan.version
     let call = driverCall(slot)
-    callDriver { completion in
+    callDriver(for: slot) { completion in
       self.driver.currentRevision(call, completion: completion)
     } then: { [self] (result: Result<String?, DriverError>) in
       switch result {
@@ -644,7 +699,7 @@ public final class Executor: @unchecked Sendable {
           abandon(slot)
           return
         }
-        callDriver { completion in
+        callDriver(for: slot) { completion in
           self.driver.upgrade(call, from: revision, completion: completion)
         } then: { [self] (result: Result<String, DriverError>) in
           switch result {
@@ -670,10 +725,12 @@ public final class Executor: @unchecked Sendable {
     }
     let cluster = slots[slot].cluster
     let cancellation = slots[slot].cancellation
-    onWorker { [gates, clock] in
+    onWorker(for: slot) { [gates, clock] in
       Self.verify(gates, [cluster], clock, cancellation)
     } then: { [self] results in
       verified(slot, results)
+    } expired: { [self] message in
+      clusterFailed(slot, message, DriverError(.timedOut, message))
     }
   }
 
@@ -815,7 +872,7 @@ public final class Executor: @unchecked Sendable {
     }
     let call = driverCall(slot)
     let target = slots[slot].record.fromRevision
-    callDriver { completion in
+    callDriver(for: slot) { completion in
       self.driver.rollback(call, to: target, completion: completion)
     } then: { [self] (result: Result<String, DriverError>) in
       leaveFlight(slot)
@@ -848,15 +905,40 @@ public final class Executor: @unchecked Sendable {
       cancellation: slots[slot].cancellation, clock: clock, queue: queue)
   }
 
+  /// Counts the cluster in flight and starts its deadline: the engine, not the driver, holds
+  /// `clusterTimeout`, so a driver that hangs (an API that never answers, a command that never
+  /// exits) still frees its slot on time.
   private func enterFlight(_ slot: Int) {
     inFlight += 1
     inFlightByDomain[slots[slot].domain, default: 0] += 1
+    slots[slot].deadline?.cancel()
+    let at = clock.now().addingTimeInterval(DurationText.seconds(options.clusterTimeout))
+    slots[slot].deadline = clock.schedule(at: at, on: queue) { [self] in
+      transit.touch()
+      deadlinePassed(slot)
+    }
   }
 
   private func leaveFlight(_ slot: Int) {
     guard slots[slot].record.phase.isInFlight else { return }
     inFlight -= 1
     inFlightByDomain[slots[slot].domain, default: 0] -= 1
+    slots[slot].deadline?.cancel()
+    slots[slot].deadline = nil
+  }
+
+  /// The cluster's change overran `clusterTimeout`: its call is cancelled (the driver stops
+  /// what it can: a child's process group, an HTTP request) and answered for at once with
+  /// `timed out after 20s while upgrading`; whatever the driver reports later is dropped.
+  private func deadlinePassed(_ slot: Int) {
+    slots[slot].deadline = nil
+    let phase = slots[slot].record.phase
+    guard phase.isInFlight, let call = slots[slot].call, !call.settled else { return }
+    call.settled = true
+    outstanding -= 1
+    slots[slot].cancellation.cancel()
+    call.expire?(
+      "timed out after \(DurationText.format(options.clusterTimeout)) while \(phase.rawValue)")
   }
 
   private func setPhase(_ slot: Int, _ phase: ClusterPhase, detail: String? = nil) {
@@ -870,7 +952,7 @@ public final class Executor: @unchecked Sendable {
   private func emit(_ event: RolloutEvent) {
     var slot: Int?
     if case .clusterPhase(let name, _, _, _, _) = event {
-      slot = slots.firstIndex { $0.record.name == name }
+      slot = slotByName[name]
     }
     recordAhead(event, slot)
     for observer in observers { observer(event) }
@@ -902,45 +984,60 @@ public final class Executor: @unchecked Sendable {
   }
 
   /// Issues a driver call; its result is handled on the queue, counted as outstanding until.
+  /// A call for a cluster may instead be answered by the cluster's deadline, whichever is first.
   private func callDriver<T: Sendable>(
-    _ issue: (@escaping DriverCompletion<T>) -> Void,
+    for slot: Int? = nil, _ issue: (@escaping DriverCompletion<T>) -> Void,
     then handle: @escaping (Result<T, DriverError>) -> Void
   ) {
     outstanding += 1
+    let call = PendingCall()
+    if let slot {
+      call.expire = { message in handle(.failure(DriverError(.timedOut, message))) }
+      slots[slot].call = call
+    }
     let handler = UncheckedBox(handle)
     issue { [self] result in
       deliver {
+        guard !call.settled else { return }
+        call.settled = true
         self.outstanding -= 1
         handler.value(result)
       }
     }
   }
 
-  /// Runs blocking work (health gates) on a thread of its own and handles its result here.
+  /// Runs blocking work (health gates) on a thread of its own and handles its result here;
+  /// for a cluster, its deadline may answer first through `expired`.
   private func onWorker<T: Sendable>(
-    _ work: @escaping @Sendable () -> T, then handle: @escaping (T) -> Void
+    for slot: Int? = nil, _ work: @escaping @Sendable () -> T,
+    then handle: @escaping (T) -> Void, expired: ((String) -> Void)? = nil
   ) {
     outstanding += 1
     runningWorkers += 1
+    let call = PendingCall()
+    if let slot {
+      call.expire = expired
+      slots[slot].call = call
+    }
     let handler = UncheckedBox(handle)
-    if virtualTime {
-      let result = work()
+    let landed = { [self] (result: T) in
       deliver {
-        self.outstanding -= 1
         self.runningWorkers -= 1
+        guard !call.settled else { return }
+        call.settled = true
+        self.outstanding -= 1
         handler.value(result)
       }
+    }
+    if virtualTime {
+      landed(work())
       return
     }
     // A private serial queue gets an overcommit thread at once; a blocking gate on a shared
     // concurrent queue would hold one of only a few threads.
-    DispatchQueue(label: "fleetwave.gate").async { [self] in
-      let result = work()
-      deliver {
-        self.outstanding -= 1
-        self.runningWorkers -= 1
-        handler.value(result)
-      }
+    let deliverResult = UncheckedBox(landed)
+    DispatchQueue(label: "fleetwave.gate").async {
+      deliverResult.value(work())
     }
   }
 
@@ -1040,6 +1137,13 @@ private final class Transit: @unchecked Sendable {
     defer { lock.unlock() }
     return happened
   }
+}
+
+/// A driver or gate call awaited for one cluster, answered once: by its result, or by the
+/// cluster's deadline (`expire`). Touched only on the executor's queue.
+private final class PendingCall: @unchecked Sendable {
+  var settled = false
+  var expire: ((String) -> Void)?
 }
 
 /// Carries a closure that is only ever called on the executor's queue across a @Sendable hop.

@@ -41,7 +41,7 @@ extension FleetwaveCommand {
         printError("error: wave '\(target.name)' of run \(run) does not need approval")
         throw ExitCode(1)
       }
-      if let approver = state.approvals[target.index] {
+      if let approver = state.approvals[target.name] {
         print("wave '\(target.name)' of run \(run) is already approved by \(approver)")
         return
       }
@@ -51,7 +51,7 @@ extension FleetwaveCommand {
       }
       let who = RunRecords.user(by)
       let record = try appendFromOutside(
-        location.store, run, .approval(wave: target.index, by: who))
+        location.store, run, .approval(wave: target.index, by: who, name: target.name))
       print(
         "approved wave '\(target.name)' of run \(run) (by \(who) at \(Timestamp.iso(record.at)))")
     }

@@ -179,8 +179,11 @@ extension FleetwaveCommand {
       let runID = continued ?? self.runID ?? Self.runID(fleet: fleet.name, at: startTime)
       let policy = fleet.rollout
       let parallel = maxParallel ?? policy.maxParallel
-      let lock = dryRun ? nil : try RunSession.lock(
-        store: store, fleet: fleet.name, run: runID, at: startTime, force: force)
+      let lock =
+        dryRun
+        ? nil
+        : try RunSession.lock(
+          store: store, fleet: fleet.name, run: runID, at: startTime, force: force)
       let recorded = try continued.map { try RunSession.reopen(store: store, run: $0) }
       let planned = Planner().plan(fleet, start: recorded?.header.startedAt ?? startTime)
 
@@ -319,18 +322,21 @@ extension FleetwaveCommand {
             waiting: untilBlocked ? .untilBlocked : .follow,
             resumeFrom: session.recordedRun(plan: planned, rollback: rollbackRun != nil),
             pausedBy: {
+              // Reads only what another process appended since (a pause): never a replay.
               journal.refresh()
-              let state = journal.state
-              return state.paused ? state.pausedBy ?? "someone" : nil
+              return journal.withState { $0.paused ? $0.pausedBy ?? "someone" : nil }
             }))
       } catch {
         printError("error: \(error.message)")
         throw ExitCode(1)
       }
       let rollingBack = rollbackRun != nil
+      let waveNames = planned.waves.map(\.name)
       executor.recordAhead { event, record in
         if rollingBack, case .runFinished = event { return }
-        guard let entry = RunRecorder.entry(for: event, cluster: record) else { return }
+        guard let entry = RunRecorder.entry(for: event, cluster: record, waves: waveNames) else {
+          return
+        }
         try journal.append(entry)
       }
 

@@ -81,7 +81,8 @@ final class RunSession {
       if RunSettings.setDigest(command) != journal.header.settings["setDigest"] {
         printError(
           "error: run \(run) was started with "
-            + (journal.header.settings["setDigest"] == nil ? "no --set arguments" : "other --set arguments")
+            + (journal.header.settings["setDigest"] == nil
+              ? "no --set arguments" : "other --set arguments")
             + "; pass exactly the --set arguments it started with")
         throw ExitCode(1)
       }
@@ -127,9 +128,9 @@ final class RunSession {
       }
     }
     let approved = journal.state.approvals
-    for wave in plan.waves where wave.approval && approved[wave.index] == nil {
+    for wave in plan.waves where wave.approval && approved[wave.name] == nil {
       if command.approve.contains(wave.name) || command.approve.contains("*") {
-        try append(journal, .approval(wave: wave.index, by: user))
+        try append(journal, .approval(wave: wave.index, by: user, name: wave.name))
       }
     }
     return RunSession(run: run, journal: journal, lock: lock, rollback: rollback)
@@ -152,21 +153,22 @@ final class RunSession {
         startedAt: recorded.startedAt, finishedAt: recorded.finishedAt, error: recorded.error,
         rollbackRevision: phase == .rolledBack ? recorded.revision : nil)
     }
-    var promoted: Set<Int> = []
-    var bakeStarted: [Int: Date] = [:]
-    for (index, waveState) in state.waves {
-      if waveState == "promoted" { promoted.insert(index) }
-      if waveState == "baking", let at = state.waveChangedAt[index] { bakeStarted[index] = at }
+    // Wave state is carried by wave name, so a changed plan (--replan) maps it correctly.
+    var promoted: Set<String> = []
+    var bakeStarted: [String: Date] = [:]
+    for (name, waveState) in state.waves {
+      if waveState == "promoted" { promoted.insert(name) }
+      if waveState == "baking", let at = state.waveChangedAt[name] { bakeStarted[name] = at }
     }
-    var rollbackFrom: (wave: Int, reason: String, all: Bool)?
+    var rollbackFrom: (wave: String?, reason: String, all: Bool)?
     if rollback {
       rollbackFrom = (
-        max(0, plan.waves.count - 1),
-        "rollback of run \(run) requested by "
-          + (state.lastResumedBy ?? "someone"), true
+        nil, "rollback of run \(run) requested by " + (state.lastResumedBy ?? "someone"), true
       )
-    } else if let halted = state.waves.filter({ $0.value == "halted" }).keys.min() {
-      rollbackFrom = (halted, "wave '\(plan.waves[halted].name)' had halted", false)
+    } else if let halted = plan.waves.map(\.name).first(where: { state.waves[$0] == "halted" })
+      ?? state.waves.first(where: { $0.value == "halted" })?.key
+    {
+      rollbackFrom = (halted, state.haltReasons[halted] ?? "wave '\(halted)' had halted", false)
     }
     return RecordedRun(
       clusters: clusters, promoted: promoted, bakeStarted: bakeStarted, rollback: rollbackFrom)
@@ -203,7 +205,7 @@ struct JournalApprovals: ApprovalSource {
   func isApproved(run: String, wave: Wave) -> Bool {
     if approved.contains(wave.name) || approved.contains("*") { return true }
     journal.refresh()
-    return journal.state.approvals[wave.index] != nil
+    return journal.withState { $0.approvals[wave.name] != nil }
   }
 }
 

@@ -80,7 +80,7 @@ struct RunView {
       let index = wave["index"]?.int.map(Int.init) ?? position
       return WaveView(
         index: index, name: wave["name"]?.string ?? "wave \(index)",
-        state: state.waves[index] ?? "pending",
+        state: state.waves[wave["name"]?.string ?? "wave \(index)"] ?? "pending",
         clusters: (wave["clusters"]?.sequence ?? []).compactMap(\.string),
         allowedFailures: wave["allowedFailures"]?.int.map(Int.init) ?? 0,
         approval: wave["approval"]?.bool ?? false)
@@ -121,8 +121,9 @@ struct RunView {
       text += "  wave \(wave.index) \(wave.name): \(wave.state); " + parts.joined(separator: ", ")
       text += "; failures \(failures) of \(wave.allowedFailures) allowed"
       if wave.approval {
-        text += state.approvals[wave.index].map { "; approved by \($0)" } ?? "; needs approval"
+        text += state.approvals[wave.name].map { "; approved by \($0)" } ?? "; needs approval"
       }
+      if let reason = state.haltReasons[wave.name] { text += "; halted: \(reason)" }
       text += "\n"
       let moving = wave.clusters.filter { !["pending", "succeeded"].contains(clusterState($0)) }
       for name in moving {
@@ -159,7 +160,8 @@ struct RunView {
         m["index"] = .int(Int64(wave.index))
         m["name"] = .string(wave.name)
         m["state"] = .string(wave.state)
-        m["approvedBy"] = state.approvals[wave.index].map { .string($0) } ?? .null
+        m["approvedBy"] = state.approvals[wave.name].map { .string($0) } ?? .null
+        m["haltReason"] = state.haltReasons[wave.name].map { .string($0) } ?? .null
         return .mapping(m)
       })
     var clusters: [Value] = []

@@ -52,8 +52,13 @@ public enum JournalEntry: Sendable, Equatable {
   case cluster(
     name: String, state: String, revision: String? = nil, error: String? = nil,
     from: String? = nil)
-  case wave(index: Int, state: String)
-  case approval(wave: Int, by: String)
+  /// A wave's state, keyed by its name (`name`). `index` is its position in the plan of the
+  /// process that wrote it, kept so older fleetwave versions still read the line; a record
+  /// without a name (written before names were recorded) is resolved through the frozen plan.
+  /// `reason` says why a wave halted.
+  case wave(index: Int, state: String, name: String? = nil, reason: String? = nil)
+  /// An approval of a wave, keyed by its name as `wave` is for a wave record.
+  case approval(wave: Int, by: String, name: String? = nil)
   case paused(by: String)
   case resumed(by: String, pid: Int32, host: String)
   case measurement(cluster: String, gate: String, value: Double?, outcome: String, detail: String)
@@ -121,11 +126,14 @@ enum RecordCoding {
       if let from { m["from"] = .string(from) }
     case .waiting(let reason):
       m["reason"] = .string(reason)
-    case .wave(let index, let state):
+    case .wave(let index, let state, let name, let reason):
       m["wave"] = .int(Int64(index))
+      if let name { m["waveName"] = .string(name) }
       m["state"] = .string(state)
-    case .approval(let wave, let by):
+      if let reason { m["reason"] = .string(reason) }
+    case .approval(let wave, let by, let name):
       m["wave"] = .int(Int64(wave))
+      if let name { m["waveName"] = .string(name) }
       m["by"] = .string(by)
     case .paused(let by):
       m["by"] = .string(by)
@@ -177,10 +185,11 @@ enum RecordCoding {
       entry = .waiting(reason: reason)
     case "wave":
       guard let index = v["wave"]?.int, let state = v["state"]?.string else { return nil }
-      entry = .wave(index: Int(index), state: state)
+      entry = .wave(
+        index: Int(index), state: state, name: v["waveName"]?.string, reason: v["reason"]?.string)
     case "approval":
       guard let wave = v["wave"]?.int, let by = v["by"]?.string else { return nil }
-      entry = .approval(wave: Int(wave), by: by)
+      entry = .approval(wave: Int(wave), by: by, name: v["waveName"]?.string)
     case "paused":
       guard let by = v["by"]?.string else { return nil }
       entry = .paused(by: by)

@@ -6,9 +6,15 @@ import Foundation
 public enum RunRecorder {
   /// The entry to write ahead for an event, with the cluster's record for cluster events;
   /// nil for events the journal does not keep (progress detail, measurements' raw values).
-  public static func entry(for event: RolloutEvent, cluster record: ClusterRunRecord?)
-    -> JournalEntry?
-  {
+  /// `waves` names the plan's waves by index: wave records are keyed by name.
+  public static func entry(
+    for event: RolloutEvent, cluster record: ClusterRunRecord?, waves: [String]
+  ) -> JournalEntry? {
+    func wave(_ index: Int, _ state: String, reason: String? = nil) -> JournalEntry {
+      .wave(
+        index: index, state: state, name: index < waves.count ? waves[index] : nil,
+        reason: reason)
+    }
     switch event {
     case .clusterPhase(let name, _, let phase, let detail, _):
       let revision: String?
@@ -22,11 +28,11 @@ public enum RunRecorder {
       let error = phase == .failed || phase == .rollbackFailed ? detail : nil
       return .cluster(
         name: name, state: phase.rawValue, revision: revision, error: error, from: from)
-    case .waveStarted(let wave, _): return .wave(index: wave, state: "running")
-    case .waveBaking(let wave, _, _): return .wave(index: wave, state: "baking")
-    case .wavePromoted(let wave, _): return .wave(index: wave, state: "promoted")
-    case .waveHalted(let wave, _, _): return .wave(index: wave, state: "halted")
-    case .waveWaiting(let wave, let phase, _, _): return .wave(index: wave, state: phase.rawValue)
+    case .waveStarted(let index, _): return wave(index, "running")
+    case .waveBaking(let index, _, _): return wave(index, "baking")
+    case .wavePromoted(let index, _): return wave(index, "promoted")
+    case .waveHalted(let index, let reason, _): return wave(index, "halted", reason: reason)
+    case .waveWaiting(let index, let phase, _, _): return wave(index, phase.rawValue)
     case .runFinished(let outcome, _):
       // An interrupted run is not over: it stays open for `resume`.
       return outcome == .interrupted ? nil : .runFinished(outcome: outcome.rawValue)

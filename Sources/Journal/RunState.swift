@@ -15,12 +15,16 @@ public struct RunState: Sendable, Equatable {
 
   public var header: RunHeader?
   public var clusters: [String: ClusterRecord] = [:]
-  public var waves: [Int: String] = [:]
-  /// When each wave last changed state (a bake's start, for one).
-  public var waveChangedAt: [Int: Date] = [:]
-  /// Who approved each wave, and when.
-  public var approvals: [Int: String] = [:]
-  public var approvedAt: [Int: Date] = [:]
+  /// Each wave's state, by wave name: a resumed run maps them onto its plan by name, so a
+  /// wave inserted, removed or moved in a changed fleet cannot inherit another's state.
+  public var waves: [String: String] = [:]
+  /// When each wave last changed state (a bake's start, for one), by wave name.
+  public var waveChangedAt: [String: Date] = [:]
+  /// Why a wave halted, by wave name.
+  public var haltReasons: [String: String] = [:]
+  /// Who approved each wave, and when, by wave name.
+  public var approvals: [String: String] = [:]
+  public var approvedAt: [String: Date] = [:]
   public var paused: Bool = false
   public var pausedBy: String?
   /// What the run said it waits for when it last stopped unfinished; cleared by progress.
@@ -29,45 +33,65 @@ public struct RunState: Sendable, Equatable {
   public var lastResumedBy: String?
   public var outcome: String?
   public var lastActivity: Date?
+  /// The frozen plan's wave names in order: records written before wave names were journaled
+  /// carry only a position in that plan.
+  private var frozenWaveNames: [String] = []
+
+  public init() {}
 
   public init(records: [JournalRecord]) {
-    for record in records {
-      lastActivity = record.at
-      switch record.entry {
-      case .runStarted(let header): self.header = header
-      case .cluster(let name, let state, let revision, let error, let from):
-        waitingFor = nil
-        var cluster =
-          clusters[name]
-          ?? ClusterRecord(
-            state: state, revision: nil, fromRevision: nil, error: nil, startedAt: record.at)
-        if let from { cluster.fromRevision = from }
-        cluster.state = state
-        if let revision { cluster.revision = revision }
-        cluster.error = error ?? (RunState.terminal.contains(state) ? cluster.error : nil)
-        if RunState.terminal.contains(state) { cluster.finishedAt = record.at }
-        clusters[name] = cluster
-      case .wave(let index, let state):
-        waves[index] = state
-        waveChangedAt[index] = record.at
-      case .approval(let wave, let by):
-        approvals[wave] = by
-        approvedAt[wave] = record.at
-      case .paused(let by):
-        paused = true
-        pausedBy = by
-      case .resumed(let by, _, _):
-        lastResumedBy = by
-        paused = false
-        pausedBy = nil
-        outcome = nil
-      case .measurement: break
-      case .waiting(let reason): waitingFor = reason
-      case .runFinished(let outcome):
-        self.outcome = outcome
-        waitingFor = nil
+    for record in records { apply(record) }
+  }
+
+  /// Takes one more record into the state: constant time, so a journal keeps its state current
+  /// as it appends instead of replaying its records.
+  public mutating func apply(_ record: JournalRecord) {
+    lastActivity = record.at
+    switch record.entry {
+    case .runStarted(let header):
+      self.header = header
+      frozenWaveNames = (header.plan["waves"]?.sequence ?? []).enumerated().map {
+        position, wave in wave["name"]?.string ?? "wave \(position)"
       }
+    case .cluster(let name, let state, let revision, let error, let from):
+      waitingFor = nil
+      var cluster =
+        clusters[name]
+        ?? ClusterRecord(
+          state: state, revision: nil, fromRevision: nil, error: nil, startedAt: record.at)
+      if let from { cluster.fromRevision = from }
+      cluster.state = state
+      if let revision { cluster.revision = revision }
+      cluster.error = error ?? (RunState.terminal.contains(state) ? cluster.error : nil)
+      if RunState.terminal.contains(state) { cluster.finishedAt = record.at }
+      clusters[name] = cluster
+    case .wave(let index, let state, let name, let reason):
+      let wave = name ?? frozenWaveName(index)
+      waves[wave] = state
+      waveChangedAt[wave] = record.at
+      if let reason { haltReasons[wave] = reason }
+    case .approval(let index, let by, let name):
+      let wave = name ?? frozenWaveName(index)
+      approvals[wave] = by
+      approvedAt[wave] = record.at
+    case .paused(let by):
+      paused = true
+      pausedBy = by
+    case .resumed(let by, _, _):
+      lastResumedBy = by
+      paused = false
+      pausedBy = nil
+      outcome = nil
+    case .measurement: break
+    case .waiting(let reason): waitingFor = reason
+    case .runFinished(let outcome):
+      self.outcome = outcome
+      waitingFor = nil
     }
+  }
+
+  private func frozenWaveName(_ index: Int) -> String {
+    index >= 0 && index < frozenWaveNames.count ? frozenWaveNames[index] : "wave \(index)"
   }
 
   static let terminal: Set<String> = [
@@ -75,11 +99,13 @@ public struct RunState: Sendable, Equatable {
   ]
 
   /// Clusters whose last record says an action was under way: after a crash these must be
-  /// re-examined through their driver before anything else happens to them.
+  /// re-examined through their driver before anything else happens to them. A baking cluster
+  /// is upgraded and verified, waiting for its wave's bake: not mid-change.
   public var inFlight: [String] {
-    clusters.filter { !RunState.terminal.contains($0.value.state) && $0.value.state != "pending" }
-      .keys.sorted()
+    clusters.filter { !RunState.settled.contains($0.value.state) }.keys.sorted()
   }
+
+  static let settled: Set<String> = terminal.union(["pending", "baking"])
 
   public var isFinished: Bool { outcome != nil }
 }

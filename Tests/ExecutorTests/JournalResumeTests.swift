@@ -141,7 +141,7 @@ private struct TimedRun {
           until: date("2027-01-15T09:10:00Z")))
     let recorded = RecordedRun(
       clusters: Dictionary(uniqueKeysWithValues: stopped.clusters.map { ($0.name, $0) }),
-      bakeStarted: [0: date("2027-01-15T08:10:00Z")])
+      bakeStarted: ["first": date("2027-01-15T08:10:00Z")])
     let early = try TimedRun(
       plan(shapes), clusters: members, start: date("2027-01-15T09:00:00Z"),
       waiting: .untilBlocked, resumeFrom: recorded)
@@ -194,7 +194,7 @@ private struct TimedRun {
       plan(shapes), clusters: members, start: date("2027-01-15T09:00:00Z"),
       resumeFrom: RecordedRun(
         clusters: Dictionary(uniqueKeysWithValues: summary.clusters.map { ($0.name, $0) }),
-        promoted: [0]),
+        promoted: ["first"]),
       approvals: StaticApprovals(["prod"]))
     #expect(approved.run().outcome == .succeeded)
     #expect(approved.driver.history(of: "a1") == [1])
@@ -219,7 +219,7 @@ private struct TimedRun {
         // Mid-upgrade at the crash and not at the target: upgraded again.
         "b3": ClusterRunRecord(name: "b3", wave: 1, phase: .upgrading, startedAt: Date()),
       ],
-      promoted: [0])
+      promoted: ["first"])
     let run = try TimedRun(
       plan(shapes), clusters: members, start: date("2027-01-15T08:00:00Z"), resumeFrom: recorded)
     let summary = run.run()

@@ -23,11 +23,11 @@ import Testing
     let run = try Journal.create(store: store, header: header())
     try run.append(.cluster(name: "a", state: "upgrading", from: "1"))
     let outside = try Journal.attach(store: store, run: "run-1")
-    #expect(try outside.append(.approval(wave: 1, by: "alice")).sequence == 3)
+    #expect(try outside.append(.approval(wave: 1, by: "alice", name: "prod")).sequence == 3)
     #expect(try outside.append(.paused(by: "bob")).sequence == 4)
     #expect(try run.append(.cluster(name: "a", state: "verifying", revision: "2")).sequence == 5)
     let state = run.state
-    #expect(state.approvals == [1: "alice"])
+    #expect(state.approvals == ["prod": "alice"])
     #expect(state.pausedBy == "bob")
     #expect(state.clusters["a"]?.fromRevision == "1")
     #expect(state.clusters["a"]?.revision == "2")
@@ -62,24 +62,33 @@ import Testing
     #expect(
       RunRecorder.entry(
         for: .clusterPhase(cluster: "a", wave: 0, phase: .upgrading, detail: nil, at: start),
-        cluster: record) == .cluster(name: "a", state: "upgrading", from: "3"))
+        cluster: record, waves: ["canary", "early", "rest"])
+        == .cluster(name: "a", state: "upgrading", from: "3"))
     record.toRevision = "4"
     #expect(
       RunRecorder.entry(
         for: .clusterPhase(cluster: "a", wave: 0, phase: .verifying, detail: nil, at: start),
-        cluster: record) == .cluster(name: "a", state: "verifying", revision: "4"))
+        cluster: record, waves: ["canary", "early", "rest"])
+        == .cluster(name: "a", state: "verifying", revision: "4"))
     #expect(
       RunRecorder.entry(
         for: .clusterPhase(cluster: "a", wave: 0, phase: .failed, detail: "boom", at: start),
-        cluster: record) == .cluster(name: "a", state: "failed", error: "boom"))
+        cluster: record, waves: ["canary", "early", "rest"])
+        == .cluster(name: "a", state: "failed", error: "boom"))
     #expect(
-      RunRecorder.entry(for: .runFinished(outcome: .interrupted, at: start), cluster: nil) == nil)
+      RunRecorder.entry(
+        for: .runFinished(outcome: .interrupted, at: start), cluster: nil,
+        waves: ["canary", "early", "rest"]) == nil)
     #expect(
-      RunRecorder.entry(for: .runFinished(outcome: .halted, at: start), cluster: nil)
+      RunRecorder.entry(
+        for: .runFinished(outcome: .halted, at: start), cluster: nil,
+        waves: ["canary", "early", "rest"])
         == .runFinished(outcome: "halted"))
     #expect(
-      RunRecorder.entry(for: .waveBaking(wave: 2, until: start, at: start), cluster: nil)
-        == .wave(index: 2, state: "baking"))
+      RunRecorder.entry(
+        for: .waveBaking(wave: 2, until: start, at: start), cluster: nil,
+        waves: ["canary", "early", "rest"])
+        == .wave(index: 2, state: "baking", name: "rest"))
   }
 
   @Test func theFleetDigestChangesWithAFileAndIgnoresTheStateDirectory() throws {

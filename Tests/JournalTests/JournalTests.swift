@@ -25,7 +25,9 @@ import Testing
     clock.advance(by: .seconds(30))
     try journal.append(.cluster(name: "a", state: "succeeded", revision: "2"))
     try journal.append(.cluster(name: "b", state: "upgrading", revision: "2"))
-    try journal.append(.measurement(cluster: "a", gate: "errors", value: 0.002, outcome: "passed", detail: "0.002 <= 0.01"))
+    try journal.append(
+      .measurement(
+        cluster: "a", gate: "errors", value: 0.002, outcome: "passed", detail: "0.002 <= 0.01"))
 
     let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
     #expect(recovered == nil)
@@ -35,7 +37,7 @@ import Testing
     #expect(state.clusters["a"]?.state == "succeeded")
     #expect(state.clusters["a"]?.finishedAt == start.addingTimeInterval(30))
     #expect(state.inFlight == ["b"])
-    #expect(state.waves == [0: "started"])
+    #expect(state.waves == ["wave 0": "started"])
     #expect(!state.isFinished)
     #expect(store.runIDs() == [header().id])
     #expect(JournalIntegrity.problems(in: reopened.records).isEmpty)
@@ -54,7 +56,9 @@ import Testing
     try handle.close()
 
     let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
-    #expect(recovered == "\(journal.path):3: incomplete last record (a crash during a write) was discarded")
+    #expect(
+      recovered
+        == "\(journal.path):3: incomplete last record (a crash during a write) was discarded")
     #expect(reopened.records.count == 2)
     let record = try reopened.append(.cluster(name: "a", state: "succeeded"))
     #expect(record.sequence == 3)
@@ -76,6 +80,36 @@ import Testing
     } throws: { error in
       "\(error)" == "\(journal.path):2: damaged record (checksum or format) before the end"
     }
+  }
+
+  @Test func waveRecordsAreKeyedByNameAndOldIndexOnlyLinesResolveThroughTheFrozenPlan() throws {
+    let dir = try TemporaryDirectory("journal")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    var named = header()
+    named.plan = ["waves": [["index": 0, "name": "canary"], ["index": 1, "name": "rest"]]]
+    let journal = try Journal.create(store: store, header: named)
+    // Written by a fleetwave that recorded positions only.
+    try journal.append(.wave(index: 0, state: "promoted"))
+    try journal.append(.approval(wave: 1, by: "alice"))
+    // Written after a replan put a new wave in front: the name wins over the position.
+    try journal.append(
+      .wave(index: 0, state: "halted", name: "hotfix", reason: "wave 'hotfix' has 2 failed"))
+    let state = journal.state
+    #expect(state.waves == ["canary": "promoted", "hotfix": "halted"])
+    #expect(state.approvals == ["rest": "alice"])
+    #expect(state.haltReasons == ["hotfix": "wave 'hotfix' has 2 failed"])
+    // Kept current as records are appended, it equals a replay of the file.
+    #expect(state == RunState(records: journal.records))
+    let (reopened, _) = try Journal.reopen(store: store, run: named.id)
+    #expect(reopened.state.waves == state.waves)
+    #expect(reopened.state.approvals == state.approvals)
+    let line = try String(contentsOfFile: store.journalPath(named.id), encoding: .utf8)
+      .split(separator: "\n")[3]
+    #expect(
+      line.hasSuffix(
+        #""type":"wave","wave":0,"waveName":"hotfix","state":"halted","reason":"wave 'hotfix' has 2 failed"}"#
+      ))
   }
 
   @Test func integrityCheckFindsImpossibleHistories() throws {
@@ -114,7 +148,8 @@ import Testing
     }
     lock.release()
     #expect(RunLock.holder(stateDirectory: dir.path) == nil)
-    let again = try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-2", at: start)
+    let again = try RunLock.acquire(
+      stateDirectory: dir.path, fleet: "demo", run: "run-2", at: start)
     #expect(again.previousHolder == nil)
   }
 
@@ -123,7 +158,8 @@ import Testing
     let dir = try TemporaryDirectory("lock")
     defer { dir.remove() }
     let lockPath = dir.file("lock")
-    let holderJSON = #"{"run":"run-dead","host":"old-host","pid":99999,"since":"2027-01-15T07:00:00.000Z"}"#
+    let holderJSON =
+      #"{"run":"run-dead","host":"old-host","pid":99999,"since":"2027-01-15T07:00:00.000Z"}"#
     let script = """
       import fcntl, os, sys, time
       fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
@@ -146,7 +182,8 @@ import Testing
     }
     kill(child.processIdentifier, SIGKILL)
     child.waitUntilExit()
-    let lock = try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
+    let lock = try RunLock.acquire(
+      stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
     #expect(lock.previousHolder?.run == "run-dead")
     #expect(lock.previousHolder?.host == "old-host")
   }

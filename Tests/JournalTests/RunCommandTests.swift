@@ -150,7 +150,8 @@ private func lastLine(_ text: String) -> String {
     ])
     #expect(result.status == 0, "\(result.stderr)")
     #expect(
-      lastLine(result.stdout) == "waiting for: window 'tokyo-wed' opens at 2027-01-20T01:00:00.000Z")
+      lastLine(result.stdout) == "waiting for: window 'tokyo-wed' opens at 2027-01-20T01:00:00.000Z"
+    )
     // The fleet's own driver is exec, whose commands leave marks: none ran.
     #expect(!FileManager.default.fileExists(atPath: dir.file("marks/ber-1.runs")))
     #expect(!FileManager.default.fileExists(atPath: dir.file("marks/ny-1.runs")))
@@ -303,7 +304,9 @@ private func lastLine(_ text: String) -> String {
     #expect(resumed.status == 1)
     #expect(
       resumed.stdout.hasSuffix(
-        "rollout h-1: halted (1 succeeded, 2 rolled-back)\n  wave 'rest' had halted\n"
+        // The halt's reason is journaled, so the resumed run still gives it.
+        "rollout h-1: halted (1 succeeded, 2 rolled-back)\n"
+          + "  wave 'rest' has 1 failed of 2 clusters; its budget allows 0\n"
           + "  rolled back: b-1, b-2\n"))
     for (name, revision) in [("a", "2.0.0"), ("b-1", "1.0.0"), ("b-2", "1.0.0")] {
       let text = try String(contentsOfFile: "\(marks)/\(name).rev", encoding: .utf8)
