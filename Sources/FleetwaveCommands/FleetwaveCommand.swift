@@ -13,7 +13,7 @@ public struct FleetwaveCommand: AsyncParsableCommand {
       limits, verified by health gates, with promotion halted and upgrades rolled back when \
       failures cross the budget.
       """,
-    version: version,
+    version: BuildStamp.versionText(release: version),
     subcommands: [
       Validate.self, Values.self, Plan.self, Rollout.self, Simulate.self, Diff.self, Resume.self,
       Status.self, History.self, RollbackRun.self, Approve.self, Pause.self,

@@ -5,7 +5,7 @@ import Testing
   @Test func versionPrintsTheVersion() throws {
     let result = try fleetwave(["--version"])
     #expect(result.status == 0)
-    #expect(result.stdout == "0.1.0\n")
+    #expect(result.stdout == "0.1.0 (development build)\n")
   }
 
   @Test func helpDescribesTheTool() throws {
