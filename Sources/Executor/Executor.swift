@@ -180,6 +180,8 @@ public final class Executor: @unchecked Sendable {
   private var halt: (wave: Int, reason: String)?
   private var interrupts = 0
   private var timer: Cancellation?
+  /// The wave gate running after a bake: only a wait, so the first interrupt ends it.
+  private var waveGateCancellation: Cancellation?
   private var rollbackGroups: [[Int]] = []
   /// Set by `runInVirtualTime`: gates run inline instead of on threads of their own.
   private var virtualTime = false
@@ -320,6 +322,8 @@ public final class Executor: @unchecked Sendable {
       }
       timer?.cancel()
       timer = nil
+      // A wave gate changes nothing: it is a wait, ended by the first interrupt.
+      waveGateCancellation?.cancel()
       if interrupts > 1 {
         for index in slots.indices where slots[index].record.phase.isInFlight {
           slots[index].cancelledBy = "interrupted"
@@ -575,9 +579,11 @@ public final class Executor: @unchecked Sendable {
     }
     let clusters = members.map(\.cluster)
     let cancellation = Cancellation()
+    waveGateCancellation = cancellation
     onWorker { [waveGates, clock] in
       Self.verify(waveGates, clusters, clock, cancellation)
     } then: { [self] results in
+      waveGateCancellation = nil
       waves[index].gates = results
       for result in results {
         for measurement in result.measurements {

@@ -270,18 +270,38 @@ extension FleetwaveCommand {
       var summary: RunSummary
       var blocked: Blocked?
       var announced: String?
+      // One signal handler for the whole command: it interrupts the pass running now, or
+      // ends a --follow wait between passes, so SIGINT/SIGTERM are honoured in every phase.
+      let interrupts = RunInterrupts()
+      let signals = InterruptSignals { _, count in
+        if count == 1 {
+          printError("\ninterrupt: finishing clusters in flight; interrupt again to cancel them")
+        }
+        interrupts.interrupt()
+      }
       repeat {
-        (summary, blocked) = try runOnce(
-          session: session, plan: planned, fleet: fleet, driver: driver, gates: gates,
-          waveGates: waveGates, clock: clock, manual: manual, parallel: parallel)
-        guard follow, let wait = blocked, wait.until == nil else { break }
+        (summary, blocked) = try withExtendedLifetime(signals) {
+          try runOnce(
+            session: session, plan: planned, fleet: fleet, driver: driver, gates: gates,
+            waveGates: waveGates, clock: clock, manual: manual, parallel: parallel,
+            interrupts: interrupts)
+        }
+        guard follow, let wait = blocked, wait.until == nil, !interrupts.requested else { break }
         // Following, an approval or the end of a pause comes from another process.
         if announced != wait.reason {
           announced = wait.reason
           FileHandle.standardOutput.write(Data("waiting for: \(wait.reason)\n".utf8))
         }
-        clock.wait(for: .milliseconds(Int64(pollInterval * 1000)))
-      } while true
+        let poll = Duration.milliseconds(Int64(pollInterval * 1000))
+        if let manual {
+          // Virtual time stands still between passes: the approval comes in real time, so
+          // the poll sleeps on the system clock and virtual time moves on by as much.
+          SystemClock().wait(for: poll, cancellation: interrupts.stopWaiting)
+          manual.advance(by: poll)
+        } else {
+          clock.wait(for: poll, cancellation: interrupts.stopWaiting)
+        }
+      } while !interrupts.requested
 
       try writeReports(summary)
       session.finish(summary, blocked: blocked)
@@ -306,7 +326,7 @@ extension FleetwaveCommand {
     private func runOnce(
       session: RunSession, plan planned: FleetCore.Plan, fleet: Fleet, driver: any Driver,
       gates: [any HealthGate], waveGates: [any HealthGate], clock: any RolloutClock,
-      manual: ManualClock?, parallel: Int
+      manual: ManualClock?, parallel: Int, interrupts: RunInterrupts
     ) throws -> (RunSummary, Blocked?) {
       let policy = fleet.rollout
       let journal = session.journal
@@ -337,6 +357,13 @@ extension FleetwaveCommand {
         guard let entry = RunRecorder.entry(for: event, cluster: record, waves: waveNames) else {
           return
         }
+        // Each --follow pass finds the wave where the last one left it (waiting for approval):
+        // a state the journal already holds is not written again.
+        if case .wave(_, let state, let name?, nil) = entry,
+          journal.withState({ $0.waves[name] == state })
+        {
+          return
+        }
         try journal.append(entry)
       }
 
@@ -347,16 +374,10 @@ extension FleetwaveCommand {
         width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
         write: { output.write(Data($0.utf8)) })
       executor.observe { progress.handle($0) }
-      let signals = InterruptSignals { signal, count in
-        if count == 1 {
-          printError("\ninterrupt: finishing clusters in flight; interrupt again to cancel them")
-        }
-        executor.interrupt()
-      }
       progress.start()
-      let summary = withExtendedLifetime(signals) {
-        manual.map { executor.runInVirtualTime($0) } ?? executor.run()
-      }
+      interrupts.running(executor)
+      let summary = manual.map { executor.runInVirtualTime($0) } ?? executor.run()
+      interrupts.running(nil)
       progress.finish()
       return (summary, executor.blockedBy)
     }
@@ -455,6 +476,36 @@ extension FleetwaveCommand {
       for note in plan.notes { text += "note: \(note.message)\n" }
       return text
     }
+  }
+}
+
+/// Where this process's interrupts go: the executor of the pass running now (the first stops
+/// new work, the second cancels what is in flight), and the wait between --follow passes.
+final class RunInterrupts: @unchecked Sendable {
+  private let lock = NSLock()
+  private var executor: Executor?
+  private var count = 0
+  /// Cancelled by the first interrupt: ends a wait between passes at once.
+  let stopWaiting = Cancellation()
+
+  var requested: Bool { stopWaiting.isCancelled }
+
+  /// The pass now running; an interrupt that came before it started is passed on at once.
+  func running(_ executor: Executor?) {
+    lock.lock()
+    self.executor = executor
+    let missed = count
+    lock.unlock()
+    for _ in 0..<missed { executor?.interrupt() }
+  }
+
+  func interrupt() {
+    lock.lock()
+    count += 1
+    let executor = self.executor
+    lock.unlock()
+    stopWaiting.cancel()
+    executor?.interrupt()
   }
 }
 
