@@ -70,13 +70,24 @@ public struct APIError: Error, Sendable, Equatable {
       message: "the server does not allow this method on the requested resource")
   }
 
-  static func unsupportedMediaType(_ contentType: String) -> APIError {
+  /// 415, listing the media types the verb accepts, as the server does.
+  static func unsupportedMediaType(accepted: [String]) -> APIError {
     APIError(
       code: 415, reason: "UnsupportedMediaType",
       message: "the body of the request was in an unknown format - accepted media types include: "
-        + "application/json-patch+json, application/merge-patch+json, "
-        + "application/apply-patch+yaml, application/strategic-merge-patch+json")
+        + accepted.joined(separator: ", "))
   }
+
+  /// What create, update and delete bodies may be sent as.
+  static let objectMediaTypes = [
+    "application/json", "application/yaml", "application/vnd.kubernetes.protobuf",
+  ]
+
+  /// What a patch may be sent as.
+  static let patchMediaTypes = [
+    "application/json-patch+json", "application/merge-patch+json",
+    "application/apply-patch+yaml", "application/strategic-merge-patch+json",
+  ]
 
   static let tooLarge = APIError(
     code: 413, reason: "RequestEntityTooLarge", message: "the request is too large")

@@ -11,9 +11,12 @@ enum Defaults {
     switch (type.group, type.kind) {
     case ("apps", "Deployment"):
       fill(["spec", "replicas"], 1)
-      fill(
-        ["spec", "strategy"],
-        ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": "25%", "maxSurge": "25%"]])
+      // Field by field: `kubectl create deployment` sends an empty `strategy`.
+      fill(["spec", "strategy", "type"], "RollingUpdate")
+      if object.at("spec", "strategy", "type") == "RollingUpdate" {
+        fill(["spec", "strategy", "rollingUpdate", "maxUnavailable"], "25%")
+        fill(["spec", "strategy", "rollingUpdate", "maxSurge"], "25%")
+      }
       fill(["spec", "revisionHistoryLimit"], 10)
       fill(["spec", "progressDeadlineSeconds"], 600)
     case ("apps", "StatefulSet"):

@@ -238,12 +238,9 @@ struct KubeAPI {
   private func body(_ request: APIRequest) throws(APIError) -> Value {
     guard !request.body.isEmpty else { throw APIError.badRequest("the request body is empty") }
     if request.contentType == "application/vnd.kubernetes.protobuf" {
-      do {
-        return try ProtobufBody.decode(request.body)
-      } catch {
-        throw APIError.unsupportedMediaType(request.contentType)
-      }
+      return try ProtobufRequest.decode(request.body)
     }
+    try ProtobufRequest.checkMediaType(request)
     let value: Value
     do {
       // kubectl and helm send JSON even under the YAML media type; JSON is also valid YAML.
@@ -423,11 +420,9 @@ struct KubeAPI {
     -> APIResult
   {
     let kind = request.contentType
-    let known = [
-      "application/json-patch+json", "application/merge-patch+json",
-      "application/strategic-merge-patch+json", "application/apply-patch+yaml",
-    ]
-    guard known.contains(kind) else { throw APIError.unsupportedMediaType(kind) }
+    guard APIError.patchMediaTypes.contains(kind) else {
+      throw APIError.unsupportedMediaType(accepted: APIError.patchMediaTypes)
+    }
     let patch = try body(request)
     if kind == "application/apply-patch+yaml" {
       return try apply(request, target, name: name, patch)

@@ -1,54 +1,72 @@
-// Kubernetes protobuf request bodies for the few objects kubectl sends that way (`kubectl create
-// namespace|configmap|secret`): the `k8s\0` envelope and a field table per message.
+// Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`): the `k8s\0`
+// envelope around a runtime.Unknown, and a small decoder of the protobuf wire format that turns
+// a message into the object's JSON shape, driven by one field table per message
+// (ProtobufSchemas.swift). kubectl 1.32 sends `create` bodies this way and helm sends
+// DeleteOptions this way; everything else arrives as JSON.
 import FleetCore
 import Foundation
 
+/// A protobuf message: field number to the JSON name and how the field's bytes read.
+typealias ProtobufMessage = [Int: (name: String, field: ProtobufBody.Field)]
+
 enum ProtobufBody {
-  struct Unsupported: Error {
-    var kind: String
+  /// How one field's wire value maps to JSON. Go value fields (`string`, `int`, `bool`) are
+  /// always written by the generated marshaller, zero or not, while JSON omits their zero
+  /// values; Go pointer fields (`optional...`) are written only when set, so zero is a value.
+  indirect enum Field: Sendable {
+    case string, int, bool
+    case optionalString, optionalInt, optionalBool
+    /// `repeated string`, `repeated int64` (packed or not).
+    case strings, ints
+    /// `map<string, string>`, `map<string, bytes>` (JSON carries base64), `map<string, Quantity>`.
+    case stringMap, bytesMap, quantityMap
+    /// intstr.IntOrString, resource.Quantity, metav1.Time and MicroTime.
+    case intOrString, quantity, time
+    case message(ProtobufMessage)
+    case messages(ProtobufMessage)
+    /// A Go embedded struct: its fields appear in the parent's JSON object.
+    case inline(ProtobufMessage)
+    /// Read and dropped: what the server fills itself (status, managedFields).
+    case ignored
   }
 
-  indirect enum Field {
-    case string, int, bool, stringList, stringMap, bytesMap, time
-    case message([Int: (String, Field)])
+  /// Why a protobuf body cannot be read. `unsupportedKind` is answered 415 (send another media
+  /// type); the others are 400.
+  enum Failure: Error, Equatable {
+    case notEnveloped
+    case unsupportedKind(apiVersion: String, kind: String)
+    case malformed(String)
+    case unknownField(message: String, number: Int)
+
+    var message: String {
+      switch self {
+      case .notEnveloped:
+        return "the protobuf body does not start with the Kubernetes envelope (k8s\\x00)"
+      case .unsupportedKind(let apiVersion, let kind):
+        return "fleet-sim does not decode \(kind) (\(apiVersion)) from protobuf"
+      case .malformed(let path): return "the protobuf body is malformed at \(path)"
+      case .unknownField(let message, let number):
+        // Dropping a field silently would store a different object than the client sent.
+        return "fleet-sim does not decode protobuf field \(number) of \(message); "
+          + "send the object as JSON"
+      }
+    }
   }
 
-  static let time: [Int: (String, Field)] = [:]
+  static let magic: [UInt8] = [0x6b, 0x38, 0x73, 0x00]
 
-  static let objectMeta: [Int: (String, Field)] = [
-    1: ("name", .string), 2: ("generateName", .string), 3: ("namespace", .string),
-    5: ("uid", .string), 6: ("resourceVersion", .string), 7: ("generation", .int),
-    11: ("labels", .stringMap), 12: ("annotations", .stringMap), 14: ("finalizers", .stringList),
-  ]
-
-  static let kinds: [String: [Int: (String, Field)]] = [
-    "Namespace": [
-      1: ("metadata", .message(objectMeta)),
-      2: ("spec", .message([1: ("finalizers", .stringList)])),
-    ],
-    "ConfigMap": [
-      1: ("metadata", .message(objectMeta)), 2: ("data", .stringMap), 3: ("binaryData", .bytesMap),
-      4: ("immutable", .bool),
-    ],
-    "Secret": [
-      1: ("metadata", .message(objectMeta)), 2: ("data", .bytesMap), 3: ("type", .string),
-      4: ("stringData", .stringMap), 5: ("immutable", .bool),
-    ],
-    "ServiceAccount": [1: ("metadata", .message(objectMeta))],
-  ]
-
-  /// Decodes an enveloped object into the JSON shape; throws `Unsupported` for other kinds.
-  static func decode(_ bytes: [UInt8]) throws -> Value {
-    let magic: [UInt8] = [0x6b, 0x38, 0x73, 0x00]
-    guard bytes.count > 4, Array(bytes[0..<4]) == magic else { throw Unsupported(kind: "") }
-    let unknown = try fields(ArraySlice(bytes[4...]))
+  /// Decodes an enveloped object into its JSON shape, with `apiVersion` and `kind` set.
+  static func decode(_ bytes: [UInt8]) throws(Failure) -> Value {
+    guard bytes.count >= 4, Array(bytes[0..<4]) == magic else { throw .notEnveloped }
+    // runtime.Unknown: typeMeta=1 {apiVersion=1, kind=2}, raw=2, contentEncoding=3,
+    // contentType=4.
     var apiVersion = ""
     var kind = ""
     var raw: ArraySlice<UInt8> = []
-    for (number, payload) in unknown {
+    for (number, payload) in try fields(bytes[4...], at: "Unknown") {
       guard case .bytes(let data) = payload else { continue }
       if number == 1 {
-        for (inner, value) in try fields(data) {
+        for (inner, value) in try fields(data, at: "Unknown.typeMeta") {
           guard case .bytes(let text) = value else { continue }
           if inner == 1 { apiVersion = String(decoding: text, as: UTF8.self) }
           if inner == 2 { kind = String(decoding: text, as: UTF8.self) }
@@ -57,24 +75,28 @@ enum ProtobufBody {
         raw = data
       }
     }
-    guard let schema = kinds[kind] else { throw Unsupported(kind: kind) }
-    var object = try message(raw, schema)
+    guard let schema = ProtobufSchemas.message(apiVersion: apiVersion, kind: kind) else {
+      throw .unsupportedKind(apiVersion: apiVersion, kind: kind)
+    }
+    var object = try message(raw, schema, at: kind)
     object.set(["apiVersion"], .string(apiVersion))
     object.set(["kind"], .string(kind))
     return object
   }
 
-  private enum Payload {
+  enum Payload {
     case varint(UInt64)
     case bytes(ArraySlice<UInt8>)
   }
 
-  struct Malformed: Error {}
-
-  private static func fields(_ data: ArraySlice<UInt8>) throws -> [(Int, Payload)] {
+  /// The fields of one message in wire order; fixed-width fields (no Kubernetes type this
+  /// decoder reads uses them) are skipped.
+  static func fields(_ data: ArraySlice<UInt8>, at path: String) throws(Failure) -> [(
+    Int, Payload
+  )] {
     var result: [(Int, Payload)] = []
     var index = data.startIndex
-    func varint() throws -> UInt64 {
+    func varint() throws(Failure) -> UInt64 {
       var value: UInt64 = 0
       var shift: UInt64 = 0
       while index < data.endIndex {
@@ -83,9 +105,9 @@ enum ProtobufBody {
         value |= UInt64(byte & 0x7f) << shift
         if byte & 0x80 == 0 { return value }
         shift += 7
-        if shift > 63 { throw Malformed() }
+        if shift > 63 { throw .malformed(path) }
       }
-      throw Malformed()
+      throw .malformed(path)
     }
     while index < data.endIndex {
       let tag = try varint()
@@ -93,51 +115,134 @@ enum ProtobufBody {
       switch tag & 7 {
       case 0: result.append((number, .varint(try varint())))
       case 2:
-        let length = Int(try varint())
-        guard length >= 0, index + length <= data.endIndex else { throw Malformed() }
-        result.append((number, .bytes(data[index..<index + length])))
-        index += length
-      case 1: index += 8
-      case 5: index += 4
-      default: throw Malformed()
+        let length = try varint()
+        guard length <= UInt64(data.endIndex - index) else { throw .malformed(path) }
+        let end = index + Int(length)
+        result.append((number, .bytes(data[index..<end])))
+        index = end
+      case 1, 5:
+        let width = tag & 7 == 1 ? 8 : 4
+        guard data.endIndex - index >= width else { throw .malformed(path) }
+        index += width
+      default: throw .malformed(path)
       }
     }
     return result
   }
 
-  private static func message(_ data: ArraySlice<UInt8>, _ schema: [Int: (String, Field)]) throws
-    -> Value
+  static func message(_ data: ArraySlice<UInt8>, _ schema: ProtobufMessage, at path: String)
+    throws(Failure) -> Value
   {
     var mapping = Mapping()
-    for (number, payload) in try fields(data) {
-      guard let (name, field) = schema[number] else { continue }
+    try read(data, schema, at: path, into: &mapping)
+    return .mapping(mapping)
+  }
+
+  private static func read(
+    _ data: ArraySlice<UInt8>, _ schema: ProtobufMessage, at path: String,
+    into mapping: inout Mapping
+  ) throws(Failure) {
+    for (number, payload) in try fields(data, at: path) {
+      guard let (name, field) = schema[number] else {
+        throw .unknownField(message: path, number: number)
+      }
+      let here = "\(path).\(name)"
       switch (field, payload) {
-      // Go's protobuf writes empty strings and zeros; JSON omits them, and so do we.
-      case (.string, .bytes(let text)) where !text.isEmpty:
-        mapping[name] = .string(String(decoding: text, as: UTF8.self))
+      case (.ignored, _): continue
+      case (.string, .bytes(let text)) where !text.isEmpty: mapping[name] = .string(utf8(text))
+      case (.string, _): continue
+      case (.optionalString, .bytes(let text)): mapping[name] = .string(utf8(text))
       case (.int, .varint(let v)) where v != 0: mapping[name] = .int(Int64(bitPattern: v))
+      case (.int, .varint): continue
+      case (.optionalInt, .varint(let v)): mapping[name] = .int(Int64(bitPattern: v))
       case (.bool, .varint(let v)) where v != 0: mapping[name] = .bool(true)
-      case (.stringList, .bytes(let text)):
-        let items = mapping[name]?.sequence ?? []
-        mapping[name] = .sequence(items + [.string(String(decoding: text, as: UTF8.self))])
-      case (.stringMap, .bytes(let entry)), (.bytesMap, .bytes(let entry)):
+      case (.bool, .varint): continue
+      case (.optionalBool, .varint(let v)): mapping[name] = .bool(v != 0)
+      case (.strings, .bytes(let text)):
+        mapping[name] = .sequence((mapping[name]?.sequence ?? []) + [.string(utf8(text))])
+      case (.ints, .varint(let v)):
+        mapping[name] = .sequence((mapping[name]?.sequence ?? []) + [.int(Int64(bitPattern: v))])
+      case (.ints, .bytes(let packed)):
+        var items = mapping[name]?.sequence ?? []
+        var index = packed.startIndex
+        while index < packed.endIndex {
+          var value: UInt64 = 0
+          var shift: UInt64 = 0
+          while true {
+            guard index < packed.endIndex, shift <= 63 else { throw .malformed(here) }
+            let byte = packed[index]
+            index += 1
+            value |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { break }
+            shift += 7
+          }
+          items.append(.int(Int64(bitPattern: value)))
+        }
+        mapping[name] = .sequence(items)
+      case (.stringMap, .bytes(let entry)), (.bytesMap, .bytes(let entry)),
+        (.quantityMap, .bytes(let entry)):
         var key = ""
         var value: ArraySlice<UInt8> = []
-        for (n, p) in try fields(entry) {
+        for (n, p) in try fields(entry, at: here) {
           guard case .bytes(let b) = p else { continue }
-          if n == 1 { key = String(decoding: b, as: UTF8.self) } else if n == 2 { value = b }
+          if n == 1 { key = utf8(b) } else if n == 2 { value = b }
         }
         var map = mapping[name]?.mapping ?? Mapping()
-        if case .bytesMap = field {
-          map[key] = .string(Data(value).base64EncodedString())
-        } else {
-          map[key] = .string(String(decoding: value, as: UTF8.self))
+        switch field {
+        case .bytesMap: map[key] = .string(Data(value).base64EncodedString())
+        case .quantityMap: map[key] = try quantity(value, at: here)
+        default: map[key] = .string(utf8(value))
         }
         mapping[name] = .mapping(map)
-      case (.message(let inner), .bytes(let nested)): mapping[name] = try message(nested, inner)
-      default: continue
+      case (.intOrString, .bytes(let data)):
+        // IntOrString: type=1 (0 int, 1 string), intVal=2, strVal=3.
+        var isString = false
+        var number: Int64 = 0
+        var text = ""
+        for (n, p) in try fields(data, at: here) {
+          switch (n, p) {
+          case (1, .varint(let v)): isString = v == 1
+          case (2, .varint(let v)): number = Int64(Int32(truncatingIfNeeded: v))
+          case (3, .bytes(let b)): text = utf8(b)
+          default: continue
+          }
+        }
+        mapping[name] = isString ? .string(text) : .int(number)
+      case (.quantity, .bytes(let data)): mapping[name] = try quantity(data, at: here)
+      case (.time, .bytes(let data)):
+        // Time and MicroTime: seconds=1, nanos=2. The zero time is JSON's null: omitted.
+        var seconds: Int64 = 0
+        var nanos: Int64 = 0
+        for (n, p) in try fields(data, at: here) {
+          guard case .varint(let v) = p else { continue }
+          if n == 1 { seconds = Int64(bitPattern: v) } else if n == 2 { nanos = Int64(v) }
+        }
+        guard seconds != 0 || nanos != 0 else { continue }
+        let date = Date(timeIntervalSince1970: Double(seconds) + Double(nanos) / 1e9)
+        mapping[name] = .string(KubeTime.format(date))
+      case (.message(let inner), .bytes(let nested)):
+        mapping[name] = try message(nested, inner, at: here)
+      case (.messages(let inner), .bytes(let nested)):
+        let item = try message(nested, inner, at: here)
+        mapping[name] = .sequence((mapping[name]?.sequence ?? []) + [item])
+      case (.inline(let inner), .bytes(let nested)):
+        try read(nested, inner, at: path, into: &mapping)
+      default: throw .malformed(here)
       }
     }
-    return .mapping(mapping)
+  }
+
+  /// resource.Quantity: string=1, as its canonical text.
+  private static func quantity(_ data: ArraySlice<UInt8>, at path: String) throws(Failure)
+    -> Value
+  {
+    for (n, p) in try fields(data, at: path) {
+      if n == 1, case .bytes(let b) = p { return .string(utf8(b)) }
+    }
+    return "0"
+  }
+
+  private static func utf8(_ bytes: ArraySlice<UInt8>) -> String {
+    String(decoding: bytes, as: UTF8.self)
   }
 }
