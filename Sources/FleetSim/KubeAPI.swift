@@ -104,6 +104,7 @@ struct KubeAPI {
         throw APIError.notFound(target.type, name)
       }
       if target.subresource == "scale" { return .json(200, scale(of: object, target.type)) }
+      if target.subresource == "log" { return try PodLogs.answer(object, request.query) }
       return .json(200, object)
     case ("POST", nil): return try create(request, target)
     case ("PUT", let name?): return try update(request, target, name: name)
@@ -313,7 +314,7 @@ struct KubeAPI {
       apiVersion: target.type.apiVersion, now: KubeTime.format(now))
     if request.isDryRun { return .json(201, object) }
     let stored = try store.create(target.type, object, now: now)
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, stored) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, stored) }
     return .json(201, stored)
   }
 
@@ -330,6 +331,9 @@ struct KubeAPI {
     }
     if target.type.hasSpec { object.set(["metadata", "generation"], 1) }
     object = Defaults.apply(target.type, object)
+    if target.type.group == "batch", target.type.kind == "Job" {
+      object = JobDefaults.onCreate(object)
+    }
     // A new workload has no status until the controller observes it; whatever the client sent
     // there is not the controller's to keep.
     if target.type.isWorkload { object.set(["status"], [:]) }
@@ -415,7 +419,7 @@ struct KubeAPI {
       return try transform(old)
     }
     guard let new else { throw APIError.notFound(target.type, name) }
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, new) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, new) }
     return new
   }
 
@@ -528,7 +532,7 @@ struct KubeAPI {
       return try merged(old)
     }
     guard let new else { throw APIError.notFound(target.type, name) }
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, new) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, new) }
     return .json(created ? 201 : 200, new)
   }
 
@@ -599,7 +603,7 @@ struct KubeAPI {
       throw APIError.notFound(target.type, name)
     }
     // The controller collects the workload's pods, as the garbage collector would.
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, deleted) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, deleted) }
     return .json(200, deleted)
   }
 
