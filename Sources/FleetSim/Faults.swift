@@ -89,16 +89,24 @@ public struct APIFault: Sendable, Equatable {
 public struct FaultSet: Sendable, Equatable {
   public var images: [ImageFault]
   public var api: [APIFault]
+  /// Strict images: when not empty, only images matching one of these globs can be pulled;
+  /// any other image behaves as `never-ready` (ErrImagePull, then ImagePullBackOff), as on a
+  /// cluster whose registries or admission policy refuse it.
+  public var allowedImages: [String]
 
-  public init(images: [ImageFault] = [], api: [APIFault] = []) {
+  public init(images: [ImageFault] = [], api: [APIFault] = [], allowedImages: [String] = []) {
     self.images = images
     self.api = api
+    self.allowedImages = allowedImages
   }
 
-  /// The first image rule for an image in a cluster, if any.
+  /// What an image does in a cluster: refused by the allow-list, else the first matching rule.
   public func imageFault(_ image: String, cluster: String, labels: [String: String]) -> ImageFault?
   {
-    images.first { $0.scope.contains(cluster, labels: labels) && $0.matches(image: image) }
+    if !allowedImages.isEmpty, !allowedImages.contains(where: { Glob.matches($0, image) }) {
+      return ImageFault(match: image, effect: .neverReady)
+    }
+    return images.first { $0.scope.contains(cluster, labels: labels) && $0.matches(image: image) }
   }
 
   public func apiFaults(cluster: String, labels: [String: String]) -> [APIFault] {
@@ -111,8 +119,14 @@ public struct FaultSet: Sendable, Equatable {
       throw Diagnostic.error(
         "a faults file must be a mapping with 'images' and 'api'", at: document.mark)
     }
-    try checkKeys(root, document, allowed: ["images", "api"])
+    try checkKeys(root, document, allowed: ["images", "api", "allowedImages"])
     var set = FaultSet()
+    for glob in root["allowedImages"]?.sequence ?? [] {
+      guard let text = glob.string else {
+        throw Diagnostic.error("'allowedImages' lists image globs (strings)", at: glob.mark)
+      }
+      set.allowedImages.append(text)
+    }
     for rule in root["images"]?.sequence ?? [] {
       guard let mapping = rule.mapping else {
         throw Diagnostic.error("an image fault must be a mapping", at: rule.mark)

@@ -104,6 +104,7 @@ struct KubeAPI {
         throw APIError.notFound(target.type, name)
       }
       if target.subresource == "scale" { return .json(200, scale(of: object, target.type)) }
+      if target.subresource == "log" { return try PodLogs.answer(object, request.query) }
       return .json(200, object)
     case ("POST", nil): return try create(request, target)
     case ("PUT", let name?): return try update(request, target, name: name)
@@ -310,7 +311,7 @@ struct KubeAPI {
       apiVersion: target.type.apiVersion, now: KubeTime.format(now))
     if request.isDryRun { return .json(201, object) }
     let stored = try store.create(target.type, object, now: now)
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, stored) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, stored) }
     return .json(201, stored)
   }
 
@@ -327,6 +328,9 @@ struct KubeAPI {
     }
     if target.type.hasSpec { object.set(["metadata", "generation"], 1) }
     object = Defaults.apply(target.type, object)
+    if target.type.group == "batch", target.type.kind == "Job" {
+      object = JobDefaults.onCreate(object)
+    }
     // A new workload has no status until the controller observes it; whatever the client sent
     // there is not the controller's to keep.
     if target.type.isWorkload { object.set(["status"], [:]) }
@@ -412,7 +416,7 @@ struct KubeAPI {
       return try transform(old)
     }
     guard let new else { throw APIError.notFound(target.type, name) }
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, new) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, new) }
     return new
   }
 
@@ -523,7 +527,7 @@ struct KubeAPI {
       return try merged(old)
     }
     guard let new else { throw APIError.notFound(target.type, name) }
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, new) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, new) }
     return .json(created ? 201 : 200, new)
   }
 
@@ -594,7 +598,7 @@ struct KubeAPI {
       throw APIError.notFound(target.type, name)
     }
     // The controller collects the workload's pods, as the garbage collector would.
-    if target.type.isWorkload { onWorkloadWrite(cluster, target.type, deleted) }
+    if target.type.isControlled { onWorkloadWrite(cluster, target.type, deleted) }
     return .json(200, deleted)
   }
 

@@ -72,7 +72,7 @@ enum Pods {
     return pods
   }
 
-  private static func pod(
+  static func pod(
     _ workload: Value, _ type: ResourceType, name: String, hash: String?, phase: String,
     waiting: String?, now: Date
   ) -> Value {

@@ -22,6 +22,11 @@ public struct ResourceType: Sendable, Hashable {
     (group == "apps" && ["Deployment", "StatefulSet", "DaemonSet"].contains(kind))
       || (group == "batch" && kind == "Job")
   }
+  /// Whether writes wake a controller: workloads, CronJobs, and Pods (a Pod no workload owns
+  /// runs by itself, as `helm test` and hook Pods do).
+  public var isControlled: Bool {
+    isWorkload || (group == "batch" && kind == "CronJob") || (group.isEmpty && kind == "Pod")
+  }
 }
 
 /// The fixed set of types every virtual cluster serves.
@@ -49,7 +54,7 @@ public enum ResourceCatalog {
     type("", "v1", "Secret", "secrets"),
     type("", "v1", "Service", "services", short: ["svc"], spec: true, sub: ["status"]),
     type("", "v1", "ServiceAccount", "serviceaccounts", short: ["sa"]),
-    type("", "v1", "Pod", "pods", short: ["po"], spec: true, sub: ["status"]),
+    type("", "v1", "Pod", "pods", short: ["po"], spec: true, sub: ["status", "log"]),
     type("", "v1", "Event", "events", short: ["ev"]),
     type("", "v1", "Endpoints", "endpoints", short: ["ep"]),
     type("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short: ["pvc"], spec: true),
@@ -179,7 +184,7 @@ public enum ResourceCatalog {
         resources.append([
           "name": .string("\(type.plural)/\(sub)"), "singularName": "",
           "namespaced": .bool(type.namespaced), "group": group, "version": version,
-          "kind": .string(kind), "verbs": ["get", "patch", "update"],
+          "kind": .string(kind), "verbs": sub == "log" ? ["get"] : ["get", "patch", "update"],
         ])
       }
     }

@@ -12,7 +12,7 @@ public final class RolloutController: @unchecked Sendable {
   /// Pods a DaemonSet runs: the virtual clusters have this many nodes.
   static let nodeCount: Int64 = 3
 
-  private struct Progress {
+  struct Progress {
     var template: Value?
     var ready: Int64 = 0
     var oldReady: Int64 = 0
@@ -23,16 +23,16 @@ public final class RolloutController: @unchecked Sendable {
     var currentRevision = ""
   }
 
-  private struct Key: Hashable {
+  struct Key: Hashable {
     var cluster: String
     var type: ResourceType
     var namespace: String
     var name: String
   }
 
-  private let clock: any RolloutClock
-  private let speed: Double
-  private let faults: FaultBook
+  let clock: any RolloutClock
+  let speed: Double
+  let faults: FaultBook
   private let queue = DispatchQueue(label: "fleet-sim.controller")
   private let lock = NSLock()
   private var progress: [Key: Progress] = [:]
@@ -65,7 +65,7 @@ public final class RolloutController: @unchecked Sendable {
     for token in tokens { token.cancel() }
   }
 
-  private func schedule(_ key: Key, _ cluster: VirtualCluster, at deadline: Date) {
+  func schedule(_ key: Key, _ cluster: VirtualCluster, at deadline: Date) {
     lock.lock()
     scheduled[key]?.cancel()
     let token = clock.schedule(at: deadline, on: queue) { [weak self] in self?.step(key, cluster) }
@@ -73,10 +73,17 @@ public final class RolloutController: @unchecked Sendable {
     lock.unlock()
   }
 
-  private func interval(_ factor: Double) -> TimeInterval { Self.replicaInterval * factor / speed }
+  func interval(_ factor: Double) -> TimeInterval { Self.replicaInterval * factor / speed }
 
   /// Advances one workload by one replica and writes its status; schedules the next step.
   private func step(_ key: Key, _ cluster: VirtualCluster) {
+    // Jobs, CronJobs and bare Pods run to an end rather than rolling out (BatchControllers.swift).
+    switch key.type.kind {
+    case "Job": return stepJob(key, cluster)
+    case "CronJob": return stepCronJob(key, cluster)
+    case "Pod": return stepBarePod(key, cluster)
+    default: break
+    }
     let now = clock.now()
     var next: Date?
     var workload: Value?
@@ -123,7 +130,7 @@ public final class RolloutController: @unchecked Sendable {
   }
 
   /// The events the real controllers and kubelet would record for this step.
-  private func recordEvents(
+  func recordEvents(
     _ store: ClusterStore, _ key: Key, _ workload: Value, before: Progress?, after: Progress?,
     pods: [Value], now: Date
   ) {
@@ -176,7 +183,7 @@ public final class RolloutController: @unchecked Sendable {
     }
   }
 
-  private func forget(_ key: Key) {
+  func forget(_ key: Key) {
     lock.lock()
     progress[key] = nil
     scheduled[key] = nil
@@ -184,21 +191,12 @@ public final class RolloutController: @unchecked Sendable {
   }
 
   private func behaviour(_ cluster: VirtualCluster, _ object: Value) -> ImageFault? {
-    let set = faults.faults
-    for container in object.at("spec", "template", "spec", "containers")?.sequence ?? [] {
-      guard let image = container["image"]?.string,
-        let fault = set.imageFault(image, cluster: cluster.name, labels: cluster.spec.labels),
-        fault.effect != .errors
-      else { continue }
-      return fault
-    }
-    return nil
+    runFault(cluster, object.at("spec", "template", "spec", "containers"))
   }
 
   private func advance(_ key: Key, _ cluster: VirtualCluster, _ object: Value, now: Date) -> (
     Value, Date?
   ) {
-    if key.type.kind == "Job" { return (completeJob(object, now: now), nil) }
     lock.lock()
     var state = progress[key] ?? Progress(lastProgress: now, nextReady: now)
     lock.unlock()
@@ -343,32 +341,5 @@ public final class RolloutController: @unchecked Sendable {
       "updatedNumberScheduled": .int(state.ready + pending),
       "numberUnavailable": .int(max(0, desired - available)),
     ]
-  }
-
-  private func completeJob(_ object: Value, now: Date) -> Value {
-    guard object.at("status", "completionTime") == nil else { return object }
-    var updated = object
-    let stamp = KubeTime.format(now)
-    let completions = object.at("spec", "completions")?.int ?? 1
-    updated.set(
-      ["status"],
-      [
-        "startTime": .string(stamp), "completionTime": .string(stamp),
-        "succeeded": .int(completions),
-        "ready": 0, "terminating": 0,
-        "conditions": [
-          [
-            "type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": .string(stamp),
-            "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
-            "message": "Reached expected number of succeeded pods",
-          ],
-          [
-            "type": "Complete", "status": "True", "lastProbeTime": .string(stamp),
-            "lastTransitionTime": .string(stamp), "reason": "CompletionsReached",
-            "message": "Reached expected number of succeeded pods",
-          ],
-        ],
-      ])
-    return updated
   }
 }

@@ -180,6 +180,10 @@ extension FaultSet {
       if rule.unreachable { mapping["unreachable"] = true }
       return .mapping(mapping)
     }
-    return ["images": .sequence(imageRules), "api": .sequence(apiRules)]
+    var document: Value = ["images": .sequence(imageRules), "api": .sequence(apiRules)]
+    if !allowedImages.isEmpty {
+      document.set(["allowedImages"], .sequence(allowedImages.map { .string($0) }))
+    }
+    return document
   }
 }
