@@ -79,6 +79,10 @@ static inline size_t fw_curl_error_size(void) {
 }
 
 /* The result of a finished transfer, read out of CURLMsg's anonymous union. */
+static inline CURLMcode fw_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
+  return curl_multi_setopt(multi, option, value);
+}
+
 static inline CURLcode fw_curl_msg_result(const CURLMsg *message) {
   return message->data.result;
 }

@@ -65,16 +65,17 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     _ call: DriverCall, from fromRevision: String?, completion: @escaping DriverCompletion<String>
   ) {
     let begun = call.clock.now()
-    onOwnThread(call, completion: completion) { [self] () throws(DriverError) -> String in
-      let session = try open(call, begun: begun)
-      defer { close(session) }
-      let values = try self.values(call.cluster)
-      let manifest = try split(place(renderer.render(call.cluster, values: values), session))
-      let record = RevisionRecord(
-        release: release.name, namespace: release.namespace, revision: 0, status: .failed,
-        objects: manifest.resources, valuesDigest: RevisionRecord.digest(values: values),
-        version: release.version, chart: renderer.source, created: call.clock.now())
-      return String(try deploy(record, session, call, hooks: manifest))
+    inTask(completion) { [self] () async throws(DriverError) -> String in
+      try await withSession(call, begun: begun) { session async throws(DriverError) in
+        let values = try self.values(call.cluster)
+        let manifest = try split(
+          await place(renderer.render(call.cluster, values: values), session))
+        let record = RevisionRecord(
+          release: release.name, namespace: release.namespace, revision: 0, status: .failed,
+          objects: manifest.resources, valuesDigest: RevisionRecord.digest(values: values),
+          version: release.version, chart: renderer.source, created: call.clock.now())
+        return String(try await deploy(record, session, call, hooks: manifest))
+      }
     }
   }
 
@@ -82,45 +83,45 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     _ call: DriverCall, to revision: String?, completion: @escaping DriverCompletion<String>
   ) {
     let begun = call.clock.now()
-    onOwnThread(call, completion: completion) { [self] () throws(DriverError) -> String in
-      let session = try open(call, begun: begun)
-      defer { close(session) }
-      let records = try kube(session) { () throws(KubeError) in try session.history.records() }
-      let target: RevisionRecord
-      if let revision {
-        guard let number = Int(revision),
-          let found = records.first(where: { $0.revision == number })
-        else {
-          throw DriverError(
-            .failed, "no revision \(revision) of \(release.name) on \(call.cluster.name)")
+    inTask(completion) { [self] () async throws(DriverError) -> String in
+      try await withSession(call, begun: begun) { session async throws(DriverError) in
+        let records = try await kube(session) { () async throws(KubeError) in
+          try await session.history.records()
         }
-        target = found
-      } else {
-        guard let found = records.last(where: { $0.status == .deployed }) else {
-          throw DriverError(
-            .failed,
-            "nothing to roll back to: \(release.name) has no deployed revision on "
-              + call.cluster.name)
+        let target: RevisionRecord
+        if let revision {
+          guard let number = Int(revision),
+            let found = records.first(where: { $0.revision == number })
+          else {
+            throw DriverError(
+              .failed, "no revision \(revision) of \(release.name) on \(call.cluster.name)")
+          }
+          target = found
+        } else {
+          guard let found = records.last(where: { $0.status == .deployed }) else {
+            throw DriverError(
+              .failed,
+              "nothing to roll back to: \(release.name) has no deployed revision on "
+                + call.cluster.name)
+          }
+          target = found
         }
-        target = found
+        var record = target
+        record.status = .failed
+        record.created = call.clock.now()
+        record.description = "rollback to \(target.revision)"
+        return String(try await deploy(record, session, call))
       }
-      var record = target
-      record.status = .failed
-      record.created = call.clock.now()
-      record.description = "rollback to \(target.revision)"
-      return String(try deploy(record, session, call))
     }
   }
 
   public func currentRevision(_ call: DriverCall, completion: @escaping DriverCompletion<String?>) {
-    DispatchQueue(label: "fleetwave.kube.\(call.cluster.name)").async { [self] in
-      do throws(DriverError) {
-        let history = try self.history(call)
-        let current = try kube(call) { () throws(KubeError) in try history.current() }
-        completion(.success(current.map { String($0.revision) }))
-      } catch {
-        completion(.failure(error))
+    inTask(completion) { [self] () async throws(DriverError) -> String? in
+      let history = try self.history(call)
+      let current = try await kube(call) { () async throws(KubeError) in
+        try await history.current()
       }
+      return current.map { String($0.revision) }
     }
   }
 
@@ -132,15 +133,19 @@ public final class KubeDriver: Driver, @unchecked Sendable {
 
   /// The objects an upgrade applies to this cluster, namespaces filled in, hooks left out.
   public func rendered(_ cluster: Cluster) throws(DriverError) -> [Value] {
-    try renderedManifest(cluster).resources
+    try Blocking.wait { () async throws(DriverError) in try await self.rendered(cluster) }
+  }
+
+  public func rendered(_ cluster: Cluster) async throws(DriverError) -> [Value] {
+    try await renderedManifest(cluster).resources
   }
 
   /// The release as rendered for this cluster, split into its resources and its hooks.
-  public func renderedManifest(_ cluster: Cluster) throws(DriverError) -> ReleaseManifest {
+  public func renderedManifest(_ cluster: Cluster) async throws(DriverError) -> ReleaseManifest {
     let client = try client(cluster)
     let values = try self.values(cluster)
     return try split(
-      objects(renderer.render(cluster, values: values), client: client, cluster: cluster))
+      await objects(renderer.render(cluster, values: values), client: client, cluster: cluster))
   }
 
   public func client(_ cluster: Cluster) throws(DriverError) -> KubeClient {
@@ -183,68 +188,85 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     let started: Date
   }
 
-  private func open(_ call: DriverCall, begun: Date) throws(DriverError) -> Session {
+  /// Runs `body` holding the cluster's lease, and gives the lease back however it ends.
+  private func withSession<T>(
+    _ call: DriverCall, begun: Date, _ body: (Session) async throws(DriverError) -> T
+  ) async throws(DriverError) -> T {
+    let session = try await open(call, begun: begun)
+    let result: Result<T, DriverError>
+    do throws(DriverError) {
+      result = .success(try await body(session))
+    } catch {
+      result = .failure(error)
+    }
+    await close(session)
+    return try result.get()
+  }
+
+  private func open(_ call: DriverCall, begun: Date) async throws(DriverError) -> Session {
     let client = try client(call.cluster)
     let lease = ReleaseLease(
       client: client, cluster: call.cluster.name, release: release.name,
       namespace: release.namespace, holder: call.run, duration: options.leaseDuration,
       clock: call.clock)
     // The lease lives in the release namespace, so it must exist first.
-    try ensureNamespace(client, call.cluster.name)
+    try await ensureNamespace(client, call.cluster.name)
     do {
-      try lease.acquire(force: options.forceUnlock)
+      try await lease.acquire(force: options.forceUnlock)
     } catch {
       throw DriverError(.failed, error.message)
     }
-    lock.lock()
-    holders[call.cluster.name, default: 0] += 1
-    lock.unlock()
+    lock.withLock { holders[call.cluster.name, default: 0] += 1 }
     return Session(
       client: client,
       history: RevisionHistory(client: client, release: release.name, namespace: release.namespace),
       lease: lease, begun: begun, at: call.clock.now())
   }
 
-  private func close(_ session: Session) {
-    lock.lock()
-    let remaining = (holders[session.cluster] ?? 1) - 1
-    holders[session.cluster] = remaining > 0 ? remaining : nil
-    lock.unlock()
-    if remaining <= 0 { try? session.lease.relinquish() }
+  private func close(_ session: Session) async {
+    let remaining = lock.withLock {
+      let remaining = (holders[session.cluster] ?? 1) - 1
+      holders[session.cluster] = remaining > 0 ? remaining : nil
+      return remaining
+    }
+    if remaining <= 0 { try? await session.lease.relinquish() }
   }
 
-  private func ensureNamespace(_ client: KubeClient, _ cluster: String) throws(DriverError) {
+  private func ensureNamespace(_ client: KubeClient, _ cluster: String) async throws(DriverError) {
     let namespace = release.namespace
-    try kube(cluster) { () throws(KubeError) in
-      if try client.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace) == nil
+    try await kube(cluster) { () async throws(KubeError) in
+      if try await client.get(
+        apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace) == nil
       {
-        try client.apply([
+        try await client.apply([
           "apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)],
         ])
       }
     }
   }
 
-  private func place(_ rendered: [Value], _ session: Session) throws(DriverError) -> [Value] {
-    try objects(rendered, client: session.client, clusterName: session.cluster)
+  private func place(_ rendered: [Value], _ session: Session) async throws(DriverError)
+    -> [Value]
+  {
+    try await objects(rendered, client: session.client, clusterName: session.cluster)
   }
 
   private func objects(_ rendered: [Value], client: KubeClient, cluster: Cluster)
-    throws(DriverError)
+    async throws(DriverError)
     -> [Value]
   {
-    try objects(rendered, client: client, clusterName: cluster.name)
+    try await objects(rendered, client: client, clusterName: cluster.name)
   }
 
   /// Namespaced objects without a namespace go to the release namespace; apply order follows
   /// helm's install order (namespaces and config before the workloads that mount them).
   private func objects(_ rendered: [Value], client: KubeClient, clusterName: String)
-    throws(DriverError) -> [Value]
+    async throws(DriverError) -> [Value]
   {
     var placed: [Value] = []
     for object in rendered {
-      let mapping = try kube(clusterName) { () throws(KubeError) in
-        try client.mapping(
+      let mapping = try await kube(clusterName) { () async throws(KubeError) in
+        try await client.mapping(
           apiVersion: object["apiVersion"]?.string ?? "", kind: object["kind"]?.string ?? "")
       }
       placed.append(mapping.namespaced ? Manifests.placing(object, in: release.namespace) : object)
@@ -257,8 +279,10 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   private func deploy(
     _ proposed: RevisionRecord, _ session: Session, _ call: DriverCall,
     hooks: ReleaseManifest? = nil
-  ) throws(DriverError) -> Int {
-    let records = try kube(session) { () throws(KubeError) in try session.history.records() }
+  ) async throws(DriverError) -> Int {
+    let records = try await kube(session) { () async throws(KubeError) in
+      try await session.history.records()
+    }
     // Helm installs when no revision was ever deployed, a failed first attempt included.
     let installing = !records.contains { $0.status == .deployed || $0.status == .superseded }
     let hookDeadline = hookDeadline(session, call)
@@ -266,17 +290,19 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     record.revision = (records.last?.revision ?? 0) + 1
     // Recorded before anything is applied: a run that dies mid-apply still leaves a record of
     // what it may have created, so the next revision prunes it.
-    try kube(session) { () throws(KubeError) in try session.history.save(record) }
+    try await kube(session) { () async throws(KubeError) in try await session.history.save(record) }
     do throws(DriverError) {
       if let hooks {
-        try runHooks(
+        try await runHooks(
           installing ? .preInstall : .preUpgrade, of: hooks, session, call, deadline: hookDeadline)
       }
       for object in record.objects {
         try checkCancelled(call)
-        _ = try kube(session) { () throws(KubeError) in try session.client.apply(object) }
+        _ = try await kube(session) { () async throws(KubeError) in
+          try await session.client.apply(object)
+        }
       }
-      try waitForReadiness(record.objects, session, call)
+      try await waitForReadiness(record.objects, session, call)
       let keep = Set(record.objects.map(ObjectKey.init))
       var previous: [ObjectKey: Value] = [:]
       for earlier in records
@@ -284,29 +310,29 @@ public final class KubeDriver: Driver, @unchecked Sendable {
         for object in earlier.objects { previous[ObjectKey(object)] = object }
       }
       for (key, object) in previous.sorted(by: { $0.key < $1.key }) where !keep.contains(key) {
-        try kube(session) { () throws(KubeError) in
-          _ = try session.client.delete(
+        try await kube(session) { () async throws(KubeError) in
+          _ = try await session.client.delete(
             apiVersion: object["apiVersion"]?.string ?? "", kind: key.kind,
             namespace: key.namespace,
             name: key.name)
         }
       }
       if let hooks {
-        try runHooks(
+        try await runHooks(
           installing ? .postInstall : .postUpgrade, of: hooks, session, call,
           deadline: hookDeadline)
       }
     } catch {
       record.description = [record.description, error.message].compactMap { $0 }.joined(
         separator: ": ")
-      try? session.history.save(record)
+      try? await session.history.save(record)
       throw error
     }
     record.status = .deployed
-    try kube(session) { () throws(KubeError) in
-      try session.history.save(record)
+    try await kube(session) { () async throws(KubeError) in
+      try await session.history.save(record)
       for earlier in records where earlier.status == .deployed {
-        try session.history.mark(earlier, .superseded)
+        try await session.history.mark(earlier, .superseded)
       }
     }
     return record.revision
@@ -315,7 +341,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   /// Polls each workload until it is ready, with doubling pauses on the call's clock, renewing
   /// the lease as it goes; fails at the first object that cannot become ready or at the deadline.
   private func waitForReadiness(_ objects: [Value], _ session: Session, _ call: DriverCall)
-    throws(DriverError)
+    async throws(DriverError)
   {
     // The executor stops the call at its timeout with a bare "timed out"; finishing a little
     // earlier lets the driver say which object was not ready and why.
@@ -333,8 +359,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       var waiting: [(Value, String)] = []
       for object in pending {
         let key = ObjectKey(object)
-        let live = try kube(session) { () throws(KubeError) in
-          try session.client.get(
+        let live = try await kube(session) { () async throws(KubeError) in
+          try await session.client.get(
             apiVersion: object["apiVersion"]?.string ?? "", kind: key.kind,
             namespace: key.namespace, name: key.name)
         }
@@ -359,14 +385,15 @@ public final class KubeDriver: Driver, @unchecked Sendable {
         / 3
       {
         do {
-          try session.lease.renew()
+          try await session.lease.renew()
         } catch {
           throw DriverError(.failed, error.message)
         }
         session.lastRenewal = now
       }
       let wake = min(deadline, now.addingTimeInterval(DurationText.seconds(pause)))
-      guard call.clock.wait(until: wake, cancellation: call.cancellation) else {
+      guard await call.clock.pause(until: wake, cancellation: call.cancellation)
+      else {
         throw DriverError(.cancelled, "cancelled")
       }
       pause = min(pause * 2, options.maximumPoll)
@@ -377,38 +404,39 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     if call.cancellation.isCancelled { throw DriverError(.cancelled, "cancelled") }
   }
 
-  private func kube<T>(_ session: Session, _ body: () throws(KubeError) -> T) throws(DriverError)
-    -> T
+  private func kube<T>(_ session: Session, _ body: () async throws(KubeError) -> T)
+    async throws(DriverError) -> T
   {
-    try kube(session.cluster, body)
+    try await kube(session.cluster, body)
   }
 
-  private func kube<T>(_ call: DriverCall, _ body: () throws(KubeError) -> T) throws(DriverError)
-    -> T
+  private func kube<T>(_ call: DriverCall, _ body: () async throws(KubeError) -> T)
+    async throws(DriverError) -> T
   {
-    try kube(call.cluster.name, body)
+    try await kube(call.cluster.name, body)
   }
 
   /// API failures become driver failures; the message already names the cluster's context.
-  private func kube<T>(_ cluster: String, _ body: () throws(KubeError) -> T) throws(DriverError)
-    -> T
+  private func kube<T>(_ cluster: String, _ body: () async throws(KubeError) -> T)
+    async throws(DriverError) -> T
   {
     do {
-      return try body()
+      return try await body()
     } catch {
       throw DriverError(.failed, error.description)
     }
   }
 
-  /// A blocking call gets a thread of its own (a private serial queue), so a slow API server
-  /// holds up only its own cluster.
-  private func onOwnThread(
-    _ call: DriverCall, completion: @escaping DriverCompletion<String>,
-    _ work: @escaping @Sendable () throws(DriverError) -> String
+  /// A call is a task, not a thread: it holds no thread while it waits for the API server
+  /// (requests run on the HTTP loop) or between readiness polls (a timer on the call's clock),
+  /// so a slow API server holds up only its own cluster and costs nothing while it is slow.
+  private func inTask<T: Sendable>(
+    _ completion: @escaping DriverCompletion<T>,
+    _ work: @escaping @Sendable () async throws(DriverError) -> T
   ) {
-    DispatchQueue(label: "fleetwave.kube.\(call.cluster.name)").async {
+    Task(executorPreference: Blocking.executor) {
       do throws(DriverError) {
-        completion(.success(try work()))
+        completion(.success(try await work()))
       } catch {
         completion(.failure(error))
       }

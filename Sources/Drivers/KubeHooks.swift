@@ -40,33 +40,33 @@ extension KubeDriver {
   func runHooks(
     _ event: HookEvent, of manifest: ReleaseManifest, _ session: Session, _ call: DriverCall,
     deadline: Date
-  ) throws(DriverError) {
+  ) async throws(DriverError) {
     let hooks = manifest.hooks(for: event)
     for hook in hooks {
       try checkHookCancelled(call)
       if hook.deletePolicies.contains(.beforeHookCreation) {
-        try deleteHook(hook, session, call, deadline: deadline, waitUntilGone: true)
+        try await deleteHook(hook, session, call, deadline: deadline, waitUntilGone: true)
       }
       let outcome: DriverError?
       do throws(DriverError) {
-        try hookCall(session, hook, event) { () throws(KubeError) in
-          _ = try session.client.apply(hook.object)
+        try await hookCall(session, hook, event) { () async throws(KubeError) in
+          _ = try await session.client.apply(hook.object)
         }
-        try waitForHook(hook, event, session, call, deadline: deadline)
+        try await waitForHook(hook, event, session, call, deadline: deadline)
         outcome = nil
       } catch {
         outcome = error
       }
       if let outcome {
         if hook.deletePolicies.contains(.hookFailed), outcome.kind != .cancelled {
-          try? deleteHook(hook, session, call, deadline: deadline, waitUntilGone: false)
+          try? await deleteHook(hook, session, call, deadline: deadline, waitUntilGone: false)
         }
         throw outcome
       }
     }
     // As helm does, hooks that asked to go on success go once every hook of the event passed.
     for hook in hooks where hook.deletePolicies.contains(.hookSucceeded) {
-      try deleteHook(hook, session, call, deadline: deadline, waitUntilGone: false)
+      try await deleteHook(hook, session, call, deadline: deadline, waitUntilGone: false)
     }
   }
 
@@ -74,13 +74,13 @@ extension KubeDriver {
   private func waitForHook(
     _ hook: ReleaseHook, _ event: HookEvent, _ session: Session, _ call: DriverCall,
     deadline: Date
-  ) throws(DriverError) {
+  ) async throws(DriverError) {
     let key = hook.key
-    try poll(
+    try await poll(
       call, deadline: deadline, late: "\(event.rawValue) hook \(key) did not complete in time"
-    ) { () throws(DriverError) -> String? in
-      let live = try hookCall(session, hook, event) { () throws(KubeError) in
-        try session.client.get(
+    ) { () async throws(DriverError) -> String? in
+      let live = try await hookCall(session, hook, event) { () async throws(KubeError) in
+        try await session.client.get(
           apiVersion: hook.object["apiVersion"]?.string ?? "", kind: key.kind,
           namespace: key.namespace, name: key.name)
       }
@@ -98,18 +98,18 @@ extension KubeDriver {
   private func deleteHook(
     _ hook: ReleaseHook, _ session: Session, _ call: DriverCall, deadline: Date,
     waitUntilGone: Bool
-  ) throws(DriverError) {
+  ) async throws(DriverError) {
     let key = hook.key
     let apiVersion = hook.object["apiVersion"]?.string ?? ""
-    let existed = try kubeHook(session, key) { () throws(KubeError) in
-      try session.client.delete(
+    let existed = try await kubeHook(session, key) { () async throws(KubeError) in
+      try await session.client.delete(
         apiVersion: apiVersion, kind: key.kind, namespace: key.namespace, name: key.name)
     }
     guard existed, waitUntilGone else { return }
-    try poll(call, deadline: deadline, late: "the previous \(key) was not deleted in time") {
-      () throws(DriverError) -> String? in
-      let live = try kubeHook(session, key) { () throws(KubeError) in
-        try session.client.get(
+    try await poll(call, deadline: deadline, late: "the previous \(key) was not deleted in time") {
+      () async throws(DriverError) -> String? in
+      let live = try await kubeHook(session, key) { () async throws(KubeError) in
+        try await session.client.get(
           apiVersion: apiVersion, kind: key.kind, namespace: key.namespace, name: key.name)
       }
       return live == nil ? nil : "\(key) is terminating"
@@ -120,14 +120,14 @@ extension KubeDriver {
   /// from the driver's first poll); at `deadline` fails with `late` and the last message.
   private func poll(
     _ call: DriverCall, deadline: Date, late: String,
-    _ check: () throws(DriverError) -> String?
-  ) throws(DriverError) {
+    _ check: () async throws(DriverError) -> String?
+  ) async throws(DriverError) {
     var pause = options.firstPoll
-    while let waiting = try check() {
+    while let waiting = try await check() {
       let now = call.clock.now()
       if now >= deadline { throw DriverError(.timedOut, "\(late): \(waiting)") }
       let wake = min(deadline, now.addingTimeInterval(DurationText.seconds(pause)))
-      guard call.clock.wait(until: wake, cancellation: call.cancellation) else {
+      guard await call.clock.pause(until: wake, cancellation: call.cancellation) else {
         throw DriverError(.cancelled, "cancelled")
       }
       pause = min(pause * 2, options.maximumPoll)
@@ -137,20 +137,20 @@ extension KubeDriver {
   /// An API failure while running a hook names the hook and its event.
   private func hookCall<T>(
     _ session: Session, _ hook: ReleaseHook, _ event: HookEvent,
-    _ body: () throws(KubeError) -> T
-  ) throws(DriverError) -> T {
+    _ body: () async throws(KubeError) -> T
+  ) async throws(DriverError) -> T {
     do {
-      return try body()
+      return try await body()
     } catch {
       throw DriverError(.failed, "\(event.rawValue) hook \(hook.key) failed: \(error.description)")
     }
   }
 
   private func kubeHook<T>(
-    _ session: Session, _ key: ObjectKey, _ body: () throws(KubeError) -> T
-  ) throws(DriverError) -> T {
+    _ session: Session, _ key: ObjectKey, _ body: () async throws(KubeError) -> T
+  ) async throws(DriverError) -> T {
     do {
-      return try body()
+      return try await body()
     } catch {
       throw DriverError(.failed, "hook \(key): \(error.description)")
     }

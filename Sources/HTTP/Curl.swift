@@ -1,4 +1,5 @@
-// The one file that talks to libcurl: handles, options, transfers, and CURLcode to HTTPError.
+// The easy-handle side of libcurl: options, transfers, and CURLcode to HTTPError (the multi
+// side is HTTPLoop.swift).
 import CCurl
 import FleetCore
 import Foundation
@@ -27,7 +28,7 @@ struct CurlSettings: Sendable {
 }
 
 /// The outcome of one attempt, before retries are considered.
-enum CurlOutcome {
+enum CurlOutcome: Sendable {
   case response(HTTPResponse)
   case failure(HTTPError.Reason)
 }
@@ -92,51 +93,48 @@ private let debugLine: fw_curl_debug_callback = { _, type, data, size, context i
   return 0
 }
 
-/// An easy handle and a private multi handle. The multi keeps the connection cache between
-/// requests (so a kept-alive connection is reused), and lets a transfer wait in
-/// `curl_multi_poll` with a short timeout, so a cancellation is noticed within 100 ms.
-/// One thread uses it at a time: the transport's pool hands it out and takes it back.
-final class CurlConnection {
-  private let easy: UnsafeMutableRawPointer
-  private let multi: UnsafeMutableRawPointer
+/// One request on one easy handle, from options to outcome. The loop (HTTPLoop) owns the
+/// handle while the transfer runs and takes it back afterwards; the transfer owns what the
+/// handle points into (header lists, the error buffer, the callbacks' state), so those live
+/// exactly as long as the transfer.
+final class CurlTransfer: @unchecked Sendable {
+  let easy: UnsafeMutableRawPointer
+  let request: HTTPRequest
+  let settings: CurlSettings
+  /// Called once, on the loop's thread, with the outcome; must return quickly.
+  let finish: (CurlOutcome) -> Void
+  private let state: TransferState
   private let errorBuffer: UnsafeMutablePointer<CChar>
+  private var lists: [UnsafeMutablePointer<curl_slist>] = []
+  private var target = URLTarget(scheme: "", host: "", port: 0, url: "")
+  private var viaProxy = false
 
-  init?() {
-    guard CurlLibrary.ready, let easy = curl_easy_init() else { return nil }
-    guard let multi = curl_multi_init() else {
-      curl_easy_cleanup(easy)
-      return nil
-    }
+  init(
+    easy: UnsafeMutableRawPointer, request: HTTPRequest, settings: CurlSettings,
+    finish: @escaping (CurlOutcome) -> Void
+  ) {
     self.easy = easy
-    self.multi = multi
+    self.request = request
+    self.settings = settings
+    self.finish = finish
+    state = TransferState(log: settings.log, secrets: settings.secrets)
     let size = fw_curl_error_size()
     errorBuffer = .allocate(capacity: size)
     errorBuffer.initialize(repeating: 0, count: size)
   }
 
   deinit {
-    curl_multi_cleanup(multi)
-    curl_easy_cleanup(easy)
+    lists.forEach { curl_slist_free_all($0) }
     errorBuffer.deallocate()
   }
 
-  func perform(_ request: HTTPRequest, settings: CurlSettings, cancellation: Cancellation?)
-    -> CurlOutcome
-  {
-    if cancellation?.isCancelled == true { return .failure(.cancelled) }
-    // Reset clears options only; live connections, DNS and TLS session caches stay.
-    curl_easy_reset(easy)
-    errorBuffer[0] = 0
-    let state = TransferState(log: settings.log, secrets: settings.secrets)
-    let context = Unmanaged.passUnretained(state).toOpaque()
-    var lists: [UnsafeMutablePointer<curl_slist>] = []
-    defer { lists.forEach { curl_slist_free_all($0) } }
-
-    let target: URLTarget
+  /// Sets every option; returns why the request cannot be sent, nil when it is ready.
+  func configure() -> HTTPError.Reason? {
     switch URLTarget.parse(request.url) {
     case .success(let parsed): target = parsed
-    case .failure(let reason): return .failure(reason)
+    case .failure(let reason): return reason
     }
+    let context = Unmanaged.passUnretained(state).toOpaque()
     var options = OptionWriter(easy: easy)
     options.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
     options.set(CURLOPT_NOSIGNAL, 1)
@@ -169,6 +167,7 @@ final class CurlConnection {
     }
 
     let proxy = settings.proxy.proxy(for: request.url)
+    viaProxy = proxy != nil
     // An empty proxy also stops libcurl from reading the environment on its own.
     options.set(CURLOPT_PROXY, proxy ?? "")
     if let noProxy = settings.proxy.noProxy { options.set(CURLOPT_NOPROXY, noProxy) }
@@ -188,38 +187,18 @@ final class CurlConnection {
       options.record(fw_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
     }
     if let failed = options.firstFailure {
-      return .failure(.other(code: Int(failed.rawValue), message: Self.text(of: failed)))
+      return .other(code: Int(failed.rawValue), message: Self.text(of: failed))
     }
-
-    let code = run(cancellation: cancellation)
-    if code == CURLE_ABORTED_BY_CALLBACK || cancellation?.isCancelled == true {
-      return .failure(.cancelled)
-    }
-    guard code == CURLE_OK else {
-      return .failure(
-        reason(
-          for: code, request: request, target: target, viaProxy: proxy != nil,
-          settings: settings))
-    }
-    return .response(response(state: state))
+    return nil
   }
 
-  private func run(cancellation: Cancellation?) -> CURLcode {
-    guard curl_multi_add_handle(multi, easy) == CURLM_OK else { return CURLE_FAILED_INIT }
-    defer { curl_multi_remove_handle(multi, easy) }
-    var running: Int32 = 1
-    while true {
-      guard curl_multi_perform(multi, &running) == CURLM_OK else { return CURLE_FAILED_INIT }
-      if running == 0 { break }
-      if cancellation?.isCancelled == true { return CURLE_ABORTED_BY_CALLBACK }
-      _ = curl_multi_poll(multi, nil, 0, 100, nil)
+  /// What the finished transfer amounts to; read before the handle is reset.
+  func outcome(_ code: CURLcode) -> CurlOutcome {
+    guard code == CURLE_OK else {
+      return .failure(
+        reason(for: code, request: request, target: target, viaProxy: viaProxy, settings: settings))
     }
-    var remaining: Int32 = 0
-    var code = CURLE_FAILED_INIT
-    while let message = curl_multi_info_read(multi, &remaining) {
-      if message.pointee.msg == CURLMSG_DONE { code = fw_curl_msg_result(message) }
-    }
-    return code
+    return .response(response(state: state))
   }
 
   private func applyTLS(_ tls: TLSOptions, to options: inout OptionWriter) {

@@ -1,21 +1,23 @@
-// The transport callers share: a pool of libcurl handles, retries with backoff, statistics.
+// The transport callers share: requests on the process's HTTP loop, retries with backoff on
+// timers, statistics.
 import FleetCore
 import Foundation
 
-/// Sends HTTP requests from many Dispatch worker threads at once.
+/// Sends HTTP requests without a thread per request.
 ///
-/// Each in-flight request borrows one pooled libcurl handle and gives it back, keeping the
-/// connection it used open for the next request to the same host (see docs/http.md for why a
-/// pool and not a shared connection cache). One transport holds one TLS identity; make one per
-/// cluster, or derive one with `with(tls:)`.
+/// Every transfer runs on one `HTTPLoop` (the process's, unless the configuration names
+/// another), which keeps kept-alive connections for the next request to the same server with
+/// the same TLS identity. A transport holds one TLS identity and one set of credentials; it
+/// holds no handles or connections of its own, so making one per cluster costs nothing that
+/// outlives its requests (see docs/http.md).
 public final class HTTPTransport: @unchecked Sendable {
   public struct Configuration: Sendable {
     public var tls: TLSOptions
     public var credentials: Credentials
     public var proxy: ProxySettings
     public var httpVersion: HTTPVersionPreference
-    /// Handles kept for reuse when idle; more may exist while more requests are in flight.
-    public var maxIdleHandles: Int
+    /// The loop transfers run on.
+    public var loop: HTTPLoop
     /// Measures retry backoff, so tests can drive it.
     public var clock: any RolloutClock
     /// Receives libcurl's trace (request and response headers) with secrets redacted.
@@ -24,14 +26,14 @@ public final class HTTPTransport: @unchecked Sendable {
     public init(
       tls: TLSOptions = .system, credentials: Credentials = .none,
       proxy: ProxySettings = .fromEnvironment(ProcessInfo.processInfo.environment),
-      httpVersion: HTTPVersionPreference = .http2, maxIdleHandles: Int = 64,
+      httpVersion: HTTPVersionPreference = .http2, loop: HTTPLoop = .shared,
       clock: any RolloutClock = SystemClock(), log: (@Sendable (String) -> Void)? = nil
     ) {
       self.tls = tls
       self.credentials = credentials
       self.proxy = proxy
       self.httpVersion = httpVersion
-      self.maxIdleHandles = maxIdleHandles
+      self.loop = loop
       self.clock = clock
       self.log = log
     }
@@ -39,9 +41,8 @@ public final class HTTPTransport: @unchecked Sendable {
 
   public let configuration: Configuration
   private let settings: CurlSettings
-  // Guards `idle` and the counters; never held while a transfer runs.
+  // Guards the counters.
   private let lock = NSLock()
-  private var idle: [CurlConnection] = []
   private var opened = 0
   private var handles = 0
 
@@ -52,84 +53,146 @@ public final class HTTPTransport: @unchecked Sendable {
       httpVersion: configuration.httpVersion, log: configuration.log)
   }
 
-  /// A transport like this one with other TLS settings (and its own pool).
+  /// A transport like this one with other TLS settings.
   public func with(tls: TLSOptions) -> HTTPTransport {
     var copy = configuration
     copy.tls = tls
     return HTTPTransport(copy)
   }
 
-  /// TCP connections opened so far; with keep-alive this stays near the worker count.
-  public var connectionsOpened: Int {
-    lock.lock()
-    defer { lock.unlock() }
-    return opened
+  /// TCP connections this transport's requests opened; with keep-alive this stays near the
+  /// number of requests in flight at once.
+  public var connectionsOpened: Int { lock.withLock { opened } }
+
+  /// Easy handles the loop had to create for this transport's requests (idle ones are reused).
+  public var handlesCreated: Int { lock.withLock { handles } }
+
+  /// Sends `request` and calls `completion` once with the response or the error, on the loop's
+  /// thread (so it must return quickly). Retries transient failures of idempotent requests as
+  /// `request.retry` says, waiting on the configured clock's timers, not on a thread.
+  /// Cancelling aborts the transfer or the backoff at once.
+  public func send(
+    _ request: HTTPRequest, cancellation: Cancellation? = nil,
+    completion: @escaping @Sendable (Result<HTTPResponse, HTTPError>) -> Void
+  ) {
+    attempt(1, request, cancellation: cancellation, completion: OnceCompletion(completion))
   }
 
-  /// libcurl handles created so far (each is reused by later requests).
-  public var handlesCreated: Int {
-    lock.lock()
-    defer { lock.unlock() }
-    return handles
+  /// Sends `request`, suspending the task; cancelling the task or `cancellation` aborts it.
+  public func send(_ request: HTTPRequest, cancellation: Cancellation? = nil)
+    async throws(HTTPError) -> HTTPResponse
+  {
+    let aborted = Cancellation()
+    cancellation?.onCancel { aborted.cancel() }
+    let result = await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        send(request, cancellation: aborted) { continuation.resume(returning: $0) }
+      }
+    } onCancel: {
+      aborted.cancel()
+    }
+    return try result.get()
   }
 
-  /// Sends `request`, blocking the calling thread; retries transient failures of idempotent
-  /// requests as `request.retry` says. Returns any status; throws only when no response came.
+  /// Sends `request`, blocking the calling thread (commands that do one thing at a time).
   public func send(_ request: HTTPRequest, cancellation: Cancellation? = nil) throws(HTTPError)
     -> HTTPResponse
   {
-    var attempt = 1
-    while true {
-      let outcome = once(request, cancellation: cancellation)
-      let mayRetry = request.idempotent && attempt < request.retry.maxAttempts
-      var delay = request.retry.delay(afterAttempt: attempt, unitRandom: Double.random(in: 0..<1))
-      switch outcome {
-      case .response(var response):
-        if mayRetry && request.retry.retryStatuses.contains(response.status) {
-          // A server that says when to come back (429, 503) is believed, up to maxDelay.
-          if let seconds = response.header("Retry-After").flatMap(Int.init), seconds > 0 {
-            delay = max(delay, min(.seconds(seconds), request.retry.maxDelay))
-          }
-          break
+    let done = DispatchSemaphore(value: 0)
+    let box = OutcomeBox()
+    send(request, cancellation: cancellation) { result in
+      box.result = result
+      done.signal()
+    }
+    done.wait()
+    guard let result = box.result else {
+      throw HTTPError(method: request.method, url: request.url, reason: .cancelled, attempts: 1)
+    }
+    return try result.get()
+  }
+
+  private func attempt(
+    _ number: Int, _ request: HTTPRequest, cancellation: Cancellation?,
+    completion: OnceCompletion
+  ) {
+    if cancellation?.isCancelled == true {
+      completion.call(
+        .failure(
+          HTTPError(
+            method: request.method, url: request.url, reason: .cancelled, attempts: number)))
+      return
+    }
+    let fresh = configuration.loop.start(request, settings: settings, cancellation: cancellation) {
+      [self] outcome in
+      settle(number, request, outcome, cancellation: cancellation, completion: completion)
+    }
+    if fresh { lock.withLock { handles += 1 } }
+  }
+
+  private func settle(
+    _ number: Int, _ request: HTTPRequest, _ outcome: CurlOutcome, cancellation: Cancellation?,
+    completion: OnceCompletion
+  ) {
+    let mayRetry = request.idempotent && number < request.retry.maxAttempts
+    var delay = request.retry.delay(afterAttempt: number, unitRandom: Double.random(in: 0..<1))
+    switch outcome {
+    case .response(var response):
+      lock.withLock { opened += response.connectionsOpened }
+      if mayRetry && request.retry.retryStatuses.contains(response.status) {
+        // A server that says when to come back (429, 503) is believed, up to maxDelay.
+        if let seconds = response.header("Retry-After").flatMap(Int.init), seconds > 0 {
+          delay = max(delay, min(.seconds(seconds), request.retry.maxDelay))
         }
-        response.attempts = attempt
-        return response
-      case .failure(let reason):
-        if mayRetry && reason.isTransient { break }
-        throw HTTPError(method: request.method, url: request.url, reason: reason, attempts: attempt)
+        break
       }
-      guard configuration.clock.wait(for: delay, cancellation: cancellation) else {
-        throw HTTPError(
-          method: request.method, url: request.url, reason: .cancelled, attempts: attempt)
-      }
-      attempt += 1
+      response.attempts = number
+      completion.call(.success(response))
+      return
+    case .failure(let reason):
+      if mayRetry && reason.isTransient && cancellation?.isCancelled != true { break }
+      completion.call(
+        .failure(
+          HTTPError(method: request.method, url: request.url, reason: reason, attempts: number)))
+      return
+    }
+    let clock = configuration.clock
+    let timer = clock.schedule(
+      at: clock.now().addingTimeInterval(DurationSeconds.of(delay)),
+      on: configuration.loop.timers
+    ) { [self] in
+      attempt(number + 1, request, cancellation: cancellation, completion: completion)
+    }
+    cancellation?.onCancel {
+      timer.cancel()
+      completion.call(
+        .failure(
+          HTTPError(
+            method: request.method, url: request.url, reason: .cancelled, attempts: number)))
     }
   }
+}
 
-  private func once(_ request: HTTPRequest, cancellation: Cancellation?) -> CurlOutcome {
-    guard let connection = checkOut() else {
-      return .failure(.other(code: 2, message: "libcurl could not be initialized"))
+/// A completion that runs once however many paths (answer, cancellation) reach it.
+private final class OnceCompletion: @unchecked Sendable {
+  private let lock = NSLock()
+  private var body: (@Sendable (Result<HTTPResponse, HTTPError>) -> Void)?
+
+  init(_ body: @escaping @Sendable (Result<HTTPResponse, HTTPError>) -> Void) { self.body = body }
+
+  func call(_ result: Result<HTTPResponse, HTTPError>) {
+    let taken = lock.withLock {
+      defer { body = nil }
+      return body
     }
-    let outcome = connection.perform(request, settings: settings, cancellation: cancellation)
-    checkIn(connection, outcome: outcome)
-    return outcome
+    taken?(result)
   }
+}
 
-  private func checkOut() -> CurlConnection? {
-    lock.lock()
-    if let connection = idle.popLast() {
-      lock.unlock()
-      return connection
-    }
-    handles += 1
-    lock.unlock()
-    return CurlConnection()
-  }
-
-  private func checkIn(_ connection: CurlConnection, outcome: CurlOutcome) {
-    lock.lock()
-    defer { lock.unlock() }
-    if case .response(let response) = outcome { opened += response.connectionsOpened }
-    if idle.count < configuration.maxIdleHandles { idle.append(connection) }
+private final class OutcomeBox: @unchecked Sendable {
+  private let lock = NSLock()
+  private var stored: Result<HTTPResponse, HTTPError>?
+  var result: Result<HTTPResponse, HTTPError>? {
+    get { lock.withLock { stored } }
+    set { lock.withLock { stored = newValue } }
   }
 }

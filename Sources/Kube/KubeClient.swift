@@ -58,7 +58,9 @@ public struct ResourceMapping: Sendable, Equatable {
   }
 }
 
-/// One cluster's API. Safe to share between worker threads.
+/// One cluster's API. Safe to share between tasks and threads. Every call is `async` and holds
+/// no thread while it waits (requests run on the process's HTTP loop); BlockingCalls.swift has
+/// blocking forms for commands that do one thing at a time.
 public final class KubeClient: @unchecked Sendable {
   public let connection: ClusterConnection
   public var context: String { connection.context }
@@ -86,24 +88,27 @@ public final class KubeClient: @unchecked Sendable {
 
   /// The object, or nil when it does not exist.
   public func get(apiVersion: String, kind: String, namespace: String?, name: String)
-    throws(KubeError) -> Value?
+    async throws(KubeError) -> Value?
   {
     let operation = "get \(kind) \(Self.describe(namespace, name))"
-    let mapping = try self.mapping(apiVersion: apiVersion, kind: kind)
-    let response = try send(.get, mapping.path(namespace: namespace, name: name), operation: operation)
+    let mapping = try await self.mapping(apiVersion: apiVersion, kind: kind)
+    let response = try await send(
+      .get, mapping.path(namespace: namespace, name: name), operation: operation)
     if response.status == 404 { return nil }
     return try decode(response, operation: operation)
   }
 
   /// Objects of a kind, optionally in one namespace and matching a label selector.
-  public func list(apiVersion: String, kind: String, namespace: String?, labelSelector: String? = nil)
-    throws(KubeError) -> [Value]
+  public func list(
+    apiVersion: String, kind: String, namespace: String?, labelSelector: String? = nil
+  )
+    async throws(KubeError) -> [Value]
   {
     let operation = "list \(kind)" + (namespace.map { " in \($0)" } ?? "")
-    let mapping = try self.mapping(apiVersion: apiVersion, kind: kind)
+    let mapping = try await self.mapping(apiVersion: apiVersion, kind: kind)
     var path = mapping.path(namespace: namespace, name: nil)
     if let labelSelector { path += "?labelSelector=" + Self.escape(labelSelector) }
-    let response = try send(.get, path, operation: operation)
+    let response = try await send(.get, path, operation: operation)
     let list = try decode(response, operation: operation)
     return list["items"]?.sequence ?? []
   }
@@ -114,7 +119,7 @@ public final class KubeClient: @unchecked Sendable {
   @discardableResult
   public func apply(
     _ object: Value, fieldManager: String = "fleetwave", force: Bool = true, dryRun: Bool = false
-  ) throws(KubeError) -> Value {
+  ) async throws(KubeError) -> Value {
     let kind = object["kind"]?.string ?? ""
     let name = object["metadata"]?["name"]?.string ?? ""
     let namespace = object["metadata"]?["namespace"]?.string
@@ -124,11 +129,12 @@ public final class KubeClient: @unchecked Sendable {
         context: context, operation: operation,
         reason: .invalidResponse("an object needs apiVersion, kind and metadata.name"))
     }
-    let mapping = try self.mapping(apiVersion: apiVersion, kind: kind)
-    var path = mapping.path(namespace: mapping.namespaced ? namespace ?? "default" : nil, name: name)
+    let mapping = try await self.mapping(apiVersion: apiVersion, kind: kind)
+    var path = mapping.path(
+      namespace: mapping.namespaced ? namespace ?? "default" : nil, name: name)
     path += "?fieldManager=\(Self.escape(fieldManager))" + (force ? "&force=true" : "")
     if dryRun { path += "&dryRun=All" }
-    let response = try send(
+    let response = try await send(
       .patch, path, body: JSONWriter.bytes(object.unmarked),
       contentType: "application/apply-patch+yaml", idempotent: true, operation: operation)
     return try decode(response, operation: operation)
@@ -136,9 +142,9 @@ public final class KubeClient: @unchecked Sendable {
 
   /// Creates an object; a 409 AlreadyExists comes back as a KubeError with code 409.
   @discardableResult
-  public func create(_ object: Value) throws(KubeError) -> Value {
-    let (mapping, namespace, name, operation) = try target(object, verb: "create")
-    let response = try send(
+  public func create(_ object: Value) async throws(KubeError) -> Value {
+    let (mapping, namespace, name, operation) = try await target(object, verb: "create")
+    let response = try await send(
       .post, mapping.path(namespace: namespace, name: nil), body: JSONWriter.bytes(object.unmarked),
       contentType: "application/json", idempotent: false, operation: operation)
     _ = name
@@ -148,9 +154,9 @@ public final class KubeClient: @unchecked Sendable {
   /// Replaces an object; its metadata.resourceVersion makes this a compare-and-swap (409 when
   /// someone else wrote first).
   @discardableResult
-  public func update(_ object: Value) throws(KubeError) -> Value {
-    let (mapping, namespace, name, operation) = try target(object, verb: "update")
-    let response = try send(
+  public func update(_ object: Value) async throws(KubeError) -> Value {
+    let (mapping, namespace, name, operation) = try await target(object, verb: "update")
+    let response = try await send(
       .put, mapping.path(namespace: namespace, name: name), body: JSONWriter.bytes(object.unmarked),
       contentType: "application/json", idempotent: false, operation: operation)
     return try decode(response, operation: operation)
@@ -159,13 +165,13 @@ public final class KubeClient: @unchecked Sendable {
   /// Deletes an object in the background; false when it did not exist.
   @discardableResult
   public func delete(apiVersion: String, kind: String, namespace: String?, name: String)
-    throws(KubeError) -> Bool
+    async throws(KubeError) -> Bool
   {
     let operation = "delete \(kind) \(Self.describe(namespace, name))"
-    let mapping = try self.mapping(apiVersion: apiVersion, kind: kind)
+    let mapping = try await self.mapping(apiVersion: apiVersion, kind: kind)
     let body = JSONWriter.bytes(
       ["kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"])
-    let response = try send(
+    let response = try await send(
       .delete, mapping.path(namespace: namespace, name: name), body: body,
       contentType: "application/json", idempotent: true, operation: operation)
     if response.status == 404 { return false }
@@ -173,7 +179,7 @@ public final class KubeClient: @unchecked Sendable {
     return true
   }
 
-  private func target(_ object: Value, verb: String) throws(KubeError)
+  private func target(_ object: Value, verb: String) async throws(KubeError)
     -> (ResourceMapping, String?, String, String)
   {
     let kind = object["kind"]?.string ?? ""
@@ -185,31 +191,27 @@ public final class KubeClient: @unchecked Sendable {
         context: context, operation: operation,
         reason: .invalidResponse("an object needs apiVersion and kind"))
     }
-    let mapping = try self.mapping(apiVersion: apiVersion, kind: kind)
+    let mapping = try await self.mapping(apiVersion: apiVersion, kind: kind)
     return (mapping, mapping.namespaced ? namespace ?? "default" : nil, name, operation)
   }
 
   // MARK: Discovery
 
   /// Where `kind` of `apiVersion` lives, from the server's resource list for that group version.
-  public func mapping(apiVersion: String, kind: String) throws(KubeError) -> ResourceMapping {
+  public func mapping(apiVersion: String, kind: String) async throws(KubeError)
+    -> ResourceMapping
+  {
     let parts = apiVersion.split(separator: "/", maxSplits: 1).map(String.init)
     let group = parts.count == 2 ? parts[0] : ""
     let version = parts.count == 2 ? parts[1] : parts[0]
-    lock.lock()
-    let cached = discovered[apiVersion]
-    lock.unlock()
+    let cached = lock.withLock { discovered[apiVersion] }
     let mappings: [ResourceMapping]
     if let cached {
       mappings = cached
     } else {
-      mappings = try discover(group: group, version: version, apiVersion: apiVersion)
+      mappings = try await discover(group: group, version: version, apiVersion: apiVersion)
       // An empty answer is not cached: the kind may be installed (a CRD) later in the run.
-      if !mappings.isEmpty {
-        lock.lock()
-        discovered[apiVersion] = mappings
-        lock.unlock()
-      }
+      if !mappings.isEmpty { lock.withLock { discovered[apiVersion] = mappings } }
     }
     guard let mapping = mappings.first(where: { $0.kind == kind }) else {
       throw KubeError(
@@ -219,12 +221,12 @@ public final class KubeClient: @unchecked Sendable {
     return mapping
   }
 
-  private func discover(group: String, version: String, apiVersion: String) throws(KubeError)
+  private func discover(group: String, version: String, apiVersion: String) async throws(KubeError)
     -> [ResourceMapping]
   {
     let operation = "discover \(apiVersion)"
     let path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-    let response = try send(.get, path, operation: operation)
+    let response = try await send(.get, path, operation: operation)
     // A group version the server does not serve has no kinds; the caller names the kind.
     if response.status == 404 { return [] }
     let list = try decode(response, operation: operation)
@@ -268,7 +270,8 @@ public final class KubeClient: @unchecked Sendable {
     if let existing = transports[key] { return existing }
     let tls = TLSOptions(
       ca: connection.caPEM.map { .pem($0) }, clientCertificate: clientCertificate.map { .pem($0) },
-      clientKey: clientKey.map { .pem($0.bytes) }, insecureSkipVerify: connection.insecureSkipTLSVerify,
+      clientKey: clientKey.map { .pem($0.bytes) },
+      insecureSkipVerify: connection.insecureSkipTLSVerify,
       serverName: connection.tlsServerName)
     var proxy = ProxySettings.fromEnvironment(ProcessInfo.processInfo.environment)
     if let url = connection.proxyURL { proxy = ProxySettings(http: url, https: url) }
@@ -283,7 +286,7 @@ public final class KubeClient: @unchecked Sendable {
   private func send(
     _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
     idempotent: Bool? = nil, operation: String
-  ) throws(KubeError) -> HTTPResponse {
+  ) async throws(KubeError) -> HTTPResponse {
     var headers: [(name: String, value: String)] = [("Accept", "application/json")]
     if let contentType { headers.append(("Content-Type", contentType)) }
     headers.append(("User-Agent", "fleetwave"))
@@ -292,11 +295,11 @@ public final class KubeClient: @unchecked Sendable {
       idempotent: idempotent)
     var response: HTTPResponse
     do {
-      response = try transport(operation: operation).send(request)
+      response = try await transport(operation: operation).send(request)
       if response.status == 401, connection.exec != nil {
         // The plugin's credential may have been revoked before its stated expiry: ask again.
         credentials.invalidate(for: connection)
-        response = try transport(operation: operation).send(request)
+        response = try await transport(operation: operation).send(request)
       }
     } catch let error as HTTPError {
       throw KubeError(context: context, operation: operation, reason: .transport(error))

@@ -49,7 +49,7 @@ public struct ReleaseLease: Sendable {
 
   /// Takes the lease. With `force`, also takes it from a holder whose last renewal is older
   /// than its lease duration; never from one that is still renewing.
-  public func acquire(force: Bool = false) throws(LeaseError) {
+  public func acquire(force: Bool = false) async throws(LeaseError) {
     let now = Self.microTime(clock.now())
     let fresh: Value = [
       "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -60,18 +60,18 @@ public struct ReleaseLease: Sendable {
       ],
     ]
     do {
-      try client.create(fresh)
+      try await client.create(fresh)
       return
     } catch  where error.code == 409 {
       // Held, or left behind released: decide from what is there.
     } catch {
       throw LeaseError("cannot take the lock on \(cluster): \(error)", underlying: error)
     }
-    let live = try read()
+    let live = try await read()
     guard let live else {
       // Deleted between our create and read: one more create settles it.
       do {
-        try client.create(fresh)
+        try await client.create(fresh)
         return
       } catch {
         throw LeaseError("cannot take the lock on \(cluster): \(error)", underlying: error)
@@ -91,12 +91,12 @@ public struct ReleaseLease: Sendable {
     taken["holderIdentity"] = .string(holder)
     taken["leaseDurationSeconds"] = .int(durationSeconds)
     taken["renewTime"] = .string(now)
-    try swap(live, spec: taken, losing: "take")
+    try await swap(live, spec: taken, losing: "take")
   }
 
   /// Records that the holder is still at work; fails when someone else holds the lease now.
-  public func renew() throws(LeaseError) {
-    guard let live = try read() else {
+  public func renew() async throws(LeaseError) {
+    guard let live = try await read() else {
       throw LeaseError("lost the lock on \(cluster): the lease \(namespace)/\(name) is gone")
     }
     let current = live["spec"]?["holderIdentity"]?.string ?? ""
@@ -105,23 +105,25 @@ public struct ReleaseLease: Sendable {
     }
     var spec = live["spec"]?.mapping ?? Mapping()
     spec["renewTime"] = .string(Self.microTime(clock.now()))
-    try swap(live, spec: spec, losing: "renew")
+    try await swap(live, spec: spec, losing: "renew")
   }
 
   /// Gives the lease up by clearing its holder; does nothing when another run holds it.
-  public func relinquish() throws(LeaseError) {
-    guard let live = try read(), live["spec"]?["holderIdentity"]?.string == holder else { return }
+  public func relinquish() async throws(LeaseError) {
+    guard let live = try await read(), live["spec"]?["holderIdentity"]?.string == holder else {
+      return
+    }
     var spec = live["spec"]?.mapping ?? Mapping()
     spec["holderIdentity"] = nil
     spec["acquireTime"] = nil
     spec["renewTime"] = nil
-    try swap(live, spec: spec, losing: "release")
+    try await swap(live, spec: spec, losing: "release")
   }
 
   /// The lease as the server has it, nil when there is none.
-  public func read() throws(LeaseError) -> Value? {
+  public func read() async throws(LeaseError) -> Value? {
     do {
-      return try client.get(
+      return try await client.get(
         apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: namespace, name: name)
     } catch {
       throw LeaseError("cannot read the lock on \(cluster): \(error)", underlying: error)
@@ -148,14 +150,16 @@ public struct ReleaseLease: Sendable {
   }
 
   /// Writes `spec` over `live` only if nobody wrote in between (resourceVersion compare-and-swap).
-  private func swap(_ live: Value, spec: Mapping, losing verb: String) throws(LeaseError) {
+  private func swap(_ live: Value, spec: Mapping, losing verb: String) async throws(LeaseError) {
     var object = live.mapping ?? Mapping()
     object["spec"] = .mapping(spec)
     do {
-      try client.update(.mapping(object))
+      try await client.update(.mapping(object))
     } catch  where error.code == 409 {
       // Someone else wrote first; report who holds it now.
-      if let now = try read(), let owner = now["spec"]?["holderIdentity"]?.string, owner != holder {
+      if let now = try await read(), let owner = now["spec"]?["holderIdentity"]?.string,
+        owner != holder
+      {
         throw heldError(now)
       }
       throw LeaseError("cannot \(verb) the lock on \(cluster): it changed while we wrote it")

@@ -145,8 +145,8 @@ public struct RevisionHistory: Sendable {
   }
 
   /// Every record, oldest first.
-  public func records() throws(KubeError) -> [RevisionRecord] {
-    let secrets = try client.list(
+  public func records() async throws(KubeError) -> [RevisionRecord] {
+    let secrets = try await client.list(
       apiVersion: "v1", kind: "Secret", namespace: namespace,
       labelSelector: RevisionRecord.selector(release: release))
     var records: [RevisionRecord] = []
@@ -163,12 +163,12 @@ public struct RevisionHistory: Sendable {
   }
 
   /// The newest record with status deployed: what the cluster runs.
-  public func current() throws(KubeError) -> RevisionRecord? {
-    try records().last { $0.status == .deployed }
+  public func current() async throws(KubeError) -> RevisionRecord? {
+    try await records().last { $0.status == .deployed }
   }
 
   /// Stores a record (creating or replacing its Secret).
-  public func save(_ record: RevisionRecord) throws(KubeError) {
+  public func save(_ record: RevisionRecord) async throws(KubeError) {
     let secret: Value
     do {
       secret = try record.secret()
@@ -177,13 +177,13 @@ public struct RevisionHistory: Sendable {
         context: client.context, operation: "store revision \(record.revision) of \(release)",
         reason: .invalidResponse(error.message))
     }
-    try client.apply(secret)
+    try await client.apply(secret)
   }
 
   /// Changes a stored record's status label only.
-  public func mark(_ record: RevisionRecord, _ status: RevisionStatus) throws(KubeError) {
+  public func mark(_ record: RevisionRecord, _ status: RevisionStatus) async throws(KubeError) {
     var changed = record
     changed.status = status
-    try save(changed)
+    try await save(changed)
   }
 }
