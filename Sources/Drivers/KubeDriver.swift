@@ -68,12 +68,13 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     inTask(completion) { [self] () async throws(DriverError) -> String in
       try await withSession(call, begun: begun) { session async throws(DriverError) in
         let values = try self.values(call.cluster)
-        let objects = try await place(renderer.render(call.cluster, values: values), session)
+        let manifest = try split(
+          await place(renderer.render(call.cluster, values: values), session))
         let record = RevisionRecord(
           release: release.name, namespace: release.namespace, revision: 0, status: .failed,
-          objects: objects, valuesDigest: RevisionRecord.digest(values: values),
+          objects: manifest.resources, valuesDigest: RevisionRecord.digest(values: values),
           version: release.version, chart: renderer.source, created: call.clock.now())
-        return String(try await deploy(record, session, call))
+        return String(try await deploy(record, session, call, hooks: manifest))
       }
     }
   }
@@ -130,16 +131,21 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       client: try client(call.cluster), release: release.name, namespace: release.namespace)
   }
 
-  /// The objects the release renders to for this cluster, namespaces filled in.
+  /// The objects an upgrade applies to this cluster, namespaces filled in, hooks left out.
   public func rendered(_ cluster: Cluster) throws(DriverError) -> [Value] {
     try Blocking.wait { () async throws(DriverError) in try await self.rendered(cluster) }
   }
 
   public func rendered(_ cluster: Cluster) async throws(DriverError) -> [Value] {
+    try await renderedManifest(cluster).resources
+  }
+
+  /// The release as rendered for this cluster, split into its resources and its hooks.
+  public func renderedManifest(_ cluster: Cluster) async throws(DriverError) -> ReleaseManifest {
     let client = try client(cluster)
     let values = try self.values(cluster)
-    return try await objects(
-      renderer.render(cluster, values: values), client: client, cluster: cluster)
+    return try split(
+      await objects(renderer.render(cluster, values: values), client: client, cluster: cluster))
   }
 
   public func client(_ cluster: Cluster) throws(DriverError) -> KubeClient {
@@ -265,23 +271,31 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       }
       placed.append(mapping.namespaced ? Manifests.placing(object, in: release.namespace) : object)
     }
-    return KubeApplyOrder.sorted(placed)
+    return KindOrder.installing(placed)
   }
 
   /// Applies `record`'s objects as the next revision, waits for them, prunes what the previous
   /// revision had and this one has not, and records the outcome. Returns the new revision.
-  private func deploy(_ proposed: RevisionRecord, _ session: Session, _ call: DriverCall)
-    async throws(DriverError) -> Int
-  {
+  private func deploy(
+    _ proposed: RevisionRecord, _ session: Session, _ call: DriverCall,
+    hooks: ReleaseManifest? = nil
+  ) async throws(DriverError) -> Int {
     let records = try await kube(session) { () async throws(KubeError) in
       try await session.history.records()
     }
+    // Helm installs when no revision was ever deployed, a failed first attempt included.
+    let installing = !records.contains { $0.status == .deployed || $0.status == .superseded }
+    let hookDeadline = hookDeadline(session, call)
     var record = proposed
     record.revision = (records.last?.revision ?? 0) + 1
     // Recorded before anything is applied: a run that dies mid-apply still leaves a record of
     // what it may have created, so the next revision prunes it.
     try await kube(session) { () async throws(KubeError) in try await session.history.save(record) }
     do throws(DriverError) {
+      if let hooks {
+        try await runHooks(
+          installing ? .preInstall : .preUpgrade, of: hooks, session, call, deadline: hookDeadline)
+      }
       for object in record.objects {
         try checkCancelled(call)
         _ = try await kube(session) { () async throws(KubeError) in
@@ -302,6 +316,11 @@ public final class KubeDriver: Driver, @unchecked Sendable {
             namespace: key.namespace,
             name: key.name)
         }
+      }
+      if let hooks {
+        try await runHooks(
+          installing ? .postInstall : .postUpgrade, of: hooks, session, call,
+          deadline: hookDeadline)
       }
     } catch {
       record.description = [record.description, error.message].compactMap { $0 }.joined(
@@ -425,25 +444,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   }
 }
 
-/// Helm's install order, so what a workload mounts exists before it starts.
+/// The kinds whose readiness an upgrade waits for (helm's install order is `KindOrder`).
 enum KubeApplyOrder {
-  static let kinds = [
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
-    "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass",
-    "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole",
-    "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role", "RoleList",
-    "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController",
-    "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob",
-    "IngressClass", "Ingress", "APIService",
-  ]
   static let workloads: Set<String> = ["Deployment", "StatefulSet", "DaemonSet", "Job"]
-
-  static func sorted(_ objects: [Value]) -> [Value] {
-    let rank = Dictionary(uniqueKeysWithValues: kinds.enumerated().map { ($1, $0) })
-    return objects.enumerated().sorted { a, b in
-      let ra = rank[a.element["kind"]?.string ?? ""] ?? kinds.count
-      let rb = rank[b.element["kind"]?.string ?? ""] ?? kinds.count
-      return ra != rb ? ra < rb : a.offset < b.offset
-    }.map(\.element)
-  }
 }

@@ -1,0 +1,271 @@
+// Helm hooks in the kube driver: parsed from a real `helm template` of a chart written for the
+// test, run at their phase against fleet-sim over TLS, deleted by their policies.
+import Drivers
+import FleetCore
+import FleetSim
+import FleetYAML
+import FleetwaveTestSupport
+import Foundation
+import Kube
+import Testing
+
+/// A chart with a Deployment, a ConfigMap, a pre-upgrade migration Job, a post-install Job
+/// deleted on success, a weighted pre-upgrade ConfigMap and a `helm test` Pod.
+private func writeHookChart(_ directory: TemporaryDirectory, extraHook: String = "") throws {
+  try directory.write(
+    "chart/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: \"1.0\"\n")
+  try directory.write("chart/values.yaml", "tag: \"1.0\"\n")
+  try directory.write(
+    "chart/templates/app.yaml",
+    """
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: shop-config}
+    data: {tag: "{{ .Values.tag }}"}
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: shop, labels: {app: shop}}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: shop}}
+      template:
+        metadata: {labels: {app: shop}}
+        spec:
+          containers: [{name: shop, image: "shop:{{ .Values.tag }}"}]
+    """)
+  try directory.write(
+    "chart/templates/hooks.yaml",
+    """
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: shop-migrate
+      annotations: {"helm.sh/hook": pre-upgrade, "helm.sh/hook-weight": "5"}
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: migrate, image: "shop-migrate:{{ .Values.tag }}"}]
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: shop-schema
+      annotations: {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5"}
+    data: {tag: "{{ .Values.tag }}"}
+    ---
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: shop-welcome
+      annotations:
+        "helm.sh/hook": post-install
+        "helm.sh/hook-delete-policy": hook-succeeded
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: welcome, image: "shop-welcome:1"}]
+    ---
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: shop-test-connection
+      annotations: {"helm.sh/hook": test}
+    spec:
+      restartPolicy: Never
+      containers: [{name: wget, image: busybox, command: [wget, "shop:80"]}]
+    \(extraHook)
+    """)
+}
+
+/// One fleet-sim cluster with revision 1 of the hook chart installed (tag 1.0).
+private final class InstalledHookChart {
+  let cluster: Cluster
+  let sim: KubeSim
+  let fleet: TemporaryDirectory
+  let release = Release(name: "shop", namespace: "shop", driver: .kube, chart: "chart")
+
+  init(_ name: String) throws {
+    cluster = Cluster(name: name)
+    sim = try KubeSim(clusters: [cluster])
+    fleet = try TemporaryDirectory("kube-hooks")
+    try writeHookChart(fleet)
+    let v1 = try sim.driver(release, fleetDirectory: fleet.path) { _ in ["tag": "1.0"] }
+    #expect(try finish { v1.upgrade(call(cluster), from: nil, completion: $0) }.get() == "1")
+  }
+
+  deinit { fleet.remove() }
+
+  /// Upgrades to tag 2.0 with `extraHook` added to the chart.
+  func upgrade(timeout: Duration = .seconds(60), extraHook: String) throws
+    -> (KubeDriver, Result<String, DriverError>)
+  {
+    try writeHookChart(fleet, extraHook: extraHook)
+    let v2 = try sim.driver(release, fleetDirectory: fleet.path) { _ in ["tag": "2.0"] }
+    let result = try finish {
+      v2.upgrade(call(self.cluster, timeout: timeout), from: "1", completion: $0)
+    }
+    return (v2, result)
+  }
+
+  var liveImage: String? {
+    get throws { image(try sim.deployment(cluster.name, namespace: "shop", name: "shop")) }
+  }
+}
+
+@Suite struct KubeHookTests {
+  @Test func hooksRunAtTheirPhaseAndTestHooksAreNeverApplied() throws {
+    let cluster = Cluster(name: "hooks-1")
+    let sim = try KubeSim(clusters: [cluster])
+    let fleet = try TemporaryDirectory("kube-hooks")
+    defer { fleet.remove() }
+    try writeHookChart(fleet)
+    let release = Release(name: "shop", namespace: "shop", driver: .kube, chart: "chart")
+    func driver(_ tag: String) throws -> KubeDriver {
+      try sim.driver(release, fleetDirectory: fleet.path) { _ in ["tag": .string(tag)] }
+    }
+    let client = try sim.client(cluster.name)
+    func live(_ apiVersion: String, _ kind: String, _ name: String) throws -> Value? {
+      try client.get(apiVersion: apiVersion, kind: kind, namespace: "shop", name: name)
+    }
+
+    // The first install runs pre-install and post-install hooks; the post-install Job asked to
+    // be deleted once it succeeded; the pre-upgrade Job and the test Pod are not applied.
+    let v1 = try driver("1.0")
+    #expect(try finish { v1.upgrade(call(cluster), from: nil, completion: $0) }.get() == "1")
+    #expect(try live("v1", "ConfigMap", "shop-schema")?["data"] == ["tag": "1.0"])
+    #expect(try live("batch/v1", "Job", "shop-welcome") == nil)
+    #expect(try live("batch/v1", "Job", "shop-migrate") == nil)
+    #expect(try live("v1", "Pod", "shop-test-connection") == nil)
+    let record = try #require(try v1.history(call(cluster)).records().last)
+    #expect(
+      record.objects.map { ObjectKey($0).description } == [
+        "ConfigMap shop/shop-config", "Deployment shop/shop",
+      ])
+
+    // The upgrade runs the pre-upgrade hooks (kept: before-hook-creation is the default) and
+    // still never the test Pod.
+    let v2 = try driver("2.0")
+    #expect(try finish { v2.upgrade(call(cluster), from: "1", completion: $0) }.get() == "2")
+    let migrate = try #require(try live("batch/v1", "Job", "shop-migrate"))
+    #expect(image(migrate) == "shop-migrate:2.0")
+    #expect(migrate["status"]?["succeeded"] == 1)
+    #expect(try live("v1", "ConfigMap", "shop-schema")?["data"] == ["tag": "2.0"])
+    #expect(try live("batch/v1", "Job", "shop-welcome") == nil)
+    #expect(try live("v1", "Pod", "shop-test-connection") == nil)
+    #expect(image(try sim.deployment(cluster.name, namespace: "shop", name: "shop")) == "shop:2.0")
+
+    // A second upgrade deletes the finished migration Job before creating it again (a Job's
+    // template cannot be changed in place).
+    let v3 = try driver("3.0")
+    #expect(try finish { v3.upgrade(call(cluster), from: "2", completion: $0) }.get() == "3")
+    let rerun = try #require(try live("batch/v1", "Job", "shop-migrate"))
+    #expect(image(rerun) == "shop-migrate:3.0")
+    #expect(rerun["metadata"]?["uid"] != migrate["metadata"]?["uid"])
+    #expect(
+      try revisions(v3.history(call(cluster))) == ["1:superseded", "2:superseded", "3:deployed"])
+  }
+
+  @Test func aHookOfAKindTheClusterLacksFailsTheClusterBeforeAnythingIsApplied() throws {
+    let installed = try InstalledHookChart("hooks-2")
+
+    // A pre-upgrade hook the API server has no resource for: the upgrade stops while placing
+    // the rendered objects, before a revision is recorded or anything applied.
+    let (v2, failure) = try installed.upgrade(
+      extraHook: """
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata:
+          name: shop-gadget
+          annotations: {"helm.sh/hook": pre-upgrade}
+        """)
+    let reason =
+      "hooks-2: find Widget: the server has no resource for kind Widget in example.com/v1"
+    #expect(failure == .failure(DriverError(.failed, reason)))
+    #expect(try installed.liveImage == "shop:1.0")
+    #expect(try revisions(v2.history(call(installed.cluster))) == ["1:deployed"])
+  }
+
+  @Test func aHookThatNeverCompletesFailsTheUpgradeNamingItAndKeepsTheOldRevision() throws {
+    let installed = try InstalledHookChart("hooks-3")
+
+    // fleet-sim never runs a bare Pod to completion: the hook is still Pending at the deadline
+    // (the call's 3 s less a tenth), and the Deployment was never touched.
+    let (v2, failure) = try installed.upgrade(
+      timeout: .seconds(3),
+      extraHook: """
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: shop-drain
+          annotations: {"helm.sh/hook": pre-upgrade, "helm.sh/hook-delete-policy": hook-failed}
+        spec:
+          restartPolicy: Never
+          containers: [{name: drain, image: "shop-drain:1"}]
+        """)
+    let reason =
+      "pre-upgrade hook Pod shop/shop-drain did not complete in time: pod \"shop-drain\" is Pending"
+    #expect(failure == .failure(DriverError(.timedOut, reason)))
+    #expect(try installed.liveImage == "shop:1.0")
+    // hook-failed: the stuck Pod is deleted.
+    #expect(
+      try installed.sim.client("hooks-3").get(
+        apiVersion: "v1", kind: "Pod", namespace: "shop", name: "shop-drain") == nil)
+    let history = try v2.history(call(installed.cluster))
+    #expect(try revisions(history) == ["1:deployed", "2:failed"])
+    #expect(try history.records().last?.description == reason)
+  }
+
+  @Test func anUnknownHookEventIsTheChartsErrorNamingTheObject() throws {
+    let hook: Value = [
+      "apiVersion": "batch/v1", "kind": "Job",
+      "metadata": [
+        "name": "m", "namespace": "shop",
+        "annotations": ["helm.sh/hook": "pre-upgrade,pre-upgarde"],
+      ],
+    ]
+    #expect(
+      throws: RenderError(
+        "Job shop/m: unknown helm.sh/hook 'pre-upgarde' (known: "
+          + "pre-install, post-install, pre-upgrade, post-upgrade, pre-rollback, post-rollback, "
+          + "pre-delete, post-delete, test)")
+    ) {
+      try ReleaseManifest([hook])
+    }
+  }
+
+  @Test func hooksOfAnEventRunByWeightThenNameThenKind() throws {
+    func hook(_ kind: String, _ name: String, _ event: String, weight: String? = nil) -> Value {
+      let annotations: Value =
+        weight.map { ["helm.sh/hook": .string(event), "helm.sh/hook-weight": .string($0)] }
+        ?? ["helm.sh/hook": .string(event)]
+      return [
+        "apiVersion": "v1", "kind": .string(kind),
+        "metadata": ["name": .string(name), "annotations": annotations],
+      ]
+    }
+    let manifest = try ReleaseManifest([
+      hook("Job", "b", "pre-upgrade"),
+      hook("Job", "a", "pre-upgrade", weight: "1"),
+      ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web"]],
+      hook("Job", "same", "pre-upgrade,post-install", weight: "-1"),
+      hook("ConfigMap", "same", "pre-upgrade", weight: "-1"),
+      hook("Pod", "t", "test-success"),
+      hook("Secret", "c", "pre-upgrade", weight: "not a number"),
+      ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "web"]],
+    ])
+    #expect(
+      manifest.hooks(for: .preUpgrade).map { $0.key.description } == [
+        "ConfigMap same", "Job same", "Job b", "Secret c", "Job a",
+      ])
+    #expect(manifest.hooks(for: .postInstall).map(\.name) == ["same"])
+    #expect(manifest.hooks(for: .test).map(\.name) == ["t"])
+    #expect(manifest.hooks.map(\.deletePolicies).allSatisfy { $0 == [.beforeHookCreation] })
+    #expect(
+      manifest.resources.map { ObjectKey($0).description } == ["ConfigMap web", "Deployment web"])
+  }
+}
