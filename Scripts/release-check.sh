@@ -34,6 +34,12 @@ if [ ! -x "$chroot_dir/bin/sh" ]; then
     tail -n 20 "$chroot_dir.debootstrap.log" >&2; exit 1; }
 fi
 
+# A static-stdlib Swift binary reads its arguments from /proc/self/cmdline: without /proc it
+# sees none (and prints its help), so the root gets one, as any real system has.
+mkdir -p "$chroot_dir/proc"
+mountpoint -q "$chroot_dir/proc" || mount -t proc proc "$chroot_dir/proc"
+trap 'umount "$chroot_dir/proc" 2>/dev/null || true' EXIT
+
 rm -rf "$chroot_dir/opt/fleetwave" "$chroot_dir/tmp/demo"
 mkdir -p "$chroot_dir/opt/fleetwave"
 tar -xzf "$tarball" -C "$chroot_dir/opt/fleetwave" --strip-components=1
