@@ -3,23 +3,32 @@ import Foundation
 
 /// Where the helm driver's binary comes from.
 public enum HelmBinary {
-  /// `$FLEETWAVE_HELM`, else `<package root>/.tools/helm/helm` (where Scripts/install-helm.sh
-  /// puts it), else `helm` on `$PATH`; nil when none is executable.
+  /// `$FLEETWAVE_HELM`, else `helm` beside the fleetwave binary (an installed release ships
+  /// them together), else `helm` on `$PATH`, else `<package root>/.tools/helm/helm` (where
+  /// Scripts/install-helm.sh puts it for a development checkout); nil when none is executable.
+  /// The user's own helm on `PATH` wins over the checkout's cache, which only serves when
+  /// nothing else is installed.
   ///
   /// A `FLEETWAVE_HELM` that is set but not executable is not skipped: the user asked for that
   /// binary, so falling back to another helm would hide the mistake.
-  public static func locate(environment: [String: String], packageRoot: String?) -> String? {
+  public static func locate(
+    environment: [String: String], executableDirectory: String? = nil, packageRoot: String?
+  ) -> String? {
     let files = FileManager.default
     if let chosen = environment["FLEETWAVE_HELM"], !chosen.isEmpty {
       return files.isExecutableFile(atPath: chosen) ? chosen : nil
     }
-    if let packageRoot {
-      let cached = (packageRoot as NSString).appendingPathComponent(".tools/helm/helm")
-      if files.isExecutableFile(atPath: cached) { return cached }
+    if let executableDirectory {
+      let beside = (executableDirectory as NSString).appendingPathComponent("helm")
+      if files.isExecutableFile(atPath: beside) { return beside }
     }
     for directory in (environment["PATH"] ?? "").split(separator: ":") where !directory.isEmpty {
       let candidate = String(directory) + "/helm"
       if files.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    if let packageRoot {
+      let cached = (packageRoot as NSString).appendingPathComponent(".tools/helm/helm")
+      if files.isExecutableFile(atPath: cached) { return cached }
     }
     return nil
   }

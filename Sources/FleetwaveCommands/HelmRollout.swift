@@ -24,11 +24,14 @@ enum HelmRollout {
     let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
     guard
       let helm = HelmBinary.locate(
-        environment: environment, packageRoot: HelmBinary.packageRoot(ofExecutable: executable))
+        environment: environment,
+        executableDirectory: (executable as NSString).resolvingSymlinksInPath
+          .deletingLastPathComponent,
+        packageRoot: HelmBinary.packageRoot(ofExecutable: executable))
     else {
       printError(
-        "error: helm not found: set FLEETWAVE_HELM, run Scripts/install-helm.sh, or put helm on"
-          + " PATH")
+        "error: helm not found: set FLEETWAVE_HELM, put helm beside fleetwave or on PATH, or run"
+          + " Scripts/install-helm.sh")
       throw ExitCode(1)
     }
     // A bad --set is a usage problem: say so before any cluster is touched.

@@ -1,15 +1,22 @@
 // The run as a JUnit XML test report: a test suite per wave, a test case per cluster, so a CI
-// system shows the fleet the way it shows tests.
+// system shows the fleet the way it shows tests. The layout is Ant's (as Jenkins reads it):
+// every suite carries `id`, `package`, `hostname` and a zone-less timestamp, and its
+// `properties`, `system-out` and `system-err`, so strict schemas accept it
+// (Tests/Schemas/junit.xsd).
 import FleetCore
 import Foundation
 
 public enum RunJUnit {
-  public static func string(_ summary: RunSummary) -> String {
+  /// `hostname` is the machine that ran the rollout (this one, unless a test fixes it).
+  public static func string(
+    _ summary: RunSummary, hostname: String = ProcessInfo.processInfo.hostName
+  ) -> String {
+    let e = MarkupText.escaped
     let verdicts = summary.clusters.map { verdict($0, summary) }
     let failures = verdicts.filter { $0 == .failure }.count
     let skipped = verdicts.filter { $0 == .skipped }.count
     var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    xml += "<testsuites name=\"\(MarkupText.escaped("fleetwave rollout \(summary.fleet)"))\""
+    xml += "<testsuites name=\"\(e("fleetwave rollout \(summary.fleet)"))\""
     xml += " tests=\"\(summary.clusters.count)\" failures=\"\(failures)\" errors=\"0\""
     xml += " skipped=\"\(skipped)\" time=\"\(seconds(summary.startedAt, summary.finishedAt))\">\n"
     for wave in summary.waves {
@@ -19,16 +26,49 @@ public enum RunJUnit {
       let suiteFailures = memberVerdicts.filter { $0 == .failure }.count
       let suiteSkipped = memberVerdicts.filter { $0 == .skipped }.count
       let start = wave.startedAt ?? summary.startedAt
-      xml += "  <testsuite name=\"\(MarkupText.escaped("wave \(wave.index) \(wave.name)"))\""
+      xml += "  <testsuite name=\"\(e("wave \(wave.index) \(wave.name)"))\""
       xml += " tests=\"\(members.count)\" failures=\"\(suiteFailures)\" errors=\"0\""
       xml += " skipped=\"\(suiteSkipped)\" time=\"\(seconds(start, wave.finishedAt ?? start))\""
-      xml += " timestamp=\"\(Timestamp.iso(start))\">\n"
+      xml += " timestamp=\"\(antTimestamp(start))\" hostname=\"\(e(hostname))\""
+      xml += " id=\"\(wave.index)\" package=\"\(e(summary.fleet))\">\n"
+      xml += "    <properties>\n"
+      xml += property("run", summary.run) + property("release", summary.release)
+      if let version = summary.version { xml += property("version", version) }
+      xml += property("driver", summary.driver) + property("outcome", summary.outcome.rawValue)
+      xml += "    </properties>\n"
       for (record, state) in zip(members, memberStates) {
         xml += testCase(record, state: state, wave: wave, summary: summary)
       }
+      xml += "    <system-out/>\n    <system-err/>\n"
       xml += "  </testsuite>\n"
     }
     xml += "</testsuites>\n"
+    return xml
+  }
+
+  /// The run's own problem as a report: a fleet that does not validate is one failed test
+  /// case per diagnostic, so a CI job that stops there still shows why.
+  public static func invalidFleet(
+    fleet: String, diagnostics: [String], at: Date,
+    hostname: String = ProcessInfo.processInfo.hostName
+  ) -> String {
+    let e = MarkupText.escaped
+    let count = max(1, diagnostics.count)
+    var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    xml += "<testsuites name=\"\(e("fleetwave validate \(fleet)"))\" tests=\"\(count)\""
+    xml += " failures=\"\(count)\" errors=\"0\" skipped=\"0\" time=\"0.000\">\n"
+    xml += "  <testsuite name=\"validate\" tests=\"\(count)\" failures=\"\(count)\" errors=\"0\""
+    xml += " skipped=\"0\" time=\"0.000\" timestamp=\"\(antTimestamp(at))\""
+    xml += " hostname=\"\(e(hostname))\" id=\"0\" package=\"\(e(fleet))\">\n"
+    xml += "    <properties/>\n"
+    let lines = diagnostics.isEmpty ? ["the fleet is invalid"] : diagnostics
+    for (index, line) in lines.enumerated() {
+      xml += "    <testcase classname=\"\(e("\(fleet).validate"))\" name=\"error \(index + 1)\""
+      xml += " time=\"0.000\">\n"
+      xml += "      <failure message=\"\(e(line))\" type=\"invalid-fleet\">\(e(line + "\n"))"
+      xml += "</failure>\n    </testcase>\n"
+    }
+    xml += "    <system-out/>\n    <system-err/>\n  </testsuite>\n</testsuites>\n"
     return xml
   }
 
@@ -45,50 +85,77 @@ public enum RunJUnit {
     }
   }
 
+  /// Why a cluster failed, as the failure's `type`: a failed rollback matters most, then a
+  /// health gate that judged the new release, then the upgrade itself.
+  static func failureType(_ record: ClusterRunRecord) -> String {
+    if record.rollbackError != nil { return "rollback-failed" }
+    let gateFailed =
+      record.gates.contains { !$0.passed }
+      || record.measurements.contains { $0.outcome != .passed }
+    return gateFailed ? "health-gate-failed" : "upgrade-failed"
+  }
+
+  /// The failure's body: phase, revisions, and every measurement with its value rounded.
+  static func failureBody(_ record: ClusterRunRecord) -> String {
+    var detail = "phase: \(record.phase.rawValue)\n"
+    if let from = record.fromRevision { detail += "from revision: \(from)\n" }
+    if let rollback = record.rollbackRevision { detail += "rolled back to revision: \(rollback)\n" }
+    if let rollback = record.rollbackError { detail += "rollback failed: \(rollback)\n" }
+    for gate in record.gates where !gate.passed {
+      detail += "gate \(gate.gate): \(ReportNumber.roundedInText(gate.summary))\n"
+    }
+    for measurement in record.measurements {
+      detail += "measurement " + RunHTML.measurementLine(measurement) + "\n"
+    }
+    return detail
+  }
+
   static func testCase(
     _ record: ClusterRunRecord, state: ReportedState, wave: WaveRunRecord, summary: RunSummary
   ) -> String {
+    let e = MarkupText.escaped
     let time = record.startedAt.map { seconds($0, record.finishedAt ?? $0) } ?? "0.000"
-    var xml = "    <testcase classname=\"\(MarkupText.escaped("\(summary.fleet).\(wave.name)"))\""
-    xml += " name=\"\(MarkupText.escaped(record.name))\" time=\"\(time)\""
+    var xml = "    <testcase classname=\"\(e("\(summary.fleet).\(wave.name)"))\""
+    xml += " name=\"\(e(record.name))\" time=\"\(time)\""
     var body: [String] = []
     switch state {
     case .succeeded:
       break
     case .failed:
       let message = record.error ?? record.rollbackError ?? "failed"
-      var detail = "phase: \(record.phase.rawValue)\n"
-      if let from = record.fromRevision { detail += "from revision: \(from)\n" }
-      if let rollback = record.rollbackError { detail += "rollback failed: \(rollback)\n" }
-      for measurement in record.measurements where measurement.outcome != .passed {
-        detail += "\(measurement.gate): \(measurement.detail)\n"
-      }
-      let type = record.rollbackError != nil ? "rollback-failed" : "upgrade-failed"
       body.append(
-        "      <failure message=\"\(MarkupText.escaped(message))\" type=\"\(type)\">\(MarkupText.escaped(detail))</failure>"
-      )
+        "      <failure message=\"\(e(message))\" type=\"\(failureType(record))\">"
+          + "\(e(failureBody(record)))</failure>")
     case .rolledBack:
       let why =
         record.error.map { "failed: \($0); rolled back" } ?? "rolled back after the rollout halted"
       let to = record.rollbackRevision.map { " (revision \($0))" } ?? ""
-      if record.error != nil {
+      if let error = record.error {
         body.append(
-          "      <failure message=\"\(MarkupText.escaped(record.error ?? ""))\" type=\"upgrade-failed\">"
-            + "\(MarkupText.escaped("rolled back\(to)\n"))</failure>")
+          "      <failure message=\"\(e(error))\" type=\"\(failureType(record))\">"
+            + "\(e(failureBody(record)))</failure>")
       } else {
-        body.append("      <skipped message=\"\(MarkupText.escaped(why + to))\"/>")
+        body.append("      <skipped message=\"\(e(why + to))\"/>")
       }
     case .skipped:
       let halt = summary.waves.compactMap(\.haltReason).first ?? summary.reason ?? "rollout halted"
-      body.append("      <skipped message=\"\(MarkupText.escaped("not run: " + halt))\"/>")
+      body.append("      <skipped message=\"\(e("not run: " + halt))\"/>")
     case .notStarted:
       body.append(
-        "      <skipped message=\""
-          + MarkupText.escaped("not started: " + (summary.reason ?? "interrupted")) + "\"/>"
-      )
+        "      <skipped message=\"" + e("not started: " + (summary.reason ?? "interrupted"))
+          + "\"/>")
     }
     if body.isEmpty { return xml + "/>\n" }
     return xml + ">\n" + body.joined(separator: "\n") + "\n    </testcase>\n"
+  }
+
+  static func property(_ name: String, _ value: String) -> String {
+    "      <property name=\"\(MarkupText.escaped(name))\" value=\"\(MarkupText.escaped(value))\"/>\n"
+  }
+
+  /// Ant's timestamp: ISO 8601 to the second with no zone (`2027-01-15T08:00:00`); always UTC.
+  static func antTimestamp(_ date: Date) -> String {
+    String(Timestamp.iso(date).prefix(19))
   }
 
   static func seconds(_ from: Date, _ to: Date) -> String {

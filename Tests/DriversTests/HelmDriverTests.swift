@@ -84,7 +84,8 @@ import Testing
     let driver = sim.driver()
 
     #expect(try finish { driver.currentRevision(call(cluster), completion: $0) } == .success(nil))
-    #expect(try finish { driver.upgrade(call(cluster), from: nil, completion: $0) } == .success("1"))
+    #expect(
+      try finish { driver.upgrade(call(cluster), from: nil, completion: $0) } == .success("1"))
     let newer = sim.driver(sets: ["image": ["tag": "2.0.0"]])
     #expect(try finish { newer.upgrade(call(cluster), from: "1", completion: $0) } == .success("2"))
     #expect(try finish { driver.currentRevision(call(cluster), completion: $0) } == .success("2"))
@@ -125,7 +126,8 @@ import Testing
       faults: FaultSet(images: [ImageFault(match: "*:stuck", effect: .neverReady)]))
     let cluster = try sim.cluster("b-2")
     let driver = sim.driver()
-    #expect(try finish { driver.upgrade(call(cluster), from: nil, completion: $0) } == .success("1"))
+    #expect(
+      try finish { driver.upgrade(call(cluster), from: nil, completion: $0) } == .success("1"))
 
     // A helm that is killed while it waits leaves revision 2 in pending-upgrade for good.
     let helm = Process()
@@ -168,7 +170,8 @@ import Testing
     let recovery = try sim.runHelm(["rollback", "checkout", "1"], cluster: "b-2")
     #expect(recovery.status == 0, "\(recovery.stderr)")
     #expect(try finish { driver.currentRevision(call(cluster), completion: $0) } == .success("3"))
-    #expect(try finish { driver.upgrade(call(cluster), from: "3", completion: $0) } == .success("4"))
+    #expect(
+      try finish { driver.upgrade(call(cluster), from: "3", completion: $0) } == .success("4"))
   }
 
   @Test func aCancelledUpgradeKillsHelmAndSaysSo() throws {
@@ -223,24 +226,30 @@ import Testing
     #expect(HelmBinary.rollbackOnFailureFlag(versionOutput: "Client: &version.Version{}") == nil)
   }
 
-  @Test func helmIsFoundInTheEnvironmentThenThePackageThenPath() throws {
+  @Test func helmIsFoundInTheEnvironmentThenBesideTheBinaryThenPathThenTheCheckout() throws {
     let dir = try TemporaryDirectory("helm-locate")
     defer { dir.remove() }
     let chosen = try dir.write("chosen/helm", "#!/bin/sh\n")
+    let beside = try dir.write("bin/helm", "#!/bin/sh\n")
     let cached = try dir.write("root/.tools/helm/helm", "#!/bin/sh\n")
     let onPath = try dir.write("path/helm", "#!/bin/sh\n")
     let notExecutable = try dir.write("plain/helm", "")
-    for file in [chosen, cached, onPath] { #expect(chmod(file, 0o755) == 0) }
+    for file in [chosen, beside, cached, onPath] { #expect(chmod(file, 0o755) == 0) }
     let path = "\(dir.path)/empty:\(dir.path)/path"
     let root = dir.file("root")
+    let bin = dir.file("bin")
     #expect(
-      HelmBinary.locate(environment: ["FLEETWAVE_HELM": chosen, "PATH": path], packageRoot: root)
-        == chosen)
+      HelmBinary.locate(
+        environment: ["FLEETWAVE_HELM": chosen, "PATH": path], executableDirectory: bin,
+        packageRoot: root) == chosen)
     #expect(
       HelmBinary.locate(
         environment: ["FLEETWAVE_HELM": notExecutable, "PATH": path], packageRoot: root) == nil)
-    #expect(HelmBinary.locate(environment: ["PATH": path], packageRoot: root) == cached)
-    #expect(HelmBinary.locate(environment: ["PATH": path], packageRoot: dir.file("none")) == onPath)
+    #expect(
+      HelmBinary.locate(environment: ["PATH": path], executableDirectory: bin, packageRoot: root)
+        == beside)
+    #expect(HelmBinary.locate(environment: ["PATH": path], packageRoot: root) == onPath)
+    #expect(HelmBinary.locate(environment: [:], packageRoot: root) == cached)
     #expect(HelmBinary.locate(environment: [:], packageRoot: nil) == nil)
   }
 

@@ -132,8 +132,8 @@ import Testing
     #expect(missing.status == 1)
     #expect(
       missing.stderr
-        == "error: helm not found: set FLEETWAVE_HELM, run Scripts/install-helm.sh, or put helm"
-        + " on PATH\n")
+        == "error: helm not found: set FLEETWAVE_HELM, put helm beside fleetwave or on PATH, or"
+        + " run Scripts/install-helm.sh\n")
     let badSet = try fleetwave(
       ["rollout", sim.fleetDirectory, "--driver", "helm", "--set", "image.tag"],
       environment: sim.environment.merging(["FLEETWAVE_HELM": sim.helm]) { $1 })

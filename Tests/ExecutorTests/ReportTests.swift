@@ -26,7 +26,7 @@ func smallHaltedRun() throws -> RunSummary {
   }
 
   @Test func junitXMLIsExact() throws {
-    #expect(RunJUnit.string(try smallHaltedRun()) == expectedJUnit)
+    #expect(RunJUnit.string(try smallHaltedRun(), hostname: "ci-runner") == expectedJUnit)
   }
 
   @Test func markdownIsExact() throws {
@@ -174,11 +174,27 @@ let expectedJUnit = #"""
   <testsuites name="fleetwave rollout test" tests="4" failures="1" errors="0" skipped="2"\#
    time="30.000">
     <testsuite name="wave 0 canary" tests="1" failures="0" errors="0" skipped="0" time="10.000"\#
-   timestamp="2027-01-15T08:00:00.000Z">
+   timestamp="2027-01-15T08:00:00" hostname="ci-runner" id="0" package="test">
+      <properties>
+        <property name="run" value="run-1"/>
+        <property name="release" value="checkout"/>
+        <property name="version" value="1.4.2"/>
+        <property name="driver" value="sim"/>
+        <property name="outcome" value="halted"/>
+      </properties>
       <testcase classname="test.canary" name="k1" time="10.000"/>
+      <system-out/>
+      <system-err/>
     </testsuite>
     <testsuite name="wave 1 prod" tests="3" failures="1" errors="0" skipped="2" time="10.000"\#
-   timestamp="2027-01-15T08:00:10.000Z">
+   timestamp="2027-01-15T08:00:10" hostname="ci-runner" id="1" package="test">
+      <properties>
+        <property name="run" value="run-1"/>
+        <property name="release" value="checkout"/>
+        <property name="version" value="1.4.2"/>
+        <property name="driver" value="sim"/>
+        <property name="outcome" value="halted"/>
+      </properties>
       <testcase classname="test.prod" name="p1" time="10.000">
         <skipped message="rolled back after the rollout halted (revision 3)"/>
       </testcase>
@@ -191,6 +207,8 @@ let expectedJUnit = #"""
         <skipped message="not run: wave &apos;prod&apos; has 1 failed of 3 clusters; its budget\#
    allows 0"/>
       </testcase>
+      <system-out/>
+      <system-err/>
     </testsuite>
   </testsuites>
 
@@ -229,30 +247,35 @@ let expectedMarkdown = #"""
   """#
 
 @Suite struct RunHTMLTests {
-  /// The page for the small halted run: outcome, the halt explained, every cluster's state and
-  /// revisions, and the measurements that decided it; text escaped for HTML.
+  /// The page for the small halted run: the verdict first, then the failure with its cause,
+  /// the waves counted, and every cluster collapsed below under its anchor.
   @Test func theHaltedRunAsAPage() throws {
     let page = RunHTML.string(try smallHaltedRun())
     #expect(page.hasPrefix("<!doctype html>\n<html lang=\"en\">"))
-    #expect(page.hasSuffix("</table>\n</body></html>\n"))
+    #expect(page.hasSuffix("</script>\n</body></html>\n"))
     #expect(page.contains("<h1>Rollout <code>run-1</code>: <span class=\"halted\">halted</span></h1>"))
     #expect(
       page.contains(
-        "<p class=\"reason\">wave &apos;prod&apos; has 1 failed of 3 clusters; its budget allows 0;"
+        "<p class=\"verdict bad\"><b>halted</b>: 1 of 4 clusters upgraded, 1 failed, 1 rolled back,"
+          + " 1 not run. wave &apos;prod&apos; has 1 failed of 3 clusters; its budget allows 0;"
           + " rollback failed for p2</p>"))
     #expect(
       page.contains(
-        "<tr><td>0</td><td>canary</td><td class=\"promoted\">promoted</td><td>1</td><td>0 (0)</td>"))
+        "<tr><td><a href=\"#cluster-p2\"><code>p2</code></a></td><td>prod</td>"
+          + "<td class=\"failed\">failed</td>"
+          + "<td>simulated upgrade failure; rollback: simulated rollback failure</td><td></td></tr>"))
     #expect(
       page.contains(
-        "<tr><td><code>p2</code></td><td>prod</td><td class=\"failed\">failed</td>"
-          + "<td>1 → - → -</td><td>simulated upgrade failure; rollback: simulated rollback failure</td>"
-      ))
+        "<tr><td>1</td><td>prod</td><td class=\"halted\">halted</td><td class=\"n\">3</td>"
+          + "<td class=\"n\">0</td><td class=\"n\">1</td><td class=\"n\">1</td>"
+          + "<td class=\"n\">1</td><td>1 (0)</td>"))
     #expect(
       page.contains(
-        "<tr><td><code>p3</code></td><td>prod</td><td class=\"skipped\">skipped</td><td>- → - → -</td>"
-      ))
-    #expect(page.contains("<li class=\"succeeded\">sim-health = 0: passed, "))
+        "<details id=\"cluster-p3\" data-filter=\"p3 prod skipped\"><summary><code>p3</code>"
+          + " <span class=\"skipped\">skipped</span> <small>wave prod</small></summary>"
+          + "<div>revisions - → - → -</div></details>"))
+    #expect(page.contains("<li class=\"succeeded\">sim-health = 0: passed, error rate 0 &lt;= 0.01 ("))
+    #expect(page.range(of: "id=\"failures\"")!.lowerBound < page.range(of: "id=\"waves\"")!.lowerBound)
     #expect(!page.contains("'prod'"))
   }
 }
