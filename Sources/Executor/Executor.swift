@@ -36,6 +36,9 @@ public struct ExecutorOptions: Sendable {
   public var resumeFrom: RecordedRun?
   /// Says who paused the run, when it is paused: nothing new starts.
   public var pausedBy: (@Sendable () -> String?)?
+  /// When the run began, for a run resumed from its journal: its report then gives the run's
+  /// start, not this process's.
+  public var startedAt: Date?
 
   public init(
     run: String, maxParallel: Int = 10, failurePolicy: FailurePolicy = FailurePolicy(),
@@ -285,7 +288,7 @@ public final class Executor: @unchecked Sendable {
       }
       self.completion = completion
       transit.touch()
-      startedAt = clock.now()
+      startedAt = options.startedAt ?? clock.now()
       emit(.runStarted(run: options.run, at: clock.now()))
       if let recorded = options.resumeFrom {
         resume(recorded)

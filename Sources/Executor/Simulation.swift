@@ -3,6 +3,7 @@
 import Drivers
 import FleetCore
 import Foundation
+import Planner
 
 public struct SimulationOptions: Sendable {
   public var runs: Int
@@ -17,13 +18,17 @@ public struct SimulationOptions: Sendable {
   public var maxParallel: Int
   public var failurePolicy: FailurePolicy
   public var clusterTimeout: Duration
+  /// Maintenance windows and freezes, the rules `plan` and `rollout` start clusters by; nil
+  /// starts every cluster at once.
+  public var startTimes: StartTimes?
 
   public init(
     runs: Int = 100, failureRate: Double = 0, failing: Set<String> = [], seed: UInt64 = 1,
     expectedDurations: [String: Duration] = [:], defaultDuration: Duration = .seconds(300),
     maxParallel: Int = 10, failurePolicy: FailurePolicy = FailurePolicy(),
-    clusterTimeout: Duration = .seconds(1800)
+    clusterTimeout: Duration = .seconds(1800), startTimes: StartTimes? = nil
   ) {
+    self.startTimes = startTimes
     self.runs = runs
     self.failureRate = failureRate
     self.failing = failing
@@ -51,6 +56,8 @@ public struct SimulationReport: Sendable, Equatable {
   public var fleet: String
   public var clusters: Int
   public var waves: [String]
+  /// When the simulated runs start: windows and freezes are judged from here.
+  public var start: Date
   public var options: SimulationOptions.Summary
   public var runs: [SimulatedRun]
 
@@ -66,7 +73,7 @@ public struct SimulationReport: Sendable, Equatable {
 
   public static func == (a: SimulationReport, b: SimulationReport) -> Bool {
     a.fleet == b.fleet && a.clusters == b.clusters && a.waves == b.waves && a.runs == b.runs
-      && a.options == b.options
+      && a.start == b.start && a.options == b.options
   }
 
   /// Nearest-rank percentile of `values` (`p` in 0...100).
@@ -93,6 +100,9 @@ public struct SimulationReport: Sendable, Equatable {
     out += "failure rate \(Value.format(options.failureRate * 100))%"
     if !options.failing.isEmpty { out += ", failing " + options.failing.joined(separator: ", ") }
     out += ", seed \(options.seed)\n"
+    if options.startTimes {
+      out += "  from \(Timestamp.iso(start)), waiting for windows and freezes as plan does\n"
+    }
     for outcome in RunOutcome.allCases where self.count(outcome) > 0 || outcome == .halted {
       out += "  \(outcome.rawValue): \(self.count(outcome)) (\(pct(self.count(outcome))))\n"
     }
@@ -114,9 +124,15 @@ extension SimulationOptions {
     public var failureRate: Double
     public var failing: [String]
     public var seed: UInt64
+    /// Whether windows and freezes held clusters back, as they do in `plan` and `rollout`.
+    public var startTimes: Bool
   }
 
-  var summary: Summary { Summary(failureRate: failureRate, failing: failing.sorted(), seed: seed) }
+  var summary: Summary {
+    Summary(
+      failureRate: failureRate, failing: failing.sorted(), seed: seed,
+      startTimes: startTimes != nil)
+  }
 }
 
 public enum Simulation {
@@ -148,7 +164,8 @@ public enum Simulation {
         approvals: StaticApprovals(["*"]),
         options: ExecutorOptions(
           run: "simulation-\(seed)", maxParallel: options.maxParallel,
-          failurePolicy: options.failurePolicy, clusterTimeout: options.clusterTimeout))
+          failurePolicy: options.failurePolicy, clusterTimeout: options.clusterTimeout,
+          startTimes: options.startTimes))
       let summary = executor.runInVirtualTime(clock)
       runs.append(
         SimulatedRun(
@@ -161,6 +178,7 @@ public enum Simulation {
     }
     return SimulationReport(
       fleet: plan.fleet, clusters: plan.clusterCount, waves: plan.waves.map(\.name),
+      start: plan.start,
       options: options.summary, runs: runs)
   }
 }

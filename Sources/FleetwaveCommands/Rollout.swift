@@ -345,7 +345,8 @@ extension FleetwaveCommand {
               // Reads only what another process appended since (a pause): never a replay.
               journal.refresh()
               return journal.withState { $0.paused ? $0.pausedBy ?? "someone" : nil }
-            }))
+            }
+          ).resumedRun(startedAt: journal.header.startedAt))
       } catch {
         printError("error: \(error.message)")
         throw ExitCode(1)
@@ -506,6 +507,15 @@ final class RunInterrupts: @unchecked Sendable {
     lock.unlock()
     stopWaiting.cancel()
     executor?.interrupt()
+  }
+}
+
+extension ExecutorOptions {
+  /// These options for a pass of a run whose journal began at `startedAt`.
+  func resumedRun(startedAt: Date) -> ExecutorOptions {
+    var options = self
+    options.startedAt = startedAt
+    return options
   }
 }
 

@@ -15,7 +15,9 @@ extension FleetwaveCommand {
         Each run uses the sim driver at virtual time (no waiting): every cluster takes between \
         half and one and a half times its expectedDuration, upgrades fail at --failure-rate and \
         always for --fail clusters. Prints how often the rollout halts and where, how many \
-        clusters get touched and rolled back, and the time to finish (percentiles).
+        clusters get touched and rolled back, and the time to finish (percentiles). Runs start \
+        now (or at --now) and wait for maintenance windows and freezes as `plan` and `rollout` \
+        do; approvals are taken as given at once.
         """)
 
     @Argument(help: "The fleet directory, or its fleet.yaml.")
@@ -38,6 +40,14 @@ extension FleetwaveCommand {
     @Option(help: "At most this many clusters in flight at once (default: rollout.maxParallel).")
     var maxParallel: Int?
 
+    @Option(
+      help: ArgumentHelp(
+        "Start the runs at this time, for windows and freezes (also FLEETWAVE_NOW).",
+        valueName: "time"))
+    var now: String?
+
+    private var nowText: String? { now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"] }
+
     func validate() throws {
       guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
       guard FailureRate.parse(failureRate) != nil else {
@@ -46,19 +56,22 @@ extension FleetwaveCommand {
       if let maxParallel, maxParallel < 1 {
         throw ValidationError("--max-parallel must be at least 1")
       }
+      if let text = nowText, Timestamp.parse(text) == nil {
+        throw ValidationError("--now: '\(text)' is not a time like 2027-01-15T08:00:00Z")
+      }
     }
 
     func run() throws {
       let loaded = try loadFleet(fleet)
       let fleet = loaded.fleet
       for name in fail { try requireCluster(name, in: fleet) }
-      let plan = Planner().plan(fleet, start: Date())
+      let plan = Planner().plan(fleet, start: nowText.flatMap(Timestamp.parse) ?? Date())
       let policy = fleet.rollout
       let options = SimulationOptions(
         runs: runs, failureRate: FailureRate.parse(failureRate) ?? 0, failing: Set(fail),
         seed: seed, defaultDuration: policy.expectedDuration,
         maxParallel: maxParallel ?? policy.maxParallel, failurePolicy: policy.failurePolicy,
-        clusterTimeout: policy.clusterTimeout)
+        clusterTimeout: policy.clusterTimeout, startTimes: StartTimes(fleet: fleet))
       do {
         print(
           try Simulation.run(plan: plan, clusters: fleet.clusters, options: options).text,

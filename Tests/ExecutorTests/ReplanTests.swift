@@ -132,3 +132,25 @@ import Testing
     }
   }
 }
+
+@Suite struct ResumedStartTests {
+  @Test func aResumedRunReportsTheRunsStartNotThePasss() throws {
+    let began = Date(timeIntervalSince1970: 1_800_000_000)
+    let clock = ManualClock(start: began.addingTimeInterval(3600))
+    var options = ExecutorOptions(
+      run: "run-1",
+      resumeFrom: RecordedRun(clusters: [
+        "a1": ClusterRunRecord(
+          name: "a1", wave: 0, phase: .succeeded, toRevision: "2", startedAt: began)
+      ]))
+    options.startedAt = began
+    let executor = try Executor(
+      plan: plan([WaveShape(name: "first", clusters: ["a1", "a2"])]),
+      clusters: clusters(["a1", "a2"]), driver: SimDriver(duration: .fixed(.seconds(60))),
+      clock: clock, options: options)
+    let summary = executor.runInVirtualTime(clock)
+    #expect(summary.outcome == .succeeded)
+    #expect(summary.startedAt == began)
+    #expect(summary.finishedAt == began.addingTimeInterval(3660))
+  }
+}

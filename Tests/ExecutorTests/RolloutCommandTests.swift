@@ -215,12 +215,16 @@ func states(_ report: Value) -> [String: String] {
     let dir = try TemporaryDirectory("simulate")
     defer { dir.remove() }
     _ = try writeTinyFleet(dir, driver: "sim")
-    let result = try fleetwave(["simulate", dir.file("fleet"), "--runs", "20", "--fail", "b-1"])
+    let result = try fleetwave([
+      "simulate", dir.file("fleet"), "--runs", "20", "--fail", "b-1", "--now",
+      "2027-01-15T08:00:00Z",
+    ])
     #expect(result.status == 0)
     #expect(
       result.stdout.hasPrefix(
         """
         simulated 20 runs of tiny (6 clusters, 3 waves); failure rate 0%, failing b-1, seed 1
+          from 2027-01-15T08:00:00.000Z, waiting for windows and freezes as plan does
           halted: 20 (100%)
           halted in: first 20
           clusters touched:     p50 3  p90 3  p99 3  max 3

@@ -4,6 +4,7 @@ import Drivers
 import Executor
 import FleetCore
 import Foundation
+import Planner
 import Testing
 
 @Suite struct SimulationTests {
@@ -50,5 +51,36 @@ import Testing
       first.text.hasPrefix(
         "simulated 40 runs of test (15 clusters, 3 waves); failure rate 10%, seed 42\n"))
     #expect(first.text.contains("  halted: \(first.count(.halted)) ("))
+  }
+}
+
+@Suite struct SimulationStartTimeTests {
+  @Test func windowsHoldClustersBackAsTheyDoInPlanAndRollout() throws {
+    // 1_800_000_000 is Friday 2027-01-15 08:00 UTC; the window opens at 10:00 that day.
+    let window = MaintenanceWindow(
+      name: "fri", days: [.friday], from: TimeOfDay(hour: 10, minute: 0),
+      to: TimeOfDay(hour: 11, minute: 0), timeZone: "UTC")
+    let members = [
+      Cluster(name: "k1", labels: ["region": "eu"], windows: ["fri"]),
+      Cluster(name: "k2", labels: ["region": "us"]),
+    ]
+    let fleet = Fleet(
+      name: "test", directory: "/nonexistent", release: Release(name: "checkout", version: "1"),
+      clusters: members, windows: ["fri": window])
+    let shapes = [WaveShape(name: "all", clusters: ["k1", "k2"])]
+    let instant = Dictionary(uniqueKeysWithValues: members.map { ($0.name, Duration.zero) })
+    let ruled = try Simulation.run(
+      plan: plan(shapes), clusters: members,
+      options: SimulationOptions(
+        runs: 2, expectedDurations: instant, startTimes: StartTimes(fleet: fleet)))
+    #expect(ruled.runs.map(\.seconds) == [7200.0, 7200.0])
+    #expect(
+      ruled.text.contains(
+        "\n  from 2027-01-15T08:00:00.000Z, waiting for windows and freezes as plan does\n"))
+    let unruled = try Simulation.run(
+      plan: plan(shapes), clusters: members,
+      options: SimulationOptions(runs: 1, expectedDurations: instant))
+    #expect(unruled.runs.map(\.seconds) == [0.0])
+    #expect(!unruled.text.contains("windows and freezes"))
   }
 }
