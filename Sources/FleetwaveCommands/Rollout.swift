@@ -161,7 +161,8 @@ extension FleetwaveCommand {
     }
 
     func run() throws {
-      let loaded = try loadFleet(fleet)
+      let loaded = try loadFleet(
+        fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown))
       let fleet = loaded.fleet
       let kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
@@ -535,11 +536,12 @@ enum FailureRate {
 }
 
 /// Loads a fleet or prints its problems and exits 1.
-func loadFleet(_ path: String) throws -> LoadedFleet {
+func loadFleet(_ path: String, reports: InvalidFleetReports? = nil) throws -> LoadedFleet {
   do {
     return try FleetLoader.load(directory: path)
   } catch {
     for diagnostic in error.diagnostics { printError(diagnostic.description) }
+    reports?.write(fleet: path, diagnostics: error.diagnostics)
     throw ExitCode(1)
   }
 }

@@ -65,7 +65,9 @@ public enum RunJUnit {
     for (index, line) in lines.enumerated() {
       xml += "    <testcase classname=\"\(e("\(fleet).validate"))\" name=\"error \(index + 1)\""
       xml += " time=\"0.000\">\n"
-      xml += "      <failure message=\"\(e(line))\" type=\"invalid-fleet\">\(e(line + "\n"))"
+      // The message is the located line; the body keeps the source excerpt under it.
+      let located = String(line.prefix { $0 != "\n" })
+      xml += "      <failure message=\"\(e(located))\" type=\"invalid-fleet\">\(e(line + "\n"))"
       xml += "</failure>\n    </testcase>\n"
     }
     xml += "    <system-out/>\n    <system-err/>\n  </testsuite>\n</testsuites>\n"

@@ -61,3 +61,18 @@ public enum RunMarkdown {
     text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
   }
 }
+
+extension RunMarkdown {
+  /// A fleet that does not validate, for the CI step summary: the job page says why nothing ran.
+  public static func invalidFleet(fleet: String, diagnostics: [String]) -> String {
+    var md = "## Fleetwave: fleet `\(fleet)` is invalid\n\n"
+    md += "Nothing was rolled out. \(diagnostics.count) problem(s):\n\n"
+    for line in diagnostics {
+      let located = line.prefix { $0 != "\n" }.replacingOccurrences(of: "`", with: "'")
+      md += "- `\(located)`\n"
+    }
+    // The source excerpts, as the terminal showed them.
+    md += "\n```text\n" + diagnostics.joined(separator: "\n") + "\n```\n"
+    return md
+  }
+}
