@@ -306,6 +306,7 @@ struct KubeAPI {
     }
     try validateName(target.type, object.name)
     object = prepareNew(object, target)
+    try Validation.check(target.type, object, old: nil)
     FieldOwnership.recordUpdate(
       old: nil, new: &object, manager: request.fieldManager ?? request.defaultManager,
       apiVersion: target.type.apiVersion, now: KubeTime.format(now))
@@ -390,6 +391,7 @@ struct KubeAPI {
     let result = try write(request, target, name: name) { (old: Value) throws(APIError) -> Value in
       try checkRevision(input, against: old, target.type)
       var merged = merge(old: old, new: input, target)
+      try Validation.check(target.type, merged, old: old)
       FieldOwnership.recordUpdate(
         old: old, new: &merged, manager: manager, apiVersion: target.type.apiVersion,
         now: KubeTime.format(now), subresource: target.subresource)
@@ -443,6 +445,7 @@ struct KubeAPI {
       try checkIdentity(patched, target, name: name)
       try checkRevision(patched, against: old, target.type)
       var merged = merge(old: old, new: patched, target)
+      try Validation.check(target.type, merged, old: old)
       merged.set(["metadata", "resourceVersion"], old.at("metadata", "resourceVersion"))
       FieldOwnership.recordUpdate(
         old: old, new: &merged, manager: manager, apiVersion: target.type.apiVersion,
@@ -510,10 +513,12 @@ struct KubeAPI {
       guard let old else {
         var fresh = prepareNew(result, target)
         fresh.set(["metadata", "managedFields"], result.at("metadata", "managedFields"))
+        try Validation.check(target.type, fresh, old: nil)
         return fresh
       }
       var final = merge(old: old, new: result, target)
       final.set(["metadata", "managedFields"], result.at("metadata", "managedFields"))
+      try Validation.check(target.type, final, old: old)
       return final
     }
     if request.isDryRun {
