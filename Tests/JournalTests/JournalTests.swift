@@ -25,7 +25,9 @@ import Testing
     clock.advance(by: .seconds(30))
     try journal.append(.cluster(name: "a", state: "succeeded", revision: "2"))
     try journal.append(.cluster(name: "b", state: "upgrading", revision: "2"))
-    try journal.append(.measurement(cluster: "a", gate: "errors", value: 0.002, outcome: "passed", detail: "0.002 <= 0.01"))
+    try journal.append(
+      .measurement(
+        cluster: "a", gate: "errors", value: 0.002, outcome: "passed", detail: "0.002 <= 0.01"))
 
     let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
     #expect(recovered == nil)
@@ -54,7 +56,9 @@ import Testing
     try handle.close()
 
     let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
-    #expect(recovered == "\(journal.path):3: incomplete last record (a crash during a write) was discarded")
+    #expect(
+      recovered
+        == "\(journal.path):3: incomplete last record (a crash during a write) was discarded")
     #expect(reopened.records.count == 2)
     let record = try reopened.append(.cluster(name: "a", state: "succeeded"))
     #expect(record.sequence == 3)
@@ -74,7 +78,30 @@ import Testing
     #expect {
       try Journal.reopen(store: store, run: header().id)
     } throws: { error in
-      "\(error)" == "\(journal.path):2: damaged record (checksum or format) before the end"
+      "\(error)" == "\(journal.path):2: \(Self.damage)"
+    }
+  }
+
+  static let damage =
+    "damaged record (checksum or format): the line is complete, so this is not a torn write; "
+    + "the journal was changed after it was written"
+
+  /// A flipped byte in the last complete record is damage, not a torn write: the newline
+  /// proves the write finished.
+  @Test func aFlippedByteInTheLastCompleteLineIsDamage() throws {
+    let dir = try TemporaryDirectory("journal")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    let journal = try Journal.create(store: store, header: header())
+    try journal.append(.cluster(name: "a", state: "upgrading"))
+    var text = try String(contentsOfFile: journal.path, encoding: .utf8)
+    text = text.replacingOccurrences(of: "\"upgrading\"", with: "\"upgradinG\"")
+    try text.write(toFile: journal.path, atomically: true, encoding: .utf8)
+    #expect(text.hasSuffix("\n"))
+    #expect {
+      try Journal.reopen(store: store, run: header().id)
+    } throws: { error in
+      "\(error)" == "\(journal.path):2: \(Self.damage)"
     }
   }
 
@@ -114,7 +141,8 @@ import Testing
     }
     lock.release()
     #expect(RunLock.holder(stateDirectory: dir.path) == nil)
-    let again = try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-2", at: start)
+    let again = try RunLock.acquire(
+      stateDirectory: dir.path, fleet: "demo", run: "run-2", at: start)
     #expect(again.previousHolder == nil)
   }
 
@@ -123,7 +151,8 @@ import Testing
     let dir = try TemporaryDirectory("lock")
     defer { dir.remove() }
     let lockPath = dir.file("lock")
-    let holderJSON = #"{"run":"run-dead","host":"old-host","pid":99999,"since":"2027-01-15T07:00:00.000Z"}"#
+    let holderJSON =
+      #"{"run":"run-dead","host":"old-host","pid":99999,"since":"2027-01-15T07:00:00.000Z"}"#
     let script = """
       import fcntl, os, sys, time
       fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
@@ -146,7 +175,8 @@ import Testing
     }
     kill(child.processIdentifier, SIGKILL)
     child.waitUntilExit()
-    let lock = try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
+    let lock = try RunLock.acquire(
+      stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
     #expect(lock.previousHolder?.run == "run-dead")
     #expect(lock.previousHolder?.host == "old-host")
   }
