@@ -72,6 +72,12 @@ let package = Package(
     .executableTarget(
       name: "fleetwave-bench-executor", dependencies: ["Executor", "Drivers", "FleetCore"]),
 
+    /// libFuzzer targets for every parser of outside input, one binary (Scripts/fuzz.sh builds
+    /// it with -sanitize=fuzzer; a plain build replays inputs).
+    .executableTarget(
+      name: "fleetwave-fuzz",
+      dependencies: ["FleetCore", "FleetYAML", "Inventory", "Kube", "Journal"]),
+
     /// The fleet emulator: a Kubernetes API server for many virtual clusters, with faults.
     .target(
       name: "FleetSim",
@@ -103,12 +109,18 @@ let package = Package(
     /// Shared by the test targets: built binaries, child processes, temporary directories.
     .target(name: "FleetwaveTestSupport", path: "Tests/Support"),
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetwaveTestSupport", "FleetCore"]),
-    .testTarget(name: "FleetYAMLTests", dependencies: ["FleetwaveTestSupport", "FleetYAML", "FleetCore"]),
-    .testTarget(name: "InventoryTests", dependencies: ["FleetwaveTestSupport", "Inventory", "FleetYAML", "FleetCore"]),
-    .testTarget(name: "PlannerTests", dependencies: ["FleetwaveTestSupport", "Planner", "Inventory", "Report", "FleetCore"]),
+    .testTarget(
+      name: "FleetYAMLTests", dependencies: ["FleetwaveTestSupport", "FleetYAML", "FleetCore"]),
+    .testTarget(
+      name: "InventoryTests",
+      dependencies: ["FleetwaveTestSupport", "Inventory", "FleetYAML", "FleetCore"]),
+    .testTarget(
+      name: "PlannerTests",
+      dependencies: ["FleetwaveTestSupport", "Planner", "Inventory", "Report", "FleetCore"]),
     .testTarget(
       name: "HTTPTests",
-      dependencies: ["FleetwaveTestSupport", 
+      dependencies: [
+        "FleetwaveTestSupport",
         "HTTP", "FleetCore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -117,7 +129,8 @@ let package = Package(
       ]),
     .testTarget(
       name: "HealthTests",
-      dependencies: ["FleetwaveTestSupport", 
+      dependencies: [
+        "FleetwaveTestSupport",
         "Health", "HTTP", "FleetCore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -125,10 +138,14 @@ let package = Package(
       ]),
     .testTarget(
       name: "ExecutorTests",
-      dependencies: ["FleetwaveTestSupport", "Executor", "Drivers", "Planner", "Inventory", "Report", "FleetCore"]),
+      dependencies: [
+        "FleetwaveTestSupport", "Executor", "Drivers", "Planner", "Inventory", "Report",
+        "FleetCore",
+      ]),
     .testTarget(
       name: "FleetSimTests",
-      dependencies: ["FleetwaveTestSupport", 
+      dependencies: [
+        "FleetwaveTestSupport",
         "FleetSim", "FleetCore", "FleetYAML",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -143,7 +160,10 @@ let package = Package(
         "FleetYAML",
       ]),
     .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups"]),
-    .testTarget(name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
-    .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
+    .testTarget(
+      name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
+    .testTarget(
+      name: "CommandTests",
+      dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]
 )

@@ -102,7 +102,8 @@ public final class ExecDriver: Driver, @unchecked Sendable {
     ]
     let command: String
     do {
-      command = try ClusterTemplate.render(template, cluster: cluster, variables: variables)
+      command = try ClusterTemplate.render(
+        template, cluster: cluster, variables: variables, sink: .shell)
     } catch {
       return .failure(DriverError(.setup, "\(step) command: \(error.message)"))
     }
@@ -173,7 +174,7 @@ public final class ExecDriver: Driver, @unchecked Sendable {
 
   private func envName(_ key: String) -> String {
     if key == "fromRevision" { return "FROM_REVISION" }
-    return String(key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    return Escaping.variableSuffix(key)
   }
 
   private func appendToLog(_ path: String, _ text: String) {

@@ -255,12 +255,20 @@ extension FleetwaveCommand {
       if kind != .sim {
         // Drivers that change real clusters are verified by the fleet's own gates.
         let transport = HTTPTransport()
-        let variables = TemplateVariables.values(for: fleet.release)
+        var variables = TemplateVariables.values(for: fleet.release)
+        variables["run"] = runID
+        // Command gates reach the clusters as the run does: kubectl and helm read KUBECONFIG.
+        let environment =
+          kube.connection.kubeconfig.map {
+            ["KUBECONFIG": URL(fileURLWithPath: $0).standardizedFileURL.path]
+          } ?? [:]
         gates = policy.health.map {
-          HealthGates.make(spec: $0, transport: transport, variables: variables)
+          HealthGates.make(
+            spec: $0, transport: transport, variables: variables, environment: environment)
         }
         waveGates = policy.waveHealth.map {
-          HealthGates.make(spec: $0, transport: transport, variables: variables)
+          HealthGates.make(
+            spec: $0, transport: transport, variables: variables, environment: environment)
         }
       }
       _ = sim
@@ -471,7 +479,8 @@ extension FleetwaveCommand {
       {
         let variables = TemplateVariables.values(for: fleet.release)
         let rendered =
-          (try? ClusterTemplate.render(exec.upgrade, cluster: cluster, variables: variables))
+          (try? ClusterTemplate.render(
+            exec.upgrade, cluster: cluster, variables: variables, sink: .shell))
           ?? exec.upgrade
         text += "per cluster: /bin/sh -c '\(rendered)' (as for \(first))\n"
       }

@@ -43,6 +43,8 @@ struct RunLocation: ParsableArguments {
     }
     do {
       let contents = try JournalFile.read(path: store.journalPath(run))
+      // Say so: the run's last action may or may not have happened.
+      if let torn = contents.tornTail { printError("warning: \(torn)") }
       let state = RunState(records: contents.records)
       guard let header = state.header else {
         printError("error: \(store.journalPath(run)): the journal does not start with a run header")

@@ -4,21 +4,28 @@ import FleetCore
 import Foundation
 import ProcessGroups
 
-
 /// Runs `/bin/sh -c COMMAND` with the cluster in its environment: `FLEETWAVE_CLUSTER`,
 /// `FLEETWAVE_CONTEXT`, `FLEETWAVE_SERVER`, `FLEETWAVE_LABEL_<KEY>` (for a single cluster) and
 /// `FLEETWAVE_CLUSTERS` (space-separated names, always), and each fleet-wide variable as
-/// `FLEETWAVE_RELEASE`, `FLEETWAVE_NAMESPACE`, `FLEETWAVE_VERSION`. Exit 0 passes. The command
+/// `FLEETWAVE_RELEASE`, `FLEETWAVE_NAMESPACE`, `FLEETWAVE_VERSION`, `FLEETWAVE_RUN`, and
+/// `KUBECONFIG` when the run has one (so `kubectl --context "$FLEETWAVE_CONTEXT"` reaches the
+/// cluster the run upgraded). Values reach the command only this way, unless the command marks
+/// a placeholder `{{ .field | shellquote }}` (see ClusterTemplate). Exit 0 passes. The command
 /// runs in its own process group; at the timeout, on cancellation, and after it exits, the
 /// whole group is killed, so nothing it started outlives the check.
 public struct CommandGate: HealthGate {
   public let spec: CommandCheckSpec
 
   let variables: [String: String]
+  /// Added to the command's environment as is (`KUBECONFIG`).
+  let environment: [String: String]
 
-  public init(spec: CommandCheckSpec, variables: [String: String] = [:]) {
+  public init(
+    spec: CommandCheckSpec, variables: [String: String] = [:], environment: [String: String] = [:]
+  ) {
     self.spec = spec
     self.variables = variables
+    self.environment = environment
   }
 
   public var name: String { "command \(spec.command)" }
@@ -34,17 +41,19 @@ public struct CommandGate: HealthGate {
     }
   }
 
-  static func environment(for scope: GateScope) -> [String: String] {
-    var variables = ["FLEETWAVE_CLUSTERS": scope.clusters.map(\.name).joined(separator: " ")]
-    for (name, value) in scope.variables { variables["FLEETWAVE_\(name.uppercased())"] = value }
+  func environment(for scope: GateScope) -> [String: String] {
+    var variables = environment
+    variables["FLEETWAVE_CLUSTERS"] = scope.clusters.map(\.name).joined(separator: " ")
+    for (name, value) in scope.variables {
+      variables["FLEETWAVE_" + Escaping.variableSuffix(name)] = value
+    }
     if scope.clusters.count == 1 {
       let cluster = scope.clusters[0]
       variables["FLEETWAVE_CLUSTER"] = cluster.name
       if let context = cluster.context { variables["FLEETWAVE_CONTEXT"] = context }
       if let server = cluster.server { variables["FLEETWAVE_SERVER"] = server }
       for (key, value) in cluster.labels {
-        let name = key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
-        variables["FLEETWAVE_LABEL_\(name)"] = value
+        variables["FLEETWAVE_LABEL_" + Escaping.variableSuffix(key)] = value
       }
     }
     return variables
@@ -55,12 +64,12 @@ public struct CommandGate: HealthGate {
   {
     let command: String
     do {
-      command = try scope.render(spec.command)
+      command = try scope.render(spec.command, sink: .shell)
     } catch {
       return GateResult(gate: name, passed: false, summary: error.message)
     }
     let at = clock.now()
-    let environment = ProcessInfo.processInfo.environment.merging(Self.environment(for: scope)) {
+    let environment = ProcessInfo.processInfo.environment.merging(environment(for: scope)) {
       $1
     }
     // The output goes to a private file, read back for the last line, then removed.

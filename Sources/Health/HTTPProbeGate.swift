@@ -32,7 +32,7 @@ public struct HTTPProbeGate: HealthGate {
   {
     let url: String
     do {
-      url = try scope.render(spec.url)
+      url = try scope.render(spec.url, sink: .url)
     } catch {
       return GateResult(gate: name, passed: false, summary: error.message)
     }

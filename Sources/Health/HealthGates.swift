@@ -7,9 +7,11 @@ public enum HealthGates {
   /// The gate for one `rollout.health` or `rollout.waveHealth` entry. Probes and queries go
   /// through `transport`; a spec's own TLS settings (`caFile`, `insecureSkipTLSVerify`) derive
   /// a transport with those added. `variables` fills the fleet-wide placeholders
-  /// (`{{ .release }}`, `{{ .namespace }}`, `{{ .version }}`); `{{ .clusters }}` is the gate's.
+  /// (`{{ .release }}`, `{{ .namespace }}`, `{{ .version }}`, `{{ .run }}`); `{{ .clusters }}`
+  /// is the gate's. `environment` is added to a command gate's (the run's `KUBECONFIG`).
   public static func make(
-    spec: HealthCheckSpec, transport: HTTPTransport, variables: [String: String] = [:]
+    spec: HealthCheckSpec, transport: HTTPTransport, variables: [String: String] = [:],
+    environment: [String: String] = [:]
   ) -> any HealthGate {
     switch spec {
     case .http(let probe):
@@ -21,7 +23,7 @@ public enum HealthGates {
     case .prometheus(let analysis):
       return PrometheusGate(spec: analysis, transport: transport, variables: variables)
     case .command(let check):
-      return CommandGate(spec: check, variables: variables)
+      return CommandGate(spec: check, variables: variables, environment: environment)
     }
   }
 }
@@ -51,18 +53,21 @@ struct GateScope {
     return [GateScope(clusters: clusters, variables: variables)]
   }
 
-  func render(_ template: String) throws(Diagnostic) -> String {
+  func render(_ template: String, sink: TemplateSink) throws(Diagnostic) -> String {
     var all = variables
     all[ClusterTemplate.clustersVariable] = ClusterTemplate.clustersAlternation(
       clusters.map(\.name))
-    return try ClusterTemplate.render(template, cluster: clusters[0], variables: all)
+    return try ClusterTemplate.render(
+      template, cluster: clusters[0], variables: all, sink: sink)
   }
 
   private static func placeholders(in text: String) -> [String] {
     var found: [String] = []
     var rest = Substring(text)
     while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
-      found.append(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
+      found.append(
+        ClusterTemplate.fieldPart(
+          rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)))
       rest = rest[close.upperBound...]
     }
     return found

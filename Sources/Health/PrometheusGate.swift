@@ -37,8 +37,8 @@ public struct PrometheusGate: HealthGate {
     let endpoint: String
     let query: String
     do {
-      endpoint = try scope.render(spec.url)
-      query = try scope.render(spec.query)
+      endpoint = try scope.render(spec.url, sink: .url)
+      query = try scope.render(spec.query, sink: .promql)
     } catch {
       return GateResult(gate: name, passed: false, summary: error.message)
     }

@@ -68,8 +68,10 @@ struct ClusterReader {
     for key in ["context", "server"] {
       guard let value = fields[key], let text = fields.text(key, &diagnostics) else { continue }
       let mark = Fields.contentMark(of: value)
-      diagnostics.append(contentsOf: ClusterTemplate.check(text, mark: mark))
-      let template = CompiledTemplate(text, mark: mark)
+      // A server is a URL; a context is a kubeconfig name.
+      let sink: TemplateSink = key == "server" ? .url : .text
+      diagnostics.append(contentsOf: ClusterTemplate.check(text, mark: mark, sink: sink))
+      let template = CompiledTemplate(text, mark: mark, sink: sink)
       if key == "context" { defaults.context = template } else { defaults.server = template }
     }
     defaults.windows = windowNames(fields, &diagnostics)
@@ -136,6 +138,17 @@ struct ClusterReader {
     var labels: [(String, String)] = []
     labels.reserveCapacity(mapping.count)
     for entry in mapping {
+      // Kubernetes' syntax keeps shell, path, URL and PromQL metacharacters out of labels.
+      if let why = LabelSyntax.problem(key: entry.key) {
+        diagnostics.error("label key \(Escaping.visible(entry.key)) \(why)", at: entry.keyMark)
+        continue
+      }
+      if let text = entry.value.string, let why = LabelSyntax.problem(value: text) {
+        diagnostics.error(
+          "label '\(entry.key)' value \(Escaping.visible(text)) \(why)",
+          at: Fields.contentMark(of: entry.value))
+        continue
+      }
       switch entry.value.kind {
       case .string(let text):
         labels.append((entry.key, text))

@@ -22,13 +22,16 @@ struct CompiledTemplate: Sendable {
 
   let source: String
   let mark: SourceMark?
-  /// Nil when the template has a syntax problem: rendering then goes through ClusterTemplate.
+  let sink: TemplateSink
+  /// Nil when the template has a syntax problem or a sink that escapes (URLs, PromQL, shell):
+  /// rendering then goes through ClusterTemplate.
   private let pieces: [Piece]?
 
-  init(_ source: String, mark: SourceMark?) {
+  init(_ source: String, mark: SourceMark?, sink: TemplateSink = .text) {
     self.source = source
     self.mark = mark
-    pieces = Self.compile(source)
+    self.sink = sink
+    pieces = sink == .text || sink == .path ? Self.compile(source) : nil
   }
 
   private static func compile(_ source: String) -> [Piece]? {
@@ -40,7 +43,7 @@ struct CompiledTemplate: Sendable {
       }
       guard let close = rest[open.upperBound...].range(of: "}}") else { return nil }
       let expression = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-      guard expression.hasPrefix(".") else { return nil }
+      guard expression.hasPrefix("."), !expression.contains("|") else { return nil }
       let path = String(expression.dropFirst())
       switch path {
       case "name": pieces.append(.name)
@@ -66,28 +69,48 @@ struct CompiledTemplate: Sendable {
     for piece in pieces {
       switch piece {
       case .text(let text): out += text
-      case .name: out += cluster.name
+      case .name:
+        guard passes(cluster.name) else { return try slowRender(cluster, variables) }
+        out += cluster.name
       case .context:
-        guard let context = cluster.context else { return try slowRender(cluster, variables) }
+        guard let context = cluster.context, passes(context) else {
+          return try slowRender(cluster, variables)
+        }
         out += context
       case .server:
-        guard let server = cluster.server else { return try slowRender(cluster, variables) }
+        guard let server = cluster.server, passes(server) else {
+          return try slowRender(cluster, variables)
+        }
         out += server
       case .label(let key):
-        guard let value = cluster.labels[key] else { return try slowRender(cluster, variables) }
+        guard let value = cluster.labels[key], passes(value) else {
+          return try slowRender(cluster, variables)
+        }
         out += value
       case .variable(let name):
-        guard let value = variables[name] else { return try slowRender(cluster, variables) }
+        guard let value = variables[name], passes(value) else {
+          return try slowRender(cluster, variables)
+        }
         out += value
       }
     }
     return out
   }
 
+  /// Whether `value` goes into this template's sink unchanged; anything else takes the slow
+  /// path, which escapes it or says why it cannot.
+  private func passes(_ value: String) -> Bool {
+    for byte in value.utf8 where byte < 0x20 || byte == 0x7F || (sink == .path && byte == 0x2F) {
+      return false
+    }
+    return sink == .text || (value != "." && value != "..")
+  }
+
   private func slowRender(_ cluster: Cluster, _ variables: [String: String]) throws(Diagnostic)
     -> String
   {
-    try ClusterTemplate.render(source, cluster: cluster, variables: variables, mark: mark)
+    try ClusterTemplate.render(
+      source, cluster: cluster, variables: variables, mark: mark, sink: sink)
   }
 }
 

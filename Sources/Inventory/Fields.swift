@@ -152,6 +152,13 @@ struct Fields {
       wrongType(key, value, expected: "a label selector string", &diagnostics)
       return nil
     }
+    if text.allSatisfy(\.isWhitespace) {
+      // An empty selector matches every cluster: a wave of the whole fleet is never meant.
+      diagnostics.error(
+        "'\(key)' is empty, which would select every cluster; name the labels to match",
+        at: Fields.contentMark(of: value))
+      return nil
+    }
     do {
       return try LabelSelector.parse(text, mark: Fields.contentMark(of: value))
     } catch {

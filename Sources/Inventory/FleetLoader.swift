@@ -87,6 +87,42 @@ enum FleetPaths {
     if relative.hasPrefix("/") || directory == "." || directory.isEmpty { return relative }
     return directory.hasSuffix("/") ? directory + relative : directory + "/" + relative
   }
+
+  /// Why `relative` (as the fleet names it, after templates) is not inside `directory` once
+  /// `..` and symlinks are resolved, or nil when it is. A path the fleet file writes as
+  /// absolute is the author's explicit choice and passes; `written` is that text.
+  static func escape(_ relative: String, written: String, in directory: String) -> String? {
+    if written.hasPrefix("/") { return nil }
+    let root = realPath(directory.isEmpty ? "." : directory)
+    let target = realPath(join(directory.isEmpty ? "." : directory, relative))
+    if target == root || target.hasPrefix(root.hasSuffix("/") ? root : root + "/") { return nil }
+    return "'\(relative)' resolves to '\(target)', outside the fleet directory '\(root)'"
+  }
+
+  /// `path` with symlinks and `..` resolved: the deepest part that exists goes through
+  /// realpath(3), the rest is appended and normalized by hand.
+  static func realPath(_ path: String) -> String {
+    var absolute =
+      path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    var missing: [String] = []
+    while true {
+      if let resolved = realpath(absolute, nil) {
+        defer { free(resolved) }
+        var parts = String(cString: resolved).split(separator: "/").map(String.init)
+        for part in missing.reversed() {
+          if part == ".." {
+            _ = parts.popLast()
+          } else if part != "." && !part.isEmpty {
+            parts.append(part)
+          }
+        }
+        return "/" + parts.joined(separator: "/")
+      }
+      guard let slash = absolute.lastIndex(of: "/"), absolute != "/" else { return absolute }
+      missing.append(String(absolute[absolute.index(after: slash)...]))
+      absolute = slash == absolute.startIndex ? "/" : String(absolute[..<slash])
+    }
+  }
 }
 
 /// Reads the fleet document into the model, collecting every problem on the way.
@@ -179,6 +215,12 @@ struct FleetReader {
     }
     let chart = fields.text("chart", &diagnostics)
     let manifests = fields.text("manifests", &diagnostics)
+    for (key, path) in [("chart", chart), ("manifests", manifests)] {
+      guard let path, !path.contains("://"),
+        let why = FleetPaths.escape(path, written: path, in: directory)
+      else { continue }
+      diagnostics.error("\(key) \(why)", at: fields.mark(of: key))
+    }
     var exec: ExecCommands?
     if let value = fields["exec"] { exec = readExec(value) }
     let version = fields.text("version", &diagnostics)
@@ -228,7 +270,8 @@ struct FleetReader {
       if let value = fields[key], let text = value.string {
         diagnostics.append(
           contentsOf: ClusterTemplate.check(
-            text, variables: TemplateVariables.names, mark: Fields.contentMark(of: value)))
+            text, variables: TemplateVariables.names.union(["run", "fromRevision"]),
+            mark: Fields.contentMark(of: value), sink: .shell))
       }
     }
     return upgrade == nil ? nil : commands
@@ -256,7 +299,7 @@ struct FleetReader {
       }
       guard let path else { continue }
       let mark = Fields.contentMark(of: pathValue)
-      let problems = ClusterTemplate.check(path, mark: mark)
+      let problems = ClusterTemplate.check(path, mark: mark, sink: .path)
       diagnostics.append(contentsOf: problems)
       if problems.isEmpty { layers.append(ValuesLayer(path: path, optional: optional, mark: mark)) }
     }
@@ -267,27 +310,32 @@ struct FleetReader {
   /// now rather than halfway through a rollout.
   private mutating func checkTemplates(policy: RolloutPolicy, release: Release, clusters: [Cluster])
   {
-    let variables = TemplateVariables.values(for: release)
-    var templates: [(String, SourceMark?)] = []
+    // The run id and a rollback's revision exist only during a run; a letter stands in.
+    let variables = TemplateVariables.values(for: release).merging([
+      "run": "x", "fromRevision": "x", ClusterTemplate.clustersVariable: "x",
+    ]) { $1 }
+    var templates: [(String, SourceMark?, TemplateSink)] = []
     for check in policy.health + policy.waveHealth {
       switch check {
-      case .http(let spec): templates.append((spec.url, spec.mark))
+      case .http(let spec): templates.append((spec.url, spec.mark, .url))
       case .prometheus(let spec):
-        templates.append((spec.url, spec.mark))
-        templates.append((spec.query, spec.mark))
-      case .command(let spec): templates.append((spec.command, spec.mark))
+        templates.append((spec.url, spec.mark, .url))
+        templates.append((spec.query, spec.mark, .promql))
+      case .command(let spec): templates.append((spec.command, spec.mark, .shell))
       }
     }
     if let exec = release.exec {
       for text in [exec.upgrade, exec.rollback, exec.revision].compactMap({ $0 }) {
-        templates.append((text, release.mark))
+        templates.append((text, release.mark, .shell))
       }
     }
-    for (text, mark) in templates where ClusterTemplate.isTemplated(text) {
-      if !ClusterTemplate.check(text, variables: Set(variables.keys), mark: mark).isEmpty {
+    for (text, mark, sink) in templates where ClusterTemplate.isTemplated(text) {
+      if !ClusterTemplate.check(text, variables: Set(variables.keys), mark: mark, sink: sink)
+        .isEmpty
+      {
         continue  // reported where the template was read
       }
-      let template = CompiledTemplate(text, mark: nil)
+      let template = CompiledTemplate(text, mark: nil, sink: sink)
       for cluster in clusters {
         do {
           _ = try template.render(cluster, variables: variables)
@@ -306,7 +354,8 @@ struct FleetReader {
 
 /// The variables besides cluster fields that commands, URLs and queries may use.
 public enum TemplateVariables {
-  public static let names: Set<String> = ["release", "namespace", "version"]
+  /// `run` is the run id, known once a run starts (`FLEETWAVE_RUN` in commands).
+  public static let names: Set<String> = ["release", "namespace", "version", "run"]
 
   public static func values(for release: Release) -> [String: String] {
     ["release": release.name, "namespace": release.namespace, "version": release.version ?? ""]

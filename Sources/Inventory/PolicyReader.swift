@@ -233,13 +233,14 @@ enum PolicyReader {
   }
 
   private static func template(
-    _ fields: Fields, _ key: String, _ variables: Set<String>, _ diagnostics: inout Diagnostics
+    _ fields: Fields, _ key: String, _ variables: Set<String>, sink: TemplateSink,
+    _ diagnostics: inout Diagnostics
   ) -> String? {
     guard let text = fields.requiredText(key, &diagnostics), let value = fields[key] else {
       return nil
     }
     let problems = ClusterTemplate.check(
-      text, variables: variables, mark: Fields.contentMark(of: value))
+      text, variables: variables, mark: Fields.contentMark(of: value), sink: sink)
     diagnostics.append(contentsOf: problems)
     return problems.isEmpty ? text : nil
   }
@@ -253,7 +254,7 @@ enum PolicyReader {
     ]
     guard let fields = Fields.open(value, as: "http health check", allowed: allowed, &diagnostics)
     else { return nil }
-    let url = template(fields, "url", variables, &diagnostics)
+    let url = template(fields, "url", variables, sink: .url, &diagnostics)
     if let url, !url.hasPrefix("http://"), !url.hasPrefix("https://") {
       diagnostics.error(
         "health check URL '\(url)' must start with http:// or https://", at: fields.mark(of: "url"))
@@ -305,8 +306,8 @@ enum PolicyReader {
     guard
       let fields = Fields.open(value, as: "prometheus health check", allowed: allowed, &diagnostics)
     else { return nil }
-    let url = template(fields, "url", variables, &diagnostics)
-    let query = template(fields, "query", variables, &diagnostics)
+    let url = template(fields, "url", variables, sink: .url, &diagnostics)
+    let query = template(fields, "query", variables, sink: .promql, &diagnostics)
     var verdict: PrometheusAnalysisSpec.Verdict?
     let given = ["failIf", "successIf"].filter { fields.has($0) }
     if given.count != 1 {
@@ -344,7 +345,7 @@ enum PolicyReader {
   ) -> CommandCheckSpec? {
     if let text = value.string {
       let problems = ClusterTemplate.check(
-        text, variables: variables, mark: Fields.contentMark(of: value))
+        text, variables: variables, mark: Fields.contentMark(of: value), sink: .shell)
       diagnostics.append(contentsOf: problems)
       return problems.isEmpty ? CommandCheckSpec(command: text, mark: value.mark) : nil
     }
@@ -352,7 +353,9 @@ enum PolicyReader {
       let fields = Fields.open(
         value, as: "command health check", allowed: ["run", "timeout"], &diagnostics)
     else { return nil }
-    guard let run = template(fields, "run", variables, &diagnostics) else { return nil }
+    guard let run = template(fields, "run", variables, sink: .shell, &diagnostics) else {
+      return nil
+    }
     var spec = CommandCheckSpec(command: run, mark: value.mark)
     spec.timeout = fields.duration("timeout", &diagnostics) ?? spec.timeout
     return spec

@@ -37,7 +37,7 @@ public final class ValuesResolver: @unchecked Sendable {
 
   public init(fleet: Fleet) {
     self.fleet = fleet
-    templates = fleet.values.map { CompiledTemplate($0.path, mark: $0.mark) }
+    templates = fleet.values.map { CompiledTemplate($0.path, mark: $0.mark, sink: .path) }
   }
 
   // MARK: - Layers
@@ -53,6 +53,10 @@ public final class ValuesResolver: @unchecked Sendable {
       } catch {
         // An optional layer whose path cannot be filled for this cluster does not apply to it.
         if !layer.optional { problems.append(error) }
+        continue
+      }
+      if let why = FleetPaths.escape(relative, written: layer.path, in: fleet.directory) {
+        problems.append(.error("values file \(why)", at: layer.mark))
         continue
       }
       let path = FleetPaths.join(fleet.directory, relative)

@@ -264,7 +264,7 @@ public enum JournalFile {
     /// Bytes up to the end of the last good line.
     public var validLength: Int
     public var totalLength: Int
-    /// Set when the last line was incomplete or failed its checksum (a crash mid-write).
+    /// Set when the last line had no newline (a crash mid-write) and was discarded.
     public var tornTail: String?
   }
 
@@ -281,7 +281,6 @@ public enum JournalFile {
       let end = bytes[offset...].firstIndex(of: 0x0A)
       let lineEnd = end ?? bytes.count
       let line = bytes[offset..<lineEnd]
-      let isLast = end == nil || end == bytes.count - 1
       if let record = decodeLine(line), end != nil {
         guard record.sequence == records.count + 1 else {
           throw JournalError(
@@ -293,9 +292,12 @@ public enum JournalFile {
         offset = lineEnd + 1
         continue
       }
-      guard isLast else {
+      // A write the crash cut short has no newline yet; a complete line that does not check
+      // out was changed after it was written, and is never dropped silently.
+      guard end == nil else {
         throw JournalError(
-          "\(path):\(lineNumber): damaged record (checksum or format) before the end")
+          "\(path):\(lineNumber): damaged record (checksum or format): the line is complete, "
+            + "so this is not a torn write; the journal was changed after it was written")
       }
       return Contents(
         records: records, validLength: offset, totalLength: bytes.count,

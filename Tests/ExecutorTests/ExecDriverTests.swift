@@ -74,7 +74,7 @@ func readPid(_ path: String) -> Int32? {
       cp "$FLEETWAVE_VALUES_FILE" \(dir.path)/values.yaml
       stat -c %a "$FLEETWAVE_VALUES_FILE" "$(dirname "$FLEETWAVE_VALUES_FILE")" \
         > \(dir.path)/modes.txt
-      echo "upgraded {{ .name }} to {{ .version }}"
+      echo upgraded {{ .name | shellquote }} to {{ .version | shellquote }}
       """
     let driver = ExecDriver(
       commands: ExecCommands(upgrade: script), release: release, logDirectory: dir.file("logs"),
@@ -154,7 +154,7 @@ func readPid(_ path: String) -> Int32? {
   @Test func cancellationKillsTheGroupAndBackgroundChildrenNeverOutliveTheCommand() throws {
     let dir = try TemporaryDirectory("exec-cancel")
     defer { dir.remove() }
-    let script = "sleep 300 & echo $! > \(dir.path)/child-{{ .name }}.pid; sleep 300"
+    let script = "sleep 300 & echo $! > \(dir.path)/child-$FLEETWAVE_CLUSTER.pid; sleep 300"
     let driver = ExecDriver(
       commands: ExecCommands(
         upgrade: script, rollback: "sleep 300 & echo $! > \(dir.path)/left.pid"),
@@ -186,7 +186,7 @@ func readPid(_ path: String) -> Int32? {
     let driver = ExecDriver(
       commands: ExecCommands(
         upgrade: "true", rollback: "test \"$FLEETWAVE_FROM_REVISION\" = 5",
-        revision: "echo rev-{{ .name }}"),
+        revision: "echo rev-\"$FLEETWAVE_CLUSTER\""),
       release: release, logDirectory: dir.path)
     #expect(
       complete { driver.upgrade(call(), from: "5", completion: $0) } == .success("rev-prod-eu-1"))
@@ -210,7 +210,7 @@ func readPid(_ path: String) -> Int32? {
     let dir = try TemporaryDirectory("exec-template")
     defer { dir.remove() }
     let driver = ExecDriver(
-      commands: ExecCommands(upgrade: "echo {{ .labels.zone }}"), release: release,
+      commands: ExecCommands(upgrade: "echo {{ .labels.zone | shellquote }}"), release: release,
       logDirectory: dir.path)
     #expect(
       complete { driver.upgrade(call(), from: nil, completion: $0) }
@@ -225,7 +225,7 @@ func readPid(_ path: String) -> Int32? {
       commands: ExecCommands(
         upgrade:
           "echo upgrading; [ \"$FLEETWAVE_CLUSTER\" != b ] "
-            + "|| { echo 'pods crashlooping'; exit 1; }",
+          + "|| { echo 'pods crashlooping'; exit 1; }",
         rollback: "echo \"rolled back $FLEETWAVE_CLUSTER\" >> \(dir.path)/rollbacks.txt"),
       release: release, logDirectory: dir.file("logs"))
     let fleet = ["a", "b", "c"].map { Cluster(name: $0) }

@@ -179,7 +179,7 @@ func states(_ report: Value) -> [String: String] {
   @Test func dryRunSaysWhatWouldRunAndRunsNothing() throws {
     let dir = try TemporaryDirectory("rollout-dry")
     defer { dir.remove() }
-    _ = try writeTinyFleet(dir, driver: "exec", upgrade: "touch \(dir.path)/ran-{{ .name }}")
+    _ = try writeTinyFleet(dir, driver: "exec", upgrade: "touch \(dir.path)/ran-$FLEETWAVE_CLUSTER")
     let result = try fleetwave(["rollout", dir.file("fleet"), "--dry-run"])
     #expect(result.status == 0)
     #expect(
@@ -192,7 +192,7 @@ func states(_ report: Value) -> [String: String] {
         wave 2 rest: 3 clusters, maxParallel 2, bake 0s, tolerates 0 failures
           c-1, c-2, c-3
         on a crossed budget: halt, rollback wave, in-flight clusters finish
-        per cluster: /bin/sh -c 'touch \(dir.path)/ran-canary-1' (as for canary-1)
+        per cluster: /bin/sh -c 'touch \(dir.path)/ran-$FLEETWAVE_CLUSTER' (as for canary-1)
 
         """)
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["fleet"])

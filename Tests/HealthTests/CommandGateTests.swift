@@ -39,7 +39,7 @@ import Testing
   }
 
   @Test func nonZeroExitFailsWithTheLastLineOfOutput() {
-    let result = verify("echo checking {{ .name }}; echo 'pods not ready' >&2; exit 3")
+    let result = verify("echo checking \"$FLEETWAVE_CLUSTER\"; echo 'pods not ready' >&2; exit 3")
     #expect(!result.passed)
     #expect(result.summary == "exit 3: pods not ready")
     #expect(result.measurements.map(\.outcome) == [.failed])
@@ -59,7 +59,8 @@ import Testing
     let gate = HealthGates.make(
       spec: .command(
         CommandCheckSpec(
-          command: #"echo "{{ .release }}@{{ .version }} $FLEETWAVE_NAMESPACE $FLEETWAVE_CLUSTERS""#
+          command:
+            #"echo {{ .release | shellquote }}@{{ .version | shellquote }} "$FLEETWAVE_NAMESPACE $FLEETWAVE_CLUSTERS""#
         )),
       transport: transport,
       variables: ["release": "checkout", "version": "1.4.2", "namespace": "shop"])
@@ -72,7 +73,7 @@ import Testing
 
   @Test func aPerClusterTemplateRunsForEachCluster() {
     let result = verify(
-      "test {{ .name }} != b", clusters: [Cluster(name: "a"), Cluster(name: "b")])
+      "test {{ .name | shellquote }} != b", clusters: [Cluster(name: "a"), Cluster(name: "b")])
     #expect(!result.passed)
     #expect(result.summary == "b: exit 1")
     #expect(result.measurements.map(\.outcome) == [.passed, .failed])

@@ -76,9 +76,9 @@ import Testing
             - prometheus: {url: "http://127.0.0.1:9090", query: 'rate(errors{cluster="{{ .name }}"}[5m])',
                            failIf: "> 0.01", interval: 30s, count: 5, failureLimit: 1,
                            inconclusive: fail}
-            - command: {run: "check {{ .name }} {{ .version }}", timeout: 45s}
+            - command: {run: "check {{ .name | shellquote }} {{ .version | shellquote }}", timeout: 45s}
           waveHealth:
-            - command: "fleet-check {{ .release }}"
+            - command: "fleet-check {{ .release | shellquote }}"
           growth: {initial: 2, factor: 3, maxWaveSize: 50}
         """)
     ])
@@ -139,9 +139,9 @@ import Testing
     #expect(analysis.failureLimit == 1)
     #expect(analysis.interval == .seconds(30))
     #expect(analysis.inconclusive == .fail)
-    #expect(command.command == "check {{ .name }} {{ .version }}")
+    #expect(command.command == "check {{ .name | shellquote }} {{ .version | shellquote }}")
     #expect(command.timeout == .seconds(45))
-    #expect(waveCheck.command == "fleet-check {{ .release }}")
+    #expect(waveCheck.command == "fleet-check {{ .release | shellquote }}")
   }
 
   @Test func defaultsMergeIntoClustersAndTemplatesFillFromThem() throws {
@@ -226,7 +226,7 @@ import Testing
         namespace: shop
         driver: exec
         version: 2.0.1
-        exec: {upgrade: "deploy {{ .name }} {{ .version }}", rollback: "undo {{ .name }}", timeout: 5m}
+        exec: {upgrade: "deploy {{ .name | shellquote }} {{ .version | shellquote }}", rollback: "undo {{ .name | shellquote }}", timeout: 5m}
       clusters: [{name: a}]
       """
     ])
@@ -237,7 +237,8 @@ import Testing
     #expect(
       release.exec
         == ExecCommands(
-          upgrade: "deploy {{ .name }} {{ .version }}", rollback: "undo {{ .name }}",
+          upgrade: "deploy {{ .name | shellquote }} {{ .version | shellquote }}",
+          rollback: "undo {{ .name | shellquote }}",
           timeout: .seconds(300)))
   }
 

@@ -403,7 +403,7 @@ import Testing
     defer { fixture.remove() }
     #expect(
       fixture.problems().components(separatedBy: "\n").first
-        == "FLEET/fleet.yaml:8:71: error: unknown template field '.clusters'; known: .name, .context, .server, .labels.KEY, .namespace, .release, .version"
+        == "FLEET/fleet.yaml:8:71: error: unknown template field '.clusters'; known: .name, .context, .server, .labels.KEY, .namespace, .release, .run, .version"
     )
     try fixture.directory.write(
       "fleet.yaml",

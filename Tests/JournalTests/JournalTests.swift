@@ -78,7 +78,30 @@ import Testing
     #expect {
       try Journal.reopen(store: store, run: header().id)
     } throws: { error in
-      "\(error)" == "\(journal.path):2: damaged record (checksum or format) before the end"
+      "\(error)" == "\(journal.path):2: \(Self.damage)"
+    }
+  }
+
+  static let damage =
+    "damaged record (checksum or format): the line is complete, so this is not a torn write; "
+    + "the journal was changed after it was written"
+
+  /// A flipped byte in the last complete record is damage, not a torn write: the newline
+  /// proves the write finished.
+  @Test func aFlippedByteInTheLastCompleteLineIsDamage() throws {
+    let dir = try TemporaryDirectory("journal")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    let journal = try Journal.create(store: store, header: header())
+    try journal.append(.cluster(name: "a", state: "upgrading"))
+    var text = try String(contentsOfFile: journal.path, encoding: .utf8)
+    text = text.replacingOccurrences(of: "\"upgrading\"", with: "\"upgradinG\"")
+    try text.write(toFile: journal.path, atomically: true, encoding: .utf8)
+    #expect(text.hasSuffix("\n"))
+    #expect {
+      try Journal.reopen(store: store, run: header().id)
+    } throws: { error in
+      "\(error)" == "\(journal.path):2: \(Self.damage)"
     }
   }
 

@@ -24,9 +24,9 @@ private func writeScheduledFleet(_ dir: TemporaryDirectory, approval: Bool = fal
       driver: exec
       version: 2.0.0
       exec:
-        upgrade: 'echo x >> \(marks)/{{ .name }}.runs; echo 2.0.0 > \(marks)/{{ .name }}.rev'
-        rollback: 'echo 1.0.0 > \(marks)/{{ .name }}.rev'
-        revision: 'cat \(marks)/{{ .name }}.rev 2>/dev/null || echo 1.0.0'
+        upgrade: 'echo x >> \(marks)/$FLEETWAVE_CLUSTER.runs; echo 2.0.0 > \(marks)/$FLEETWAVE_CLUSTER.rev'
+        rollback: 'echo 1.0.0 > \(marks)/$FLEETWAVE_CLUSTER.rev'
+        revision: 'cat \(marks)/$FLEETWAVE_CLUSTER.rev 2>/dev/null || echo 1.0.0'
     clusters:
       - {name: ber-1, labels: {canary: "true", w: a}, windows: [berlin-mon]}
       - {name: ny-1, labels: {w: b}, windows: [ny-tue]}
@@ -259,13 +259,13 @@ private func lastLine(_ text: String) -> String {
         driver: exec
         version: 2.0.0
         exec:
-          upgrade: 'test {{ .name }} != b-2 && echo 2.0.0 > \(marks)/{{ .name }}.rev'
+          upgrade: 'test $FLEETWAVE_CLUSTER != b-2 && echo 2.0.0 > \(marks)/$FLEETWAVE_CLUSTER.rev'
           # The first rollback hangs until the test has killed the run, then lets go.
           rollback: >-
             if [ ! -f \(marks)/hung ]; then touch \(marks)/hung;
             for i in $(seq 600); do [ -f \(marks)/go ] && break; sleep 0.1; done; fi;
-            echo 1.0.0 > \(marks)/{{ .name }}.rev
-          revision: 'cat \(marks)/{{ .name }}.rev 2>/dev/null || echo 1.0.0'
+            echo 1.0.0 > \(marks)/$FLEETWAVE_CLUSTER.rev
+          revision: 'cat \(marks)/$FLEETWAVE_CLUSTER.rev 2>/dev/null || echo 1.0.0'
       clusters:
         - {name: a, labels: {canary: "true"}}
         - {name: b-1, labels: {w: r}}
