@@ -43,6 +43,7 @@ private func writeHookChart(_ directory: TemporaryDirectory, extraHook: String =
       name: shop-migrate
       annotations: {"helm.sh/hook": pre-upgrade, "helm.sh/hook-weight": "5"}
     spec:
+      backoffLimit: 1
       template:
         spec:
           restartPolicy: Never
@@ -87,9 +88,9 @@ private final class InstalledHookChart {
   let fleet: TemporaryDirectory
   let release = Release(name: "shop", namespace: "shop", driver: .kube, chart: "chart")
 
-  init(_ name: String) throws {
+  init(_ name: String, faults: FaultSet = FaultSet()) throws {
     cluster = Cluster(name: name)
-    sim = try KubeSim(clusters: [cluster])
+    sim = try KubeSim(clusters: [cluster], faults: faults)
     fleet = try TemporaryDirectory("kube-hooks")
     try writeHookChart(fleet)
     let v1 = try sim.driver(release, fleetDirectory: fleet.path) { _ in ["tag": "1.0"] }
@@ -190,10 +191,12 @@ private final class InstalledHookChart {
   }
 
   @Test func aHookThatNeverCompletesFailsTheUpgradeNamingItAndKeepsTheOldRevision() throws {
-    let installed = try InstalledHookChart("hooks-3")
+    // The drain image never pulls: the hook Pod is still Pending at the deadline (the call's
+    // 3 s less a tenth), and the Deployment was never touched.
+    let installed = try InstalledHookChart(
+      "hooks-3",
+      faults: FaultSet(images: [ImageFault(match: "shop-drain:1", effect: .neverReady)]))
 
-    // fleet-sim never runs a bare Pod to completion: the hook is still Pending at the deadline
-    // (the call's 3 s less a tenth), and the Deployment was never touched.
     let (v2, failure) = try installed.upgrade(
       timeout: .seconds(3),
       extraHook: """
@@ -218,6 +221,87 @@ private final class InstalledHookChart {
     let history = try v2.history(call(installed.cluster))
     #expect(try revisions(history) == ["1:deployed", "2:failed"])
     #expect(try history.records().last?.description == reason)
+  }
+
+  @Test func aFailingMigrationJobFailsTheUpgradeNamingItAndKeepsTheOldDeployment() throws {
+    // fleet-sim's job controller crashes the 2.0 migration image; with backoffLimit 1 the Job
+    // fails after its second attempt, before the Deployment is touched.
+    let installed = try InstalledHookChart(
+      "hooks-4",
+      faults: FaultSet(images: [ImageFault(match: "shop-migrate:2.0", effect: .crashLoop)]))
+    let (v2, failure) = try installed.upgrade(extraHook: "")
+    let reason =
+      "pre-upgrade hook Job shop/shop-migrate failed: job \"shop-migrate\" failed "
+      + "(BackoffLimitExceeded)"
+    #expect(failure == .failure(DriverError(.failed, reason)))
+    #expect(try installed.liveImage == "shop:1.0")
+    // before-hook-creation (the default) keeps the failed Job for inspection.
+    let job = try #require(
+      try installed.sim.client("hooks-4").get(
+        apiVersion: "batch/v1", kind: "Job", namespace: "shop", name: "shop-migrate"))
+    #expect(job["status"]?["failed"] == 2)
+    let history = try v2.history(call(installed.cluster))
+    #expect(try revisions(history) == ["1:deployed", "2:failed"])
+    #expect(try history.records().last?.description == reason)
+  }
+
+  @Test func aFailingMigrationJobInAWaveRollsTheWaveBack() throws {
+    let clusters = [
+      Cluster(name: "hooks-a", labels: ["env": "prod"]),
+      Cluster(name: "hooks-b", labels: ["env": "prod"]),
+    ]
+    let sim = try KubeSim(
+      clusters: clusters,
+      faults: FaultSet(images: [
+        ImageFault(
+          match: "shop-migrate:2.0", effect: .crashLoop, scope: ClusterScope(clusters: ["hooks-b"]))
+      ]))
+    let fleet = try TemporaryDirectory("kube-hooks-fleet")
+    defer { fleet.remove() }
+    try writeHookChart(fleet)
+    _ = try fleet.write(
+      "fleet.yaml",
+      """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      metadata: {name: hooks}
+      release: {name: shop, namespace: shop, driver: kube, chart: chart, version: "1.0"}
+      clusters:
+        - {name: hooks-a, labels: {env: prod}, context: hooks-a}
+        - {name: hooks-b, labels: {env: prod}, context: hooks-b}
+      rollout:
+        waves: [{name: prod, selector: env=prod}]
+        maxParallel: 2
+        clusterTimeout: 30s
+        failurePolicy: {maxFailuresPerWave: 0, rollback: wave}
+      """)
+    func rollout(_ extra: [String]) throws -> ProcessResult {
+      try fleetwave(
+        ["rollout", fleet.path, "--driver", "kube", "--kubeconfig", sim.kubeconfig] + extra,
+        environment: ["FLEETWAVE_HELM": try #require(BuiltProducts.helm)], timeout: 180)
+    }
+    let first = try rollout(["--run", "r1"])
+    #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+
+    // hooks-b's migration Job fails; the wave's budget allows no failure, so hooks-a, already
+    // upgraded, goes back to revision 1's objects too.
+    let report = fleet.file("r2.json")
+    let bad = try rollout(["--run", "r2", "--set", "tag=2.0", "--report-json", report])
+    #expect(bad.status == 1, "\(bad.stdout)\(bad.stderr)")
+    #expect(bad.stdout.contains("rolled back: hooks-a, hooks-b\n"), "\(bad.stdout)")
+    let json = try JSONReader.parse(try String(contentsOfFile: report, encoding: .utf8))
+    let failed = json["clusters"]?.sequence?.first { $0["name"] == "hooks-b" }
+    #expect(
+      failed?["error"]?.string
+        == "pre-upgrade hook Job shop/shop-migrate failed: job \"shop-migrate\" failed "
+        + "(BackoffLimitExceeded)")
+    for cluster in clusters {
+      #expect(
+        image(try sim.deployment(cluster.name, namespace: "shop", name: "shop")) == "shop:1.0")
+    }
+    let history = RevisionHistory(
+      client: try sim.client("hooks-b"), release: "shop", namespace: "shop")
+    #expect(try revisions(history) == ["1:superseded", "2:failed", "3:deployed"])
   }
 
   @Test func anUnknownHookEventIsTheChartsErrorNamingTheObject() throws {
