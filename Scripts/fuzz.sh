@@ -27,7 +27,7 @@ binary=.build/fuzz/debug/fleetwave-fuzz
 run_target() {
   local target=$1 corpus=.build/fuzz/corpus/$1 crashes=.build/fuzz/crashes/$1
   mkdir -p "$corpus" "$crashes"
-  FLEETWAVE_FUZZ_TARGET=$target nice -n 19 "$binary" "$corpus" "Tests/FuzzCorpus/$target" \
+  FLEETWAVE_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=0 nice -n 19 "$binary" "$corpus" "Tests/FuzzCorpus/$target" \
     -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 \
     -artifact_prefix="$crashes/" -print_final_stats=1 >".build/fuzz/$target.log" 2>&1
   local status=$?
