@@ -52,9 +52,9 @@ release:
   version: 2.0.0
   exec:
     # Each run of the upgrade leaves one line: exactly-once is counted from these files.
-    upgrade: 'echo "\$\$" >> $marks/$FLEETWAVE_CLUSTER.runs; sleep 0.6; echo 2.0.0 > $marks/$FLEETWAVE_CLUSTER.rev'
-    rollback: 'echo 1.0.0 > $marks/$FLEETWAVE_CLUSTER.rev'
-    revision: 'cat $marks/$FLEETWAVE_CLUSTER.rev 2>/dev/null || echo 1.0.0'
+    upgrade: 'echo "\$\$" >> $marks/\$FLEETWAVE_CLUSTER.runs; sleep 0.6; echo 2.0.0 > $marks/\$FLEETWAVE_CLUSTER.rev'
+    rollback: 'echo 1.0.0 > $marks/\$FLEETWAVE_CLUSTER.rev'
+    revision: 'cat $marks/\$FLEETWAVE_CLUSTER.rev 2>/dev/null || echo 1.0.0'
 clusters:
 EOF
   for i in $(seq 1 "$clusters"); do
