@@ -68,10 +68,14 @@ public enum WaitingMode: Sendable {
 public struct Blocked: Sendable, Equatable {
   public var reason: String
   public var until: Date?
+  /// Nothing can lift this wait on its own: every pending cluster's windows and freezes leave
+  /// no open time within the planning horizon (a freeze that never ends, a window on no day).
+  public var neverWithinHorizon: Bool
 
-  public init(reason: String, until: Date?) {
+  public init(reason: String, until: Date?, neverWithinHorizon: Bool = false) {
     self.reason = reason
     self.until = until
+    self.neverWithinHorizon = neverWithinHorizon
   }
 }
 
@@ -662,7 +666,10 @@ public final class Executor: @unchecked Sendable {
       let sooner =
         earliest == nil
         || (wait.opensAt.map { opens in earliest?.until.map { opens < $0 } ?? true } ?? false)
-      if sooner { earliest = Blocked(reason: wait.reason, until: wait.opensAt) }
+      if sooner {
+        earliest = Blocked(
+          reason: wait.reason, until: wait.opensAt, neverWithinHorizon: wait.opensAt == nil)
+      }
     }
     return earliest
   }

@@ -23,8 +23,12 @@ extension FleetwaveCommand {
         running ones finish (a second Ctrl-C cancels them). Every transition is journaled \
         before it happens (STATE/runs/RUN/journal.log), so `fleetwave resume RUN` continues a \
         run after a crash. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted \
-        or failed, 2 usage, 3 interrupted or waiting for approval.
+        or failed, 2 usage, 3 interrupted or waiting for approval, 4 nothing can start within the \
+        planning horizon (a freeze or windows that never open).
         """)
+
+    /// The exit code of a run whose every pending cluster is shut out for the whole horizon.
+    static let neverUnblocked: Int32 = 4
 
     @Argument(help: "The fleet directory, or its fleet.yaml.")
     var fleet: String
@@ -317,6 +321,12 @@ extension FleetwaveCommand {
       print(Self.closingLine(summary, rollback: rollbackRun != nil))
       if let blocked, untilBlocked || follow {
         print("waiting for: \(blocked.reason)")
+        if blocked.neverWithinHorizon {
+          // A scheduled job that exits 0 here would stay green for ever while nothing ships.
+          FileHandle.standardError.write(
+            Data("error: nothing in this run can start within the planning horizon\n".utf8))
+          throw ExitCode(Self.neverUnblocked)
+        }
         if untilBlocked { return }
       }
       switch summary.outcome {

@@ -159,6 +159,46 @@ private func lastLine(_ text: String) -> String {
     #expect(status.stdout.contains("  wave 1 americas: promoted; 1 succeeded"), "\(status.stdout)")
   }
 
+  @Test func aFreezeBeyondTheHorizonFailsTheScheduledRunInsteadOfWaitingGreen() throws {
+    let dir = try TemporaryDirectory("run-never")
+    defer { dir.remove() }
+    let marks = dir.file("marks")
+    try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+    _ = try dir.write(
+      "fleet/fleet.yaml",
+      """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      metadata: {name: frozen}
+      release:
+        name: checkout
+        namespace: shop
+        driver: exec
+        version: 2.0.0
+        exec:
+          upgrade: 'echo x >> \(marks)/$FLEETWAVE_CLUSTER.runs'
+          revision: 'echo 1.0.0'
+      clusters:
+        - {name: ber-1, labels: {canary: "true"}}
+      rollout:
+        canary: {selector: canary=true, maxFailures: 0}
+      freeze:
+        - {from: 2027-01-01, to: 2037-01-01, reason: decommissioning}
+      """)
+    let result = try fleetwave([
+      "rollout", dir.file("fleet"), "--until-blocked", "--now", "2027-01-18T08:00:00Z", "--run",
+      "never-1",
+    ])
+    #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
+    #expect(
+      lastLine(result.stdout)
+        == "waiting for: freeze 'decommissioning' (until 2037-01-02T00:00:00.000Z); no open time "
+        + "within the horizon")
+    #expect(
+      result.stderr.contains("error: nothing in this run can start within the planning horizon"))
+    #expect(!FileManager.default.fileExists(atPath: dir.file("marks/ber-1.runs")))
+  }
+
   @Test func aPausedRunStaysPausedForCronUntilResumed() throws {
     let dir = try TemporaryDirectory("run-pause")
     defer { dir.remove() }
