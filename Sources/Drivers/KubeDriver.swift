@@ -98,13 +98,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
           }
           target = found
         } else {
-          guard let found = records.last(where: { $0.status == .deployed }) else {
-            throw DriverError(
-              .failed,
-              "nothing to roll back to: \(release.name) has no deployed revision on "
-                + call.cluster.name)
-          }
-          target = found
+          // No revision to go back to: the release did not exist before this run.
+          return try await uninstallFirstInstall(records, session, call)
         }
         var record = target
         record.status = .failed

@@ -5,6 +5,9 @@ import Foundation
 
 public enum RevisionStatus: String, Sendable, Equatable {
   case deployed, superseded, failed
+  /// A first install rolled back: its objects are gone, its records kept (helm's
+  /// `uninstall --keep-history`).
+  case uninstalled
 }
 
 /// One revision of a release on one cluster: what was applied and from what.

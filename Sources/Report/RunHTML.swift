@@ -41,7 +41,7 @@ public enum RunHTML {
     html += "(\(Timestamp.iso(summary.startedAt)) to \(Timestamp.iso(summary.finishedAt))).</p>\n"
 
     let failing = zip(summary.clusters, states).filter { record, state in
-      state == .failed || (state == .rolledBack && record.error != nil)
+      state == .failed || ([.rolledBack, .uninstalled].contains(state) && record.error != nil)
     }
     if !failing.isEmpty {
       html += "<h2 id=\"failures\">Failures (\(failing.count))</h2>\n"
@@ -70,7 +70,7 @@ public enum RunHTML {
       html += "</td><td class=\"\(wave.phase.rawValue)\">\(wave.phase.rawValue)</td>"
       html += "<td class=\"n\">\(wave.clusters.count)</td>"
       html += "<td class=\"n\">\(count([.succeeded]))</td><td class=\"n\">\(count([.failed]))</td>"
-      html += "<td class=\"n\">\(count([.rolledBack]))</td>"
+      html += "<td class=\"n\">\(count([.rolledBack, .uninstalled]))</td>"
       html += "<td class=\"n\">\(count([.skipped, .notStarted]))</td>"
       html += "<td>\(wave.failures) (\(wave.allowedFailures))</td>"
       html += "<td>\(e(wave.haltReason ?? ""))</td><td>\(gates(wave.gates))</td></tr>\n"
@@ -118,7 +118,7 @@ public enum RunHTML {
     let total = states.count
     let succeeded = states.filter { $0 == .succeeded }.count
     let failed = states.filter { $0 == .failed }.count
-    let rolledBack = states.filter { $0 == .rolledBack }.count
+    let rolledBack = states.filter { $0 == .rolledBack || $0 == .uninstalled }.count
     let notRun = states.filter { $0 == .skipped || $0 == .notStarted }.count
     let tone = summary.outcome == .succeeded ? "good" : failed > 0 ? "bad" : ""
     var text = "\(succeeded) of \(total) clusters upgraded"

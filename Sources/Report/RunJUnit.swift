@@ -82,7 +82,7 @@ public enum RunJUnit {
     switch ReportedState(record, outcome: summary.outcome) {
     case .succeeded: return .passed
     case .failed: return .failure
-    case .rolledBack: return record.error == nil ? .skipped : .failure
+    case .rolledBack, .uninstalled: return record.error == nil ? .skipped : .failure
     case .skipped, .notStarted: return .skipped
     }
   }
@@ -128,7 +128,7 @@ public enum RunJUnit {
       body.append(
         "      <failure message=\"\(e(message))\" type=\"\(failureType(record))\">"
           + "\(e(failureBody(record)))</failure>")
-    case .rolledBack:
+    case .rolledBack, .uninstalled:
       let why =
         record.error.map { "failed: \($0); rolled back" } ?? "rolled back after the rollout halted"
       let to = record.rollbackRevision.map { " (revision \($0))" } ?? ""

@@ -36,7 +36,7 @@ public enum RunMarkdown {
     }
     let waveNames = Dictionary(summary.waves.map { ($0.index, $0.name) }) { first, _ in first }
     let troubled = zip(summary.clusters, states).filter {
-      $0.1 == .failed || $0.1 == .rolledBack
+      $0.1 == .failed || $0.1 == .rolledBack || $0.1 == .uninstalled
     }
     if !troubled.isEmpty {
       md += "\n### Failed and rolled-back clusters\n\n"

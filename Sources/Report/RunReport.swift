@@ -8,6 +8,9 @@ public enum ReportedState: String, Sendable, CaseIterable {
   case succeeded
   case failed
   case rolledBack = "rolled-back"
+  /// Rolled back from a first install: the release was removed (a driver returns the
+  /// rollback revision "uninstalled").
+  case uninstalled
   case skipped
   case notStarted = "not-started"
 
@@ -21,7 +24,7 @@ public enum ReportedState: String, Sendable, CaseIterable {
     switch record.phase {
     case .pending: self = outcome == .interrupted ? .notStarted : .skipped
     case .succeeded, .baking: self = .succeeded
-    case .rolledBack: self = .rolledBack
+    case .rolledBack: self = record.rollbackRevision == "uninstalled" ? .uninstalled : .rolledBack
     case .failed, .rollbackFailed, .upgrading, .verifying, .rollingBack: self = .failed
     }
   }

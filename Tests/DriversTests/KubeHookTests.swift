@@ -304,6 +304,50 @@ private final class InstalledHookChart {
     #expect(try revisions(history) == ["1:superseded", "2:failed", "3:deployed"])
   }
 
+  @Test func aFirstInstallRolledBackLeavesNothingOfTheReleaseInTheCluster() throws {
+    // The Deployment's image never pulls, so the first install fails after its pre-install
+    // hook and its resources were applied; the rollback has no earlier revision to go to.
+    let cluster = Cluster(name: "hooks-5")
+    let sim = try KubeSim(
+      clusters: [cluster],
+      faults: FaultSet(images: [ImageFault(match: "shop:1.0", effect: .neverReady)]))
+    let fleet = try TemporaryDirectory("kube-hooks")
+    defer { fleet.remove() }
+    try writeHookChart(fleet)
+    let release = Release(name: "shop", namespace: "shop", driver: .kube, chart: "chart")
+    let driver = try sim.driver(release, fleetDirectory: fleet.path) { _ in ["tag": "1.0"] }
+    let client = try sim.client(cluster.name)
+    func names(_ apiVersion: String, _ kind: String) throws -> [String] {
+      try client.list(apiVersion: apiVersion, kind: kind, namespace: "shop").compactMap {
+        $0["metadata"]?["name"]?.string
+      }.sorted()
+    }
+
+    let failed = try finish {
+      driver.upgrade(call(cluster, timeout: .seconds(3)), from: nil, completion: $0)
+    }
+    guard case .failure(let error) = failed else {
+      Issue.record("the first install succeeded despite a never-ready image")
+      return
+    }
+    #expect(error.kind == .timedOut)
+    #expect(try names("v1", "ConfigMap") == ["shop-config", "shop-schema"])
+    #expect(try names("apps/v1", "Deployment") == ["shop"])
+
+    let rolledBack = try finish { driver.rollback(call(cluster), to: nil, completion: $0) }
+    #expect(try rolledBack.get() == "uninstalled")
+    #expect(try names("v1", "ConfigMap") == [])
+    #expect(try names("apps/v1", "Deployment") == [])
+    #expect(try names("batch/v1", "Job") == [])
+    #expect(try names("apps/v1", "ReplicaSet") == [])
+    #expect(try names("v1", "Pod") == [])
+    let history = try driver.history(call(cluster))
+    #expect(try revisions(history) == ["1:uninstalled"])
+    #expect(
+      try history.records().last?.description?.hasSuffix(
+        "; uninstalled: rollback of a first install") == true)
+  }
+
   @Test func anUnknownHookEventIsTheChartsErrorNamingTheObject() throws {
     let hook: Value = [
       "apiVersion": "batch/v1", "kind": "Job",

@@ -21,6 +21,15 @@ func smallHaltedRun() throws -> RunSummary {
 }
 
 @Suite struct ReportTests {
+  @Test func aRolledBackFirstInstallIsReportedUninstalled() {
+    // Drivers answer a rollback with no earlier revision with the word "uninstalled".
+    let removed = ClusterRunRecord(
+      name: "a", wave: 1, phase: .rolledBack, rollbackRevision: "uninstalled")
+    let restored = ClusterRunRecord(name: "b", wave: 1, phase: .rolledBack, rollbackRevision: "3")
+    #expect(ReportedState(removed, outcome: .halted) == .uninstalled)
+    #expect(ReportedState(restored, outcome: .halted) == .rolledBack)
+  }
+
   @Test func reportJSONIsExact() throws {
     #expect(RunReportJSON.string(try smallHaltedRun()) == expectedJSON)
   }
@@ -51,6 +60,7 @@ let expectedJSON = #"""
       "succeeded": 1,
       "failed": 1,
       "rolled-back": 1,
+      "uninstalled": 0,
       "skipped": 1,
       "not-started": 0
     },
@@ -253,7 +263,8 @@ let expectedMarkdown = #"""
     let page = RunHTML.string(try smallHaltedRun())
     #expect(page.hasPrefix("<!doctype html>\n<html lang=\"en\">"))
     #expect(page.hasSuffix("</script>\n</body></html>\n"))
-    #expect(page.contains("<h1>Rollout <code>run-1</code>: <span class=\"halted\">halted</span></h1>"))
+    #expect(
+      page.contains("<h1>Rollout <code>run-1</code>: <span class=\"halted\">halted</span></h1>"))
     #expect(
       page.contains(
         "<p class=\"verdict bad\"><b>halted</b>: 1 of 4 clusters upgraded, 1 failed, 1 rolled back,"
@@ -263,7 +274,8 @@ let expectedMarkdown = #"""
       page.contains(
         "<tr><td><a href=\"#cluster-p2\"><code>p2</code></a></td><td>prod</td>"
           + "<td class=\"failed\">failed</td>"
-          + "<td>simulated upgrade failure; rollback: simulated rollback failure</td><td></td></tr>"))
+          + "<td>simulated upgrade failure; rollback: simulated rollback failure</td><td></td></tr>"
+      ))
     #expect(
       page.contains(
         "<tr><td>1</td><td>prod</td><td class=\"halted\">halted</td><td class=\"n\">3</td>"
@@ -274,8 +286,10 @@ let expectedMarkdown = #"""
         "<details id=\"cluster-p3\" data-filter=\"p3 prod skipped\"><summary><code>p3</code>"
           + " <span class=\"skipped\">skipped</span> <small>wave prod</small></summary>"
           + "<div>revisions - → - → -</div></details>"))
-    #expect(page.contains("<li class=\"succeeded\">sim-health = 0: passed, error rate 0 &lt;= 0.01 ("))
-    #expect(page.range(of: "id=\"failures\"")!.lowerBound < page.range(of: "id=\"waves\"")!.lowerBound)
+    #expect(
+      page.contains("<li class=\"succeeded\">sim-health = 0: passed, error rate 0 &lt;= 0.01 ("))
+    #expect(
+      page.range(of: "id=\"failures\"")!.lowerBound < page.range(of: "id=\"waves\"")!.lowerBound)
     #expect(!page.contains("'prod'"))
   }
 }
