@@ -142,7 +142,7 @@ let package = Package(
         "FleetwaveTestSupport", "Drivers", "Kube", "HTTP", "FleetSim", "Inventory", "FleetCore",
         "FleetYAML",
       ]),
-    .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups"]),
+    .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups", "FleetCore"]),
     .testTarget(name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
   ]
