@@ -159,7 +159,7 @@ let package = Package(
         "FleetwaveTestSupport", "Drivers", "Kube", "HTTP", "FleetSim", "Inventory", "FleetCore",
         "FleetYAML",
       ]),
-    .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups"]),
+    .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups", "FleetCore"]),
     .testTarget(
       name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     .testTarget(

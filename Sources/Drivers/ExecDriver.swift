@@ -3,6 +3,7 @@
 import FleetCore
 import FleetYAML
 import Foundation
+import Kube
 import ProcessGroups
 
 #if canImport(Glibc)
@@ -42,11 +43,13 @@ public final class ExecDriver: Driver, @unchecked Sendable {
   public func upgrade(
     _ call: DriverCall, from fromRevision: String?, completion: @escaping DriverCompletion<String>
   ) {
-    onOwnThread(call.cluster.name) { [self] in
-      completion(
-        run(commands.upgrade, step: "upgrade", call, fromRevision: fromRevision).flatMap { _ in
-          newRevision(call, fallback: release.version ?? call.run)
-        })
+    inTask { [self] in
+      switch await run(commands.upgrade, step: "upgrade", call, fromRevision: fromRevision) {
+      case .success: await newRevision(call, fallback: release.version ?? call.run)
+      case .failure(let error): .failure(error)
+      }
+    } completion: {
+      completion($0)
     }
   }
 
@@ -57,11 +60,13 @@ public final class ExecDriver: Driver, @unchecked Sendable {
       completion(.failure(DriverError(.setup, "release.exec.rollback is not set")))
       return
     }
-    onOwnThread(call.cluster.name) { [self] in
-      completion(
-        run(template, step: "rollback", call, fromRevision: revision).flatMap { _ in
-          newRevision(call, fallback: revision ?? "rolled-back")
-        })
+    inTask { [self] in
+      switch await run(template, step: "rollback", call, fromRevision: revision) {
+      case .success: await newRevision(call, fallback: revision ?? "rolled-back")
+      case .failure(let error): .failure(error)
+      }
+    } completion: {
+      completion($0)
     }
   }
 
@@ -70,20 +75,28 @@ public final class ExecDriver: Driver, @unchecked Sendable {
       completion(.success(nil))
       return
     }
-    onOwnThread(call.cluster.name) { [self] in
-      completion(run(template, step: "revision", call, fromRevision: nil).map { $0 })
+    inTask { [self] in
+      await run(template, step: "revision", call, fromRevision: nil)
+    } completion: {
+      completion($0)
     }
   }
 
-  /// A blocking call gets a thread of its own: a private serial queue is backed by the
-  /// overcommitting pool, where a concurrent queue would cap blocked workers near the core count.
-  private func onOwnThread(_ cluster: String, _ work: @escaping @Sendable () -> Void) {
-    DispatchQueue(label: "fleetwave.exec.\(cluster)").async(execute: work)
+  /// A call is a task on the Dispatch-backed executor: it holds a thread only while its setup
+  /// code runs, and none while its command runs (`ProcessGroupCommand.outcome` suspends until
+  /// the one reaper sees the child exit), so a wave of 2,000 commands needs no 2,000 threads.
+  private func inTask<T: Sendable>(
+    _ work: @escaping @Sendable () async -> Result<T, DriverError>,
+    completion: @escaping @Sendable (Result<T, DriverError>) -> Void
+  ) {
+    Task(executorPreference: Blocking.executor) { completion(await work()) }
   }
 
-  private func newRevision(_ call: DriverCall, fallback: String) -> Result<String, DriverError> {
+  private func newRevision(_ call: DriverCall, fallback: String) async -> Result<
+    String, DriverError
+  > {
     guard let template = commands.revision else { return .success(fallback) }
-    return run(template, step: "revision", call, fromRevision: nil).flatMap { printed in
+    return await run(template, step: "revision", call, fromRevision: nil).flatMap { printed in
       guard let printed, !printed.isEmpty else {
         return .failure(DriverError(.failed, "revision command printed nothing"))
       }
@@ -94,7 +107,7 @@ public final class ExecDriver: Driver, @unchecked Sendable {
   /// Runs one step; succeeds with the command's trimmed stdout when `step` is "revision".
   private func run(
     _ template: String, step: String, _ call: DriverCall, fromRevision: String?
-  ) -> Result<String?, DriverError> {
+  ) async -> Result<String?, DriverError> {
     let cluster = call.cluster
     let variables = [
       "version": release.version ?? "", "release": release.name, "namespace": release.namespace,
@@ -142,10 +155,10 @@ public final class ExecDriver: Driver, @unchecked Sendable {
     appendToLog(log, header)
     let logStart = fileSize(log)
     let stdoutPath = step == "revision" ? scratch.path + "/stdout" : nil
-    let outcome = ProcessGroupCommand(
+    let outcome = await ProcessGroupCommand(
       command: command, environment: environment, logPath: log, stdoutPath: stdoutPath,
       timeout: commands.timeout ?? call.timeout, killGrace: killGrace
-    ).run(clock: call.clock, cancellation: call.cancellation)
+    ).outcome(clock: call.clock, cancellation: call.cancellation)
 
     switch outcome {
     case .exited(0):

@@ -45,28 +45,60 @@ public struct ProcessGroupCommand: Sendable {
     self.killGrace = killGrace
   }
 
-  /// Blocks the calling thread until the command and everything it started are gone.
-  public func run(clock: any RolloutClock, cancellation: Cancellation) -> CommandOutcome {
-    if cancellation.isCancelled { return .cancelled }
+  /// Starts the command and returns at once; `completion` runs on a Dispatch global queue once
+  /// the command and everything it started are gone. No thread waits for the child meanwhile:
+  /// its exit is noticed by the one `ChildReaper`, its timeout by the clock's timer, and a
+  /// cancellation signals the group from the cancelling thread's handler.
+  public func start(
+    clock: any RolloutClock, cancellation: Cancellation,
+    completion: @escaping @Sendable (CommandOutcome) -> Void
+  ) {
+    if cancellation.isCancelled { return completion(.cancelled) }
     let pid: pid_t
     switch spawn() {
     case .success(let spawned): pid = spawned
-    case .failure(let error): return .spawnFailed(error.message)
+    case .failure(let error): return completion(.spawnFailed(error.message))
     }
     let group = LiveGroup(pgid: pid, grace: killGrace)
     let deadline = clock.now().addingTimeInterval(DurationText.seconds(timeout))
     let timer = clock.schedule(at: deadline, on: group.signalQueue) { group.stop(.timedOut) }
     cancellation.onCancel { group.signalQueue.async { group.stop(.cancelled) } }
 
-    var info = siginfo_t()
-    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
-    let reason = group.finish()
-    timer.cancel()
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    if let reason { return reason }
-    if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
-    return .signaled(status & 0x7f)
+    let exited: @Sendable () -> Void = {
+      let reason = group.finish()
+      timer.cancel()
+      var status: Int32 = 0
+      while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+      if let reason { return completion(reason) }
+      if status & 0x7f == 0 { return completion(.exited((status >> 8) & 0xff)) }
+      completion(.signaled(status & 0x7f))
+    }
+    if ChildReaper.shared.watch(pid, exited: exited) { return }
+    // No pidfd (a C library or kernel older than 2022): wait on a thread of its own.
+    Thread.detachNewThread {
+      var info = siginfo_t()
+      while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+      exited()
+    }
+  }
+
+  /// Suspends (holding no thread) until the command and everything it started are gone.
+  public func outcome(clock: any RolloutClock, cancellation: Cancellation) async -> CommandOutcome {
+    await withCheckedContinuation { continuation in
+      start(clock: clock, cancellation: cancellation) { continuation.resume(returning: $0) }
+    }
+  }
+
+  /// Blocks the calling thread until the command and everything it started are gone.
+  public func run(clock: any RolloutClock, cancellation: Cancellation) -> CommandOutcome {
+    let done = DispatchSemaphore(value: 0)
+    let box = OutcomeBox()
+    start(clock: clock, cancellation: cancellation) { outcome in
+      box.outcome = outcome
+      done.signal()
+    }
+    done.wait()
+    return box.outcome
   }
 
   private struct SpawnFailure: Error {
@@ -159,4 +191,9 @@ private final class LiveGroup: @unchecked Sendable {
     kill(-pgid, SIGKILL)
     return reason
   }
+}
+
+/// Carries `run`'s outcome from the completion to the waiting thread (the semaphore orders it).
+private final class OutcomeBox: @unchecked Sendable {
+  var outcome = CommandOutcome.cancelled
 }
