@@ -55,7 +55,7 @@ let package = Package(
       name: "FleetwaveCommands",
       dependencies: [
         "FleetCore", "FleetYAML", "Inventory", "Planner", "HTTP", "Kube", "Health", "Drivers",
-        "Executor", "Journal", "Report",
+        "Executor", "Journal", "Report", "ProcessGroups",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     /// The `fleetwave` executable: an entry point and nothing else.

@@ -10,6 +10,7 @@ import Health
 import Inventory
 import Journal
 import Planner
+import ProcessGroups
 import Report
 
 extension FleetwaveCommand {
@@ -196,6 +197,10 @@ extension FleetwaveCommand {
         print(
           Self.describe(planned, fleet: fleet, driver: kind, maxParallel: parallel), terminator: "")
         return
+      }
+      // Each cluster in flight may hold a few descriptors; say so now rather than fail later.
+      if let warning = DescriptorLimit.raise(forMaxParallel: parallel) {
+        FileHandle.standardError.write(Data((warning + "\n").utf8))
       }
 
       let sim: SimDriver?
