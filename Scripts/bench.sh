@@ -158,6 +158,12 @@ run_executor() {
     echo
   } >>"$out"
   record executor "$bin/fleetwave-bench-executor" all
+  {
+    echo "- virtual: the sim driver at virtual time, 10,000 and 100,000 clusters, 5 waves,"
+    echo "  maxParallel 1000: CPU per cluster event (goal: the 100k run at most 12 x the 10k run)."
+    echo
+  } >>"$out"
+  record executor-virtual nice -n 19 "$bin/fleetwave-bench-executor" virtual
 }
 
 run_http() {

@@ -176,7 +176,7 @@ public final class Executor: @unchecked Sendable {
   private var outcome: RunOutcome?
   private var reason: String?
   private var waitingForApproval: String?
-  private var pending: [Int] = []
+  private var pending = PendingClusters()
   private var inFlight = 0
   private var inFlightByDomain: [String: Int] = [:]
   /// Driver and gate calls whose results have not been handled yet.
@@ -416,7 +416,7 @@ public final class Executor: @unchecked Sendable {
     waves[index].startedAt = waves[index].startedAt ?? clock.now()
     emit(.waveStarted(wave: index, at: clock.now()))
     let members = slots.indices.filter { slots[$0].record.wave == wave.index }
-    pending = members.filter { slots[$0].record.phase == .pending }
+    pending = PendingClusters(members.filter { slots[$0].record.phase == .pending })
     // A resumed run finds clusters it left mid-change: ask their driver where they stand.
     for slot in members where [.upgrading, .verifying].contains(slots[slot].record.phase) {
       startUpgrade(slot, reexamining: true)
@@ -822,7 +822,7 @@ public final class Executor: @unchecked Sendable {
     reason = why
     timer?.cancel()
     timer = nil
-    pending = []
+    pending = PendingClusters()
     stage = .stopping
     waves[wave].phase = .halted
     waves[wave].haltReason = why
@@ -984,7 +984,7 @@ public final class Executor: @unchecked Sendable {
     } catch {
       recordingFailed = "cannot write the journal: \(error)"
       reason = recordingFailed
-      pending = []
+      pending = PendingClusters()
       timer?.cancel()
       timer = nil
       if stage != .finished && stage != .notStarted { stage = .stopping }

@@ -122,7 +122,7 @@ struct WaveTimeline {
 
     let perDomainLimit = maxPerDomain ?? Int.max
     var runningPerDomain = [Int](repeating: 0, count: domainIndex.count)
-    var running = FinishHeap()
+    var running = MinHeap<(finish: Instant, domain: Int)> { $0.finish < $1.finish }
     var now = ready
     var left = count
     while left > 0 {
@@ -172,41 +172,5 @@ struct WaveTimeline {
       now = next
     }
     unschedulable.sort()
-  }
-}
-
-/// A binary min-heap of running clusters by finish time.
-struct FinishHeap {
-  private var items: [(finish: Instant, domain: Int)] = []
-
-  var count: Int { items.count }
-  var peek: (finish: Instant, domain: Int)? { items.first }
-
-  mutating func push(_ item: (finish: Instant, domain: Int)) {
-    items.append(item)
-    var child = items.count - 1
-    while child > 0 {
-      let parent = (child - 1) / 2
-      guard items[child].finish < items[parent].finish else { break }
-      items.swapAt(child, parent)
-      child = parent
-    }
-  }
-
-  mutating func pop() {
-    guard !items.isEmpty else { return }
-    items.swapAt(0, items.count - 1)
-    items.removeLast()
-    var parent = 0
-    while true {
-      let left = 2 * parent + 1
-      let right = left + 1
-      var smallest = parent
-      if left < items.count, items[left].finish < items[smallest].finish { smallest = left }
-      if right < items.count, items[right].finish < items[smallest].finish { smallest = right }
-      if smallest == parent { return }
-      items.swapAt(parent, smallest)
-      parent = smallest
-    }
   }
 }

@@ -1,6 +1,7 @@
 // Executor benchmarks (run by Scripts/bench-executor.sh on a release build): scheduling
 // overhead against the ideal critical path, time from a budget-crossing failure to the halt,
-// and the exec driver against `xargs -P` running the same commands.
+// the exec driver against `xargs -P` running the same commands, and (`virtual`) CPU per cluster
+// event at virtual time for 10,000 and 100,000 clusters.
 import Drivers
 import Executor
 import FleetCore
@@ -157,11 +158,76 @@ func benchExec() throws {
         + "ratio %.3f (ideal %.1f s)", ours, theirs, ours / theirs, Double(count) / 20 * 0.2))
 }
 
+/// CPU time (user and system) this process has used so far, in seconds.
+func processCPU() -> Double {
+  var usage = rusage()
+  getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+  let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+  let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+  return user + system
+}
+
+final class EventCount: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  func add() {
+    lock.lock()
+    count += 1
+    lock.unlock()
+  }
+  var value: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return count
+  }
+}
+
+/// The sim driver at virtual time, as `simulate` runs it: CPU per cluster event at 10,000 and
+/// 100,000 clusters. Every event the executor emits counts; the CPU is the whole process's
+/// (executor, clock, sim driver), excluding the building of the plan.
+func benchVirtual() throws {
+  var perEvent: [Int: Double] = [:]
+  for count in [10_000, 100_000] {
+    let (plan, clusters) = fleetPlan(clusters: count, waves: 5, maxParallel: 1000)
+    let clock = ManualClock(start: plan.start)
+    let driver = SimDriver(
+      duration: .uniform(.seconds(30), .seconds(90)), seed: UInt64(count))
+    let executor = try Executor(
+      plan: plan, clusters: clusters, driver: driver, clock: clock,
+      options: ExecutorOptions(run: "bench", maxParallel: 1000))
+    let events = EventCount()
+    executor.observe { _ in events.add() }
+    let cpuBefore = processCPU()
+    let start = DispatchTime.now().uptimeNanoseconds
+    let summary = executor.runInVirtualTime(clock)
+    let wall = seconds(start, DispatchTime.now().uptimeNanoseconds)
+    let cpu = processCPU() - cpuBefore
+    guard summary.outcome == .succeeded else {
+      throw ExecutorError("virtual-time bench run \(summary.outcome)")
+    }
+    perEvent[count] = cpu / Double(events.value)
+    print(
+      String(
+        format: "virtual: %d clusters, 5 waves, maxParallel 1000, sim 30-90 s each: %d events, "
+          + "CPU %.2f s (wall %.2f s), %.2f us CPU per event", count, events.value, cpu, wall,
+        cpu / Double(events.value) * 1e6))
+  }
+  if let small = perEvent[10_000], let large = perEvent[100_000] {
+    let ratio = large * Double(100_000) / (small * Double(10_000))
+    print(
+      String(
+        format: "virtual: 100k run costs %.2f x the 10k run (goal <= 12 x); per event %.2f x",
+        ratio, large / small))
+  }
+}
+
 let which = CommandLine.arguments.dropFirst().first ?? "all"
 do {
   if which == "sim" || which == "all" { try benchSim() }
   if which == "halt" || which == "all" { try benchHalt() }
   if which == "exec" || which == "all" { try benchExec() }
+  // Not part of `all`: it runs 110,000 clusters.
+  if which == "virtual" { try benchVirtual() }
 } catch {
   FileHandle.standardError.write(Data("bench failed: \(error)\n".utf8))
   exit(1)
