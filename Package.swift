@@ -176,7 +176,7 @@ let package = Package(
       name: "EngineTests",
       dependencies: [
         "FleetwaveTestSupport", "Engine", "Executor", "Drivers", "Journal", "Inventory", "Planner",
-        "FleetCore",
+        "Report", "FleetCore",
       ]),
   ]
 )

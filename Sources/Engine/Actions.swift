@@ -126,11 +126,14 @@ public struct ResumeAction {
           + (header.settings["setDigest"] == nil ? "no --set arguments" : "other --set arguments")
           + "; pass exactly the --set arguments it started with")
     }
-    // The plan is the one the run froze: planning the same fleet at the run's start gives the
-    // same waves, and the digest proves the fleet is the same.
-    let plan = Planner().plan(fleet, start: header.startedAt)
+    // The run goes on with the plan it froze at its start, as long as the fleet is the same
+    // (its digest); a changed fleet is planned again at the run's start and recorded state
+    // carried over by name (--replan). A journal whose plan cannot be read is planned again.
+    let replanned = Planner().plan(fleet, start: header.startedAt)
+    var plan = FrozenPlan.decode(header.plan) ?? replanned
     let digest = FleetDigest.of(directory: fleet.directory)
     if digest != header.fleetDigest {
+      plan = replanned
       let changes = PlanChanges.between(frozen: header.plan, plan)
       guard replan || rollback else {
         throw EngineError(

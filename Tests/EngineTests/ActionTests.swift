@@ -8,6 +8,7 @@ import Foundation
 import Inventory
 import Journal
 import Planner
+import Report
 import Testing
 
 /// Collects what an action says, instead of printing it.
@@ -163,5 +164,21 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
       try ResumeAction(fleet: loaded, store: store, drivers: drivers, run: "r1", request: request)
         .run(observer: RecordingObserver())
     }
+  }
+
+  @Test func aFrozenPlanReadsBackAsTheWavesItFroze() throws {
+    let loaded = try FleetLoader.load(
+      directory: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path)
+    let plan = Planner().plan(loaded.fleet, start: Date(timeIntervalSince1970: 1_800_000_000))
+    let frozen = try #require(FrozenPlan.decode(try JSONReader.parse(PlanJSON.render(plan))))
+    // The schema does not carry a wave's estimatedDuration; everything else survives.
+    var expected = plan.waves
+    for index in expected.indices { expected[index].estimatedDuration = .zero }
+    #expect(frozen.waves == expected)
+    #expect(frozen.waves.count == 6)
+    #expect(frozen.allowedFailuresTotal == plan.allowedFailuresTotal)
+    #expect(frozen.spreadBy == plan.spreadBy)
+    #expect(frozen.start == plan.start)
+    #expect(frozen.estimatedFinish == plan.estimatedFinish)
   }
 }
