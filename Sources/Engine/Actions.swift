@@ -87,8 +87,8 @@ public struct ResumeAction {
   public var replan: Bool
   /// Roll back every cluster the run changed instead of going on (`fleetwave rollback RUN`).
   public var rollback: Bool
-  /// Journal a `resumed` record, which lifts a pause: `resume` and `rollback` do; a scheduled
-  /// `rollout --until-blocked` that continues the run does not, so a paused run stays paused.
+  /// Lift a pause: `resume` and `rollback` do; a scheduled `rollout --until-blocked` that
+  /// continues the run does not, so a paused run stays paused until someone resumes it.
   public var liftsPause = true
 
   public init(
@@ -147,7 +147,9 @@ public struct ResumeAction {
       }
     }
     let session = RunSession(run: run, journal: journal, lock: lock, rollback: rollback)
-    if liftsPause || rollback {
+    // Every pass starts with a record saying who started it (history adds passes up); only
+    // a pause that must stay is left without one, since `resumed` lifts it.
+    if liftsPause || rollback || !state.paused {
       try session.append(
         .resumed(by: request.by, pid: getpid(), host: ProcessInfo.processInfo.hostName))
     }

@@ -166,4 +166,25 @@ private func runVerbatim(_ command: String, in dir: TemporaryDirectory) throws -
     let status = try fleetwave(["status", "--fleet", "fleet"], currentDirectory: dir.path)
     #expect(status.stdout.hasPrefix("run aa-second: succeeded\n"))
   }
+
+  @Test func historyAddsUpTheDurationsOfEveryPass() throws {
+    let dir = try TemporaryDirectory("approval-duration")
+    defer { dir.remove() }
+    try writeApprovalFleet(dir)
+    // The sim driver at virtual time: each upgrade takes the default 5m, bakes none. The first
+    // pass runs two waves (10m); a day later the resumed pass runs the last (5m).
+    let first = try fleetwave(
+      ["rollout", "fleet", "--run", "r1", "--driver", "sim"],
+      environment: ["FLEETWAVE_NOW": "2027-01-18T08:00:00Z"], currentDirectory: dir.path)
+    #expect(first.status == 3)
+    let approved = try fleetwave(
+      ["rollout", "fleet", "--approve", "rest"],
+      environment: ["FLEETWAVE_NOW": "2027-01-19T08:00:00Z"], currentDirectory: dir.path)
+    #expect(approved.status == 0)
+    let history = try fleetwave(["history", "--fleet", "fleet"], currentDirectory: dir.path)
+    let row = history.stdout.split(separator: "\n").last.map {
+      $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+    }
+    #expect(row?.prefix(3) == ["r1", "succeeded", "15m"])
+  }
 }
