@@ -187,4 +187,35 @@ private func runVerbatim(_ command: String, in dir: TemporaryDirectory) throws -
     }
     #expect(row?.prefix(3) == ["r1", "succeeded", "15m"])
   }
+
+  @Test func rollbackOfARunIsAnActionNotARerunRollout() throws {
+    let dir = try TemporaryDirectory("approval-rollback")
+    defer { dir.remove() }
+    try writeApprovalFleet(dir)
+    #expect(
+      try fleetwave(
+        ["rollout", "fleet", "--run", "r1", "--approve", "rest"], currentDirectory: dir.path
+      )
+      .status == 0)
+    let rollback = try fleetwave(
+      ["rollback", "r1", "--fleet", "fleet", "--by", "ops"], currentDirectory: dir.path)
+    #expect(rollback.status == 0)
+    #expect(
+      rollback.stdout.hasSuffix(
+        """
+        rollback r1: rolled back (3 rolled-back)
+          rollback of run r1 requested by ops
+          rolled back: can-1, eu-1, us-1
+
+        """))
+    for name in ["can-1", "eu-1", "us-1"] {
+      #expect(
+        try String(contentsOfFile: dir.file("marks/\(name).rev"), encoding: .utf8) == "1.0.0\n")
+    }
+    // Rolled back is final: asking again changes nothing.
+    let again = try fleetwave(["rollback", "r1", "--fleet", "fleet"], currentDirectory: dir.path)
+    #expect(again.status == 0)
+    #expect(again.stdout == "run r1 already finished: rolled-back; nothing to do\n")
+    #expect(upgrades(dir) == ["can-1": 1, "eu-1": 1, "us-1": 1])
+  }
 }
