@@ -125,7 +125,7 @@ let package = Package(
       dependencies: ["FleetwaveTestSupport", "Inventory", "FleetYAML", "FleetCore"]),
     .testTarget(
       name: "PlannerTests",
-      dependencies: ["FleetwaveTestSupport", "Planner", "Inventory", "Report", "FleetCore"]),
+      dependencies: ["FleetwaveTestSupport", "Planner", "Report", "FleetCore"]),
     .testTarget(
       name: "HTTPTests",
       dependencies: [
@@ -148,24 +148,18 @@ let package = Package(
     .testTarget(
       name: "ExecutorTests",
       dependencies: [
-        "FleetwaveTestSupport", "Executor", "Drivers", "Planner", "Inventory", "Report",
-        "FleetCore",
+        "FleetwaveTestSupport", "Executor", "Drivers", "Planner", "Report", "FleetCore",
       ]),
     .testTarget(
       name: "FleetSimTests",
-      dependencies: [
-        "FleetwaveTestSupport",
-        "FleetSim", "FleetCore", "FleetYAML",
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "NIOPosix", package: "swift-nio"),
-      ]),
+      dependencies: ["FleetwaveTestSupport", "FleetSim", "FleetCore"]),
     .testTarget(
       name: "KubeTests",
-      dependencies: ["FleetwaveTestSupport", "Kube", "HTTP", "FleetSim", "FleetCore", "FleetYAML"]),
+      dependencies: ["FleetwaveTestSupport", "Kube", "FleetSim", "FleetCore"]),
     .testTarget(
       name: "DriversTests",
       dependencies: [
-        "FleetwaveTestSupport", "Drivers", "Kube", "HTTP", "FleetSim", "Inventory", "FleetCore",
+        "FleetwaveTestSupport", "Drivers", "Kube", "FleetSim", "Inventory", "FleetCore",
         "FleetYAML",
       ]),
     .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups", "FleetCore"]),
