@@ -251,8 +251,8 @@ extension FleetwaveCommand {
     }
 
     /// The run this invocation continues: the one --run names if it exists, else, with
-    /// --until-blocked or --approve, the fleet's unfinished run. Without them an unfinished run
-    /// is not left behind silently: a new run needs --new-run.
+    /// --until-blocked or --approve, the fleet's unfinished run. Otherwise an unfinished run is
+    /// not left behind silently: a new run (named by --run or not) needs --new-run.
     private func runToContinue(store: LocalStateStore, fleet: Fleet) throws -> StoredRun? {
       if let runID, store.listRuns().contains(runID) {
         do {
@@ -262,10 +262,9 @@ extension FleetwaveCommand {
           throw ExitCode(1)
         }
       }
-      guard runID == nil, !newRun, let unfinished = store.unfinishedRun(fleet: fleet.name) else {
-        return nil
-      }
-      if untilBlocked || !approve.isEmpty { return unfinished }
+      guard !newRun, let unfinished = store.unfinishedRun(fleet: fleet.name) else { return nil }
+      // A new run id is a new run: it is refused like any other while one is unfinished.
+      if runID == nil && (untilBlocked || !approve.isEmpty) { return unfinished }
       let id = unfinished.header.id
       var message =
         "error: run \(id) of fleet '\(fleet.name)' is unfinished ("

@@ -121,6 +121,10 @@ private func runVerbatim(_ command: String, in dir: TemporaryDirectory) throws -
           fleetwave resume r1 --fleet fleet continues it; --new-run starts another run anyway
 
         """)
+    // Naming a new run is no way around it.
+    let named = try fleetwave(["rollout", "fleet", "--run", "r2"], currentDirectory: dir.path)
+    #expect(named.status == 1)
+    #expect(named.stderr.hasPrefix("error: run r1 of fleet 'gated' is unfinished"))
     #expect(upgrades(dir) == ["can-1": 1, "eu-1": 1, "us-1": 0])
     let fresh = try fleetwave(
       ["rollout", "fleet", "--run", "r2", "--new-run"], currentDirectory: dir.path)
