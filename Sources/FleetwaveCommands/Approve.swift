@@ -11,7 +11,8 @@ extension FleetwaveCommand {
       abstract: "Approve a wave of a run; recorded in its journal with who and when.",
       discussion: """
         A run following (--follow) picks the approval up on its own; otherwise the next \
-        `fleetwave resume RUN` or `rollout --until-blocked` starts the wave.
+        `fleetwave resume RUN` or `rollout --until-blocked` starts the wave. \
+        `fleetwave rollout FLEET --approve WAVE` approves and continues in one step.
         """)
 
     @Argument(help: ArgumentHelp("The run id.", valueName: "run"))
