@@ -243,6 +243,13 @@ measure_rollout() {
   echo "| $label | $(wall_seconds "$dir/$name.time") s | $(cpu_seconds "$dir/$name.time") s | $(peak_mib "$dir/$name.time") MiB | $own_cpu | $own_rss |"
 }
 
+# A fresh work directory $1 holding a synthetic fleet of $2 clusters in $1/fleet.
+generate_fleet() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  python3 "$root/Scripts/gen-fleet.py" "$2" "$1/fleet" --layout grouped >/dev/null
+}
+
 # Starts fleet-sim over TLS on the clusters of $1/fleet, writing $1/kubeconfig; sets `sim`
 # to its pid once it serves.
 start_fleet_sim() {
@@ -264,9 +271,7 @@ run_e2e() {
   local n=${BENCH_E2E_CLUSTERS:-1000}
   echo "== e2e: rollout of $n emulated clusters: kube driver, exec + kubectl, xargs + kubectl" >&2
   local dir="$work/e2e"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  python3 "$root/Scripts/gen-fleet.py" "$n" "$dir/fleet" --layout grouped >/dev/null
+  generate_fleet "$dir" "$n"
   mkdir -p "$dir/fleet/manifests"
   # One ConfigMap per cluster; each run applies its own, so no run sees another's fields.
   local manifest
@@ -377,9 +382,7 @@ run_render() {
   local n=${BENCH_RENDER_CLUSTERS:-300}
   echo "== render: chart rollout of $n emulated clusters, shared against distinct values" >&2
   local dir="$work/render"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  python3 "$root/Scripts/gen-fleet.py" "$n" "$dir/fleet" --layout grouped >/dev/null
+  generate_fleet "$dir" "$n"
   mkdir -p "$dir/fleet/charts"
   cp -r "$root/fleets/demo/charts/checkout" "$dir/fleet/charts/checkout"
   local distinct
