@@ -68,6 +68,13 @@ extension FleetwaveCommand {
         "Write the run as a self-contained HTML page, with every measurement.", valueName: "file"))
     var html: String?
 
+    @Flag(
+      help: """
+        In GitHub Actions: do not append the Markdown report to $GITHUB_STEP_SUMMARY \
+        (appended by default).
+        """)
+    var noStepSummary = false
+
     @Option(help: ArgumentHelp("Where the exec driver keeps each cluster's log.", valueName: "dir"))
     var logDir: String?
 
@@ -292,7 +299,8 @@ extension FleetwaveCommand {
       // ends a --follow wait between passes, so SIGINT/SIGTERM are honoured in every phase.
       let interrupts = RunInterrupts()
       let signals = InterruptSignals { _, count in
-        if count == 1 {
+        // On a terminal the live view says it in its frame; a line here would tear the frame.
+        if count == 1, ProgressView.style(for: STDOUT_FILENO) == .lines {
           printError("\ninterrupt: finishing clusters in flight; interrupt again to cancel them")
         }
         interrupts.interrupt()
@@ -322,6 +330,7 @@ extension FleetwaveCommand {
       } while !interrupts.requested
 
       try writeReports(summary)
+      try publishToGitHubActions(summary)
       session.finish(summary, blocked: blocked)
       print(Self.closingLine(summary, rollback: rollbackRun != nil))
       if let blocked, untilBlocked || follow {
@@ -396,7 +405,9 @@ extension FleetwaveCommand {
       let style = ProgressView.style(for: STDOUT_FILENO)
       let progress = ProgressView(
         plan: planned, style: style, maxParallel: parallel, clock: clock,
+        ticks: manual == nil ? clock : SystemClock(),
         width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
+        colour: ProgressView.colours(for: STDOUT_FILENO),
         write: { output.write(Data($0.utf8)) })
       executor.observe { progress.handle($0) }
       progress.start()
