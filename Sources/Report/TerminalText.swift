@@ -21,11 +21,8 @@ enum TerminalText {
     var room = width
     while rest.count > room {
       let window = rest.prefix(room)
-      // Break after the last space of the window, unless that leaves the piece nearly empty.
       var cut = window.endIndex
-      if let space = window.lastIndex(of: " "),
-        window.distance(from: window.startIndex, to: space) > room / 3
-      {
+      if let space = breakingSpace(in: window, rest: rest) {
         cut = window.index(after: space)
       }
       pieces.append(String(rest[rest.startIndex..<cut]).trimmingTrailingSpaces())
@@ -34,6 +31,23 @@ enum TerminalText {
     }
     if !rest.isEmpty || pieces.isEmpty { pieces.append(String(rest)) }
     return pieces.enumerated().map { $0.offset == 0 ? $0.element : "  " + $0.element }
+  }
+
+  /// The last space of `window` worth breaking at: not in its first third (that would leave
+  /// a nearly empty piece), and not beside a comparison, so `0.279 > 0.05` stays on one line.
+  private static func breakingSpace(in window: Substring, rest: Substring) -> Substring.Index? {
+    let operators: Set<Substring> = [">", "<", ">=", "<=", "==", "!="]
+    var end = window.endIndex
+    while let space = window[window.startIndex..<end].lastIndex(of: " ") {
+      guard window.distance(from: window.startIndex, to: space) > window.count / 3 else {
+        return nil
+      }
+      let before = window[window.startIndex..<space].split(separator: " ").last ?? ""
+      let after = rest[rest.index(after: space)...].prefix { $0 != " " }
+      if !operators.contains(before) && !operators.contains(after) { return space }
+      end = space
+    }
+    return nil
   }
 
   /// The colour a line takes from the state it reports.

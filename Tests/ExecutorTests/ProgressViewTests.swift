@@ -178,16 +178,27 @@ final class Captured: @unchecked Sendable {
         "k1 failed: gate prometheus…1\"}[1m])): failed (1) > failureLimit (0); "
           + "last: 0.279 > 0.05",
       ])
-    // At 60 columns the long lines wrap at spaces; nothing is cut.
+    // At 60 columns the long lines wrap at spaces, never beside a comparison; nothing is cut.
     #expect(
       view.terminalLines() == [
         "fleetwave rollout test  elapsed 0s  about 1m30s left",
         "▸ 0 canary (canary)  running  1/1  failed 1  gates 0/1",
         "  passed, last 0.279 > 0.05",
         "· 1 prod  pending  0/3",
-        "k1 failed: gate prometheus…1\"}[1m])): failed (1) >",
-        "  failureLimit (0); last: 0.279 > 0.05",
+        "k1 failed: gate prometheus…1\"}[1m])): failed",
+        "  (1) > failureLimit (0); last: 0.279 > 0.05",
       ])
+  }
+
+  @Test func aComparisonIsNeverSplitAcrossLines() {
+    #expect(
+      TerminalText.wrap("wave prod gate error ratio: last 0.279 > 0.05 in 3", width: 40) == [
+        "wave prod gate error ratio: last",
+        "  0.279 > 0.05 in 3",
+      ])
+    #expect(
+      TerminalText.elide("prod-eu-west-1-a-very-long-cluster-name", to: 15)
+        == "prod-eu…er-name")
   }
 
   @Test func coloursFollowTheStateAndOnlyWhenAsked() throws {
