@@ -407,7 +407,7 @@ extension FleetwaveCommand {
         plan: planned, style: style, maxParallel: parallel, clock: clock,
         ticks: manual == nil ? clock : SystemClock(),
         width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
-        colour: ProgressView.colours(for: STDOUT_FILENO),
+        colour: ProgressView.colours(for: STDOUT_FILENO), resumeCommand: resumeCommand(session.run),
         write: { output.write(Data($0.utf8)) })
       executor.observe { progress.handle($0) }
       progress.start()

@@ -10,7 +10,11 @@ extension FleetwaveCommand.Rollout {
   func publishToGitHubActions(_ summary: RunSummary) throws {
     guard let actions = GitHubActions() else { return }
     let file = fleet.hasSuffix(".yaml") || fleet.hasSuffix(".yml") ? fleet : fleet + "/fleet.yaml"
-    for line in GitHubActions.annotations(summary, file: file) { print(line) }
+    for line in GitHubActions.annotations(
+      summary, file: file, resumeCommand: resumeCommand(summary.run))
+    {
+      print(line)
+    }
     guard !noStepSummary, let stepSummary = actions.stepSummary else { return }
     if let markdown,
       URL(fileURLWithPath: markdown).standardizedFileURL
@@ -24,5 +28,24 @@ extension FleetwaveCommand.Rollout {
       printError("error: cannot append to $GITHUB_STEP_SUMMARY: \(error.localizedDescription)")
       throw ExitCode(1)
     }
+  }
+}
+
+extension FleetwaveCommand.Rollout {
+  /// `fleetwave resume RUN` with what it needs to find the run: the state directory this run
+  /// uses, or the fleet whose default state directory it is.
+  func resumeCommand(_ run: String) -> String {
+    let location =
+      state.map { "--state \(Self.shellWord($0))" } ?? "--fleet \(Self.shellWord(fleet))"
+    return "fleetwave resume \(Self.shellWord(run)) \(location)"
+  }
+
+  /// `word` as one shell word: as is when plainly safe (the usual run id and path), else quoted.
+  static func shellWord(_ word: String) -> String {
+    let safe = word.allSatisfy {
+      $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:@%+,".contains($0))
+    }
+    if safe && !word.isEmpty { return word }
+    return Escaping.shellWord(word)
   }
 }

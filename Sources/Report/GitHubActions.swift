@@ -20,7 +20,11 @@ public struct GitHubActions: Sendable {
   /// Workflow commands for the run: an error for every cluster and wave gate that failed and for
   /// a halt; a warning for clusters rolled back with their wave, cancelled or left mid-change,
   /// and for a run that stopped and can be resumed. `file` is the fleet file they point at.
-  public static func annotations(_ summary: RunSummary, file: String?) -> [String] {
+  /// `resumeCommand` is how to go on with a stopped run (`fleetwave resume RUN` by default).
+  public static func annotations(
+    _ summary: RunSummary, file: String?, resumeCommand: String? = nil
+  ) -> [String] {
+    let resume = resumeCommand ?? "fleetwave resume \(summary.run)"
     var errors: [Annotation] = []
     var warnings: [Annotation] = []
     let waveNames = Dictionary(summary.waves.map { ($0.index, $0.name) }) { first, _ in first }
@@ -78,8 +82,8 @@ public struct GitHubActions: Sendable {
       let message =
         summary.waitingForApproval.map {
           "wave \($0) waits for approval: fleetwave approve \(summary.run) --wave \($0), "
-            + "then fleetwave resume \(summary.run)"
-        } ?? "continue it with: fleetwave resume \(summary.run)"
+            + "then \(resume)"
+        } ?? "continue it with: \(resume)"
       warnings.append(Annotation(title: "rollout \(summary.run) stopped", message: message))
     }
     return capped(errors, "error", file: file) + capped(warnings, "warning", file: file)

@@ -17,6 +17,8 @@ public final class ProgressView: @unchecked Sendable {
   private let write: @Sendable (String) -> Void
   private let width: Int
   private let colour: Bool
+  /// How to go on after Ctrl-C, as the command line that started the run says it.
+  private let resumeCommand: String?
 
   private let lock = NSLock()
   private let queue = DispatchQueue(label: "fleetwave.progress")
@@ -71,8 +73,9 @@ public final class ProgressView: @unchecked Sendable {
   public init(
     plan: Plan, style: Style, maxParallel: Int, clock: any RolloutClock = SystemClock(),
     ticks: (any RolloutClock)? = nil, width: Int = 100, colour: Bool = false,
-    write: @escaping @Sendable (String) -> Void
+    resumeCommand: String? = nil, write: @escaping @Sendable (String) -> Void
   ) {
+    self.resumeCommand = resumeCommand
     self.plan = plan
     self.style = style
     self.maxParallel = max(1, maxParallel)
@@ -247,7 +250,7 @@ public final class ProgressView: @unchecked Sendable {
   /// After Ctrl-C, the command that goes on from where the run stopped.
   private func resumeHint() -> String? {
     guard interrupted, outcome == .interrupted, let run else { return nil }
-    return "to continue: fleetwave resume \(run)"
+    return "to continue: \(resumeCommand ?? "fleetwave resume \(run)")"
   }
 
   private func redraw() {
