@@ -18,7 +18,7 @@ final class BackgroundProcess {
 
   init(_ arguments: [String], log: String) {
     ProcessGroupCommand(
-      command: shellCommand(arguments), environment: ProcessInfo.processInfo.environment,
+      command: shellCommand(arguments), environment: childEnvironment(),
       logPath: log, timeout: .seconds(600), killGrace: 2
     ).start(clock: SystemClock(), cancellation: stopping) { [ended] _ in ended.signal() }
   }
@@ -39,7 +39,7 @@ func runToEnd(_ arguments: [String], in directory: TemporaryDirectory) -> String
   let name = UUID().uuidString.prefix(8)
   let output = directory.file("out-\(name)")
   let outcome = ProcessGroupCommand(
-    command: shellCommand(arguments), environment: ProcessInfo.processInfo.environment,
+    command: shellCommand(arguments), environment: childEnvironment(),
     logPath: directory.file("log-\(name)"), stdoutPath: output, timeout: .seconds(30)
   ).run(clock: SystemClock(), cancellation: Cancellation())
   defer {
