@@ -174,7 +174,7 @@ extension FleetwaveCommand {
 
     func run() throws {
       let loaded = try loadFleet(
-        fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown))
+        fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown ?? stepSummary))
       let fleet = loaded.fleet
       let kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
@@ -577,6 +577,9 @@ func loadFleet(_ path: String, reports: InvalidFleetReports? = nil) throws -> Lo
   } catch {
     for diagnostic in error.diagnostics { printError(diagnostic.description) }
     reports?.write(fleet: path, diagnostics: error.diagnostics)
+    if reports != nil, GitHubActions() != nil {
+      for line in GitHubActions.annotations(error.diagnostics) { print(line) }
+    }
     throw ExitCode(1)
   }
 }

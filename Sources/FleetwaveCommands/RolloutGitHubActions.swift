@@ -49,3 +49,8 @@ extension FleetwaveCommand.Rollout {
     return Escaping.shellWord(word)
   }
 }
+
+extension FleetwaveCommand.Rollout {
+  /// The step summary a run's Markdown goes to by default, inside GitHub Actions.
+  var stepSummary: String? { noStepSummary ? nil : GitHubActions()?.stepSummary }
+}

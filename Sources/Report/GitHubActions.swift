@@ -110,9 +110,24 @@ public struct GitHubActions: Sendable {
     try handle.write(contentsOf: Data(text.utf8))
   }
 
+  /// An `::error` for every error of a fleet that did not load, at its file, line and column.
+  public static func annotations(_ diagnostics: [Diagnostic]) -> [String] {
+    let errors = diagnostics.filter { $0.severity == .error }.map { diagnostic in
+      Annotation(
+        title: "invalid fleet",
+        message: ([diagnostic.message] + diagnostic.notes.map(\.message)).joined(separator: "; "),
+        file: diagnostic.mark?.file.path, line: diagnostic.mark?.line,
+        column: diagnostic.mark?.column)
+    }
+    return capped(errors, "error", file: nil)
+  }
+
   private struct Annotation {
     var title: String
     var message: String
+    var file: String? = nil
+    var line: Int? = nil
+    var column: Int? = nil
   }
 
   private static func capped(_ annotations: [Annotation], _ kind: String, file: String?)
@@ -133,7 +148,9 @@ public struct GitHubActions: Sendable {
 
   private static func command(_ kind: String, _ annotation: Annotation, file: String?) -> String {
     var properties: [String] = []
-    if let file { properties.append("file=" + escapeProperty(file)) }
+    if let file = annotation.file ?? file { properties.append("file=" + escapeProperty(file)) }
+    if let line = annotation.line { properties.append("line=\(line)") }
+    if let column = annotation.column { properties.append("col=\(column)") }
     properties.append("title=" + escapeProperty(annotation.title))
     return "::\(kind) \(properties.joined(separator: ","))::\(escapeData(annotation.message))"
   }

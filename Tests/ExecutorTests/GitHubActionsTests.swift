@@ -106,6 +106,26 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir.file("other.md")))
   }
 
+  @Test func anInvalidFleetIsAnnotatedAtItsLineAndSummarized() throws {
+    let dir = try TemporaryDirectory("github-actions")
+    defer { dir.remove() }
+    let file = try writeTinyFleet(dir, driver: "sim")
+    let text = try String(contentsOfFile: file, encoding: .utf8)
+    try text.replacingOccurrences(of: "maxParallel: 2", with: "maxParalel: 2")
+      .write(toFile: file, atomically: true, encoding: .utf8)
+    let result = try fleetwave(
+      ["rollout", "fleet", "--run", "r1"],
+      environment: ["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": dir.file("summary.md")],
+      currentDirectory: dir.path)
+    #expect(result.status == 1)
+    #expect(
+      result.stdout
+        == "::error file=fleet/fleet.yaml,line=26,col=3,title=invalid fleet::unknown key "
+        + "'maxParalel' in rollout; did you mean 'maxParallel'?\n")
+    let summary = try String(contentsOfFile: dir.file("summary.md"), encoding: .utf8)
+    #expect(summary.hasPrefix("## Fleetwave: fleet `fleet` is invalid\n"), "\(summary)")
+  }
+
   @Test func propertiesAndMessagesAreEscapedAsTheRunnerDecodesThem() {
     let start = Date(timeIntervalSince1970: 1_800_000_000)
     let summary = RunSummary(
