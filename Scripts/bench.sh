@@ -4,13 +4,14 @@
 #   Scripts/bench.sh                 every section (10+ minutes on 2 cores)
 #   Scripts/bench.sh yaml plan ...   only the named sections, in that order, written to
 #                                    $TMPDIR/fleetwave-bench/benchmarks.md
-# Sections: yaml inventory plan executor http sim e2e
-# Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_OUT (default docs/benchmarks.md).
+# Sections: yaml inventory plan executor http sim e2e render
+# Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 300),
+#   BENCH_OUT (default docs/benchmarks.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_sections=(yaml inventory plan executor http sim e2e)
+all_sections=(yaml inventory plan executor http sim e2e render)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for section in "${sections[@]}"; do
@@ -242,13 +243,35 @@ measure_rollout() {
   echo "| $label | $(wall_seconds "$dir/$name.time") s | $(cpu_seconds "$dir/$name.time") s | $(peak_mib "$dir/$name.time") MiB | $own_cpu | $own_rss |"
 }
 
+# A fresh work directory $1 holding a synthetic fleet of $2 clusters in $1/fleet.
+generate_fleet() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  python3 "$root/Scripts/gen-fleet.py" "$2" "$1/fleet" --layout grouped >/dev/null
+}
+
+# Starts fleet-sim over TLS on the clusters of $1/fleet, writing $1/kubeconfig; sets `sim`
+# to its pid once it serves.
+start_fleet_sim() {
+  local dir=$1 _
+  "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
+    --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
+  sim=$!
+  background+=("$sim")
+  for _ in $(seq 1 300); do
+    [ -s "$dir/kubeconfig" ] && grep -q "metrics:" "$dir/sim.out" 2>/dev/null && return 0
+    kill -0 "$sim" 2>/dev/null || { cat "$dir/sim.err" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "bench.sh: fleet-sim did not start; see $dir/sim.err" >&2
+  return 1
+}
+
 run_e2e() {
   local n=${BENCH_E2E_CLUSTERS:-1000}
   echo "== e2e: rollout of $n emulated clusters: kube driver, exec + kubectl, xargs + kubectl" >&2
   local dir="$work/e2e"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  python3 "$root/Scripts/gen-fleet.py" "$n" "$dir/fleet" --layout grouped >/dev/null
+  generate_fleet "$dir" "$n"
   mkdir -p "$dir/fleet/manifests"
   # One ConfigMap per cluster; each run applies its own, so no run sees another's fields.
   local manifest
@@ -302,16 +325,7 @@ rollout:
 YAML
   done
   echo "== e2e: starting fleet-sim with $n virtual clusters" >&2
-  "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
-    --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
-  local sim=$!
-  background+=("$sim")
-  local _
-  for _ in $(seq 1 300); do
-    [ -s "$dir/kubeconfig" ] && grep -q "metrics:" "$dir/sim.out" 2>/dev/null && break
-    kill -0 "$sim" 2>/dev/null || { cat "$dir/sim.err" >&2; return 1; }
-    sleep 0.1
-  done
+  start_fleet_sim "$dir" || return 1
   local contexts
   contexts=$("$kubectl" --kubeconfig "$dir/kubeconfig" config get-contexts -o name | sort)
 
@@ -359,6 +373,103 @@ for name in sys.argv[1:]:
   } >>"$out"
   kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
   echo "== e2e done" >&2
+}
+
+# A chart rollout where clusters share their values (every cluster of an environment and
+# region) against one where every cluster's values are its own: the kube driver renders once
+# per distinct input, so the first should cost a fraction of the second.
+run_render() {
+  local n=${BENCH_RENDER_CLUSTERS:-300}
+  echo "== render: chart rollout of $n emulated clusters, shared against distinct values" >&2
+  local dir="$work/render"
+  generate_fleet "$dir" "$n"
+  mkdir -p "$dir/fleet/charts"
+  cp -r "$root/fleets/demo/charts/checkout" "$dir/fleet/charts/checkout"
+  local distinct
+  distinct=$(python3 - "$dir/fleet" <<'PY'
+import glob, os, re, sys
+root = sys.argv[1]
+inputs = set()
+for path in glob.glob(os.path.join(root, "clusters", "*.yaml")):
+    text = open(path).read()
+    for name, labels in re.findall(r"name: (\S+)\n\s+labels: \{([^}]*)\}", text):
+        fields = dict(part.split(": ", 1) for part in labels.split(", "))
+        override = os.path.exists(os.path.join(root, "values", "clusters", name + ".yaml"))
+        inputs.add(name if override else (fields["env"], fields["region"]))
+print(len(inputs))
+PY
+)
+  local variant
+  for variant in shared distinct; do
+    local layer=""
+    if [ "$variant" = distinct ]; then
+      layer='  - values/own/{{ .name }}.yaml'
+      python3 - "$dir/fleet" <<'PY'
+import glob, os, re, sys
+root = sys.argv[1]
+os.makedirs(os.path.join(root, "values", "own"), exist_ok=True)
+for path in glob.glob(os.path.join(root, "clusters", "*.yaml")):
+    for name in re.findall(r"name: (\S+)", open(path).read()):
+        with open(os.path.join(root, "values", "own", name + ".yaml"), "w") as f:
+            f.write(f"config:\n  cluster: {name}\n")
+PY
+    fi
+    cat >"$dir/fleet/$variant.yaml" <<YAML
+# $n clusters from Scripts/gen-fleet.py, rolled out by Scripts/bench.sh render.
+apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {name: bench-render-$variant}
+release: {name: app-$variant, namespace: app, version: 2.3.1, chart: charts/checkout, driver: kube}
+values:
+  - values/base.yaml
+  - values/env/{{ .labels.env }}.yaml
+  - values/region/{{ .labels.region }}.yaml
+  - path: values/clusters/{{ .name }}.yaml
+    optional: true
+$layer
+defaults:
+  context: "{{ .name }}"
+clustersFrom: clusters/*.yaml
+rollout:
+  canary: {selector: canary=true}
+  waves:
+    - {name: rest}
+  maxParallel: 50
+  clusterTimeout: 2m
+  failurePolicy: {maxFailuresPerWave: 5%, rollback: none}
+YAML
+  done
+  echo "== render: starting fleet-sim with $n virtual clusters" >&2
+  start_fleet_sim "$dir" || return 1
+  local rows=()
+  echo "== render: shared values ($distinct distinct inputs)" >&2
+  rows+=("$(measure_rollout "values shared: $distinct distinct inputs" "$dir" shared \
+    fleet/shared.yaml --kubeconfig "$dir/kubeconfig")")
+  echo "== render: distinct values ($n distinct inputs)" >&2
+  rows+=("$(measure_rollout "values distinct: $n distinct inputs" "$dir" distinct \
+    fleet/distinct.yaml --kubeconfig "$dir/kubeconfig")")
+  local ratio
+  ratio=$(awk -v a="$(cpu_seconds "$dir/shared.time")" -v b="$(cpu_seconds "$dir/distinct.time")" \
+    'BEGIN {printf "%.2f", b / a}')
+  {
+    echo "## Rendering: once per distinct input"
+    echo
+    echo "A rollout of the demo chart to $n emulated clusters with the \`kube\` driver, twice: with"
+    echo "values layered by environment and region as Scripts/gen-fleet.py writes them, and with"
+    echo "one more layer that makes every cluster's values its own. \`helm template\` runs once per"
+    echo "distinct input, so the second run renders $n times where the first renders $distinct"
+    echo "times. CPU with children, distinct against shared: **$ratio x**."
+    echo
+    echo "| run | wall | CPU, with children | peak RSS, largest process | CPU, fleetwave alone | peak RSS, fleetwave alone |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Commands, in \`$dir\`: \`fleetwave rollout fleet/shared.yaml --kubeconfig kubeconfig\` and"
+    echo "\`fleetwave rollout fleet/distinct.yaml --kubeconfig kubeconfig\`."
+    echo
+  } >>"$out"
+  kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
+  echo "== render done" >&2
 }
 
 for section in "${sections[@]}"; do

@@ -35,18 +35,7 @@ extension FleetwaveCommand.Rollout {
   /// `fleetwave resume RUN` with what it needs to find the run: the state directory this run
   /// uses, or the fleet whose default state directory it is.
   func resumeCommand(_ run: String) -> String {
-    let location =
-      state.map { "--state \(Self.shellWord($0))" } ?? "--fleet \(Self.shellWord(fleet))"
-    return "fleetwave resume \(Self.shellWord(run)) \(location)"
-  }
-
-  /// `word` as one shell word: as is when plainly safe (the usual run id and path), else quoted.
-  static func shellWord(_ word: String) -> String {
-    let safe = word.allSatisfy {
-      $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:@%+,".contains($0))
-    }
-    if safe && !word.isEmpty { return word }
-    return Escaping.shellWord(word)
+    "fleetwave resume \(NextSteps.quoted(run))\(NextSteps(fleet: fleet, state: state).location)"
   }
 }
 

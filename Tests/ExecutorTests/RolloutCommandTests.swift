@@ -169,11 +169,16 @@ func states(_ report: Value) -> [String: String] {
         """
         rollout r2: interrupted (3 succeeded, 3 not-started)
           waiting for approval of wave 'rest'
-          to go on, run again with --approve rest
+          to go on, approve the wave and resume the run:
+            fleetwave approve r2 --wave rest --fleet \(dir.file("fleet"))
+            fleetwave resume r2 --fleet \(dir.file("fleet"))
+          or in one step: fleetwave rollout \(dir.file("fleet")) --approve rest
 
         """))
+    // The approval continues run r2: the three clusters already done are not started again.
     let approved = try fleetwave(["rollout", dir.file("fleet"), "--approve", "rest"])
     #expect(approved.status == 0)
+    #expect(approved.stdout.hasSuffix("rollout r2: succeeded (6 succeeded)\n"))
   }
 
   @Test func dryRunSaysWhatWouldRunAndRunsNothing() throws {
