@@ -196,7 +196,8 @@ struct RunPasses {
     let interrupts = RunInterrupts()
     let observer = self.observer
     let signals = InterruptSignals { _, count in
-      if count == 1 {
+      // On a terminal the live view says it in its frame; a line here would tear the frame.
+      if count == 1, isatty(STDOUT_FILENO) != 1 {
         FileHandle.standardError.write(
           Data("\ninterrupt: finishing clusters in flight; interrupt again to cancel them\n".utf8))
       }

@@ -69,6 +69,13 @@ extension FleetwaveCommand {
         "Write the run as a self-contained HTML page, with every measurement.", valueName: "file"))
     var html: String?
 
+    @Flag(
+      help: """
+        In GitHub Actions: do not append the Markdown report to $GITHUB_STEP_SUMMARY \
+        (appended by default).
+        """)
+    var noStepSummary = false
+
     @Option(help: ArgumentHelp("Where the exec driver keeps each cluster's log.", valueName: "dir"))
     var logDir: String?
 
@@ -168,7 +175,7 @@ extension FleetwaveCommand {
 
     func run() throws {
       let loaded = try loadFleet(
-        fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown))
+        fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown ?? stepSummary))
       let fleet = loaded.fleet
       var kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
@@ -218,7 +225,7 @@ extension FleetwaveCommand {
       sim.seed = simSeed
       sim.realTime = realTime
 
-      let observer = RolloutOutput()
+      let observer = RolloutOutput(resumeCommand: resumeCommand(runID))
       let result: RunResult
       do {
         let drivers = try RunDrivers.make(
@@ -243,6 +250,8 @@ extension FleetwaveCommand {
         printError("error: \(error.message)")
         throw ExitCode(error.exitCode)
       }
+      // Before finishRun, which ends the command with the run's exit code.
+      if let summary = result.summary { try publishToGitHubActions(summary) }
       try finishRun(
         result,
         reports: RunReportFiles(json: reportJson, junit: junit, markdown: markdown, html: html),
@@ -384,6 +393,9 @@ func loadFleet(_ path: String, reports: InvalidFleetReports? = nil) throws -> Lo
   } catch {
     for diagnostic in error.diagnostics { printError(diagnostic.description) }
     reports?.write(fleet: path, diagnostics: error.diagnostics)
+    if reports != nil, GitHubActions() != nil {
+      for line in GitHubActions.annotations(error.diagnostics) { print(line) }
+    }
     throw ExitCode(1)
   }
 }
@@ -402,6 +414,10 @@ func requireCluster(_ name: String, in fleet: Fleet) throws {
 /// error, other lines on standard output.
 final class RolloutOutput: RunObserver {
   private var progress: ProgressView?
+  /// What the live view prints after Ctrl-C.
+  private let resumeCommand: String?
+
+  init(resumeCommand: String? = nil) { self.resumeCommand = resumeCommand }
 
   func note(_ line: String) { printError(line) }
 
@@ -413,7 +429,9 @@ final class RolloutOutput: RunObserver {
     let output = FileHandle.standardOutput
     let progress = ProgressView(
       plan: plan, style: ProgressView.style(for: STDOUT_FILENO), maxParallel: maxParallel,
-      clock: clock, width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
+      clock: clock, ticks: clock is ManualClock ? SystemClock() : clock,
+      width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
+      colour: ProgressView.colours(for: STDOUT_FILENO), resumeCommand: resumeCommand,
       write: { output.write(Data($0.utf8)) })
     executor.observe { progress.handle($0) }
     progress.start()

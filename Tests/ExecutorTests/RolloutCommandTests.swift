@@ -243,6 +243,7 @@ func states(_ report: Value) -> [String: String] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: BuiltProducts.path("fleetwave"))
     process.arguments = arguments
+    process.environment = childEnvironment()
     FileManager.default.createFile(atPath: dir.file("out.txt"), contents: nil)
     FileManager.default.createFile(atPath: dir.file("err.txt"), contents: nil)
     process.standardOutput = FileHandle(forWritingAtPath: dir.file("out.txt"))
