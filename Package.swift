@@ -38,14 +38,14 @@ let package = Package(
     /// Kubeconfig, a Kubernetes API client on the HTTP transport, Lease locks, revision records.
     .target(name: "Kube", dependencies: ["CZlib", "HTTP", "FleetCore", "FleetYAML"]),
     /// Health gates: HTTP probes, Prometheus analysis, commands.
-    .target(name: "Health", dependencies: ["HTTP", "ProcessGroups", "FleetCore"]),
+    .target(name: "Health", dependencies: ["HTTP", "Kube", "ProcessGroups", "FleetCore"]),
     /// Runs commands in their own process group: bounded, cancellable, leaving nothing behind.
     .target(name: "ProcessGroups", dependencies: ["FleetCore"]),
     /// How one cluster is upgraded and rolled back: kube, helm, exec and sim drivers.
     .target(
       name: "Drivers", dependencies: ["Kube", "ProcessGroups", "FleetCore", "FleetYAML"]),
     /// The Dispatch-based rollout engine: limits, bake timers, failure budgets, halt, rollback.
-    .target(name: "Executor", dependencies: ["Drivers", "Planner", "FleetCore"]),
+    .target(name: "Executor", dependencies: ["Drivers", "Health", "Planner", "FleetCore"]),
     /// Durable run state: write-ahead journal, resume, history, run locks.
     .target(name: "Journal", dependencies: ["FleetCore"]),
     /// Progress display and reports: JSON, JUnit XML, Markdown, HTML.
