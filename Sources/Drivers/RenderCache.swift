@@ -22,25 +22,34 @@ public struct RenderKey: Hashable, Sendable {
 /// for a key being rendered wait for that render instead of starting their own.
 ///
 /// Renders are blocking work (a child process and its output); at most `concurrency` run at
-/// once, each on a Dispatch thread of its own, so a wave of a thousand clusters neither
-/// blocks the cooperative pool nor starts a thousand `helm` processes. Failures are not kept:
-/// the next cluster with the same key tries again (a render that failed for a passing reason,
-/// such as a full disk, must not fail the rest of the fleet).
-public actor RenderCache {
+/// once, each on a Dispatch thread, so a wave of a thousand clusters neither starts a thousand
+/// `helm` processes nor holds a thread per waiting cluster. The cache is a lock and callbacks,
+/// not an actor: an actor would run on the cooperative pool, which callers that block a pool
+/// thread on a driver call (commands, tests) can exhaust, and the render would never be
+/// handed back. Failures are not kept: the next cluster with the same key tries again (a
+/// render that failed for a passing reason, such as a full disk, must not fail the rest of
+/// the fleet).
+public final class RenderCache: @unchecked Sendable {
   public let capacity: Int
   public let concurrency: Int
-  /// How many renders ran (hits excluded): for tests and benchmarks.
-  public private(set) var renders = 0
 
+  private typealias Waiter = @Sendable (Result<[Value], DriverError>) -> Void
+  private enum State {
+    case rendering([Waiter])
+    case rendered([Value])
+  }
+  private struct Entry {
+    var state: State
+    var lastUsed: Int
+  }
+
+  private let lock = NSLock()
   private var entries: [RenderKey: Entry] = [:]
   private var tick = 0
   private var running = 0
-  private var waiting: [CheckedContinuation<Void, Never>] = []
-
-  private struct Entry {
-    let task: Task<[Value], any Error>
-    var lastUsed: Int
-  }
+  /// Renders waiting for one of the `concurrency` slots, oldest first.
+  private var queued: [@Sendable () -> Void] = []
+  private var rendersStarted = 0
 
   public init(
     capacity: Int = 256, concurrency: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)
@@ -49,70 +58,86 @@ public actor RenderCache {
     self.concurrency = max(1, concurrency)
   }
 
+  /// How many renders ran (hits excluded): for tests and benchmarks.
+  public var renders: Int { lock.withLock { rendersStarted } }
+
   /// The objects for `key`: the cached render, the one in flight, or a new one by `render`.
   public func objects(
     _ key: RenderKey, render: @escaping @Sendable () throws(DriverError) -> [Value]
   ) async throws(DriverError) -> [Value] {
+    let result = await withCheckedContinuation {
+      (continuation: CheckedContinuation<Result<[Value], DriverError>, Never>) in
+      request(key, render) { continuation.resume(returning: $0) }
+    }
+    return try result.get()
+  }
+
+  private func request(
+    _ key: RenderKey, _ render: @escaping @Sendable () throws(DriverError) -> [Value],
+    _ waiter: @escaping Waiter
+  ) {
+    lock.lock()
     tick += 1
-    let task: Task<[Value], any Error>
-    if let entry = entries[key] {
-      entries[key]?.lastUsed = tick
-      task = entry.task
-    } else {
-      renders += 1
-      task = Task { try await self.run(render) }
-      entries[key] = Entry(task: task, lastUsed: tick)
-      evictIfFull()
-    }
-    do {
-      return try await task.value
-    } catch {
-      if entries[key]?.task == task { entries[key] = nil }
-      if let error = error as? DriverError { throw error }
-      throw DriverError(.setup, "render failed: \(error)")
-    }
-  }
-
-  private func run(_ render: @escaping @Sendable () throws(DriverError) -> [Value]) async throws
-    -> [Value]
-  {
-    await acquire()
-    defer { release() }
-    return try await withCheckedThrowingContinuation { continuation in
-      DispatchQueue.global().async {
-        do throws(DriverError) {
-          continuation.resume(returning: try render())
-        } catch {
-          continuation.resume(throwing: error)
-        }
+    if var entry = entries[key] {
+      entry.lastUsed = tick
+      switch entry.state {
+      case .rendered(let objects):
+        entries[key] = entry
+        lock.unlock()
+        waiter(.success(objects))
+      case .rendering(let waiters):
+        entry.state = .rendering(waiters + [waiter])
+        entries[key] = entry
+        lock.unlock()
       }
-    }
-  }
-
-  /// Drops the least recently used entries until the cache fits. A render still in flight
-  /// that is dropped finishes for the clusters already waiting on it.
-  private func evictIfFull() {
-    guard entries.count > capacity else { return }
-    let byAge = entries.sorted { $0.value.lastUsed < $1.value.lastUsed }
-    for (key, _) in byAge.prefix(entries.count - capacity) {
-      entries[key] = nil
-    }
-  }
-
-  private func acquire() async {
-    if running < concurrency {
-      running += 1
       return
     }
-    await withCheckedContinuation { waiting.append($0) }
+    rendersStarted += 1
+    entries[key] = Entry(state: .rendering([waiter]), lastUsed: tick)
+    evictIfFull()
+    let job: @Sendable () -> Void = { [self] in run(key, render) }
+    guard running < concurrency else {
+      queued.append(job)
+      lock.unlock()
+      return
+    }
+    running += 1
+    lock.unlock()
+    DispatchQueue.global().async(execute: job)
   }
 
-  private func release() {
-    if waiting.isEmpty {
-      running -= 1
-    } else {
-      // The slot passes straight to the next waiter.
-      waiting.removeFirst().resume()
+  private func run(_ key: RenderKey, _ render: @Sendable () throws(DriverError) -> [Value]) {
+    let result: Result<[Value], DriverError>
+    do throws(DriverError) {
+      result = .success(try render())
+    } catch {
+      result = .failure(error)
+    }
+    lock.lock()
+    var waiters: [Waiter] = []
+    if case .rendering(let pending)? = entries[key]?.state { waiters = pending }
+    switch result {
+    case .success(let objects): entries[key]?.state = .rendered(objects)
+    case .failure: entries[key] = nil
+    }
+    // The slot passes straight to the oldest queued render.
+    let next = queued.isEmpty ? nil : queued.removeFirst()
+    if next == nil { running -= 1 }
+    lock.unlock()
+    if let next { DispatchQueue.global().async(execute: next) }
+    for waiter in waiters { waiter(result) }
+  }
+
+  /// Drops the least recently used finished renders until the cache fits (called under the
+  /// lock). Renders in flight stay: their waiters are kept in the entry.
+  private func evictIfFull() {
+    guard entries.count > capacity else { return }
+    let finished = entries.filter {
+      if case .rendered = $0.value.state { return true }
+      return false
+    }.sorted { $0.value.lastUsed < $1.value.lastUsed }
+    for (key, _) in finished.prefix(entries.count - capacity) {
+      entries[key] = nil
     }
   }
 }
