@@ -28,7 +28,7 @@ public struct CommandGate: HealthGate {
     self.environment = environment
   }
 
-  public var name: String { "command \(spec.command)" }
+  public var name: String { HealthCheckSpec.command(spec).name }
 
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     -> GateResult

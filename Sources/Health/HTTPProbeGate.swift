@@ -14,7 +14,7 @@ public struct HTTPProbeGate: HealthGate {
     self.variables = variables
   }
 
-  public var name: String { "http \(spec.url)" }
+  public var name: String { HealthCheckSpec.http(spec).name }
 
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     -> GateResult
