@@ -47,7 +47,7 @@ import Testing
   }
 
   /// Laid out by a browser, the window band covers the bar of the cluster that waits for it.
-  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")))
+  @Test(.enabled(if: HeadlessChromium.isInstalled))
   func chromiumLaysTheWindowUnderTheWaitingCluster() throws {
     let dir = try TemporaryDirectory("plan-page")
     defer { dir.remove() }
@@ -64,12 +64,7 @@ import Testing
       """
     let probed = try dir.write(
       "plan.html", page.replacingOccurrences(of: "</body>", with: probe + "</body>"))
-    let flags = [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-      "--window-size=1400,1000", "--user-data-dir=\(dir.file("profile"))",
-    ]
-    let dom = try runProcess(
-      "/usr/bin/chromium", flags + ["--dump-dom", "file://\(probed)"], timeout: 120)
+    let dom = try HeadlessChromium.run(probed, ["--dump-dom"], in: dir, windowSize: "1400,1000")
     let title = try #require(
       dom.stdout.firstMatch(
         of:
