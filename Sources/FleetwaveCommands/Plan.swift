@@ -85,7 +85,7 @@ extension FleetwaveCommand {
       case .json: text = PlanJSON.render(plan, checks: checks)
       case .markdown: text = PlanMarkdown.render(plan, checks: checks)
       case .mermaid: text = PlanMermaid.render(plan)
-      case .html: text = PlanHTML.render(plan, windows: loaded.windows)
+      case .html: text = PlanHTML.render(plan, windows: loaded.windows, checks: checks)
       }
       FileHandle.standardOutput.write(Data(text.utf8))
     }

@@ -15,7 +15,11 @@ public enum PlanHTML {
 
   /// `windows` (the fleet's, by name) are shaded on the timeline, and a wave that starts later
   /// than the one before it finished is labelled with the window or freeze it waits for.
-  public static func render(_ plan: Plan, windows: [String: MaintenanceWindow] = [:]) -> String {
+  /// `checks`, when given, adds the failure policy, gates and window definitions under the
+  /// summary.
+  public static func render(
+    _ plan: Plan, windows: [String: MaintenanceWindow] = [:], checks: PlanChecks? = nil
+  ) -> String {
     let e = MarkupText.escaped
     var out = """
       <!DOCTYPE html>
@@ -67,6 +71,12 @@ public enum PlanHTML {
     for freeze in plan.freezes {
       out += "<p class=\"summary\">Freeze: " + e(freeze.reason) + ", "
       out += PlanFormat.shortTime(freeze.from) + " to " + PlanFormat.shortTime(freeze.to) + "</p>\n"
+    }
+
+    if let checks {
+      out += "<ul class=\"checks\">\n"
+      for line in checks.lines { out += "<li>" + e(line) + "</li>\n" }
+      out += "</ul>\n"
     }
 
     let domains = Array(Set(plan.waves.flatMap { $0.domainCounts.keys })).sorted()

@@ -57,6 +57,15 @@ import Testing
     #expect(PlanMarkdown.render(plan, checks: checks) == expected)
   }
 
+  @Test func htmlListsThemUnderTheSummary() {
+    let html = PlanHTML.render(plan, checks: checks)
+    let items = Self.lines.split(separator: "\n").map {
+      "<li>" + MarkupText.escaped(String($0)) + "</li>\n"
+    }
+    #expect(html.contains("<ul class=\"checks\">\n" + items.joined() + "</ul>\n<h2>Timeline</h2>"))
+    #expect(!PlanHTML.render(plan).contains("class=\"checks\""))
+  }
+
   @Test func jsonAddsKeysAfterTheExistingOnes() throws {
     let plain = try JSONReader.parse(PlanJSON.render(plan))
     let root = try JSONReader.parse(PlanJSON.render(plan, checks: checks))
