@@ -55,6 +55,12 @@ public struct PlanChecks: Sendable, Equatable {
     ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][day.rawValue - 1]
   }
 
+  /// ", 3 measurements 30s apart", or nothing for a single measurement.
+  static func measured(_ analysis: PrometheusAnalysisSpec) -> String {
+    guard analysis.count > 1 else { return "" }
+    return ", \(analysis.count) measurements \(DurationText.format(analysis.interval)) apart"
+  }
+
   static func gate(_ spec: HealthCheckSpec) -> Gate {
     switch spec {
     case .prometheus(let analysis):
@@ -63,11 +69,12 @@ public struct PlanChecks: Sendable, Equatable {
         case .failIf(let condition): "fails if \(condition)"
         case .successIf(let condition): "passes if \(condition)"
         }
-      let tolerance = analysis.failureLimit > 0 ? ", \(analysis.failureLimit) failures allowed" : ""
+      let tolerated = analysis.failureLimit
+      let tolerance =
+        tolerated == 0 ? "" : ", \(tolerated) failure\(tolerated == 1 ? "" : "s") allowed"
       return Gate(
         name: spec.name, kind: "prometheus",
-        limit: "\(limit) over \(analysis.count) every \(DurationText.format(analysis.interval))"
-          + tolerance)
+        limit: limit + measured(analysis) + tolerance)
     case .http(let probe):
       let status =
         probe.expectStatus.lowerBound == probe.expectStatus.upperBound

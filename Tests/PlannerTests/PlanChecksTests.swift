@@ -31,7 +31,7 @@ import Testing
 
   static let lines = """
     on failure: roll back wave, in-flight upgrades finish
-    gate per cluster: error-rate (prometheus): fails if > 0.05 over 3 every 30s, 1 failures allowed
+    gate per cluster: error-rate (prometheus): fails if > 0.05, 3 measurements 30s apart, 1 failure allowed
     gate per cluster: *.shop.example/healthz (http): status 200-299, within 500ms, 1 in a row within 2m
     gate per wave: kubectl (command): exits 0 within 1m
     window ap-night: Mon Tue Wed Thu Fri 22:00-04:00 Asia/Tokyo
@@ -79,7 +79,7 @@ import Testing
       root["health"] == [
         [
           "name": "error-rate", "kind": "prometheus",
-          "limit": "fails if > 0.05 over 3 every 30s, 1 failures allowed",
+          "limit": "fails if > 0.05, 3 measurements 30s apart, 1 failure allowed",
         ],
         [
           "name": "*.shop.example/healthz", "kind": "http",
