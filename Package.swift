@@ -43,19 +43,28 @@ let package = Package(
     .target(name: "ProcessGroups", dependencies: ["FleetCore"]),
     /// How one cluster is upgraded and rolled back: kube, helm, exec and sim drivers.
     .target(
-      name: "Drivers", dependencies: ["Kube", "HTTP", "ProcessGroups", "FleetCore", "FleetYAML"]),
+      name: "Drivers", dependencies: ["Kube", "ProcessGroups", "FleetCore", "FleetYAML"]),
     /// The Dispatch-based rollout engine: limits, bake timers, failure budgets, halt, rollback.
     .target(name: "Executor", dependencies: ["Drivers", "Health", "Planner", "FleetCore"]),
     /// Durable run state: write-ahead journal, resume, history, run locks.
     .target(name: "Journal", dependencies: ["FleetCore"]),
     /// Progress display and reports: JSON, JUnit XML, Markdown, HTML.
     .target(name: "Report", dependencies: ["FleetCore"]),
+    /// The actions below the command line: rollout, resume, rollback as library types taking a
+    /// loaded fleet, a plan, a state store, drivers and gates; driver setup; the state store.
+    .target(
+      name: "Engine",
+      dependencies: [
+        "FleetCore", "Inventory", "Planner", "HTTP", "Kube", "Health", "Drivers", "Executor",
+        "Journal", "Report", "ProcessGroups",
+      ]),
     /// The command-line verbs, one file each; the only module that imports ArgumentParser.
     .target(
       name: "FleetwaveCommands",
       dependencies: [
-        "FleetCore", "FleetYAML", "Inventory", "Planner", "HTTP", "Kube", "Health", "Drivers",
-        "Executor", "Journal", "Report", "ProcessGroups",
+        "FleetCore", "FleetYAML", "Inventory", "Planner", "Drivers", "Executor", "Journal",
+        "Report",
+        "Engine",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     /// The `fleetwave` executable: an entry point and nothing else.
@@ -116,7 +125,7 @@ let package = Package(
       dependencies: ["FleetwaveTestSupport", "Inventory", "FleetYAML", "FleetCore"]),
     .testTarget(
       name: "PlannerTests",
-      dependencies: ["FleetwaveTestSupport", "Planner", "Inventory", "Report", "FleetCore"]),
+      dependencies: ["FleetwaveTestSupport", "Planner", "Report", "FleetCore"]),
     .testTarget(
       name: "HTTPTests",
       dependencies: [
@@ -139,31 +148,29 @@ let package = Package(
     .testTarget(
       name: "ExecutorTests",
       dependencies: [
-        "FleetwaveTestSupport", "Executor", "Drivers", "Planner", "Inventory", "Report",
-        "FleetCore",
+        "FleetwaveTestSupport", "Executor", "Drivers", "Planner", "Report", "FleetCore",
       ]),
     .testTarget(
       name: "FleetSimTests",
-      dependencies: [
-        "FleetwaveTestSupport",
-        "FleetSim", "FleetCore", "FleetYAML",
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "NIOPosix", package: "swift-nio"),
-      ]),
+      dependencies: ["FleetwaveTestSupport", "FleetSim", "FleetCore"]),
     .testTarget(
       name: "KubeTests",
-      dependencies: ["FleetwaveTestSupport", "Kube", "HTTP", "FleetSim", "FleetCore", "FleetYAML"]),
+      dependencies: ["FleetwaveTestSupport", "Kube", "FleetSim", "FleetCore"]),
     .testTarget(
       name: "DriversTests",
       dependencies: [
-        "FleetwaveTestSupport", "Drivers", "Kube", "HTTP", "FleetSim", "Inventory", "FleetCore",
+        "FleetwaveTestSupport", "Drivers", "Kube", "FleetSim", "Inventory", "FleetCore",
         "FleetYAML",
       ]),
     .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups", "FleetCore"]),
     .testTarget(
       name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
+    .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport"]),
     .testTarget(
-      name: "CommandTests",
-      dependencies: ["FleetwaveTestSupport", "FleetwaveCommands", "FleetCore"]),
+      name: "EngineTests",
+      dependencies: [
+        "FleetwaveTestSupport", "Engine", "Executor", "Drivers", "Journal", "Inventory", "Planner",
+        "Report", "FleetCore",
+      ]),
   ]
 )

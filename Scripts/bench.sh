@@ -4,13 +4,16 @@
 #   Scripts/bench.sh                 every section (10+ minutes on 2 cores)
 #   Scripts/bench.sh yaml plan ...   only the named sections, in that order, written to
 #                                    $TMPDIR/fleetwave-bench/benchmarks.md
-# Sections: yaml inventory plan executor http sim e2e
-# Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_OUT (default docs/benchmarks.md).
+# Sections: yaml inventory plan executor http sim e2e render children scale
+# Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 300),
+#   BENCH_OUT (default docs/benchmarks.md),
+#   BENCH_SCALE_SIZES (default "1000 10000"; the sizes of the `scale` section),
+#   BENCH_BIN (a directory of binaries already built; default: build release first).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_sections=(yaml inventory plan executor http sim e2e)
+all_sections=(yaml inventory plan executor http sim e2e render children scale)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for section in "${sections[@]}"; do
@@ -45,9 +48,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$root/Scripts/bootstrap.sh" --no-build >/dev/null
-echo "== building release (every product; the first build takes several minutes)" >&2
-swift build -c release 2>&1 | tail -n 1 >&2
-bin="$root/.build/release"
+# BENCH_BIN=DIR uses the binaries already built there (a shared machine's build slot, or a
+# debug build: say so beside the figures), instead of building release.
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin=$BENCH_BIN
+else
+  echo "== building release (every product; the first build takes several minutes)" >&2
+  swift build -c release 2>&1 | tail -n 1 >&2
+  bin="$root/.build/release"
+fi
 
 # Appends a fenced block holding a command's output; the command line is shown above it.
 record() {
@@ -242,13 +251,35 @@ measure_rollout() {
   echo "| $label | $(wall_seconds "$dir/$name.time") s | $(cpu_seconds "$dir/$name.time") s | $(peak_mib "$dir/$name.time") MiB | $own_cpu | $own_rss |"
 }
 
+# A fresh work directory $1 holding a synthetic fleet of $2 clusters in $1/fleet.
+generate_fleet() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  python3 "$root/Scripts/gen-fleet.py" "$2" "$1/fleet" --layout grouped >/dev/null
+}
+
+# Starts fleet-sim over TLS on the clusters of $1/fleet, writing $1/kubeconfig; sets `sim`
+# to its pid once it serves.
+start_fleet_sim() {
+  local dir=$1 _
+  "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
+    --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
+  sim=$!
+  background+=("$sim")
+  for _ in $(seq 1 300); do
+    [ -s "$dir/kubeconfig" ] && grep -q "metrics:" "$dir/sim.out" 2>/dev/null && return 0
+    kill -0 "$sim" 2>/dev/null || { cat "$dir/sim.err" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "bench.sh: fleet-sim did not start; see $dir/sim.err" >&2
+  return 1
+}
+
 run_e2e() {
   local n=${BENCH_E2E_CLUSTERS:-1000}
   echo "== e2e: rollout of $n emulated clusters: kube driver, exec + kubectl, xargs + kubectl" >&2
   local dir="$work/e2e"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  python3 "$root/Scripts/gen-fleet.py" "$n" "$dir/fleet" --layout grouped >/dev/null
+  generate_fleet "$dir" "$n"
   mkdir -p "$dir/fleet/manifests"
   # One ConfigMap per cluster; each run applies its own, so no run sees another's fields.
   local manifest
@@ -302,16 +333,7 @@ rollout:
 YAML
   done
   echo "== e2e: starting fleet-sim with $n virtual clusters" >&2
-  "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
-    --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
-  local sim=$!
-  background+=("$sim")
-  local _
-  for _ in $(seq 1 300); do
-    [ -s "$dir/kubeconfig" ] && grep -q "metrics:" "$dir/sim.out" 2>/dev/null && break
-    kill -0 "$sim" 2>/dev/null || { cat "$dir/sim.err" >&2; return 1; }
-    sleep 0.1
-  done
+  start_fleet_sim "$dir" || return 1
   local contexts
   contexts=$("$kubectl" --kubeconfig "$dir/kubeconfig" config get-contexts -o name | sort)
 
@@ -361,6 +383,286 @@ for name in sys.argv[1:]:
   echo "== e2e done" >&2
 }
 
+# A chart rollout where clusters share their values (every cluster of an environment and
+# region) against one where every cluster's values are its own: the kube driver renders once
+# per distinct input, so the first should cost a fraction of the second.
+run_render() {
+  local n=${BENCH_RENDER_CLUSTERS:-300}
+  echo "== render: chart rollout of $n emulated clusters, shared against distinct values" >&2
+  local dir="$work/render"
+  generate_fleet "$dir" "$n"
+  mkdir -p "$dir/fleet/charts"
+  cp -r "$root/fleets/demo/charts/checkout" "$dir/fleet/charts/checkout"
+  local distinct
+  distinct=$(python3 - "$dir/fleet" <<'PY'
+import glob, os, re, sys
+root = sys.argv[1]
+inputs = set()
+for path in glob.glob(os.path.join(root, "clusters", "*.yaml")):
+    text = open(path).read()
+    for name, labels in re.findall(r"name: (\S+)\n\s+labels: \{([^}]*)\}", text):
+        fields = dict(part.split(": ", 1) for part in labels.split(", "))
+        override = os.path.exists(os.path.join(root, "values", "clusters", name + ".yaml"))
+        inputs.add(name if override else (fields["env"], fields["region"]))
+print(len(inputs))
+PY
+)
+  local variant
+  for variant in shared distinct; do
+    local layer=""
+    if [ "$variant" = distinct ]; then
+      layer='  - values/own/{{ .name }}.yaml'
+      python3 - "$dir/fleet" <<'PY'
+import glob, os, re, sys
+root = sys.argv[1]
+os.makedirs(os.path.join(root, "values", "own"), exist_ok=True)
+for path in glob.glob(os.path.join(root, "clusters", "*.yaml")):
+    for name in re.findall(r"name: (\S+)", open(path).read()):
+        with open(os.path.join(root, "values", "own", name + ".yaml"), "w") as f:
+            f.write(f"config:\n  cluster: {name}\n")
+PY
+    fi
+    cat >"$dir/fleet/$variant.yaml" <<YAML
+# $n clusters from Scripts/gen-fleet.py, rolled out by Scripts/bench.sh render.
+apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {name: bench-render-$variant}
+release: {name: app-$variant, namespace: app, version: 2.3.1, chart: charts/checkout, driver: kube}
+values:
+  - values/base.yaml
+  - values/env/{{ .labels.env }}.yaml
+  - values/region/{{ .labels.region }}.yaml
+  - path: values/clusters/{{ .name }}.yaml
+    optional: true
+$layer
+defaults:
+  context: "{{ .name }}"
+clustersFrom: clusters/*.yaml
+rollout:
+  canary: {selector: canary=true}
+  waves:
+    - {name: rest}
+  maxParallel: 50
+  clusterTimeout: 2m
+  failurePolicy: {maxFailuresPerWave: 5%, rollback: none}
+YAML
+  done
+  echo "== render: starting fleet-sim with $n virtual clusters" >&2
+  start_fleet_sim "$dir" || return 1
+  local rows=()
+  echo "== render: shared values ($distinct distinct inputs)" >&2
+  rows+=("$(measure_rollout "values shared: $distinct distinct inputs" "$dir" shared \
+    fleet/shared.yaml --kubeconfig "$dir/kubeconfig")")
+  echo "== render: distinct values ($n distinct inputs)" >&2
+  rows+=("$(measure_rollout "values distinct: $n distinct inputs" "$dir" distinct \
+    fleet/distinct.yaml --kubeconfig "$dir/kubeconfig")")
+  local ratio
+  ratio=$(awk -v a="$(cpu_seconds "$dir/shared.time")" -v b="$(cpu_seconds "$dir/distinct.time")" \
+    'BEGIN {printf "%.2f", b / a}')
+  {
+    echo "## Rendering: once per distinct input"
+    echo
+    echo "A rollout of the demo chart to $n emulated clusters with the \`kube\` driver, twice: with"
+    echo "values layered by environment and region as Scripts/gen-fleet.py writes them, and with"
+    echo "one more layer that makes every cluster's values its own. \`helm template\` runs once per"
+    echo "distinct input, so the second run renders $n times where the first renders $distinct"
+    echo "times. CPU with children, distinct against shared: **$ratio x**."
+    echo
+    echo "| run | wall | CPU, with children | peak RSS, largest process | CPU, fleetwave alone | peak RSS, fleetwave alone |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Commands, in \`$dir\`: \`fleetwave rollout fleet/shared.yaml --kubeconfig kubeconfig\` and"
+    echo "\`fleetwave rollout fleet/distinct.yaml --kubeconfig kubeconfig\`."
+    echo
+  } >>"$out"
+  kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
+  echo "== render done" >&2
+}
+
+# Samples a process from /proc every 0.1 s until it exits, keeping the peaks of its thread
+# count, open descriptors and resident memory, and its last CPU time: "threads fds hwm_kib ticks".
+watch_peaks() {
+  local pid=$1 file=$2 threads fds hwm ticks peak_threads=0 peak_fds=0
+  while [ -r "/proc/$pid/status" ]; do
+    threads=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true)
+    [ -n "$threads" ] && [ "$threads" -gt "$peak_threads" ] && peak_threads=$threads
+    [ "$fds" -gt "$peak_fds" ] && peak_fds=$fds
+    [ -n "$hwm" ] && [ -n "$ticks" ] && echo "$peak_threads $peak_fds $hwm $ticks" >"$file"
+    sleep 0.1
+  done
+}
+
+# Runs `fleetwave rollout ARGS` in DIR with its peaks sampled; prints
+# "wall_seconds threads fds rss_mib cpu_seconds" (fleetwave alone, not its children).
+rollout_peaks() {
+  local dir=$1 name=$2
+  shift 2
+  local began ended status=0
+  began=$(date +%s.%N)
+  ( cd "$dir" && exec "$bin/fleetwave" rollout "$@" --report-json "$dir/$name.json" \
+    >"$dir/$name.out" 2>&1 ) &
+  local pid=$!
+  watch_peaks "$pid" "$dir/$name.peaks" &
+  local watcher=$!
+  wait "$pid" || status=$?
+  ended=$(date +%s.%N)
+  wait "$watcher" 2>/dev/null || true
+  tail -n 2 "$dir/$name.out" >&2
+  # Exit 1 (clusters failed) still measures the run; its report says how many.
+  [ "$status" -le 1 ] && [ -s "$dir/$name.json" ] \
+    || { echo "bench.sh: $name exited $status; see $dir/$name.out" >&2; return 1; }
+  local threads fds hwm ticks
+  read -r threads fds hwm ticks <"$dir/$name.peaks"
+  awk -v b="$began" -v e="$ended" -v t="$threads" -v f="$fds" -v h="$hwm" -v c="$ticks" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f %d %d %d %.2f\n", e - b, t, f, h / 1024, c / hz}'
+}
+
+run_children() {
+  local n=10000 parallel=2000
+  echo "== children: exec driver, $n clusters, maxParallel $parallel, each sleep 1" >&2
+  local dir="$work/children"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  {
+    cat <<YAML
+apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {name: bench-children}
+release:
+  name: app
+  namespace: default
+  version: 2.3.1
+  driver: exec
+  exec: {upgrade: sleep 1, timeout: 2m}
+rollout:
+  waves: [{name: all}]
+  maxParallel: $parallel
+  clusterTimeout: 2m
+  failurePolicy: {maxFailuresPerWave: 0, rollback: none}
+clusters:
+YAML
+    seq -f '  - {name: c-%05g}' 1 "$n"
+  } >"$dir/fleet.yaml"
+  local ideal=$(( n / parallel ))
+  # Once with the journal where it belongs, once on tmpfs: the journal syncs every record to
+  # disk before the action it announces, so the first run shows the disk's share.
+  local rows=() where state wall threads fds rss cpu
+  for where in disk tmpfs; do
+    state="$dir/state"
+    [ "$where" = disk ] || state=$(mktemp -d /dev/shm/fleetwave-bench.XXXXXX)
+    read -r wall threads fds rss cpu < <(rollout_peaks "$dir" "exec-$where" "$dir/fleet.yaml" \
+      --log-dir "$dir/logs-$where" --state "$state")
+    [ "$where" = disk ] || rm -rf "$state"
+    rows+=("| journal on $where | $wall s | $(awk -v w="$wall" -v i="$ideal" 'BEGIN {printf "%.2f", w / i}') | $threads | $fds | $rss MiB | $cpu s |")
+  done
+  # The machine's own floor for the same children: xargs spawning `sh -c "sleep 1"`.
+  timed "$dir/xargs.time" sh -c "seq 1 $n | xargs -P $parallel -I{} /bin/sh -c 'sleep 1'"
+  {
+    echo "## Child processes: exec driver, $n clusters at maxParallel $parallel"
+    echo
+    echo "One wave of $n clusters, each upgrade \`sleep 1\` in its own process group; the ideal"
+    echo "wall time is $n / $parallel x 1 s = $ideal s. Threads and descriptors are the peaks of the"
+    echo "fleetwave process, sampled from /proc/PID/status and /proc/PID/fd every 0.1 s (goal:"
+    echo "both under $parallel + 100; wall within 1.10 x $ideal s)."
+    echo
+    echo "| run | wall | x ideal | peak threads | peak descriptors | peak RSS | CPU, fleetwave alone |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "The same $n children from \`xargs -P $parallel sh -c 'sleep 1'\` (no waves, no records):"
+    echo "wall $(wall_seconds "$dir/xargs.time") s, CPU with children $(cpu_seconds "$dir/xargs.time") s."
+    echo
+    echo "Command, in \`$dir\`: \`fleetwave rollout fleet.yaml --log-dir logs --state STATE\`, STATE"
+    echo "a directory beside it, then one under /dev/shm."
+    echo
+  } >>"$out"
+  echo "== children done" >&2
+}
+
+run_scale() {
+  local sizes=${BENCH_SCALE_SIZES:-1000 10000} parallel=1000
+  local kubectl
+  kubectl=$(command -v kubectl || echo "$root/.tools/kubectl/kubectl")
+  local rows=() n
+  for n in $sizes; do
+    echo "== scale: kube driver, $n virtual clusters, maxParallel $parallel" >&2
+    local dir="$work/scale-$n"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    python3 "$root/Scripts/gen-fleet.py" "$n" "$dir/fleet" --layout grouped >/dev/null
+    mkdir -p "$dir/fleet/manifests"
+    cat >"$dir/fleet/manifests/configmap.yaml" <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app-config
+  namespace: default
+  labels: {app.kubernetes.io/name: app}
+data:
+  version: "{{ .version }}"
+YAML
+    cat >"$dir/fleet/kube.yaml" <<YAML
+# $n clusters from Scripts/gen-fleet.py, rolled out by Scripts/bench.sh scale.
+apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {name: bench-scale}
+release:
+  name: app
+  namespace: default
+  version: 2.3.1
+  manifests: manifests
+  driver: kube
+defaults:
+  context: "{{ .name }}"
+clustersFrom: clusters/*.yaml
+rollout:
+  waves: [{name: all}]
+  maxParallel: $parallel
+  clusterTimeout: 5m
+  failurePolicy: {maxFailuresPerWave: 100%, rollback: none}
+YAML
+    "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
+      --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
+    local sim=$!
+    background+=("$sim")
+    local _
+    for _ in $(seq 1 600); do
+      [ -s "$dir/kubeconfig" ] && grep -q "metrics:" "$dir/sim.out" 2>/dev/null && break
+      kill -0 "$sim" 2>/dev/null || { cat "$dir/sim.err" >&2; return 1; }
+      sleep 0.1
+    done
+    local wall threads fds rss cpu
+    read -r wall threads fds rss cpu < <(rollout_peaks "$dir" kube fleet/kube.yaml \
+      --kubeconfig "$dir/kubeconfig")
+    kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
+    local outcome
+    outcome=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
+print(r["outcome"] + ", " + str(r["counts"]["succeeded"]) + " succeeded")' "$dir/kube.json")
+    rows+=("| $n | $outcome | $wall s | $cpu s | $(awk -v c="$cpu" -v n="$n" 'BEGIN {printf "%.2f", c * 1000 / n}') ms | $rss MiB | $threads | $fds |")
+  done
+  {
+    echo "## Scale: kube driver against fleet-sim, maxParallel $parallel"
+    echo
+    echo "fleet-sim serves the virtual clusters over TLS (client certificates, one server); each"
+    echo "run applies one ConfigMap to every cluster in one wave with the \`kube\` driver (render,"
+    echo "server-side apply, revision record, release Lease). Figures are fleetwave's own, sampled"
+    echo "from /proc every 0.1 s; fleet-sim runs on the same two cores. Goal: CPU per cluster"
+    echo "no worse at the larger size (linear)."
+    echo
+    echo "| clusters | outcome | wall | CPU, fleetwave | CPU per cluster | peak RSS | peak threads | peak descriptors |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Command, in \`$work/scale-N\`: \`fleetwave rollout fleet/kube.yaml --kubeconfig kubeconfig\`."
+    echo
+  } >>"$out"
+  echo "== scale done" >&2
+}
+
 for section in "${sections[@]}"; do
   "run_$section"
 done
@@ -368,7 +670,7 @@ done
 {
   echo "# Benchmarks"
   echo
-  echo "Measured by \`Scripts/bench.sh ${sections[*]}\` on $(date -u '+%Y-%m-%d %H:%M UTC'), release build of"
+  echo "Measured by \`Scripts/bench.sh ${sections[*]}\` on $(date -u '+%Y-%m-%d %H:%M UTC'), ${BENCH_BIN:+binaries from $BENCH_BIN, not a }release build of"
   echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown), on $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)),"
   echo "$(free -g | awk '/Mem:/ {print $2}') GiB, $(swift --version 2>&1 | head -n 1); load average at the start: $load_at_start."
   echo "Each figure compares two things in the same run, so a noisy machine affects both alike."

@@ -56,9 +56,9 @@ public typealias DriverCompletion<T: Sendable> = @Sendable (Result<T, DriverErro
 
 /// Upgrades, rolls back and reads one cluster at a time.
 ///
-/// Calls return at once and report through `completion`, exactly once, on any thread: the
-/// `exec` driver blocks a thread of its own on a child process, the `sim` driver only sets a
-/// timer, so a thousand simulated clusters need no thousand threads.
+/// Calls return at once and report through `completion`, exactly once, on any thread. No call
+/// holds a thread while it waits: `kube` requests run on the one HTTP loop, `helm` and `exec`
+/// children are noticed exiting by the one child reaper, `sim` only sets a timer.
 public protocol Driver: Sendable {
   /// `exec`, `sim`, ... as reports name it.
   var name: String { get }

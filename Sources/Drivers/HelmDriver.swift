@@ -59,28 +59,23 @@ public final class HelmDriver: Driver, @unchecked Sendable {
   public func upgrade(
     _ call: DriverCall, from fromRevision: String?, completion: @escaping DriverCompletion<String>
   ) {
-    onOwnThread(call.cluster.name) { [self] in
-      completion(Result { () throws(DriverError) in try upgrade(call) })
-    }
+    inTask(completion) { [self] () async throws(DriverError) in try await upgrade(call) }
   }
 
   public func rollback(
     _ call: DriverCall, to revision: String?, completion: @escaping DriverCompletion<String>
   ) {
-    onOwnThread(call.cluster.name) { [self] in
-      completion(Result { () throws(DriverError) in try rollback(call, to: revision) })
+    inTask(completion) { [self] () async throws(DriverError) in
+      try await rollback(call, to: revision)
     }
   }
 
   public func currentRevision(_ call: DriverCall, completion: @escaping DriverCompletion<String?>) {
-    onOwnThread(call.cluster.name) { [self] in
-      completion(
-        Result { () throws(DriverError) in
-          let session = try Session(self, call)
-          guard let history = try session.history() else { return nil }
-          try session.refuseStuck(history)
-          return history.deployed.map { String($0.revision) }
-        })
+    inTask(completion) { [self] () async throws(DriverError) -> String? in
+      let session = try Session(self, call)
+      guard let history = try await session.history() else { return nil }
+      try session.refuseStuck(history)
+      return history.deployed.map { String($0.revision) }
     }
   }
 
@@ -97,9 +92,9 @@ public final class HelmDriver: Driver, @unchecked Sendable {
 
   // MARK: - Steps
 
-  private func upgrade(_ call: DriverCall) throws(DriverError) -> String {
+  private func upgrade(_ call: DriverCall) async throws(DriverError) -> String {
     let session = try Session(self, call)
-    let flag = try rollbackOnFailureFlag(session)
+    let flag = try await rollbackOnFailureFlag(session)
     var files: [String]
     do {
       files = try valuesFiles(call.cluster)
@@ -120,22 +115,24 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     } catch {
       throw DriverError(.setup, "cannot write the --set values file: \(error)")
     }
-    try session.run(
+    try await session.run(
       "upgrade",
       upgradeArguments(
         for: call.cluster, valuesFiles: files, rollbackOnFailureFlag: flag, timeout: call.timeout))
-    return try session.deployedRevision(after: "upgrade")
+    return try await session.deployedRevision(after: "upgrade")
   }
 
   /// Back to `revision`; with no revision (the release did not exist before this run) the
   /// release is uninstalled, which is what "before the first install" means.
-  private func rollback(_ call: DriverCall, to revision: String?) throws(DriverError) -> String {
+  private func rollback(_ call: DriverCall, to revision: String?) async throws(DriverError)
+    -> String
+  {
     let session = try Session(self, call)
-    let history = try session.history()
+    let history = try await session.history()
     if let history { try session.refuseStuck(history) }
     guard let revision else {
       if history != nil {
-        try session.run(
+        try await session.run(
           "uninstall", commandLine.uninstall(call.cluster, wait: waitTimeout(call.timeout)))
       }
       return "uninstalled"
@@ -148,33 +145,34 @@ public final class HelmDriver: Driver, @unchecked Sendable {
       session.note("revision \(deployed.revision) already runs revision \(target); no rollback")
       return String(deployed.revision)
     }
-    try session.run(
+    try await session.run(
       "rollback",
       commandLine.rollback(call.cluster, to: target, wait: waitTimeout(call.timeout)))
-    return try session.deployedRevision(after: "rollback")
+    return try await session.deployedRevision(after: "rollback")
   }
 
   /// The flag's name depends on helm's version: asked on the first upgrade, then cached (the
   /// first wave's clusters may each ask once, harmlessly).
-  private func rollbackOnFailureFlag(_ session: Session) throws(DriverError) -> String {
-    lock.lock()
-    let known = rollbackFlag
-    lock.unlock()
+  private func rollbackOnFailureFlag(_ session: Session) async throws(DriverError) -> String {
+    let known = lock.withLock { rollbackFlag }
     if let known { return known }
-    let printed = try session.run("version", commandLine.version(), capture: true)
+    let printed = try await session.run("version", commandLine.version(), capture: true)
     guard let flag = HelmBinary.rollbackOnFailureFlag(versionOutput: printed) else {
       throw DriverError(
         .setup, "cannot tell helm's version from '\(printed)' (\(commandLine.helm))")
     }
-    lock.lock()
-    rollbackFlag = flag
-    lock.unlock()
+    lock.withLock { rollbackFlag = flag }
     return flag
   }
 
-  /// A blocking call gets a thread of its own, as in the exec driver.
-  private func onOwnThread(_ cluster: String, _ work: @escaping @Sendable () -> Void) {
-    DispatchQueue(label: "fleetwave.helm.\(cluster)").async(execute: work)
+  /// A call is a task, as in the exec driver: it holds a thread only while its code runs, and
+  /// none while helm runs (`ProcessGroupCommand.outcome` suspends until the one reaper sees
+  /// the child exit).
+  private func inTask<T: Sendable>(
+    _ completion: @escaping DriverCompletion<T>,
+    _ work: @escaping @Sendable () async throws(DriverError) -> T
+  ) {
+    driverTask(completion, work)
   }
 
   // MARK: - One driver call
@@ -204,9 +202,9 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     func note(_ text: String) { appendToLog(log, "=== \(text)\n") }
 
     /// The release's history; nil when helm knows no such release.
-    func history() throws(DriverError) -> HelmHistory? {
+    func history() async throws(DriverError) -> HelmHistory? {
       do {
-        let json = try run("history", driver.commandLine.history(call.cluster), capture: true)
+        let json = try await run("history", driver.commandLine.history(call.cluster), capture: true)
         return try HelmHistory.parse(json)
       } catch let error where error.message == "Error: release: not found" {
         return nil
@@ -233,8 +231,8 @@ public final class HelmDriver: Driver, @unchecked Sendable {
       }
     }
 
-    func deployedRevision(after step: String) throws(DriverError) -> String {
-      guard let history = try history() else {
+    func deployedRevision(after step: String) async throws(DriverError) -> String {
+      guard let history = try await history() else {
         throw DriverError(.failed, "helm \(step) succeeded but the release has no history")
       }
       try refuseStuck(history)
@@ -247,8 +245,8 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     /// Runs one helm command in its own process group, bounded by what is left of the call's
     /// timeout; returns its stdout when `capture` is set (stdout otherwise goes to the log).
     @discardableResult
-    func run(_ step: String, _ arguments: [String], capture: Bool = false) throws(DriverError)
-      -> String
+    func run(_ step: String, _ arguments: [String], capture: Bool = false)
+      async throws(DriverError) -> String
     {
       let cluster = call.cluster
       let now = call.clock.now()
@@ -275,12 +273,12 @@ public final class HelmDriver: Driver, @unchecked Sendable {
         "=== \(step) \(cluster.name) (run \(call.run)) at \(Timestamp.iso(now)): "
           + HelmCommandLine.display(arguments) + "\n")
       let logStart = fileSize(log)
-      let outcome = ProcessGroupCommand(
+      let outcome = await ProcessGroupCommand(
         command: HelmCommandLine.shellCommand(arguments), environment: driver.baseEnvironment,
         logPath: log, stdoutPath: stdoutPath,
         timeout: .milliseconds(Int64((remaining * 1000).rounded(.up))),
         killGrace: driver.killGrace
-      ).run(clock: call.clock, cancellation: call.cancellation)
+      ).outcome(clock: call.clock, cancellation: call.cancellation)
 
       switch outcome {
       case .exited(0):

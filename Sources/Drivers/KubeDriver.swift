@@ -429,13 +429,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     _ completion: @escaping DriverCompletion<T>,
     _ work: @escaping @Sendable () async throws(DriverError) -> T
   ) {
-    Task(executorPreference: Blocking.executor) {
-      do throws(DriverError) {
-        completion(.success(try await work()))
-      } catch {
-        completion(.failure(error))
-      }
-    }
+    driverTask(completion, work)
   }
 }
 

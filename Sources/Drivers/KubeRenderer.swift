@@ -45,21 +45,36 @@ public struct ReleaseRenderer: Sendable {
   /// The fleet directory; the release's chart and manifests paths are relative to it.
   public let fleetDirectory: String
   public let helm: String?
+  /// Chart renders of this release, shared by every cluster whose inputs are the same.
+  public let cache: RenderCache
 
-  public init(release: Release, fleetDirectory: String, helm: String? = locateHelm()) {
+  public init(
+    release: Release, fleetDirectory: String, helm: String? = locateHelm(),
+    cache: RenderCache = RenderCache()
+  ) {
     self.release = release
     self.fleetDirectory = fleetDirectory
     self.helm = helm
+    self.cache = cache
   }
 
   /// What revision records name as the chart: its path as the fleet gives it, or the
   /// manifests directory.
   public var source: String? { release.chart ?? release.manifests.map { "manifests:" + $0 } }
 
-  /// The rendered objects, before namespaces are filled in.
-  public func render(_ cluster: Cluster, values: Value) throws(DriverError) -> [Value] {
+  /// The rendered objects, before namespaces are filled in. A chart is rendered once per
+  /// distinct input (`RenderCache`); a manifests directory is read per cluster, since its
+  /// files may name the cluster.
+  public func render(_ cluster: Cluster, values: Value) async throws(DriverError) -> [Value] {
     if let chart = release.chart {
-      return try template(chart: path(chart), values: values)
+      let chartPath = path(chart)
+      let valuesYAML = YAML.emit(values.unmarked)
+      let key = RenderKey([
+        release.name, release.namespace, chartPath, release.version ?? "", valuesYAML,
+      ])
+      return try await cache.objects(key) { () throws(DriverError) in
+        try template(chart: chartPath, valuesYAML: valuesYAML)
+      }
     }
     guard let manifests = release.manifests else {
       throw DriverError(.setup, "the kube driver needs release.chart or release.manifests")
@@ -80,7 +95,7 @@ public struct ReleaseRenderer: Sendable {
 
   /// `helm template RELEASE CHART --namespace NS -f VALUES`, the values in a 0600 file in a
   /// private directory that is removed afterwards.
-  private func template(chart: String, values: Value) throws(DriverError) -> [Value] {
+  private func template(chart: String, valuesYAML: String) throws(DriverError) -> [Value] {
     guard let helm else {
       throw DriverError(
         .setup,
@@ -95,7 +110,7 @@ public struct ReleaseRenderer: Sendable {
     defer { scratch.remove() }
     let output: String
     do {
-      let valuesFile = try scratch.writePrivate("values.yaml", YAML.emit(values.unmarked))
+      let valuesFile = try scratch.writePrivate("values.yaml", valuesYAML)
       let stdoutPath = scratch.path + "/manifest.yaml"
       let stderrPath = scratch.path + "/stderr"
       _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)

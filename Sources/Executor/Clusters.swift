@@ -123,9 +123,7 @@ extension Executor {
     }
     let cluster = slots[slot].cluster
     let cancellation = slots[slot].cancellation
-    onWorker(for: slot) { [gates, clock] in
-      Self.verify(gates, [cluster], clock, cancellation)
-    } then: { [self] results in
+    runGates(gates, over: [cluster], for: slot, cancellation: cancellation) { [self] results in
       verified(slot, results)
     } expired: { [self] message in
       clusterFailed(slot, message, DriverError(.timedOut, message))

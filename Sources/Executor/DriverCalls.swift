@@ -3,6 +3,7 @@
 import Drivers
 import FleetCore
 import Foundation
+import Health
 import Planner
 
 extension Executor {
@@ -113,39 +114,78 @@ extension Executor {
     }
   }
 
-  /// Runs blocking work (health gates) on a thread of its own and handles its result here;
-  /// for a cluster, its deadline may answer first through `expired`.
-  func onWorker<T: Sendable>(
-    for slot: Int? = nil, _ work: @escaping @Sendable () -> T,
-    then handle: @escaping (T) -> Void, expired: ((String) -> Void)? = nil
+  /// Runs `gates` in order over `clusters`, stopping at the first that fails, and handles
+  /// their results here. A gate is a task that holds no thread while it waits; one with a time
+  /// limit is cancelled by the engine at it and fails with `timed out after 30s`, whatever
+  /// the gate itself was waiting for. For a cluster, its deadline may answer first through
+  /// `expired`.
+  func runGates(
+    _ gates: [any HealthGate], over clusters: [Cluster], for slot: Int? = nil,
+    cancellation: Cancellation, then handle: @escaping ([GateResult]) -> Void,
+    expired: ((String) -> Void)? = nil
   ) {
     outstanding += 1
-    runningWorkers += 1
     let call = PendingCall()
     if let slot {
       call.expire = expired
       slots[slot].call = call
     }
-    let handler = UncheckedBox(handle)
-    let landed = { [self] (result: T) in
-      deliver {
-        self.runningWorkers -= 1
-        guard !call.settled else { return }
-        call.settled = true
-        self.outstanding -= 1
-        handler.value(result)
-      }
-    }
-    if virtualTime {
-      landed(work())
+    let run = GateRun(
+      clusters: clusters, cancellation: cancellation, call: call, handle: UncheckedBox(handle))
+    nextGate(gates[...], run)
+  }
+
+  private func nextGate(_ remaining: ArraySlice<any HealthGate>, _ run: GateRun) {
+    guard !run.call.settled else { return }
+    guard let gate = remaining.first, run.results.last?.passed != false else {
+      run.call.settled = true
+      outstanding -= 1
+      run.handle.value(run.results)
       return
     }
-    // A private serial queue gets an overcommit thread at once; a blocking gate on a shared
-    // concurrent queue would hold one of only a few threads.
-    let deliverResult = UncheckedBox(landed)
-    DispatchQueue(label: "fleetwave.gate").async {
-      deliverResult.value(work())
+    // The gate's own flag, so its time limit cancels this gate and not the cluster.
+    let own = Cancellation()
+    run.cancellation.onCancel { own.cancel() }
+    let step = PendingCall()
+    let limitTimer = gate.timeLimit(for: run.clusters).map { limit in
+      let at = clock.now().addingTimeInterval(DurationText.seconds(limit))
+      return clock.schedule(at: at, on: queue) { [self] in
+        transit.touch()
+        guard !step.settled, stage != .finished else { return }
+        step.settled = true
+        own.cancel()
+        run.results.append(
+          GateResult(
+            gate: gate.name, passed: false,
+            summary: "timed out after \(DurationText.format(limit))"))
+        nextGate(remaining.dropFirst(), run)
+      }
     }
+    runningWorkers += 1
+    let landed: @Sendable (GateResult) -> Void = { [self] result in
+      deliver {
+        self.runningWorkers -= 1
+        guard !step.settled else { return }
+        step.settled = true
+        limitTimer?.cancel()
+        run.results.append(result)
+        self.nextGate(remaining.dropFirst(), run)
+      }
+    }
+    guard virtualTime else {
+      gate.start(clusters: run.clusters, clock: clock, cancellation: own, completion: landed)
+      return
+    }
+    // At virtual time the queue waits for the gate (a virtual-time gate does not wait on the
+    // clock), so completions are handled in the same order on every run.
+    let done = DispatchSemaphore(value: 0)
+    let result = GateResultBox()
+    gate.start(clusters: run.clusters, clock: clock, cancellation: own) { verdict in
+      result.value = verdict
+      done.signal()
+    }
+    done.wait()
+    if let verdict = result.value { landed(verdict) }
   }
 
   func deliver(_ block: @escaping () -> Void) {
@@ -162,16 +202,29 @@ extension Executor {
     }
   }
 
-  static func verify(
-    _ gates: [any HealthGate], _ clusters: [Cluster], _ clock: any RolloutClock,
-    _ cancellation: Cancellation
-  ) -> [GateResult] {
-    var results: [GateResult] = []
-    for gate in gates {
-      let result = gate.verify(clusters: clusters, clock: clock, cancellation: cancellation)
-      results.append(result)
-      if !result.passed { break }
-    }
-    return results
+}
+
+/// One run of a list of gates: its results so far, and how to answer when it ends. Touched
+/// only on the executor's queue.
+final class GateRun: @unchecked Sendable {
+  let clusters: [Cluster]
+  let cancellation: Cancellation
+  let call: PendingCall
+  let handle: UncheckedBox<([GateResult]) -> Void>
+  var results: [GateResult] = []
+
+  init(
+    clusters: [Cluster], cancellation: Cancellation, call: PendingCall,
+    handle: UncheckedBox<([GateResult]) -> Void>
+  ) {
+    self.clusters = clusters
+    self.cancellation = cancellation
+    self.call = call
+    self.handle = handle
   }
+}
+
+/// Carries a virtual-time gate's verdict to the waiting queue (the semaphore orders it).
+private final class GateResultBox: @unchecked Sendable {
+  var value: GateResult?
 }

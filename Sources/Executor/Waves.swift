@@ -162,9 +162,7 @@ extension Executor {
     let clusters = members.map(\.cluster)
     let cancellation = Cancellation()
     waveGateCancellation = cancellation
-    onWorker { [waveGates, clock] in
-      Self.verify(waveGates, clusters, clock, cancellation)
-    } then: { [self] results in
+    runGates(waveGates, over: clusters, cancellation: cancellation) { [self] results in
       waveGateCancellation = nil
       waves[index].gates = results
       for result in results {

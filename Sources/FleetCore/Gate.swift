@@ -39,8 +39,19 @@ public struct GateResult: Sendable, Equatable {
 }
 
 /// A health gate the executor runs after a cluster's upgrade (or over a wave after its bake).
-/// `verify` blocks its (worker) thread; it returns early, failed, when cancelled.
+/// `verify` suspends while it waits (probes on the HTTP loop, commands until the child reaper
+/// sees them exit, intervals on the clock's timers) and holds no thread meanwhile; it returns
+/// early, failed, when cancelled. A synchronous `verify` that does not wait also conforms.
 public protocol HealthGate: Sendable {
   var name: String { get }
-  func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation) -> GateResult
+  /// How long the engine lets one `verify` over `clusters` run: past it the engine cancels
+  /// the gate and fails it with `timed out after 30s`. nil when the gate has no limit of its
+  /// own (a cluster's gates are still bounded by `clusterTimeout`).
+  func timeLimit(for clusters: [Cluster]) -> Duration?
+  func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation) async
+    -> GateResult
+}
+
+extension HealthGate {
+  public func timeLimit(for clusters: [Cluster]) -> Duration? { nil }
 }

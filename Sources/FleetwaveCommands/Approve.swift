@@ -1,5 +1,6 @@
 // `fleetwave approve RUN --wave W`: let a wave marked `approval: true` start.
 import ArgumentParser
+import Engine
 import FleetCore
 import Foundation
 import Journal
@@ -10,7 +11,8 @@ extension FleetwaveCommand {
       abstract: "Approve a wave of a run; recorded in its journal with who and when.",
       discussion: """
         A run following (--follow) picks the approval up on its own; otherwise the next \
-        `fleetwave resume RUN` or `rollout --until-blocked` starts the wave.
+        `fleetwave resume RUN` or `rollout --until-blocked` starts the wave. \
+        `fleetwave rollout FLEET --approve WAVE` approves and continues in one step.
         """)
 
     @Argument(help: ArgumentHelp("The run id.", valueName: "run"))
@@ -19,15 +21,18 @@ extension FleetwaveCommand {
     @Option(help: ArgumentHelp("The wave, by name or index.", valueName: "wave"))
     var wave: String
 
-    @Option(help: ArgumentHelp("Who approves (default: $USER).", valueName: "name"))
+    @Option(
+      help: ArgumentHelp(
+        "Who approves (default: $GITHUB_ACTOR, $GITLAB_USER_LOGIN, $USER).", valueName: "name"))
     var by: String?
 
     @OptionGroup var location: RunLocation
 
     func run() throws {
       let run = runID
-      let (header, _, state) = try location.read(run)
-      let view = RunView(header: header, state: state, store: location.store)
+      let (header, records, state) = try location.read(run)
+      let view = RunView(
+        header: header, state: state, records: records, store: location.localStore)
       let waves = view.waves
       guard let target = waves.first(where: { $0.name == wave || String($0.index) == wave }) else {
         var message = "error: run \(run) has no wave '\(wave)'"
@@ -65,7 +70,9 @@ extension FleetwaveCommand {
     @Argument(help: ArgumentHelp("The run id.", valueName: "run"))
     var runID: String
 
-    @Option(help: ArgumentHelp("Who pauses (default: $USER).", valueName: "name"))
+    @Option(
+      help: ArgumentHelp(
+        "Who pauses (default: $GITHUB_ACTOR, $GITLAB_USER_LOGIN, $USER).", valueName: "name"))
     var by: String?
 
     @OptionGroup var location: RunLocation

@@ -2,10 +2,10 @@
 // options and cluster connections the kube driver shares with `rollout`.
 import ArgumentParser
 import Drivers
+import Engine
 import FleetCore
 import Foundation
 import Inventory
-import Kube
 
 /// Where the kube driver finds clusters.
 struct KubeconfigOptions: ParsableArguments {
@@ -22,74 +22,6 @@ struct KubeRolloutOptions: ParsableArguments {
 
   @Flag(help: "kube: take over a release lock whose holder stopped renewing it.")
   var forceUnlock = false
-}
-
-/// Each cluster's API connection: its kubeconfig context, or its `server:` URL (with the
-/// credentials of a kubeconfig context for that same server, when there is one).
-final class KubeConnections: @unchecked Sendable {
-  private let kubeconfig: Kubeconfig?
-  private let problem: String?
-
-  init(path: String?) {
-    do throws(Diagnostic) {
-      if let path {
-        kubeconfig = try Kubeconfig.load(paths: [path], explicit: true)
-      } else {
-        kubeconfig = try Kubeconfig.load()
-      }
-      problem = nil
-    } catch {
-      // Clusters given by server URL alone need no kubeconfig: complain only when one does.
-      kubeconfig = nil
-      problem = error.description
-    }
-  }
-
-  func connection(_ cluster: Cluster) throws(DriverError) -> ClusterConnection {
-    if let context = cluster.context {
-      guard let kubeconfig else {
-        throw DriverError(.setup, "cannot load the kubeconfig: \(problem ?? "none found")")
-      }
-      do {
-        return try kubeconfig.connection(context: context)
-      } catch {
-        throw DriverError(.setup, error.message)
-      }
-    }
-    guard let server = cluster.server else {
-      throw DriverError(.setup, "cluster \(cluster.name) has neither context nor server")
-    }
-    if let kubeconfig,
-      let context = kubeconfig.contexts.keys.sorted().first(where: { name in
-        kubeconfig.contexts[name].flatMap { kubeconfig.clusters[$0.cluster]?.server } == server
-      }),
-      var connection = try? kubeconfig.connection(context: context)
-    {
-      connection.context = cluster.name
-      return connection
-    }
-    return ClusterConnection(context: cluster.name, server: server)
-  }
-}
-
-/// The kube driver for a loaded fleet.
-func makeKubeDriver(
-  _ loaded: LoadedFleet, sets: [String], kubeconfig: String?, options: KubeDriverOptions
-) -> KubeDriver {
-  let values = loaded.values
-  let connections = KubeConnections(path: kubeconfig)
-  return KubeDriver(
-    renderer: ReleaseRenderer(
-      release: loaded.fleet.release, fleetDirectory: loaded.fleet.directory),
-    values: { cluster throws(DriverError) in
-      do throws(DiagnosticError) {
-        return try values.values(for: cluster, sets: sets)
-      } catch {
-        throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
-      }
-    },
-    connect: { cluster throws(DriverError) in try connections.connection(cluster) },
-    options: options)
 }
 
 extension FleetwaveCommand {

@@ -1,5 +1,6 @@
-// `fleetwave history`: every run in a state directory, oldest first.
+// `fleetwave history`: every run in a state directory, by start time, oldest first.
 import ArgumentParser
+import Engine
 import FleetCore
 import Foundation
 import Journal
@@ -12,25 +13,26 @@ extension FleetwaveCommand {
     @OptionGroup var location: RunLocation
 
     func run() throws {
-      let store = location.store
-      let runs = store.runIDs()
-      guard !runs.isEmpty else {
-        print("no runs in \(store.runsDirectory)")
+      let store = location.localStore
+      let ids = store.listRuns()
+      guard !ids.isEmpty else {
+        print("no runs in \(store.location)")
         return
       }
       var rows = [["RUN", "OUTCOME", "DURATION", "VERSION", "STARTED", "BY"]]
-      for run in runs {
-        guard let contents = try? JournalFile.read(path: store.journalPath(run)) else {
-          rows.append([run, "unreadable", "-", "-", "-", "-"])
-          continue
-        }
-        let state = RunState(records: contents.records)
-        guard let header = state.header else { continue }
-        let view = RunView(header: header, state: state, store: store)
+      let runs = store.runsByStart()
+      for stored in runs {
+        let view = RunView(
+          header: stored.header, state: stored.state, records: stored.records, store: store)
         rows.append([
-          run, view.condition, view.duration, header.version ?? "-",
-          Timestamp.iso(header.startedAt), header.user,
+          stored.header.id, view.condition, view.duration, stored.header.version ?? "-",
+          Timestamp.iso(stored.header.startedAt), stored.header.user,
         ])
+      }
+      // Runs whose journal cannot be read have no start time: listed last.
+      let readable = Set(runs.map(\.header.id))
+      for run in ids.sorted() where !readable.contains(run) {
+        rows.append([run, "unreadable", "-", "-", "-", "-"])
       }
       let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
       for row in rows {

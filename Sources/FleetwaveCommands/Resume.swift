@@ -1,5 +1,6 @@
 // `fleetwave resume RUN`: continue a run where its journal says it stood.
 import ArgumentParser
+import Engine
 import Foundation
 
 extension FleetwaveCommand {
@@ -29,12 +30,9 @@ extension FleetwaveCommand {
     var follow = false
 
     func run() throws {
-      let run = runID
-      var extra = ["--resume-run", run]
-      if replan { extra.append("--replan") }
-      if untilBlocked { extra.append("--until-blocked") }
-      if follow { extra.append("--follow") }
-      try options.continueRun(run, location: location, extra)
+      try options.continueRun(
+        runID, location: location, replan: replan,
+        waiting: untilBlocked ? .untilBlocked : follow ? .follow(poll: .seconds(30)) : .stop)
     }
   }
 
@@ -54,8 +52,7 @@ extension FleetwaveCommand {
     @OptionGroup var options: ContinueOptions
 
     func run() throws {
-      let run = runID
-      try options.continueRun(run, location: location, ["--rollback-run", run, "--replan"])
+      try options.continueRun(runID, location: location, rollback: true)
     }
   }
 }

@@ -2,15 +2,13 @@
 // write the reports, exit 0/1/3.
 import ArgumentParser
 import Drivers
+import Engine
 import Executor
 import FleetCore
 import Foundation
-import HTTP
-import Health
 import Inventory
 import Journal
 import Planner
-import ProcessGroups
 import Report
 
 extension FleetwaveCommand {
@@ -48,7 +46,10 @@ extension FleetwaveCommand {
       help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
     var sets: [String] = []
 
-    @Option(help: ArgumentHelp("Approve a wave marked approval: true (or '*').", valueName: "wave"))
+    @Option(
+      help: ArgumentHelp(
+        "Approve a wave marked approval: true (or '*'); continues the fleet's unfinished run.",
+        valueName: "wave"))
     var approve: [String] = []
 
     @Option(help: ArgumentHelp("Write the run report as JSON here.", valueName: "file"))
@@ -67,6 +68,13 @@ extension FleetwaveCommand {
       help: ArgumentHelp(
         "Write the run as a self-contained HTML page, with every measurement.", valueName: "file"))
     var html: String?
+
+    @Flag(
+      help: """
+        In GitHub Actions: do not append the Markdown report to $GITHUB_STEP_SUMMARY \
+        (appended by default).
+        """)
+    var noStepSummary = false
 
     @Option(help: ArgumentHelp("Where the exec driver keeps each cluster's log.", valueName: "dir"))
     var logDir: String?
@@ -130,17 +138,17 @@ extension FleetwaveCommand {
     var now: String?
 
     @Option(
-      help: ArgumentHelp("Who approves, pauses or resumes (default: $USER).", valueName: "name"))
+      help: ArgumentHelp(
+        "Who approves, pauses or resumes (default: $GITHUB_ACTOR, $GITLAB_USER_LOGIN, $USER).",
+        valueName: "name"))
     var by: String?
 
-    @Option(help: .hidden)
-    var resumeRun: String?
-
-    @Option(help: .hidden)
-    var rollbackRun: String?
-
-    @Flag(help: "With resume: accept a fleet that changed since the run started, and show how.")
-    var replan = false
+    @Flag(
+      help: """
+        Start a new run even though the fleet has an unfinished one (which stays as it is; \
+        `fleetwave resume RUN` would continue it).
+        """)
+    var newRun = false
 
     func validate() throws {
       if let maxParallel, maxParallel < 1 {
@@ -167,276 +175,134 @@ extension FleetwaveCommand {
 
     func run() throws {
       let loaded = try loadFleet(
-        fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown))
+        fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown ?? stepSummary))
       let fleet = loaded.fleet
-      let kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
+      var kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
       let nowOverride = (now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"])
         .flatMap(Timestamp.parse)
       let startTime = nowOverride ?? Date()
-      let store = RunStore(stateDirectory: state ?? fleet.directory + "/.fleetwave")
-      // A scheduled invocation continues its run: the one named, else the fleet's unfinished one.
-      var continued = resumeRun ?? rollbackRun
-      if continued == nil && untilBlocked {
-        continued =
-          runID.map { FileManager.default.fileExists(atPath: store.journalPath($0)) ? $0 : nil }
-          ?? RunRecords.unfinished(in: store, fleet: fleet.name)
-      }
-      let runID = continued ?? self.runID ?? Self.runID(fleet: fleet.name, at: startTime)
-      let policy = fleet.rollout
-      let parallel = maxParallel ?? policy.maxParallel
-      let lock =
-        dryRun
-        ? nil
-        : try RunSession.lock(
-          store: store, fleet: fleet.name, run: runID, at: startTime, force: force)
-      let recorded = try continued.map { try RunSession.reopen(store: store, run: $0) }
-      let planned = Planner().plan(fleet, start: recorded?.header.startedAt ?? startTime)
-
+      let stateDirectory = state ?? fleet.directory + "/.fleetwave"
+      let store = LocalStateStore(stateDirectory: stateDirectory)
+      let plan = Planner().plan(fleet, start: startTime)
+      try requireWaves(approve, in: plan)
       if dryRun {
         print(
-          Self.describe(planned, fleet: fleet, driver: kind, maxParallel: parallel), terminator: "")
+          Self.describe(
+            plan, fleet: fleet, driver: kind,
+            maxParallel: maxParallel ?? fleet.rollout.maxParallel), terminator: "")
         return
       }
-      // Each cluster in flight may hold a few descriptors; say so now rather than fail later.
-      if let warning = DescriptorLimit.raise(forMaxParallel: parallel) {
-        FileHandle.standardError.write(Data((warning + "\n").utf8))
+      let continued = try runToContinue(store: store, fleet: fleet)
+      // A continued run keeps the driver it started with unless told otherwise.
+      if driver == nil, let recorded = continued?.header.settings["driver"],
+        let recordedKind = DriverKind(rawValue: recorded)
+      {
+        kind = recordedKind
       }
+      let parallel =
+        maxParallel ?? continued?.header.settings["maxParallel"].flatMap { Int($0) }
+        ?? fleet.rollout.maxParallel
+      let runID = continued?.header.id ?? self.runID ?? Self.runID(fleet: fleet.name, at: startTime)
+      var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
+      request.approve = approve
+      request.force = force
+      request.sets = sets
+      request.waiting =
+        untilBlocked
+        ? .untilBlocked
+        : follow ? .follow(poll: .milliseconds(Int64(pollInterval * 1000))) : .stop
+      var settings = ["driver": kind.rawValue]
+      if let maxParallel { settings["maxParallel"] = String(maxParallel) }
+      if let kubeconfig = kube.connection.kubeconfig {
+        settings["kubeconfig"] = URL(fileURLWithPath: kubeconfig).standardizedFileURL.path
+      }
+      request.settings = settings
+      var sim = SimSettings()
+      sim.failUpgrade = Set(simFail)
+      sim.failHealth = Set(simFailHealth)
+      sim.failureRate = simFailureRate.flatMap(FailureRate.parse) ?? 0
+      sim.seed = simSeed
+      sim.realTime = realTime
 
-      let sim: SimDriver?
-      let driver: any Driver
-      var gates: [any HealthGate] = []
-      var waveGates: [any HealthGate] = []
-      var clock: any RolloutClock =
-        nowOverride == nil ? SystemClock() : OffsetClock(startingAt: startTime)
-      var manual: ManualClock?
-      switch kind {
-      case .sim:
-        let simulated = SimDriver(
-          duration: .fixed(policy.expectedDuration),
-          durations: Dictionary(
-            uniqueKeysWithValues: fleet.clusters.compactMap { c in
-              c.expectedDuration.map { (c.name, SimDuration.fixed($0)) }
-            }),
-          faults: SimFaults(
-            upgrade: .init(
-              names: Set(simFail),
-              probability: simFailureRate.flatMap(FailureRate.parse) ?? 0),
-            health: .init(names: Set(simFailHealth))),
-          seed: simSeed)
-        sim = simulated
-        driver = simulated
-        gates = [SimHealthGate(driver: simulated)]
-        if !realTime {
-          let virtual = ManualClock(start: startTime)
-          manual = virtual
-          clock = virtual
-        }
-      case .exec:
-        sim = nil
-        guard let commands = fleet.release.exec else {
-          printError("error: release.exec is not set; the exec driver needs release.exec.upgrade")
-          throw ExitCode(1)
-        }
-        let values = loaded.values
-        let sets = self.sets
-        driver = ExecDriver(
-          commands: commands, release: fleet.release,
-          logDirectory: logDir ?? "\(store.runsDirectory)/\(runID)/logs",
-          values: { cluster in
-            do throws(DiagnosticError) {
-              return try values.values(for: cluster, sets: sets)
-            } catch {
-              throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
-            }
-          })
-      case .kube:
-        sim = nil
-        driver = makeKubeDriver(
-          loaded, sets: sets, kubeconfig: kube.connection.kubeconfig,
-          options: KubeDriverOptions(forceUnlock: kube.forceUnlock))
-      case .helm:
-        sim = nil
-        driver = try HelmRollout.driver(
-          loaded, sets: sets, kubeconfig: kube.connection.kubeconfig,
-          logDirectory: logDir ?? "\(store.runsDirectory)/\(runID)/logs")
-      }
-      if kind != .sim {
-        // Drivers that change real clusters are verified by the fleet's own gates.
-        let transport = HTTPTransport()
-        var variables = TemplateVariables.values(for: fleet.release)
-        variables["run"] = runID
-        // Command gates reach the clusters as the run does: kubectl and helm read KUBECONFIG.
-        let environment =
-          kube.connection.kubeconfig.map {
-            ["KUBECONFIG": URL(fileURLWithPath: $0).standardizedFileURL.path]
-          } ?? [:]
-        gates = policy.health.map {
-          HealthGates.make(
-            spec: $0, transport: transport, variables: variables, environment: environment)
-        }
-        waveGates = policy.waveHealth.map {
-          HealthGates.make(
-            spec: $0, transport: transport, variables: variables, environment: environment)
-        }
-      }
-      _ = sim
-
-      let session = try RunSession.begin(
-        store: store, run: runID, lock: lock, recorded: recorded, fleet: fleet, plan: planned,
-        clock: clock, command: self)
-      var summary: RunSummary
-      var blocked: Blocked?
-      var announced: String?
-      // One signal handler for the whole command: it interrupts the pass running now, or
-      // ends a --follow wait between passes, so SIGINT/SIGTERM are honoured in every phase.
-      let interrupts = RunInterrupts()
-      let signals = InterruptSignals { _, count in
-        if count == 1 {
-          printError("\ninterrupt: finishing clusters in flight; interrupt again to cancel them")
-        }
-        interrupts.interrupt()
-      }
-      repeat {
-        (summary, blocked) = try withExtendedLifetime(signals) {
-          try runOnce(
-            session: session, plan: planned, fleet: fleet, driver: driver, gates: gates,
-            waveGates: waveGates, clock: clock, manual: manual, parallel: parallel,
-            interrupts: interrupts)
-        }
-        guard follow, let wait = blocked, wait.until == nil, !interrupts.requested else { break }
-        // Following, an approval or the end of a pause comes from another process.
-        if announced != wait.reason {
-          announced = wait.reason
-          FileHandle.standardOutput.write(Data("waiting for: \(wait.reason)\n".utf8))
-        }
-        let poll = Duration.milliseconds(Int64(pollInterval * 1000))
-        if let manual {
-          // Virtual time stands still between passes: the approval comes in real time, so
-          // the poll sleeps on the system clock and virtual time moves on by as much.
-          SystemClock().wait(for: poll, cancellation: interrupts.stopWaiting)
-          manual.advance(by: poll)
-        } else {
-          clock.wait(for: poll, cancellation: interrupts.stopWaiting)
-        }
-      } while !interrupts.requested
-
-      try writeReports(summary)
-      session.finish(summary, blocked: blocked)
-      print(Self.closingLine(summary, rollback: rollbackRun != nil))
-      if let blocked, untilBlocked || follow {
-        print("waiting for: \(blocked.reason)")
-        if blocked.neverWithinHorizon {
-          // A scheduled job that exits 0 here would stay green for ever while nothing ships.
-          FileHandle.standardError.write(
-            Data("error: nothing in this run can start within the planning horizon\n".utf8))
-          throw ExitCode(Self.neverUnblocked)
-        }
-        if untilBlocked { return }
-      }
-      switch summary.outcome {
-      case .succeeded: return
-      case .halted:
-        if rollbackRun != nil, !summary.clusters.contains(where: { $0.phase == .rollbackFailed }) {
-          return
-        }
-        throw ExitCode(1)
-      case .failed: throw ExitCode(1)
-      case .interrupted: throw ExitCode(3)
-      }
-    }
-
-    /// One pass of the executor over the run as its journal stands.
-    private func runOnce(
-      session: RunSession, plan planned: FleetCore.Plan, fleet: Fleet, driver: any Driver,
-      gates: [any HealthGate], waveGates: [any HealthGate], clock: any RolloutClock,
-      manual: ManualClock?, parallel: Int, interrupts: RunInterrupts
-    ) throws -> (RunSummary, Blocked?) {
-      let policy = fleet.rollout
-      let journal = session.journal
-      let executor: Executor
+      let observer = RolloutOutput(resumeCommand: resumeCommand(runID))
+      let result: RunResult
       do {
-        executor = try Executor(
-          plan: planned, clusters: fleet.clusters, driver: driver, gates: gates,
-          waveGates: waveGates, clock: clock,
-          approvals: JournalApprovals(journal: journal, approved: Set(approve)),
-          options: ExecutorOptions(
-            run: session.run, maxParallel: parallel, failurePolicy: policy.failurePolicy,
-            clusterTimeout: policy.clusterTimeout, startTimes: StartTimes(fleet: fleet),
-            waiting: untilBlocked ? .untilBlocked : .follow,
-            resumeFrom: session.recordedRun(plan: planned, rollback: rollbackRun != nil),
-            pausedBy: {
-              // Reads only what another process appended since (a pause): never a replay.
-              journal.refresh()
-              return journal.withState { $0.paused ? $0.pausedBy ?? "someone" : nil }
-            }
-          ).resumedRun(startedAt: journal.header.startedAt))
+        let drivers = try RunDrivers.make(
+          kind, for: loaded, run: runID, stateDirectory: stateDirectory, sets: sets,
+          kubeconfig: kube.connection.kubeconfig, forceUnlock: kube.forceUnlock,
+          logDirectory: logDir, sim: sim, now: nowOverride)
+        if let continued {
+          // Unbuffered, like the live view that follows it.
+          observer.say(
+            "continuing run \(runID), started \(Timestamp.iso(continued.header.startedAt))")
+          var resume = ResumeAction(
+            fleet: loaded, store: store, drivers: drivers, run: runID, request: request)
+          resume.liftsPause = false
+          result = try resume.run(observer: observer)
+        } else {
+          result = try RolloutAction(
+            fleet: loaded, plan: plan, store: store, drivers: drivers, run: runID,
+            request: request
+          ).run(observer: observer)
+        }
       } catch {
         printError("error: \(error.message)")
-        throw ExitCode(1)
+        throw ExitCode(error.exitCode)
       }
-      let rollingBack = rollbackRun != nil
-      let waveNames = planned.waves.map(\.name)
-      executor.recordAhead { event, record in
-        if rollingBack, case .runFinished = event { return }
-        guard let entry = RunRecorder.entry(for: event, cluster: record, waves: waveNames) else {
-          return
-        }
-        // Each --follow pass finds the wave where the last one left it (waiting for approval):
-        // a state the journal already holds is not written again.
-        if case .wave(_, let state, let name?, nil) = entry,
-          journal.withState({ $0.waves[name] == state })
-        {
-          return
-        }
-        try journal.append(entry)
-      }
-
-      let output = FileHandle.standardOutput
-      let style = ProgressView.style(for: STDOUT_FILENO)
-      let progress = ProgressView(
-        plan: planned, style: style, maxParallel: parallel, clock: clock,
-        width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
-        write: { output.write(Data($0.utf8)) })
-      executor.observe { progress.handle($0) }
-      progress.start()
-      interrupts.running(executor)
-      let summary = manual.map { executor.runInVirtualTime($0) } ?? executor.run()
-      interrupts.running(nil)
-      progress.finish()
-      return (summary, executor.blockedBy)
+      // Before finishRun, which ends the command with the run's exit code.
+      if let summary = result.summary { try publishToGitHubActions(summary) }
+      try finishRun(
+        result,
+        reports: RunReportFiles(json: reportJson, junit: junit, markdown: markdown, html: html),
+        nextSteps: NextSteps(fleet: self.fleet, state: state), untilBlocked: untilBlocked,
+        follow: follow)
     }
 
-    private func writeReports(_ summary: RunSummary) throws {
-      do {
-        if let reportJson {
-          try RunReportJSON.string(summary).write(
-            toFile: reportJson, atomically: true, encoding: .utf8)
+    /// The run this invocation continues: the one --run names if it exists, else, with
+    /// --until-blocked or --approve, the fleet's unfinished run. Otherwise an unfinished run is
+    /// not left behind silently: a new run (named by --run or not) needs --new-run.
+    private func runToContinue(store: LocalStateStore, fleet: Fleet) throws -> StoredRun? {
+      if let runID, store.listRuns().contains(runID) {
+        do {
+          return try store.readRun(runID)
+        } catch {
+          printError("error: \(error.message)")
+          throw ExitCode(1)
         }
-        if let html {
-          try RunHTML.string(summary).write(toFile: html, atomically: true, encoding: .utf8)
+      }
+      guard !newRun, let unfinished = store.unfinishedRun(fleet: fleet.name) else { return nil }
+      // A new run id is a new run: it is refused like any other while one is unfinished.
+      if runID == nil && (untilBlocked || !approve.isEmpty) { return unfinished }
+      let id = unfinished.header.id
+      var message =
+        "error: run \(id) of fleet '\(fleet.name)' is unfinished ("
+        + (unfinished.state.waitingFor.map { "waiting for: \($0)" } ?? "stopped")
+        + "); a new run would start again at the first wave.\n"
+      message += "  fleetwave resume \(id)\(NextSteps(fleet: self.fleet, state: state).location)"
+      message += " continues it; --new-run starts another run anyway"
+      printError(message)
+      throw ExitCode(1)
+    }
+
+    /// Every --approve must name a wave of the plan (or be '*'): a typo would otherwise
+    /// approve nothing and leave the run waiting.
+    private func requireWaves(_ names: [String], in plan: FleetCore.Plan) throws {
+      let waves = plan.waves.map(\.name)
+      for name in names where name != "*" && !waves.contains(name) {
+        var message = "--approve \(name): the plan has no wave '\(name)'"
+        if let suggestion = Suggestion.closest(to: name, among: waves) {
+          message += "; did you mean '\(suggestion)'?"
+        } else {
+          message += "; its waves are " + waves.joined(separator: ", ")
         }
-        if let junit {
-          try RunJUnit.string(summary).write(toFile: junit, atomically: true, encoding: .utf8)
-        }
-        if let markdown {
-          if !FileManager.default.fileExists(atPath: markdown) {
-            _ = FileManager.default.createFile(atPath: markdown, contents: nil)
-          }
-          guard let handle = FileHandle(forWritingAtPath: markdown) else {
-            throw CocoaError(.fileWriteNoPermission)
-          }
-          defer { try? handle.close() }
-          try handle.seekToEnd()
-          try handle.write(contentsOf: Data(RunMarkdown.string(summary).utf8))
-        }
-      } catch {
-        printError("error: cannot write a report: \(error.localizedDescription)")
-        throw ExitCode(1)
+        throw ValidationError(message)
       }
     }
 
-    static func closingLine(_ summary: RunSummary, rollback: Bool = false) -> String {
+    static func closingLine(
+      _ summary: RunSummary, rollback: Bool = false, nextSteps: NextSteps = NextSteps()
+    ) -> String {
       var counts: [ReportedState: Int] = [:]
       for record in summary.clusters {
         counts[ReportedState(record, outcome: summary.outcome), default: 0] += 1
@@ -460,7 +326,7 @@ extension FleetwaveCommand {
           "\n  stopped mid-change (revision unknown): " + summary.midUpgrade.joined(separator: ", ")
       }
       if let wave = summary.waitingForApproval {
-        line += "\n  to go on, run again with --approve \(wave)"
+        line += "\n  " + nextSteps.approval(run: summary.run, wave: wave).joined(separator: "\n  ")
       }
       return line
     }
@@ -505,45 +371,6 @@ extension FleetwaveCommand {
   }
 }
 
-/// Where this process's interrupts go: the executor of the pass running now (the first stops
-/// new work, the second cancels what is in flight), and the wait between --follow passes.
-final class RunInterrupts: @unchecked Sendable {
-  private let lock = NSLock()
-  private var executor: Executor?
-  private var count = 0
-  /// Cancelled by the first interrupt: ends a wait between passes at once.
-  let stopWaiting = Cancellation()
-
-  var requested: Bool { stopWaiting.isCancelled }
-
-  /// The pass now running; an interrupt that came before it started is passed on at once.
-  func running(_ executor: Executor?) {
-    lock.lock()
-    self.executor = executor
-    let missed = count
-    lock.unlock()
-    for _ in 0..<missed { executor?.interrupt() }
-  }
-
-  func interrupt() {
-    lock.lock()
-    count += 1
-    let executor = self.executor
-    lock.unlock()
-    stopWaiting.cancel()
-    executor?.interrupt()
-  }
-}
-
-extension ExecutorOptions {
-  /// These options for a pass of a run whose journal began at `startedAt`.
-  func resumedRun(startedAt: Date) -> ExecutorOptions {
-    var options = self
-    options.startedAt = startedAt
-    return options
-  }
-}
-
 /// A probability written as 0.05 or 5%.
 enum FailureRate {
   static func parse(_ text: String) -> Double? {
@@ -566,6 +393,9 @@ func loadFleet(_ path: String, reports: InvalidFleetReports? = nil) throws -> Lo
   } catch {
     for diagnostic in error.diagnostics { printError(diagnostic.description) }
     reports?.write(fleet: path, diagnostics: error.diagnostics)
+    if reports != nil, GitHubActions() != nil {
+      for line in GitHubActions.annotations(error.diagnostics) { print(line) }
+    }
     throw ExitCode(1)
   }
 }
@@ -578,4 +408,147 @@ func requireCluster(_ name: String, in fleet: Fleet) throws {
     message += "; did you mean '\(suggestion)'?"
   }
   throw ValidationError(message)
+}
+
+/// The command-line side of a run action: the live view around each pass, notes on standard
+/// error, other lines on standard output.
+final class RolloutOutput: RunObserver {
+  private var progress: ProgressView?
+  /// What the live view prints after Ctrl-C.
+  private let resumeCommand: String?
+
+  init(resumeCommand: String? = nil) { self.resumeCommand = resumeCommand }
+
+  func note(_ line: String) { printError(line) }
+
+  func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+  func passStarting(
+    _ executor: Executor, plan: FleetCore.Plan, maxParallel: Int, clock: any RolloutClock
+  ) {
+    let output = FileHandle.standardOutput
+    let progress = ProgressView(
+      plan: plan, style: ProgressView.style(for: STDOUT_FILENO), maxParallel: maxParallel,
+      clock: clock, ticks: clock is ManualClock ? SystemClock() : clock,
+      width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
+      colour: ProgressView.colours(for: STDOUT_FILENO), resumeCommand: resumeCommand,
+      write: { output.write(Data($0.utf8)) })
+    executor.observe { progress.handle($0) }
+    progress.start()
+    self.progress = progress
+  }
+
+  func passEnded() {
+    progress?.finish()
+    progress = nil
+  }
+}
+
+/// The report files a run command was asked to write.
+struct RunReportFiles {
+  var json: String?
+  var junit: String?
+  var markdown: String?
+  var html: String?
+
+  func write(_ summary: RunSummary) throws {
+    do {
+      if let json {
+        try RunReportJSON.string(summary).write(toFile: json, atomically: true, encoding: .utf8)
+      }
+      if let html {
+        try RunHTML.string(summary).write(toFile: html, atomically: true, encoding: .utf8)
+      }
+      if let junit {
+        try RunJUnit.string(summary).write(toFile: junit, atomically: true, encoding: .utf8)
+      }
+      if let markdown {
+        if !FileManager.default.fileExists(atPath: markdown) {
+          _ = FileManager.default.createFile(atPath: markdown, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: markdown) else {
+          throw CocoaError(.fileWriteNoPermission)
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(RunMarkdown.string(summary).utf8))
+      }
+    } catch {
+      printError("error: cannot write a report: \(error.localizedDescription)")
+      throw ExitCode(1)
+    }
+  }
+}
+
+/// The commands that continue a run, spelled so that they work verbatim from where this one
+/// ran: the run's state is found through the same --state or fleet directory.
+struct NextSteps {
+  /// The fleet as given on the command line.
+  var fleet: String?
+  /// The state directory as given on the command line.
+  var state: String?
+
+  /// ` --state DIR` or ` --fleet DIR`: how the run verbs find this run's state.
+  var location: String {
+    if let state { return " --state " + Self.quoted(state) }
+    if let fleet { return " --fleet " + Self.quoted(fleet) }
+    return ""
+  }
+
+  func approval(run: String, wave: String) -> [String] {
+    var lines = [
+      "to go on, approve the wave and resume the run:",
+      "  fleetwave approve \(Self.quoted(run)) --wave \(Self.quoted(wave))\(location)",
+      "  fleetwave resume \(Self.quoted(run))\(location)",
+    ]
+    if let fleet {
+      lines.append(
+        "or in one step: fleetwave rollout \(Self.quoted(fleet)) --approve \(Self.quoted(wave))"
+          + (state.map { " --state " + Self.quoted($0) } ?? ""))
+    }
+    return lines
+  }
+
+  /// A word as a POSIX shell reads it back unchanged.
+  static func quoted(_ word: String) -> String {
+    let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=@%+,".contains($0) }
+    if plain && !word.isEmpty { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
+}
+
+/// Prints how a run action ended, writes its reports and exits with the run's code: 0
+/// succeeded (or stopped at a wait with --until-blocked), 1 halted or failed, 3 interrupted
+/// or waiting for approval, 4 nothing can start within the planning horizon.
+func finishRun(
+  _ result: RunResult, reports: RunReportFiles, nextSteps: NextSteps, untilBlocked: Bool,
+  follow: Bool
+) throws {
+  guard let summary = result.summary else {
+    print("run \(result.run) already finished: \(result.finishedBefore ?? "?"); nothing to do")
+    return
+  }
+  try reports.write(summary)
+  print(
+    FleetwaveCommand.Rollout.closingLine(summary, rollback: result.isRollback, nextSteps: nextSteps)
+  )
+  if let blocked = result.blocked, untilBlocked || follow {
+    print("waiting for: \(blocked.reason)")
+    if blocked.neverWithinHorizon {
+      // A scheduled job that exits 0 here would stay green for ever while nothing ships.
+      printError("error: nothing in this run can start within the planning horizon")
+      throw ExitCode(FleetwaveCommand.Rollout.neverUnblocked)
+    }
+    if untilBlocked { return }
+  }
+  switch summary.outcome {
+  case .succeeded: return
+  case .halted:
+    if result.isRollback, !summary.clusters.contains(where: { $0.phase == .rollbackFailed }) {
+      return
+    }
+    throw ExitCode(1)
+  case .failed: throw ExitCode(1)
+  case .interrupted: throw ExitCode(3)
+  }
 }

@@ -1,5 +1,6 @@
 // Where the run verbs (resume, status, history, rollback, approve, pause) find runs.
 import ArgumentParser
+import Engine
 import FleetCore
 import Foundation
 import Journal
@@ -14,52 +15,37 @@ struct RunLocation: ParsableArguments {
   @Option(help: ArgumentHelp("The fleet whose runs these are.", valueName: "dir"))
   var fleet: String?
 
-  var store: RunStore {
-    if let state { return RunStore(stateDirectory: state) }
+  var store: RunStore { RunStore(stateDirectory: localStore.stateDirectory) }
+
+  var localStore: LocalStateStore {
+    if let state { return LocalStateStore(stateDirectory: state) }
     if var fleet {
       if fleet.hasSuffix(".yaml") || fleet.hasSuffix(".yml") {
         fleet = (fleet as NSString).deletingLastPathComponent
       }
-      return RunStore(stateDirectory: (fleet.isEmpty ? "." : fleet) + "/.fleetwave")
+      return LocalStateStore(stateDirectory: (fleet.isEmpty ? "." : fleet) + "/.fleetwave")
     }
     let environment = ProcessInfo.processInfo.environment
-    return RunStore(stateDirectory: environment["FLEETWAVE_STATE"] ?? ".fleetwave")
+    return LocalStateStore(stateDirectory: environment["FLEETWAVE_STATE"] ?? ".fleetwave")
   }
 
   /// A run's records, or an error naming where it looked.
   func read(_ run: String) throws -> (header: RunHeader, records: [JournalRecord], state: RunState)
   {
-    let store = self.store
-    guard FileManager.default.fileExists(atPath: store.journalPath(run)) else {
-      var message = "error: no run '\(run)' in \(store.runsDirectory)"
-      let known = store.runIDs()
-      if let suggestion = Suggestion.closest(to: run, among: known) {
-        message += "; did you mean '\(suggestion)'?"
-      } else if known.isEmpty {
-        message += " (pass --state DIR or --fleet DIR)"
-      }
-      printError(message)
-      throw ExitCode(1)
-    }
     do {
-      let contents = try JournalFile.read(path: store.journalPath(run))
+      let stored = try localStore.readRun(run)
       // Say so: the run's last action may or may not have happened.
-      if let torn = contents.tornTail { printError("warning: \(torn)") }
-      let state = RunState(records: contents.records)
-      guard let header = state.header else {
-        printError("error: \(store.journalPath(run)): the journal does not start with a run header")
-        throw ExitCode(1)
-      }
-      return (header, contents.records, state)
-    } catch let error as JournalError {
-      printError("error: \(error)")
+      if let torn = stored.tornTail { printError("warning: \(torn)") }
+      return (stored.header, stored.records, stored.state)
+    } catch {
+      printError("error: \(error.message)")
       throw ExitCode(1)
     }
   }
 
-  /// The latest run, for `status` without a run id.
+  /// The latest run by start time, for `status` without a run id.
   func latest() throws -> String {
-    guard let run = store.runIDs().last else {
+    guard let run = localStore.runsByStart().last?.header.id else {
       printError("error: no runs in \(store.runsDirectory) (pass --state DIR or --fleet DIR)")
       throw ExitCode(1)
     }
@@ -67,7 +53,7 @@ struct RunLocation: ParsableArguments {
   }
 }
 
-/// Options shared by the verbs that continue a run through `rollout`.
+/// Options shared by the verbs that continue a run (resume, rollback).
 struct ContinueOptions: ParsableArguments {
   @Option(help: "The driver, if the run was started with --driver.")
   var driver: String?
@@ -80,7 +66,9 @@ struct ContinueOptions: ParsableArguments {
       "For testing and rehearsal: act as if the time were this.", valueName: "time"))
   var now: String?
 
-  @Option(help: ArgumentHelp("Who does this (default: $USER).", valueName: "name"))
+  @Option(
+    help: ArgumentHelp(
+      "Who does this (default: $GITHUB_ACTOR, $GITLAB_USER_LOGIN, $USER).", valueName: "name"))
   var by: String?
 
   @Option(help: ArgumentHelp("Write the run report as JSON here.", valueName: "file"))
@@ -102,38 +90,55 @@ struct ContinueOptions: ParsableArguments {
       valueName: "key=value"))
   var setArguments: [String] = []
 
-  var sets: [String] { setArguments.flatMap { ["--set", $0] } }
-
-  var arguments: [String] {
-    var list: [String] = []
-    func add(_ flag: String, _ value: String?) { if let value { list += [flag, value] } }
-    add("--driver", driver)
-    add("--max-parallel", maxParallel.map(String.init))
-    add("--now", now)
-    add("--by", by)
-    add("--report-json", reportJson)
-    add("--junit", junit)
-    add("--markdown", markdown)
-    add("--html", html)
-    return list
-  }
-
-  /// Runs `rollout` on the run's fleet with these options and `extra`.
-  func continueRun(_ run: String, location: RunLocation, _ extra: [String]) throws {
-    let (header, _, _) = try location.read(run)
+  /// Runs the recorded run on its fleet: resumes it, or rolls it back.
+  func continueRun(
+    _ run: String, location: RunLocation, replan: Bool = false, rollback: Bool = false,
+    waiting: RunWaiting = .stop
+  ) throws {
+    let store = location.localStore
+    let header = try location.read(run).header
     guard let directory = location.fleet ?? header.fleetDirectory else {
       printError("error: run \(run) does not record its fleet directory; pass --fleet DIR")
       throw ExitCode(1)
     }
+    let loaded = try loadFleet(directory)
     // What the run recorded of its own options comes first; options given here win.
-    var recorded: [String] = []
-    if driver == nil, let value = header.settings["driver"] { recorded += ["--driver", value] }
-    if maxParallel == nil, let value = header.settings["maxParallel"] {
-      recorded += ["--max-parallel", value]
+    let kindName = driver ?? header.settings["driver"]
+    guard let kind = kindName.map({ DriverKind(rawValue: $0) }) ?? loaded.fleet.release.driver
+    else {
+      throw ValidationError(
+        "unknown driver '\(kindName ?? "")'; expected one of: "
+          + DriverKind.allCases.map(\.rawValue).joined(separator: ", "))
     }
-    if let value = header.settings["kubeconfig"] { recorded += ["--kubeconfig", value] }
-    var rollout = try FleetwaveCommand.Rollout.parse(
-      [directory, "--state", location.store.stateDirectory] + recorded + arguments + sets + extra)
-    try rollout.run()
+    let parallel =
+      maxParallel ?? header.settings["maxParallel"].flatMap { Int($0) }
+      ?? loaded.fleet.rollout.maxParallel
+    let nowText = now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"]
+    if let nowText, Timestamp.parse(nowText) == nil {
+      throw ValidationError("--now: '\(nowText)' is not a time like 2027-01-15T08:00:00Z")
+    }
+    var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
+    request.sets = setArguments
+    request.waiting = waiting
+    let result: RunResult
+    do {
+      let drivers = try RunDrivers.make(
+        kind, for: loaded, run: run, stateDirectory: store.stateDirectory, sets: setArguments,
+        kubeconfig: header.settings["kubeconfig"], now: nowText.flatMap(Timestamp.parse))
+      result = try ResumeAction(
+        fleet: loaded, store: store, drivers: drivers, run: run, request: request,
+        replan: replan || rollback, rollback: rollback
+      ).run(observer: RolloutOutput())
+    } catch {
+      printError("error: \(error.message)")
+      throw ExitCode(error.exitCode)
+    }
+    try finishRun(
+      result,
+      reports: RunReportFiles(json: reportJson, junit: junit, markdown: markdown, html: html),
+      nextSteps: NextSteps(
+        fleet: location.fleet,
+        state: location.state ?? (location.fleet == nil ? store.stateDirectory : nil)),
+      untilBlocked: waiting == .untilBlocked, follow: waiting != .stop && waiting != .untilBlocked)
   }
 }

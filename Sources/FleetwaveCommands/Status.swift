@@ -1,5 +1,6 @@
 // `fleetwave status [RUN]`: a run as its journal tells it, live or finished.
 import ArgumentParser
+import Engine
 import FleetCore
 import Foundation
 import Journal
@@ -30,7 +31,7 @@ extension FleetwaveCommand {
     func run() throws {
       let run = try runID ?? location.latest()
       let (header, records, state) = try location.read(run)
-      let view = RunView(header: header, state: state, store: location.store)
+      let view = RunView(header: header, state: state, records: records, store: location.localStore)
       print(output == "json" ? view.json() : view.text(), terminator: "")
       guard check else { return }
       let problems = JournalIntegrity.problems(in: records)
@@ -49,12 +50,37 @@ struct RunView {
   let header: RunHeader
   let state: RunState
   let holder: LockHolder?
+  /// Time spent running, summed over the run's passes (see `RunView.activeTime`).
+  let active: TimeInterval
 
-  init(header: RunHeader, state: RunState, store: RunStore) {
+  init(header: RunHeader, state: RunState, records: [JournalRecord], store: any StateStore) {
     self.header = header
     self.state = state
-    let holder = RunLock.holder(stateDirectory: store.stateDirectory)
+    let holder = store.lockHolder()
     self.holder = holder?.run == header.id ? holder : nil
+    active = Self.activeTime(records)
+  }
+
+  /// The time a run spent running: each pass from its first record (the header, or a
+  /// `resumed`) to its last, summed. The time a run stood stopped between passes does not
+  /// count, and a rehearsal's passes (each with its own --now) cannot subtract.
+  static func activeTime(_ records: [JournalRecord]) -> TimeInterval {
+    var total: TimeInterval = 0
+    var passStart: Date?
+    var last: Date?
+    for record in records {
+      switch record.entry {
+      case .runStarted, .resumed:
+        if let passStart, let last { total += max(0, last.timeIntervalSince(passStart)) }
+        passStart = record.at
+      // Written by other processes (approve, pause): not part of a pass.
+      case .approval, .paused: continue
+      default: break
+      }
+      last = record.at
+    }
+    if let passStart, let last { total += max(0, last.timeIntervalSince(passStart)) }
+    return total
   }
 
   /// live, paused, waiting, unfinished, or the run's outcome.
@@ -97,9 +123,7 @@ struct RunView {
   }
 
   var duration: String {
-    let seconds = max(
-      0, (state.lastActivity ?? header.startedAt).timeIntervalSince(header.startedAt))
-    return DurationText.format(.seconds(Int64(seconds.rounded())))
+    DurationText.format(.seconds(Int64(active.rounded())))
   }
 
   func text() -> String {

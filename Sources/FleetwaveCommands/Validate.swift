@@ -1,8 +1,10 @@
 // `fleetwave validate FLEET`: every problem of a fleet at once, located, or a short summary.
 import ArgumentParser
+import Drivers
 import FleetCore
 import Foundation
 import Inventory
+import Kube
 
 extension FleetwaveCommand {
   struct Validate: ParsableCommand {
@@ -11,10 +13,17 @@ extension FleetwaveCommand {
       discussion: """
         Prints each problem as path:line:col with the source line and a caret, and exits 1 if \
         any is an error. Warnings (such as an overlay file no cluster uses) do not fail.
+
+        With --render, also renders the release's chart (with helm template, once per \
+        distinct set of values) or manifests for every cluster, and lists each failure with \
+        the clusters it fails for. Nothing is sent to any cluster.
         """)
 
     @Argument(help: "The fleet directory, or its fleet.yaml.")
     var fleet: String
+
+    @Flag(help: "Also render the release for every cluster, as a rollout would.")
+    var render = false
 
     func run() throws {
       let loaded: LoadedFleet
@@ -29,9 +38,51 @@ extension FleetwaveCommand {
       }
       for warning in loaded.warnings { printError(warning.description) }
       let clusters = loaded.fleet.clusters.count
+      var rendered = ""
+      if render {
+        rendered = try renderEveryCluster(loaded)
+      }
       print(
-        "\(fleet): valid, " + Self.count(clusters, "cluster")
+        "\(fleet): valid, " + Self.count(clusters, "cluster") + rendered
           + Self.warningSuffix(loaded.warnings.count))
+    }
+
+    /// Renders the release for every cluster; prints each failure with its clusters and exits
+    /// 1 when any fails. Returns the summary's addition when all render.
+    private func renderEveryCluster(_ loaded: LoadedFleet) throws -> String {
+      let release = loaded.fleet.release
+      guard release.chart != nil || release.manifests != nil else {
+        return ", nothing to render (the release names no chart or manifests)"
+      }
+      let renderer = ReleaseRenderer(release: release, fleetDirectory: loaded.fleet.directory)
+      let resolver = loaded.values
+      let clusters = loaded.fleet.clusters
+      let problems = Blocking.wait { () async -> [RenderProblem] in
+        await renderer.check(clusters) { cluster throws(DriverError) in
+          do throws(DiagnosticError) {
+            return try resolver.values(for: cluster)
+          } catch {
+            throw DriverError(.setup, error.diagnostics.map(\.description).joined(separator: "\n"))
+          }
+        }
+      }
+      guard problems.isEmpty else {
+        for problem in problems {
+          printError("\(Self.names(problem.clusters)): \(problem.message)")
+        }
+        let failed = problems.reduce(0) { $0 + $1.clusters.count }
+        printError(
+          "\(fleet): the release does not render for \(failed) of "
+            + Self.count(clusters.count, "cluster"))
+        throw ExitCode(1)
+      }
+      return ", rendered for each"
+    }
+
+    /// Cluster names for a message: the first five, then how many more.
+    static func names(_ clusters: [String]) -> String {
+      let shown = clusters.prefix(5).joined(separator: ", ")
+      return clusters.count > 5 ? shown + " (+\(clusters.count - 5) more)" : shown
     }
 
     static func count(_ n: Int, _ noun: String) -> String {

@@ -30,14 +30,21 @@ public struct CommandGate: HealthGate {
 
   public var name: String { HealthCheckSpec.command(spec).name }
 
+  /// The command's own timeout ends each run (its group killed); the engine's limit is a
+  /// backstop one kill grace later, so the gate's own verdict says what happened.
+  public func timeLimit(for clusters: [Cluster]) -> Duration? {
+    (spec.timeout + .seconds(Self.killGraceSeconds + 1))
+      * runCount(templates: [spec.command], clusters: clusters)
+  }
+
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
-    -> GateResult
+    async -> GateResult
   {
-    verifyEach(
+    await verifyEach(
       gate: name, templates: [spec.command], clusters: clusters, variables: variables,
       cancellation: cancellation
     ) {
-      scope in run(scope, clock: clock, cancellation: cancellation)
+      scope in await run(scope, clock: clock, cancellation: cancellation)
     }
   }
 
@@ -60,7 +67,7 @@ public struct CommandGate: HealthGate {
   }
 
   private func run(_ scope: GateScope, clock: any RolloutClock, cancellation: Cancellation)
-    -> GateResult
+    async -> GateResult
   {
     let command: String
     do {
@@ -76,9 +83,10 @@ public struct CommandGate: HealthGate {
     let log = FileManager.default.temporaryDirectory
       .appendingPathComponent("fleetwave-gate-\(UUID().uuidString).log").path
     defer { try? FileManager.default.removeItem(atPath: log) }
-    let outcome = ProcessGroupCommand(
-      command: command, environment: environment, logPath: log, timeout: spec.timeout
-    ).run(clock: clock, cancellation: cancellation)
+    let outcome = await ProcessGroupCommand(
+      command: command, environment: environment, logPath: log, timeout: spec.timeout,
+      killGrace: TimeInterval(Self.killGraceSeconds)
+    ).outcome(clock: clock, cancellation: cancellation)
     func result(_ outcome: Measurement.Outcome, value: Double?, _ detail: String) -> GateResult {
       let measurement = Measurement(
         gate: name, at: at, value: value, outcome: outcome, detail: detail)
@@ -101,6 +109,9 @@ public struct CommandGate: HealthGate {
       return result(.error, value: nil, message)
     }
   }
+
+  /// Between SIGTERM and SIGKILL for the command's group.
+  static let killGraceSeconds: Int64 = 5
 
   /// The last non-empty line a command printed, from the tail of its output file.
   static func lastLine(of path: String) -> String? {

@@ -16,19 +16,27 @@ public struct HTTPProbeGate: HealthGate {
 
   public var name: String { HealthCheckSpec.http(spec).name }
 
+  /// Each run ends by itself at `timeout` plus the one probe that may be in flight then.
+  public func timeLimit(for clusters: [Cluster]) -> Duration? {
+    (spec.timeout + probeTimeout) * runCount(templates: [spec.url], clusters: clusters)
+  }
+
+  /// A probe may take up to one interval (at least 1 s), never past the gate's timeout.
+  var probeTimeout: Duration { min(max(spec.interval, .seconds(1)), spec.timeout) }
+
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
-    -> GateResult
+    async -> GateResult
   {
-    verifyEach(
+    await verifyEach(
       gate: name, templates: [spec.url], clusters: clusters, variables: variables,
       cancellation: cancellation
     ) {
-      scope in probe(scope, clock: clock, cancellation: cancellation)
+      scope in await probe(scope, clock: clock, cancellation: cancellation)
     }
   }
 
   private func probe(_ scope: GateScope, clock: any RolloutClock, cancellation: Cancellation)
-    -> GateResult
+    async -> GateResult
   {
     let url: String
     do {
@@ -38,12 +46,10 @@ public struct HTTPProbeGate: HealthGate {
     }
     let required = max(1, spec.successes)
     let deadline = clock.now().addingTimeInterval(DurationText.seconds(spec.timeout))
-    // A probe may take up to one interval (at least 1 s), never past the gate's timeout.
-    let probeTimeout = min(max(spec.interval, .seconds(1)), spec.timeout)
     var measurements: [Measurement] = []
     var streak = 0
     while true {
-      let measurement = measure(
+      let measurement = await measure(
         url, timeout: probeTimeout, clock: clock, cancellation: cancellation)
       if cancellation.isCancelled {
         return GateResult(
@@ -65,7 +71,7 @@ public struct HTTPProbeGate: HealthGate {
             + " within \(DurationText.format(spec.timeout)) (\(measurements.count) probes); "
             + "last: \(measurement.detail)")
       }
-      guard clock.wait(until: next, cancellation: cancellation) else {
+      guard await clock.sleep(until: next, cancellation: cancellation) else {
         return GateResult(
           gate: name, passed: false, measurements: measurements, summary: "cancelled")
       }
@@ -74,12 +80,12 @@ public struct HTTPProbeGate: HealthGate {
 
   private func measure(
     _ url: String, timeout: Duration, clock: any RolloutClock, cancellation: Cancellation
-  ) -> Measurement {
+  ) async -> Measurement {
     let at = clock.now()
     let response: HTTPResponse
     do {
       // No transport retries: each probe is one measurement, and `successes` decides.
-      response = try transport.send(
+      response = try await transport.send(
         HTTPRequest(.get, url, connectTimeout: timeout, timeout: timeout, retry: .none),
         cancellation: cancellation)
     } catch {

@@ -78,15 +78,15 @@ struct GateScope {
 /// run passes; it stops at the first failing run, since the verdict cannot change after it.
 func verifyEach(
   gate: String, templates: [String], clusters: [Cluster], variables: [String: String],
-  cancellation: Cancellation, _ check: (GateScope) -> GateResult
-) -> GateResult {
+  cancellation: Cancellation, _ check: (GateScope) async -> GateResult
+) async -> GateResult {
   let runs = GateScope.runs(templates: templates, clusters: clusters, variables: variables)
   guard !runs.isEmpty else {
     return GateResult(gate: gate, passed: true, summary: "no clusters to check")
   }
   var measurements: [Measurement] = []
   for run in runs {
-    let result = check(run)
+    let result = await check(run)
     measurements += result.measurements
     if !result.passed {
       let summary = runs.count == 1 ? result.summary : "\(run.label): \(result.summary)"
@@ -104,6 +104,11 @@ func verifyEach(
   return GateResult(
     gate: gate, passed: true, measurements: measurements,
     summary: "passed for all \(runs.count) clusters")
+}
+
+/// How many runs one `verify` over `clusters` makes, for a gate's time limit.
+func runCount(templates: [String], clusters: [Cluster]) -> Int {
+  max(1, GateScope.runs(templates: templates, clusters: clusters, variables: [:]).count)
 }
 
 /// Foundation has a `Measurement` too; in this module the word means a gate's observation.

@@ -23,16 +23,16 @@ public struct PrometheusGate: HealthGate {
   public var name: String { HealthCheckSpec.prometheus(spec).name }
 
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
-    -> GateResult
+    async -> GateResult
   {
-    verifyEach(
+    await verifyEach(
       gate: name, templates: [spec.url, spec.query], clusters: clusters, variables: variables,
       cancellation: cancellation
-    ) { scope in analyse(scope, clock: clock, cancellation: cancellation) }
+    ) { scope in await analyse(scope, clock: clock, cancellation: cancellation) }
   }
 
   private func analyse(_ scope: GateScope, clock: any RolloutClock, cancellation: Cancellation)
-    -> GateResult
+    async -> GateResult
   {
     let endpoint: String
     let query: String
@@ -46,7 +46,8 @@ public struct PrometheusGate: HealthGate {
     func finish(_ passed: Bool, _ summary: String) -> GateResult {
       GateResult(gate: name, passed: passed, measurements: measurements, summary: summary)
     }
-    if spec.initialDelay > .zero && !clock.wait(for: spec.initialDelay, cancellation: cancellation)
+    if spec.initialDelay > .zero,
+      !(await clock.sleep(for: spec.initialDelay, cancellation: cancellation))
     {
       return finish(false, "cancelled")
     }
@@ -55,10 +56,10 @@ public struct PrometheusGate: HealthGate {
     var succeeded = 0
     var consecutiveErrors = 0
     for index in 0..<count {
-      if index > 0 && !clock.wait(for: spec.interval, cancellation: cancellation) {
+      if index > 0, !(await clock.sleep(for: spec.interval, cancellation: cancellation)) {
         return finish(false, "cancelled")
       }
-      var measurement = measure(
+      var measurement = await measure(
         query, endpoint: endpoint, at: clock.now(), cancellation: cancellation)
       if cancellation.isCancelled { return finish(false, "cancelled") }
       if measurement.outcome == .inconclusive {
@@ -103,14 +104,14 @@ public struct PrometheusGate: HealthGate {
   }
 
   private func measure(_ query: String, endpoint: String, at: Date, cancellation: Cancellation)
-    -> Measurement
+    async -> Measurement
   {
     let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
     let url = base + "/api/v1/query?query=" + Self.formEncode(query)
     let response: HTTPResponse
     do {
       // Errors are counted against consecutiveErrorLimit, as Argo does, not retried here.
-      response = try transport.send(
+      response = try await transport.send(
         HTTPRequest(.get, url, retry: .none), cancellation: cancellation)
     } catch {
       return Measurement(gate: name, at: at, outcome: .error, detail: error.description)

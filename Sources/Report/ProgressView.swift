@@ -1,5 +1,5 @@
-// Live progress of a run: a redrawn ANSI frame on a terminal (at most ten frames a second),
-// plain timestamped lines anywhere else (CI logs).
+// Live progress of a run: on a terminal an ANSI frame redrawn every second on the run's clock
+// (and at most ten times a second after events), plain timestamped lines anywhere else (CI logs).
 import FleetCore
 import Foundation
 
@@ -9,33 +9,80 @@ public final class ProgressView: @unchecked Sendable {
   public let style: Style
   private let plan: Plan
   private let maxParallel: Int
+  /// The run's time: elapsed, countdowns and the ETA are read from it.
   private let clock: any RolloutClock
+  /// What the redraws are scheduled on: the run's clock, or the system's when the run goes at
+  /// virtual time (a tick a virtual second would slow the run to a crawl).
+  private let ticks: any RolloutClock
   private let write: @Sendable (String) -> Void
   private let width: Int
+  private let colour: Bool
+  /// How to go on after Ctrl-C, as the command line that started the run says it.
+  private let resumeCommand: String?
 
   private let lock = NSLock()
+  private let queue = DispatchQueue(label: "fleetwave.progress")
   private var phases: [String: ClusterPhase] = [:]
   private var startedAt: [String: Date] = [:]
   private var durations: [Double] = []
   private var wavePhases: [Int: WavePhase] = [:]
   private var waveOfCluster: [String: Int] = [:]
+  /// When the wave's bake ends, or the window or wait it is in does.
+  private var waveUntil: [Int: Date] = [:]
+  private var gates: [Int: GateTally] = [:]
+  /// A cluster's failed gate, so its failure reads as the gate's value, not the gate's query.
+  private var failedGate: [String: GateResult] = [:]
   private var inFlight: [String] = []
-  private var notes: [String] = []
+  private var notes: [Note] = []
+  private var run: String?
   private var runStart: Date?
   private var runEnd: Date?
-  private var dirty = false
+  private var outcome: RunOutcome?
+  private var interrupted = false
   private var drawnLines = 0
-  private var timer: DispatchSourceTimer?
+  private var drawing = false
+  private var tick: Cancellation?
+  private var pendingRedraw: Cancellation?
+
+  /// Gate results of one wave so far.
+  private struct GateTally {
+    var passed = 0
+    var total = 0
+    var last: String?
+  }
+
+  /// A line under the waves; names in it are elided to fit, the rest is kept whole.
+  private struct Note {
+    enum Part {
+      case text(String)
+      case name(String)
+    }
+    var parts: [Part]
+    var tone: TerminalText.Tone = .bad
+
+    func text(nameLimit: Int) -> String {
+      parts.map { part in
+        switch part {
+        case .text(let text): return text
+        case .name(let name): return TerminalText.elide(name, to: nameLimit)
+        }
+      }.joined()
+    }
+  }
 
   public init(
     plan: Plan, style: Style, maxParallel: Int, clock: any RolloutClock = SystemClock(),
-    width: Int = 100, write: @escaping @Sendable (String) -> Void
+    ticks: (any RolloutClock)? = nil, width: Int = 100, colour: Bool = false,
+    resumeCommand: String? = nil, write: @escaping @Sendable (String) -> Void
   ) {
+    self.resumeCommand = resumeCommand
     self.plan = plan
     self.style = style
     self.maxParallel = max(1, maxParallel)
     self.clock = clock
+    self.ticks = ticks ?? clock
     self.width = max(40, width)
+    self.colour = colour && style == .terminal
     self.write = write
     for wave in plan.waves {
       wavePhases[wave.index] = .pending
@@ -49,6 +96,13 @@ public final class ProgressView: @unchecked Sendable {
   /// `.terminal` when `fd` is a terminal, else `.lines`.
   public static func style(for fd: Int32) -> Style { isatty(fd) == 1 ? .terminal : .lines }
 
+  /// Whether a view on `fd` may colour its frame: a terminal, and `NO_COLOR` unset or empty.
+  public static func colours(
+    for fd: Int32, environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> Bool {
+    TerminalText.colours(fd: fd, environment: environment)
+  }
+
   /// The terminal's width in columns, or nil when `fd` is not a terminal.
   public static func columns(of fd: Int32) -> Int? {
     var size = winsize()
@@ -56,48 +110,77 @@ public final class ProgressView: @unchecked Sendable {
     return Int(size.ws_col)
   }
 
-  /// Starts redrawing (terminal style only).
+  /// Starts redrawing (terminal style only): once a second on the tick clock, so elapsed time
+  /// and countdowns move between events, and at most ten times a second after events.
   public func start() {
     guard style == .terminal else { return }
-    let source = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "fleetwave.progress"))
-    source.schedule(deadline: .now(), repeating: .milliseconds(100))
-    source.setEventHandler { [weak self] in self?.redrawIfDirty() }
     lock.lock()
-    timer = source
+    drawing = true
     lock.unlock()
-    source.resume()
+    redraw()
+    scheduleTick()
   }
 
   /// Stops redrawing and draws the final frame.
   public func finish() {
     lock.lock()
-    let source = timer
-    timer = nil
+    drawing = false
+    tick?.cancel()
+    pendingRedraw?.cancel()
+    tick = nil
+    pendingRedraw = nil
     lock.unlock()
-    source?.cancel()
-    if style == .terminal { redraw(force: true) }
+    if style == .terminal { redraw() }
+  }
+
+  private func scheduleTick() {
+    lock.lock()
+    defer { lock.unlock() }
+    guard drawing else { return }
+    tick = ticks.schedule(at: ticks.now().addingTimeInterval(1), on: queue) { [weak self] in
+      self?.redraw()
+      self?.scheduleTick()
+    }
   }
 
   /// An executor observer: records the event, prints a line in `.lines` style.
   public func handle(_ event: RolloutEvent) {
     lock.lock()
     apply(event)
-    dirty = true
-    let line = style == .lines ? Self.line(for: event, plan: plan) : nil
+    var lines: [String] = []
+    if style == .lines {
+      if let line = Self.line(for: event, plan: plan, at: clock.now()) { lines.append(line) }
+      if case .runFinished = event, let resume = resumeHint() { lines.append(resume) }
+    } else if drawing && pendingRedraw == nil {
+      pendingRedraw = ticks.schedule(at: ticks.now().addingTimeInterval(0.1), on: queue) {
+        [weak self] in self?.redraw()
+      }
+    }
     lock.unlock()
-    if let line { write(line + "\n") }
+    for line in lines { write(line + "\n") }
   }
 
   private func apply(_ event: RolloutEvent) {
     switch event {
-    case .runStarted(_, let at): runStart = at
-    case .waveStarted(let wave, _): wavePhases[wave] = .running
-    case .waveWaiting(let wave, let phase, _, _): wavePhases[wave] = phase
-    case .waveBaking(let wave, _, _): wavePhases[wave] = .baking
-    case .wavePromoted(let wave, _): wavePhases[wave] = .promoted
+    case .runStarted(let run, let at):
+      self.run = run
+      runStart = at
+    case .waveStarted(let wave, _):
+      wavePhases[wave] = .running
+      waveUntil[wave] = nil
+    case .waveWaiting(let wave, let phase, let until, _):
+      wavePhases[wave] = phase
+      waveUntil[wave] = until
+    case .waveBaking(let wave, let until, _):
+      wavePhases[wave] = .baking
+      waveUntil[wave] = until
+    case .wavePromoted(let wave, _):
+      wavePhases[wave] = .promoted
+      waveUntil[wave] = nil
     case .waveHalted(let wave, let reason, _):
       wavePhases[wave] = .halted
-      notes.append("halted: \(reason)")
+      waveUntil[wave] = nil
+      notes.append(Note(parts: [.text("halted: \(reason)")]))
     case .clusterPhase(let name, _, let phase, let detail, let at):
       let before = phases[name]
       phases[name] = phase
@@ -110,43 +193,114 @@ public final class ProgressView: @unchecked Sendable {
         }
         inFlight.removeAll { $0 == name }
       }
-      if phase == .failed { notes.append("\(name) failed: \(detail ?? "")") }
-      if phase == .rollbackFailed { notes.append("rollback of \(name) failed: \(detail ?? "")") }
-      if let detail, phase == before { notes.append("\(name): \(detail)") }
+      if phase == .failed {
+        if let gate = failedGate[name], detail?.hasPrefix("health gate") ?? false {
+          notes.append(
+            Note(parts: [
+              .name(name), .text(" failed: gate "), .name(GateText.name(gate)),
+              .text(": " + GateText.verdict(gate)),
+            ]))
+        } else {
+          notes.append(Note(parts: [.name(name), .text(" failed: \(detail ?? "")")]))
+        }
+      }
+      if phase == .rollbackFailed {
+        notes.append(
+          Note(parts: [.text("rollback of "), .name(name), .text(" failed: \(detail ?? "")")]))
+      }
+      if let detail, phase == before {
+        notes.append(Note(parts: [.name(name), .text(": \(detail)")], tone: .waiting))
+      }
+    case .gateResult(let cluster, let wave, let result):
+      var tally = gates[wave] ?? GateTally()
+      tally.total += 1
+      if result.passed { tally.passed += 1 }
+      tally.last = GateText.lastValue(result) ?? tally.last
+      gates[wave] = tally
+      if !result.passed {
+        if let cluster {
+          failedGate[cluster] = result
+        } else {
+          let name = plan.waves.first { $0.index == wave }?.name ?? "?"
+          notes.append(
+            Note(parts: [
+              .text("wave \(name) gate "), .name(GateText.name(result)),
+              .text(" failed: " + GateText.verdict(result)),
+            ]))
+        }
+      }
     case .interruptRequested(let forced, _):
+      interrupted = true
       notes.append(
-        forced ? "cancelling in-flight clusters" : "interrupted: finishing in-flight clusters")
-    case .runFinished(_, let at): runEnd = at
-    case .measurement, .gateResult:
+        Note(
+          parts: [
+            .text(
+              forced
+                ? "cancelling in-flight clusters"
+                : "interrupted: finishing in-flight clusters; interrupt again to cancel them")
+          ], tone: .waiting))
+    case .runFinished(let outcome, let at):
+      runEnd = at
+      self.outcome = outcome
+    case .measurement:
       break
     }
   }
 
-  private func redrawIfDirty() { redraw(force: false) }
+  /// After Ctrl-C, the command that goes on from where the run stopped.
+  private func resumeHint() -> String? {
+    guard interrupted, outcome == .interrupted, let run else { return nil }
+    return "to continue: \(resumeCommand ?? "fleetwave resume \(run)")"
+  }
 
-  private func redraw(force: Bool) {
+  private func redraw() {
     lock.lock()
-    guard dirty || force else {
-      lock.unlock()
-      return
-    }
-    dirty = false
-    let lines = frame()
-    var text = ""
-    if drawnLines > 0 { text += "\u{1B}[\(drawnLines)A" }
-    for line in lines { text += "\u{1B}[2K" + String(line.prefix(width)) + "\n" }
+    defer { lock.unlock() }
+    pendingRedraw = nil
+    let lines = physicalLines(colour: colour)
+    // Back to the first column of the frame's first line (a ^C echoed by the terminal may
+    // have moved the cursor right), each line cleared after its text, and everything below
+    // cleared: the lines of a longer previous frame, and whatever the terminal echoed.
+    var text = drawnLines > 0 ? "\r\u{1B}[\(drawnLines)A" : "\r"
+    for line in lines { text += line + "\u{1B}[K\n" }
+    text += "\u{1B}[J"
     drawnLines = lines.count
-    lock.unlock()
+    // Written under the lock: a tick and the final frame must not interleave.
     write(text)
+  }
+
+  /// The frame as the terminal shows it: wrapped one column short of the width (a full line
+  /// would leave the cursor waiting to wrap), coloured if asked.
+  func terminalLines(colour: Bool = false) -> [String] {
+    lock.lock()
+    defer { lock.unlock() }
+    return physicalLines(colour: colour)
+  }
+
+  private func physicalLines(colour: Bool) -> [String] {
+    frameLines().flatMap { line in
+      TerminalText.wrap(line.text, width: width - 1).map {
+        TerminalText.paint($0, line.tone, colour: colour)
+      }
+    }
   }
 
   /// The frame as plain lines: header, one line per wave, the clusters in flight, notes.
   func frame() -> [String] {
+    lock.lock()
+    defer { lock.unlock() }
+    return frameLines().map(\.text)
+  }
+
+  private func frameLines() -> [(text: String, tone: TerminalText.Tone)] {
     let now = runEnd ?? clock.now()
     let elapsed = runStart.map { now.timeIntervalSince($0) } ?? 0
+    let nameLimit = max(12, width / 3)
     var header = "fleetwave rollout \(plan.fleet)  elapsed \(Self.format(seconds: elapsed))"
-    if let eta = estimateRemaining() { header += "  about \(Self.format(seconds: eta)) left" }
-    var lines = [header]
+    if let eta = estimateRemaining(now: now) {
+      header += "  about \(Self.format(seconds: eta)) left"
+    }
+    var lines: [(text: String, tone: TerminalText.Tone)] = [(header, .plain)]
     for wave in plan.waves {
       let phase = wavePhases[wave.index] ?? .pending
       var counts: [ClusterPhase: Int] = [:]
@@ -155,35 +309,48 @@ public final class ProgressView: @unchecked Sendable {
         wave.clusters.count - (counts[.pending] ?? 0) - (counts[.upgrading] ?? 0)
         - (counts[.verifying] ?? 0)
       let mark: String
+      let tone: TerminalText.Tone
       switch phase {
-      case .promoted: mark = "✓"
-      case .halted: mark = "✗"
-      case .running, .baking: mark = "▸"
-      case .waitingForApproval, .waitingForWindow, .interrupted: mark = "…"
-      case .pending: mark = "·"
+      case .promoted: (mark, tone) = ("✓", .good)
+      case .halted: (mark, tone) = ("✗", .bad)
+      case .running, .baking: (mark, tone) = ("▸", .busy)
+      case .waitingForApproval, .waitingForWindow, .interrupted: (mark, tone) = ("…", .waiting)
+      case .pending: (mark, tone) = ("·", .quiet)
       }
-      var line = "\(mark) \(wave.index) \(wave.name)\(wave.isCanary ? " (canary)" : "")"
-      line += "  \(phase.rawValue)  \(done)/\(wave.clusters.count)"
+      var line = "\(mark) \(wave.index) \(TerminalText.elide(wave.name, to: nameLimit))"
+      line += "\(wave.isCanary ? " (canary)" : "")  \(phase.rawValue)"
+      if let until = waveUntil[wave.index], runEnd == nil, until > now {
+        let left = Self.format(seconds: until.timeIntervalSince(now).rounded(.up))
+        line += phase == .baking ? " \(left) left" : " for \(left)"
+      }
+      line += "  \(done)/\(wave.clusters.count)"
       for state in ClusterPhase.allCases where state != .pending {
         if let count = counts[state], count > 0 { line += "  \(state.rawValue) \(count)" }
       }
-      lines.append(line)
+      if let tally = gates[wave.index] {
+        line += "  gates \(tally.passed)/\(tally.total) passed"
+        if let last = tally.last { line += ", last \(last)" }
+      }
+      let failed = (counts[.failed] ?? 0) + (counts[.rollbackFailed] ?? 0) > 0
+      lines.append((line, failed && phase != .halted ? .bad : tone))
     }
     if !inFlight.isEmpty {
       let shown = inFlight.prefix(6).map { name -> String in
         let seconds = startedAt[name].map { now.timeIntervalSince($0) } ?? 0
-        return "\(name) (\(phases[name]?.rawValue ?? "?") \(Self.format(seconds: seconds)))"
+        return "\(TerminalText.elide(name, to: nameLimit)) "
+          + "(\(phases[name]?.rawValue ?? "?") \(Self.format(seconds: seconds)))"
       }
       var line = "now: " + shown.joined(separator: ", ")
       if inFlight.count > shown.count { line += " +\(inFlight.count - shown.count) more" }
-      lines.append(line)
+      lines.append((line, .busy))
     }
-    lines += notes.suffix(5)
+    lines += notes.suffix(5).map { ($0.text(nameLimit: nameLimit), $0.tone) }
+    if let resume = resumeHint() { lines.append((resume, .waiting)) }
     return lines
   }
 
   /// Mean cluster time so far, times the rounds of `maxParallel` still to go, plus bakes.
-  private func estimateRemaining() -> Double? {
+  private func estimateRemaining(now: Date) -> Double? {
     // Nothing to estimate once the run is over or halted (what remains is rollback).
     guard !durations.isEmpty, runEnd == nil, !wavePhases.values.contains(.halted) else {
       return nil
@@ -192,6 +359,10 @@ public final class ProgressView: @unchecked Sendable {
     var total = 0.0
     for wave in plan.waves {
       let phase = wavePhases[wave.index] ?? .pending
+      if phase == .baking, let until = waveUntil[wave.index] {
+        total += max(0, until.timeIntervalSince(now))
+        continue
+      }
       guard phase == .pending || phase == .running else { continue }
       let left = wave.clusters.filter {
         phases[$0] == .pending || (phases[$0]?.isInFlight ?? false)
@@ -203,7 +374,8 @@ public final class ProgressView: @unchecked Sendable {
   }
 
   /// One event as a CI log line.
-  public static func line(for event: RolloutEvent, plan: Plan) -> String? {
+  /// `now` stamps what carries no time of its own (a gate's result).
+  public static func line(for event: RolloutEvent, plan: Plan, at now: Date) -> String? {
     func waveName(_ index: Int) -> String {
       let name = plan.waves.first { $0.index == index }?.name ?? "?"
       return "wave \(index) \(name)"
@@ -229,9 +401,11 @@ public final class ProgressView: @unchecked Sendable {
       return "\(Timestamp.iso(at)) \(waveName(wave)) \(cluster) \(phase.rawValue)"
         + (detail.map { ": \($0)" } ?? "")
     case .gateResult(let cluster, let wave, let result):
-      guard !result.passed else { return nil }
-      return
-        "\(waveName(wave)) \(cluster ?? "wave gate") gate \(result.gate) failed: \(result.summary)"
+      // Every result, passed ones too: a CI log is where people look for what was measured.
+      let verdict = result.passed ? "passed" : "FAILED"
+      return "\(Timestamp.iso(result.measurements.last?.at ?? now)) \(waveName(wave)) "
+        + "\(cluster ?? "wave gate") gate \(GateText.name(result)) \(verdict): "
+        + GateText.verdict(result)
     case .measurement:
       return nil
     case .interruptRequested(let forced, let at):

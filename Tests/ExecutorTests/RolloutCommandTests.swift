@@ -169,11 +169,16 @@ func states(_ report: Value) -> [String: String] {
         """
         rollout r2: interrupted (3 succeeded, 3 not-started)
           waiting for approval of wave 'rest'
-          to go on, run again with --approve rest
+          to go on, approve the wave and resume the run:
+            fleetwave approve r2 --wave rest --fleet \(dir.file("fleet"))
+            fleetwave resume r2 --fleet \(dir.file("fleet"))
+          or in one step: fleetwave rollout \(dir.file("fleet")) --approve rest
 
         """))
+    // The approval continues run r2: the three clusters already done are not started again.
     let approved = try fleetwave(["rollout", dir.file("fleet"), "--approve", "rest"])
     #expect(approved.status == 0)
+    #expect(approved.stdout.hasSuffix("rollout r2: succeeded (6 succeeded)\n"))
   }
 
   @Test func dryRunSaysWhatWouldRunAndRunsNothing() throws {
@@ -238,6 +243,7 @@ func states(_ report: Value) -> [String: String] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: BuiltProducts.path("fleetwave"))
     process.arguments = arguments
+    process.environment = childEnvironment()
     FileManager.default.createFile(atPath: dir.file("out.txt"), contents: nil)
     FileManager.default.createFile(atPath: dir.file("err.txt"), contents: nil)
     process.standardOutput = FileHandle(forWritingAtPath: dir.file("out.txt"))

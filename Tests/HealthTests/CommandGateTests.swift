@@ -14,7 +14,8 @@ import Testing
   {
     HealthGates.make(
       spec: .command(CommandCheckSpec(command: command, timeout: timeout)), transport: transport
-    ).verify(clusters: clusters ?? [cluster], clock: SystemClock(), cancellation: Cancellation())
+    ).verifyBlocking(
+      clusters: clusters ?? [cluster], clock: SystemClock(), cancellation: Cancellation())
   }
 
   @Test func exitZeroPassesWithTheClusterInTheEnvironment() {
@@ -61,7 +62,7 @@ import Testing
         )),
       transport: transport,
       variables: ["release": "checkout", "version": "1.4.2", "namespace": "shop"])
-    let result = gate.verify(
+    let result = gate.verifyBlocking(
       clusters: [Cluster(name: "a"), Cluster(name: "b")], clock: SystemClock(),
       cancellation: Cancellation())
     #expect(result.summary == "exit 0: checkout@1.4.2 shop a b")
@@ -86,7 +87,7 @@ import Testing
       transport: transport)
     let clock = ManualClock(start: start)
     let work = Background {
-      gate.verify(clusters: [cluster], clock: clock, cancellation: Cancellation())
+      gate.verifyBlocking(clusters: [cluster], clock: clock, cancellation: Cancellation())
     }
     #expect(
       eventually(timeout: 30) {
@@ -112,7 +113,7 @@ import Testing
       transport: transport)
     let clock = ManualClock(start: start)
     let work = Background {
-      gate.verify(clusters: [cluster], clock: clock, cancellation: cancellation)
+      gate.verifyBlocking(clusters: [cluster], clock: clock, cancellation: cancellation)
     }
     #expect(eventually(timeout: 30) { clock.nextDeadline != nil })
     cancellation.cancel()

@@ -28,6 +28,22 @@ struct Background<T: Sendable>: Sendable {
   }
 }
 
+extension HealthGate {
+  /// Blocks the calling thread until `verify` returns, for tests written as straight-line code.
+  func verifyBlocking(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
+    -> GateResult
+  {
+    let done = DispatchSemaphore(value: 0)
+    let box = Locked<GateResult?>(nil)
+    start(clusters: clusters, clock: clock, cancellation: cancellation) { result in
+      box.value = result
+      done.signal()
+    }
+    done.wait()
+    return box.value!
+  }
+}
+
 func inBackground<T: Sendable>(_ body: @escaping @Sendable () -> T) -> @Sendable () -> T {
   let work = Background(body)
   return { work.result() }
@@ -42,7 +58,7 @@ func drive(
 ) -> GateResult {
   for wait in waits {
     _ = eventually(timeout: 30) { work.isDone || server.requests.count >= wait.requests }
-    _ = eventually(timeout: 30) { work.isDone || clock.waiters == 1 }
+    _ = eventually(timeout: 30) { work.isDone || clock.nextDeadline != nil }
     if work.isDone { break }
     clock.advance(by: wait.advance)
   }

@@ -14,7 +14,7 @@ import Testing
     probes: Int, clock: ManualClock
   ) -> GateResult {
     let work = Background {
-      gate.verify(clusters: clusters, clock: clock, cancellation: Cancellation())
+      gate.verifyBlocking(clusters: clusters, clock: clock, cancellation: Cancellation())
     }
     return HealthTests.drive(
       work, server: server, clock: clock, waits: (1..<probes).map { ($0, interval) })
@@ -105,7 +105,7 @@ import Testing
     let port = try freeLoopbackPort()
     let spec = HTTPProbeSpec(url: "http://127.0.0.1:\(port)/healthz", timeout: .zero)
     let result = HealthGates.make(spec: .http(spec), transport: transport)
-      .verify(
+      .verifyBlocking(
         clusters: [Cluster(name: "a")], clock: ManualClock(start: start),
         cancellation: Cancellation())
     #expect(!result.passed)
@@ -122,7 +122,8 @@ import Testing
       Cluster(name: "a", labels: ["region": "eu"]), Cluster(name: "b", labels: ["region": "us"]),
     ]
     let result = HealthGates.make(spec: .http(spec), transport: transport)
-      .verify(clusters: clusters, clock: ManualClock(start: start), cancellation: Cancellation())
+      .verifyBlocking(
+        clusters: clusters, clock: ManualClock(start: start), cancellation: Cancellation())
     #expect(result.passed)
     #expect(result.summary == "passed for all 2 clusters")
     #expect(server.requests.map(\.uri) == ["/eu/a", "/us/b"])
@@ -131,7 +132,7 @@ import Testing
   @Test func aMissingLabelFailsWithTheTemplateError() throws {
     let spec = HTTPProbeSpec(url: "http://127.0.0.1:1/{{ .labels.ingress }}")
     let result = HealthGates.make(spec: .http(spec), transport: transport)
-      .verify(
+      .verifyBlocking(
         clusters: [Cluster(name: "a")], clock: ManualClock(start: start),
         cancellation: Cancellation())
     #expect(!result.passed)
@@ -146,9 +147,9 @@ import Testing
     let cancellation = Cancellation()
     let gate = HealthGates.make(spec: .http(spec), transport: transport)
     let result = inBackground {
-      gate.verify(clusters: [Cluster(name: "a")], clock: clock, cancellation: cancellation)
+      gate.verifyBlocking(clusters: [Cluster(name: "a")], clock: clock, cancellation: cancellation)
     }
-    #expect(clock.waitForWaiters(1, timeout: 30))
+    #expect(eventually(timeout: 30) { clock.nextDeadline != nil })
     cancellation.cancel()
     let outcome = result()
     #expect(!outcome.passed)

@@ -40,7 +40,7 @@ let badQuery = Reply.respond(
     let gate = HealthGates.make(spec: .prometheus(spec), transport: transport)
     let clock = ManualClock(start: start)
     let work = Background {
-      gate.verify(clusters: clusters, clock: clock, cancellation: Cancellation())
+      gate.verifyBlocking(clusters: clusters, clock: clock, cancellation: Cancellation())
     }
     var waits: [(requests: Int, advance: Duration)] = []
     if spec.initialDelay > .zero { waits.append((0, spec.initialDelay)) }
@@ -169,7 +169,8 @@ let badQuery = Reply.respond(
     let analysis = PrometheusAnalysisSpec(
       url: server.baseURL, query: #"errors{cluster="{{ .name }}"}"#, verdict: failIf)
     let result = HealthGates.make(spec: .prometheus(analysis), transport: transport)
-      .verify(clusters: clusters, clock: ManualClock(start: start), cancellation: Cancellation())
+      .verifyBlocking(
+        clusters: clusters, clock: ManualClock(start: start), cancellation: Cancellation())
     #expect(result.passed)
     let queries = server.requests.compactMap {
       URLComponents(string: $0.uri)?.queryItems?.first?.value

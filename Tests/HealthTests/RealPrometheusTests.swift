@@ -110,7 +110,7 @@ struct RealPrometheusTests {
   }
 
   func verify(_ gate: any HealthGate, _ names: [String]) -> GateResult {
-    gate.verify(
+    gate.verifyBlocking(
       clusters: names.map { Cluster(name: $0) }, clock: SystemClock(), cancellation: Cancellation())
   }
 

@@ -27,6 +27,44 @@ import Testing
     #expect(result.status == 0)
   }
 
+  @Test func demoFleetRendersForEveryCluster() throws {
+    let result = try fleetwave(
+      ["validate", "fleets/demo", "--render"], currentDirectory: Self.root)
+    #expect(result.stderr == "")
+    #expect(result.stdout == "fleets/demo: valid, 60 clusters, rendered for each\n")
+    #expect(result.status == 0)
+  }
+
+  /// A value of the wrong type for the chart (a string where its templates read a map) passes
+  /// the fleet's own checks and fails only when helm renders: `--render` finds it before any
+  /// cluster is touched, naming the clusters whose values carry it.
+  @Test func renderFindsAValuesTypeErrorAndNamesItsClusters() throws {
+    let work = try demoCopy()
+    defer { work.remove() }
+    let region = work.file("demo/values/region/eu-west-1.yaml")
+    let text = try String(contentsOfFile: region, encoding: .utf8)
+    try (text + "image: nginx\n").write(toFile: region, atomically: true, encoding: .utf8)
+    #expect(try fleetwave(["validate", "demo"], currentDirectory: work.path).status == 0)
+
+    let result = try fleetwave(["validate", "demo", "--render"], currentDirectory: work.path)
+    #expect(result.stdout == "")
+    #expect(
+      result.stderr == """
+        dev-euw1-a, dev-euw1-b, prod-euw1-a-2, prod-euw1-b-1, prod-euw1-b-2 (+4 more): \
+        helm template failed (exit 1): Error: checkout/templates/service.yaml:6:8
+          executing "checkout/templates/service.yaml" at <include "checkout.labels" .>:
+            error calling include:
+        checkout/templates/_helpers.tpl:5:37
+          executing "checkout.labels" at <.Values.image.tag>:
+            can't evaluate field tag in type interface {}
+
+        Use --debug flag to render out invalid YAML
+        demo: the release does not render for 9 of 60 clusters
+
+        """)
+    #expect(result.status == 1)
+  }
+
   @Test func brokenDemoReportsFiveLocatedErrors() throws {
     let work = try demoCopy()
     defer { work.remove() }

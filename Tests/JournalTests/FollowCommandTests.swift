@@ -36,6 +36,7 @@ final class Background {
     FileManager.default.createFile(atPath: output, contents: nil)
     process.executableURL = URL(fileURLWithPath: BuiltProducts.path("fleetwave"))
     process.arguments = arguments
+    process.environment = childEnvironment()
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
     process.standardOutput = handle
     process.standardError = handle

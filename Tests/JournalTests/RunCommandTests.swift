@@ -92,8 +92,7 @@ private func lastLine(_ text: String) -> String {
     let dir = try TemporaryDirectory("run-approval")
     defer { dir.remove() }
     let fleet = try writeScheduledFleet(dir, approval: true)
-    let env = ProcessInfo.processInfo.environment.merging(
-      ["FLEETWAVE_NOW": "2027-01-20T01:30:00Z", "USER": "cron"]) { $1 }
+    let env = ["FLEETWAVE_NOW": "2027-01-20T01:30:00Z", "USER": "cron"]
     // Every window but Tokyo's is closed at this hour, so start at the canary's and go on.
     var result = try fleetwave(
       ["rollout", fleet, "--until-blocked", "--now", "2027-01-18T09:30:00Z", "--run", "ap-1"])

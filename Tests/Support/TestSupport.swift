@@ -43,6 +43,16 @@ public enum BuiltProducts {
   }
 }
 
+/// The environment for a child the test starts: this process's, with `extra` on top, and
+/// without GitHub Actions' variables unless `extra` sets them. Tests run inside Actions too, and
+/// a fleetwave they start must not print workflow commands or append to the job's step summary.
+public func childEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
+  var environment = ProcessInfo.processInfo.environment
+  environment["GITHUB_ACTIONS"] = nil
+  environment["GITHUB_STEP_SUMMARY"] = nil
+  return environment.merging(extra) { $1 }
+}
+
 /// The outcome of a finished child process.
 public struct ProcessResult: Sendable {
   public var status: Int32
@@ -64,9 +74,7 @@ public func runProcess(
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)
   process.arguments = arguments
-  if let environment {
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-  }
+  process.environment = childEnvironment(environment ?? [:])
   if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
   let out = Pipe()
   let err = Pipe()

@@ -1,15 +1,14 @@
 // `rollout --driver helm`: the helm driver set up from a loaded fleet (its chart, its values
-// layers, the --set values, the helm binary), kept out of Rollout.swift's driver switch.
-import ArgumentParser
+// layers, the --set values, the helm binary), kept out of the action's driver switch.
 import Drivers
 import FleetCore
 import Foundation
 import Inventory
 
-enum HelmRollout {
-  static func driver(
+public enum HelmRollout {
+  public static func driver(
     _ loaded: LoadedFleet, sets: [String], kubeconfig: String?, logDirectory: String
-  ) throws -> HelmDriver {
+  ) throws(EngineError) -> HelmDriver {
     let release = loaded.fleet.release
     let chart: HelmChart
     if let local = loaded.values.localChartDirectory {
@@ -17,8 +16,7 @@ enum HelmRollout {
     } else if let reference = release.chart {
       chart = .remote(reference: reference, version: release.version)
     } else {
-      printError("error: release.chart is not set; the helm driver needs a chart")
-      throw ExitCode(1)
+      throw EngineError("release.chart is not set; the helm driver needs a chart")
     }
     let environment = ProcessInfo.processInfo.environment
     let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
@@ -29,10 +27,9 @@ enum HelmRollout {
           .deletingLastPathComponent,
         packageRoot: HelmBinary.packageRoot(ofExecutable: executable))
     else {
-      printError(
-        "error: helm not found: set FLEETWAVE_HELM, put helm beside fleetwave or on PATH, or run"
+      throw EngineError(
+        "helm not found: set FLEETWAVE_HELM, put helm beside fleetwave or on PATH, or run"
           + " Scripts/install-helm.sh")
-      throw ExitCode(1)
     }
     // A bad --set is a usage problem: say so before any cluster is touched.
     var checked = Mapping()
@@ -42,8 +39,7 @@ enum HelmRollout {
       } catch {
         // The key only: the value may be a secret.
         let key = argument.prefix { $0 != "=" }
-        printError("error: --set \(key): \(error.message)")
-        throw ExitCode(2)
+        throw EngineError("--set \(key): \(error.message)", exitCode: 2)
       }
     }
     let values = loaded.values
