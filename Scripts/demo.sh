@@ -169,7 +169,8 @@ write_fleet fleet.yaml 1.5.0 "rollout:
     maxFailuresTotal: 3
     rollback: wave
   health:
-    - prometheus:
+    - name: error-rate
+      prometheus:
         url: $prometheus
         query: >-
           sum(rate(app_request_errors_total{cluster=\"{{ .name }}\"}[10s]))

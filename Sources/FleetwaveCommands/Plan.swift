@@ -78,13 +78,14 @@ extension FleetwaveCommand {
         print(lines.joined(separator: "\n"))
         return
       }
+      let checks = PlanChecks(loaded.rollout, windows: loaded.windows)
       let text: String
       switch output {
-      case .table: text = PlanTable.render(plan)
-      case .json: text = PlanJSON.render(plan)
-      case .markdown: text = PlanMarkdown.render(plan)
+      case .table: text = PlanTable.render(plan, checks: checks)
+      case .json: text = PlanJSON.render(plan, checks: checks)
+      case .markdown: text = PlanMarkdown.render(plan, checks: checks)
       case .mermaid: text = PlanMermaid.render(plan)
-      case .html: text = PlanHTML.render(plan)
+      case .html: text = PlanHTML.render(plan, windows: loaded.windows, checks: checks)
       }
       FileHandle.standardOutput.write(Data(text.utf8))
     }

@@ -28,7 +28,7 @@ public struct CommandGate: HealthGate {
     self.environment = environment
   }
 
-  public var name: String { "command \(spec.command)" }
+  public var name: String { HealthCheckSpec.command(spec).name }
 
   /// The command's own timeout ends each run (its group killed); the engine's limit is a
   /// backstop one kill grace later, so the gate's own verdict says what happened.

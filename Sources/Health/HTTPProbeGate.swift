@@ -14,7 +14,7 @@ public struct HTTPProbeGate: HealthGate {
     self.variables = variables
   }
 
-  public var name: String { "http \(spec.url)" }
+  public var name: String { HealthCheckSpec.http(spec).name }
 
   /// Each run ends by itself at `timeout` plus the one probe that may be in flight then.
   public func timeLimit(for clusters: [Cluster]) -> Duration? {

@@ -20,7 +20,7 @@ public struct PrometheusGate: HealthGate {
     self.variables = variables
   }
 
-  public var name: String { "prometheus \(spec.query)" }
+  public var name: String { HealthCheckSpec.prometheus(spec).name }
 
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     async -> GateResult
@@ -193,7 +193,8 @@ public enum PrometheusResult {
     /// `{cluster="a"}=0.034`, or the bare value for a scalar.
     var text: String {
       let shown = labels.filter { $0.0 != "__name__" }
-      let value = Value.format(self.value)
+      // Rounded as every output rounds: `0.279`, not `0.27900000000000003`.
+      let value = GateReading.number(self.value)
       guard !shown.isEmpty else { return value }
       return "{" + shown.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",") + "}=\(value)"
     }

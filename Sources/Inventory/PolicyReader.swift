@@ -210,10 +210,14 @@ enum PolicyReader {
       return []
     }
     var checks: [HealthCheckSpec] = []
+    var named: [String: SourceMark?] = [:]
     for item in items {
       let kinds = ["http", "prometheus", "command"]
-      guard let fields = Fields.open(item, as: "a health check", allowed: kinds, &diagnostics)
+      guard
+        let fields = Fields.open(
+          item, as: "a health check", allowed: kinds + ["name"], &diagnostics)
       else { continue }
+      let name = gateName(fields, taken: &named, &diagnostics)
       let given = kinds.filter { fields.has($0) }
       guard given.count == 1, let kind = given.first, let body = fields[kind] else {
         diagnostics.error(
@@ -227,9 +231,37 @@ enum PolicyReader {
         check = prometheus(body, variables, &diagnostics).map(HealthCheckSpec.prometheus)
       default: check = command(body, variables, &diagnostics).map(HealthCheckSpec.command)
       }
-      if let check { checks.append(check) }
+      if var check {
+        check.rename(name)
+        checks.append(check)
+      }
     }
     return checks
+  }
+
+  /// A health check's `name:`, checked: label syntax (it appears in tables, logs and file
+  /// names) and unique within its list (reports and the live view tell gates apart by it).
+  private static func gateName(
+    _ fields: Fields, taken: inout [String: SourceMark?], _ diagnostics: inout Diagnostics
+  ) -> String? {
+    guard fields.has("name"), let name = fields.text("name", &diagnostics) else { return nil }
+    let mark = fields.mark(of: "name")
+    if name.isEmpty {
+      diagnostics.error("a health check's 'name' is empty", at: mark)
+      return nil
+    }
+    if let why = LabelSyntax.problem(value: name) {
+      diagnostics.error("invalid health check name '\(name)': it \(why)", at: mark)
+      return nil
+    }
+    if let first = taken[name] {
+      diagnostics.error(
+        "duplicate health check name '\(name)'", at: mark,
+        notes: first.map { [.note("'\(name)' was first defined here", at: $0)] } ?? [])
+      return nil
+    }
+    taken[name] = mark
+    return name
   }
 
   private static func template(

@@ -13,7 +13,13 @@ public enum PlanHTML {
     "#2f6fde", "#2a9d5c", "#c2417a", "#7c5cd6", "#1b9aaa", "#b8860b", "#e07b24", "#8a6f5a",
   ]
 
-  public static func render(_ plan: Plan) -> String {
+  /// `windows` (the fleet's, by name) are shaded on the timeline, and a wave that starts later
+  /// than the one before it finished is labelled with the window or freeze it waits for.
+  /// `checks`, when given, adds the failure policy, gates and window definitions under the
+  /// summary.
+  public static func render(
+    _ plan: Plan, windows: [String: MaintenanceWindow] = [:], checks: PlanChecks? = nil
+  ) -> String {
     let e = MarkupText.escaped
     var out = """
       <!DOCTYPE html>
@@ -67,14 +73,23 @@ public enum PlanHTML {
       out += PlanFormat.shortTime(freeze.from) + " to " + PlanFormat.shortTime(freeze.to) + "</p>\n"
     }
 
+    if let checks {
+      out += "<ul class=\"checks\">\n"
+      for line in checks.lines { out += "<li>" + e(line) + "</li>\n" }
+      out += "</ul>\n"
+    }
+
     let domains = Array(Set(plan.waves.flatMap { $0.domainCounts.keys })).sorted()
-    out += "<h2>Timeline</h2>\n<div class=\"scroll\">\n" + timeline(plan, domains: domains)
+    out +=
+      "<h2>Timeline</h2>\n<div class=\"scroll\">\n"
+      + timeline(plan, domains: domains, windows: windows)
     out += "</div>\n"
     var legend: [(color: String, label: String)] = [
       ("#9a3412", "canary wave"), ("#57606a", "wave"),
     ]
     legend.append(("#d0d7de", "bake"))
     if !plan.freezes.isEmpty { legend.append(("#fbe3e3", "freeze")) }
+    if !windows.isEmpty { legend.append(("#d8f0df", "window open")) }
     if plan.clusterCount <= clusterRowLimit {
       for (n, domain) in domains.enumerated() {
         let label = domain == "-" ? "(no " + (plan.spreadBy ?? "domain") + ")" : domain
@@ -148,7 +163,9 @@ public enum PlanHTML {
   }
 
   /// One row per wave (its span, then its bake), and one per cluster when the fleet is small.
-  private static func timeline(_ plan: Plan, domains: [String]) -> String {
+  private static func timeline(
+    _ plan: Plan, domains: [String], windows: [String: MaintenanceWindow]
+  ) -> String {
     let e = MarkupText.escaped
     let starts = plan.waves.compactMap(\.earliestStart)
     let ends = plan.waves.compactMap { wave in
@@ -171,12 +188,25 @@ public enum PlanHTML {
     }
     func number(_ value: Double) -> String { String(format: "%.1f", value) }
 
+    let openings = windows.keys.sorted().flatMap { name in
+      windows[name].map { openTimes($0, from: first, to: last) }?.map { (name, $0.0, $0.1) } ?? []
+    }
     var rows = ""
     var y = top
+    var previousEnd: Date?
     for wave in plan.waves {
       rows +=
         "<text class=\"wave\" x=\"4\" y=\"" + number(y + 15) + "\">" + String(wave.index) + " "
       rows += e(wave.name) + (wave.approval ? " (approval)" : "") + "</text>\n"
+      if let start = wave.earliestStart, let after = previousEnd,
+        start.timeIntervalSince(after) >= 60,
+        let reason = waitReason(start, after: after, plan: plan, openings: openings)
+      {
+        rows += waitLabel(from: after, to: start, reason: reason, x: x(start) - 6, y: y + 15)
+      }
+      if let finish = wave.estimatedFinish {
+        previousEnd = finish.addingTimeInterval(DurationText.seconds(wave.bake))
+      }
       if let start = wave.earliestStart, let finish = wave.estimatedFinish {
         let fill = wave.isCanary ? "#9a3412" : "#57606a"
         rows += "<rect x=\"" + number(x(start)) + "\" y=\"" + number(y + 4) + "\" width=\""
@@ -213,6 +243,12 @@ public enum PlanHTML {
       guard perCluster else { continue }
       for slot in wave.schedule {
         rows += "<text x=\"16\" y=\"" + number(y + 14) + "\">" + e(slot.name) + "</text>\n"
+        if let start = slot.estimatedStart, let waveStart = wave.earliestStart,
+          start.timeIntervalSince(waveStart) >= 60,
+          let reason = waitReason(start, after: waveStart, plan: plan, openings: openings)
+        {
+          rows += waitLabel(from: waveStart, to: start, reason: reason, x: x(start) - 6, y: y + 14)
+        }
         if let start = slot.estimatedStart, let finish = slot.estimatedFinish {
           rows += "<rect x=\"" + number(x(start)) + "\" y=\"" + number(y + 5) + "\" width=\""
           rows += number(max(2, x(finish) - x(start))) + "\" height=\"12\" rx=\"2\" fill=\""
@@ -230,10 +266,19 @@ public enum PlanHTML {
 
     // Freezes first, so bars and grid lines are drawn over them.
     var axis = ""
+    for (name, open, close) in openings {
+      axis += "<rect class=\"window\" data-window=\"" + e(name) + "\" x=\"" + number(x(open))
+      axis += "\" y=\"" + number(top - 6) + "\" width=\"" + number(max(1, x(close) - x(open)))
+      axis +=
+        "\" height=\"" + number(height - top + 6) + "\" fill=\"#d8f0df\" fill-opacity=\"0.6\">"
+      axis += "<title>window " + e(name) + ": " + Plan.timestamp(open) + " to "
+      axis += Plan.timestamp(close) + "</title></rect>\n"
+    }
     for freeze in plan.freezes where freeze.to > first && freeze.from < last {
       let from = max(freeze.from, first)
       let to = min(freeze.to, last)
-      axis += "<rect x=\"" + number(x(from)) + "\" y=\"" + number(top - 6) + "\" width=\""
+      axis += "<rect class=\"freeze\" x=\"" + number(x(from)) + "\" y=\"" + number(top - 6)
+      axis += "\" width=\""
       axis += number(max(1, x(to) - x(from))) + "\" height=\"" + number(height - top + 6)
       axis += "\" fill=\"#fbe3e3\"><title>freeze: " + e(freeze.reason) + ", "
       axis += Plan.timestamp(freeze.from) + " to " + Plan.timestamp(freeze.to) + "</title></rect>\n"
@@ -256,6 +301,64 @@ public enum PlanHTML {
     svg += "\" height=\"" + number(height) + "\" viewBox=\"0 0 " + number(width) + " "
     svg += number(height) + "\" role=\"img\" aria-label=\"rollout timeline\">\n"
     return svg + axis + rows + "</svg>\n"
+  }
+
+  /// "waits 4h20m for window ap-night", ending just before the bar it explains: a long bar or
+  /// gap with no reason reads as a planner bug.
+  static func waitLabel(from: Date, to: Date, reason: String, x: Double, y: Double) -> String {
+    let wait = DurationText.format(.seconds(Int64(to.timeIntervalSince(from))))
+    return "<text class=\"axis wait\" x=\"" + String(format: "%.1f", x) + "\" y=\""
+      + String(format: "%.1f", y) + "\" text-anchor=\"end\">"
+      + MarkupText.escaped("waits " + wait + " for " + reason) + "</text>\n"
+  }
+
+  /// What a wave that starts late waits for: a freeze that ended, or a window that opened,
+  /// after the previous wave finished and by the wave's start; nil when neither did (an
+  /// approval, or clusters busy elsewhere).
+  static func waitReason(
+    _ start: Date, after: Date, plan: Plan, openings: [(String, Date, Date)]
+  ) -> String? {
+    if let freeze = plan.freezes.first(where: { $0.to > after && $0.to <= start }) {
+      return "freeze " + freeze.reason
+    }
+    if let opening = openings.first(where: { $0.1 > after && $0.1 <= start && start < $0.2 }) {
+      return "window " + opening.0
+    }
+    return nil
+  }
+
+  /// The times `window` is open between `first` and `last`, clipped to them. A window opens on
+  /// each of its days at `from` local time and closes at `to`, the next day when `to` is not
+  /// after `from` (22:00-04:00).
+  static func openTimes(_ window: MaintenanceWindow, from first: Date, to last: Date)
+    -> [(Date, Date)]
+  {
+    guard let zone = TimeZone(identifier: window.timeZone) else { return [] }
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = zone
+    var day = calendar.startOfDay(for: first.addingTimeInterval(-86_400))
+    var out: [(Date, Date)] = []
+    while day < last {
+      // Calendar counts Sunday as 1; Weekday counts Monday as 1.
+      let weekday = calendar.component(.weekday, from: day)
+      let next = calendar.date(byAdding: .day, value: 1, to: day) ?? day.addingTimeInterval(86_400)
+      if let ours = Weekday(rawValue: weekday == 1 ? 7 : weekday - 1), window.days.contains(ours),
+        let open = wallClock(window.from, on: day, calendar),
+        let close = wallClock(window.to, on: window.to > window.from ? day : next, calendar),
+        close > first, open < last
+      {
+        out.append((max(open, first), min(close, last)))
+      }
+      day = next
+    }
+    return out
+  }
+
+  /// `time` on `day`'s wall clock, so a window keeps its local hours across a DST change.
+  private static func wallClock(_ time: TimeOfDay, on day: Date, _ calendar: Calendar) -> Date? {
+    guard time.minutes < 1440 else { return calendar.date(byAdding: .day, value: 1, to: day) }
+    return calendar.date(
+      bySettingHour: time.minutes / 60, minute: time.minutes % 60, second: 0, of: day)
   }
 
   /// The smallest of a few round steps that gives at most eight ticks.

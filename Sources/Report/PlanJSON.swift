@@ -6,7 +6,9 @@ public enum PlanJSON {
   /// The plan as pretty JSON ending in a newline; keys in schema order, domains sorted, so the
   /// same plan always gives the same bytes. Written straight to bytes, because a 100,000-cluster
   /// plan is tens of megabytes; the text is exactly what `JSONWriter` prints for the same tree.
-  public static func render(_ plan: Plan) -> String {
+  /// `checks`, when given, adds `failurePolicy`, `health` and `waveHealth` after `notes`
+  /// (additions: every earlier key keeps its place).
+  public static func render(_ plan: Plan, checks: PlanChecks? = nil) -> String {
     var json = PrettyJSONText()
     json.beginObject()
     json.key("fleet")
@@ -59,6 +61,7 @@ public enum PlanJSON {
       json.end()
     }
     json.end()
+    checks?.write(into: &json)
     json.end()
     json.newline()
     return json.text

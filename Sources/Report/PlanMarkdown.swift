@@ -5,7 +5,8 @@ import Foundation
 public enum PlanMarkdown {
   public static let clustersShownPerWave = 50
 
-  public static func render(_ plan: Plan) -> String {
+  /// `checks`, when given, adds the failure policy and the gates under the summary.
+  public static func render(_ plan: Plan, checks: PlanChecks? = nil) -> String {
     var out = "### Rollout plan for " + cell(PlanFormat.title(plan)) + "\n\n"
     out += PlanFormat.summary(plan)
     if let spreadBy = plan.spreadBy { out += ", spread by `" + spreadBy + "`" }
@@ -16,6 +17,9 @@ public enum PlanMarkdown {
     for freeze in plan.freezes {
       out += "Freeze: " + cell(freeze.reason) + ", " + Plan.timestamp(freeze.from) + " to "
       out += Plan.timestamp(freeze.to) + ".\n\n"
+    }
+    if let checks {
+      out += checks.lines.map { "- " + cell($0) }.joined(separator: "\n") + "\n\n"
     }
     out += "| # | Wave | Clusters | Domains | Max parallel | Per domain | Bake | Failure budget "
     out += "| Earliest start | Est. finish | Gate |\n"

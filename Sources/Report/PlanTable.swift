@@ -6,7 +6,8 @@ public enum PlanTable {
   /// Waves with more members than this list only the first ones, so the table stays readable.
   public static let clustersShownPerWave = 10
 
-  public static func render(_ plan: Plan) -> String {
+  /// `checks`, when given, adds the failure policy and the gates under the summary.
+  public static func render(_ plan: Plan, checks: PlanChecks? = nil) -> String {
     var out = "Plan for " + PlanFormat.title(plan) + "\n"
     out += PlanFormat.summary(plan) + "\n"
     var facts: [String] = []
@@ -19,6 +20,7 @@ public enum PlanTable {
       out += "freeze: " + freeze.reason + ", " + Plan.timestamp(freeze.from) + " to "
       out += Plan.timestamp(freeze.to) + "\n"
     }
+    for line in checks?.lines ?? [] { out += line + "\n" }
     out += "\n"
 
     let header = [

@@ -3,22 +3,8 @@ import FleetCore
 import Foundation
 
 enum ReportNumber {
-  /// `0.0034567` → `0.00346`, `123.456` → `123`, `0.1 + 0.2` → `0.3`, `12345.6` → `12346`;
-  /// whole numbers stay whole. Three significant digits tell a gate's value from its limit
-  /// (limits are written with few digits) without noise.
-  static func rounded(_ value: Double) -> String {
-    guard value.isFinite else { return Value.format(value) }
-    if value.rounded() == value { return Value.format(value) }
-    let magnitude = abs(value)
-    if magnitude >= 100 { return Value.format(value.rounded()) }
-    let decimals = max(0, 2 - Int(floor(log10(magnitude))))
-    var text = String(format: "%.\(decimals)f", value)
-    if text.contains(".") {
-      while text.hasSuffix("0") { text.removeLast() }
-      if text.hasSuffix(".") { text.removeLast() }
-    }
-    return text == "-0" ? "0" : text
-  }
+  /// See `GateReading.number`: the one rounding every output shares.
+  static func rounded(_ value: Double) -> String { GateReading.number(value) }
 
   /// The same text with every decimal number of more than three fractional digits rounded as
   /// above; gates write their raw values into their details (`0.27900000000000003 > 0.05`).

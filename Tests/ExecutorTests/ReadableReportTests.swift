@@ -98,7 +98,7 @@ func validateJUnit(_ xml: String, in dir: TemporaryDirectory, name: String) thro
 @Suite struct RunPageInChromiumTests {
   /// Loads the page of a large run in headless Chromium at 1280×1000 and reads where the first
   /// failing cluster is laid out; keeps a screenshot under .build/test-artefacts/.
-  @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")))
+  @Test(.enabled(if: HeadlessChromium.isInstalled))
   func theFirstFailureIsWithinTheFirstScreen() throws {
     let dir = try TemporaryDirectory("run-page")
     defer { dir.remove() }
@@ -114,12 +114,7 @@ func validateJUnit(_ xml: String, in dir: TemporaryDirectory, name: String) thro
       """
     let probed = try dir.write(
       "probed.html", page.replacingOccurrences(of: "</body>", with: probe + "</body>"))
-    let flags = [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-      "--window-size=1280,1000", "--user-data-dir=\(dir.file("profile"))",
-    ]
-    let dom = try runProcess(
-      "/usr/bin/chromium", flags + ["--dump-dom", "file://\(probed)"], timeout: 120)
+    let dom = try HeadlessChromium.run(probed, ["--dump-dom"], in: dir)
     let title = dom.stdout.firstMatch(of: /<title>first-failure (\S+) (\d+)<\/title>/)
     #expect(title?.1 == "w3-07")
     let top = title.flatMap { Int($0.2) } ?? Int.max
@@ -130,9 +125,7 @@ func validateJUnit(_ xml: String, in dir: TemporaryDirectory, name: String) thro
     let screenshot = artefacts + "/run-report.png"
     try? FileManager.default.removeItem(atPath: screenshot)
     let page2 = try dir.write("page.html", page)
-    _ = try runProcess(
-      "/usr/bin/chromium", flags + ["--screenshot=\(screenshot)", "file://\(page2)"],
-      timeout: 120)
+    try HeadlessChromium.run(page2, ["--screenshot=\(screenshot)"], in: dir)
     #expect(FileManager.default.fileExists(atPath: screenshot))
   }
 }

@@ -425,3 +425,60 @@ import Testing
     #expect(gate.query == #"sum(rate(errors{cluster=~"{{ .clusters }}"}[5m]))"#)
   }
 }
+
+@Suite struct GateNameTests {
+  func fleet(_ health: String) -> String {
+    fleetFile(
+      clusters: "  - name: a",
+      """
+      rollout:
+        health:
+      \(health)
+      """)
+  }
+
+  @Test func namesAreKeptAndDefaultsFilledIn() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": fleet(
+        """
+            - name: error-rate
+              prometheus: {url: "http://prom:9090", query: "sum(rate(errors_total[5m]))", failIf: "> 0.05"}
+            - http: {url: "https://{{ .name }}.example.com/healthz"}
+            - {name: pods, command: "kubectl get pods"}
+        """)
+    ])
+    defer { fixture.remove() }
+    let fleet = try fixture.load()
+    #expect(
+      fleet.fleet.rollout.health.map(\.name) == ["error-rate", "*.example.com/healthz", "pods"])
+    #expect(fleet.fleet.rollout.health.map(\.givenName) == ["error-rate", nil, "pods"])
+  }
+
+  @Test func badAndDuplicateNamesAreLocated() throws {
+    let fixture = try FleetFixture([
+      "fleet.yaml": fleet(
+        """
+            - {name: error-rate, command: "true"}
+            - {name: "error rate!", command: "true"}
+            - {name: error-rate, command: "true"}
+            - {name: "", command: "true"}
+        """)
+    ])
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems() == """
+        FLEET/fleet.yaml:10:14: error: invalid health check name 'error rate!': it holds ' '; only letters, digits, '-', '_' and '.' are allowed
+                - {name: "error rate!", command: "true"}
+                         ^
+        FLEET/fleet.yaml:11:14: error: duplicate health check name 'error-rate'
+                - {name: error-rate, command: "true"}
+                         ^
+        FLEET/fleet.yaml:9:14: note: 'error-rate' was first defined here
+                - {name: error-rate, command: "true"}
+                         ^
+        FLEET/fleet.yaml:12:14: error: a health check's 'name' is empty
+                - {name: "", command: "true"}
+                         ^
+        """)
+  }
+}

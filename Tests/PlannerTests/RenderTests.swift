@@ -43,7 +43,10 @@ import Testing
   @Test func jsonMatchesTheDocumentedExample() throws {
     let path = BuiltProducts.packageRoot.appendingPathComponent("docs/examples/demo-plan.json").path
     let expected = try String(contentsOfFile: path, encoding: .utf8)
-    #expect(PlanJSON.render(plan) == expected)
+    // `fleetwave plan` adds the fleet's failure policy, gates and windows (PlanChecks).
+    let fleet = demoFleet()
+    let checks = PlanChecks(fleet.rollout, windows: fleet.windows)
+    #expect(PlanJSON.render(plan, checks: checks) == expected)
   }
 
   @Test func jsonStableFieldsAndTimes() throws {
