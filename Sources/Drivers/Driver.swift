@@ -72,4 +72,63 @@ public protocol Driver: Sendable {
     _ call: DriverCall, to revision: String?, completion: @escaping DriverCompletion<String>)
   /// The cluster's current revision, nil when the driver cannot tell.
   func currentRevision(_ call: DriverCall, completion: @escaping DriverCompletion<String?>)
+  /// What the cluster runs: its deployed revision and what that revision carries; nil when
+  /// nothing is deployed or the driver cannot tell.
+  func deployedRelease(
+    _ call: DriverCall, completion: @escaping DriverCompletion<DeployedRelease?>)
+  /// What an upgrade of `cluster` to `version` would deploy, in the terms `deployedRelease`
+  /// reports, so the two compare.
+  func target(for cluster: Cluster, version: String?) throws(DriverError) -> ReleaseTarget
+}
+
+/// What a release revision carries: the version, and a digest of the values it was deployed
+/// with when the driver records one.
+public struct ReleaseTarget: Sendable, Equatable {
+  public var version: String?
+  /// SHA-256 of the merged values, nil when the driver does not record it.
+  public var valuesDigest: String?
+
+  public init(version: String?, valuesDigest: String? = nil) {
+    self.version = version
+    self.valuesDigest = valuesDigest
+  }
+}
+
+/// A cluster's deployed revision and what it carries.
+public struct DeployedRelease: Sendable, Equatable {
+  public var revision: String
+  public var carries: ReleaseTarget
+
+  public init(revision: String, carries: ReleaseTarget) {
+    self.revision = revision
+    self.carries = carries
+  }
+
+  /// Whether this is what an upgrade to `target` would leave: the same version and, where both
+  /// sides know it, the same values. A resumed run verifies such a cluster instead of
+  /// upgrading it again.
+  public func isAt(_ target: ReleaseTarget) -> Bool {
+    guard let version = carries.version, version == target.version else { return false }
+    guard let wanted = target.valuesDigest else { return true }
+    return carries.valuesDigest == wanted
+  }
+}
+
+extension Driver {
+  /// Drivers whose revision is the deployed version (an `exec` revision command that prints
+  /// the version): the current revision, carrying itself as the version.
+  public func deployedRelease(
+    _ call: DriverCall, completion: @escaping DriverCompletion<DeployedRelease?>
+  ) {
+    currentRevision(call) { result in
+      completion(
+        result.map { revision in
+          revision.map { DeployedRelease(revision: $0, carries: ReleaseTarget(version: $0)) }
+        })
+    }
+  }
+
+  public func target(for cluster: Cluster, version: String?) throws(DriverError) -> ReleaseTarget {
+    ReleaseTarget(version: version)
+  }
 }

@@ -71,8 +71,9 @@ public final class KubeDriver: Driver, @unchecked Sendable {
         let manifest = try split(
           await place(renderer.render(call.cluster, values: values), session))
         let record = RevisionRecord(
-          release: release.name, namespace: release.namespace, revision: 0, status: .failed,
-          objects: manifest.resources, valuesDigest: RevisionRecord.digest(values: values),
+          release: release.name, namespace: release.namespace, revision: 0,
+          status: .pendingUpgrade, objects: manifest.resources,
+          valuesDigest: RevisionRecord.digest(values: values),
           version: release.version, chart: renderer.source, created: call.clock.now())
         return String(try await deploy(record, session, call, hooks: manifest))
       }
@@ -102,7 +103,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
           return try await uninstallFirstInstall(records, session, call)
         }
         var record = target
-        record.status = .failed
+        record.status = .pendingRollback
         record.created = call.clock.now()
         record.description = "rollback to \(target.revision)"
         return String(try await deploy(record, session, call))
@@ -118,6 +119,29 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       }
       return current.map { String($0.revision) }
     }
+  }
+
+  public func deployedRelease(
+    _ call: DriverCall, completion: @escaping DriverCompletion<DeployedRelease?>
+  ) {
+    inTask(completion) { [self] () async throws(DriverError) -> DeployedRelease? in
+      let history = try self.history(call)
+      let current = try await kube(call) { () async throws(KubeError) in
+        try await history.current()
+      }
+      return current.map {
+        DeployedRelease(
+          revision: String($0.revision),
+          carries: ReleaseTarget(version: $0.version, valuesDigest: $0.valuesDigest))
+      }
+    }
+  }
+
+  /// The release's version and the digest of the cluster's merged values, as revision records
+  /// carry them.
+  public func target(for cluster: Cluster, version: String?) throws(DriverError) -> ReleaseTarget {
+    ReleaseTarget(
+      version: release.version, valuesDigest: RevisionRecord.digest(values: try values(cluster)))
   }
 
   /// The cluster's revision history (for `fleetwave diff` and tests).
@@ -282,7 +306,27 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     let installing = !records.contains { $0.status == .deployed || $0.status == .superseded }
     let hookDeadline = hookDeadline(session, call)
     var record = proposed
+    if installing && record.status == .pendingUpgrade { record.status = .pendingInstall }
     record.revision = (records.last?.revision ?? 0) + 1
+    if let left = records.last, left.status.isPending {
+      // An attempt cut off mid-change (this process or another died; the Lease we hold says
+      // nobody acts on it now). The same change is carried on under its revision, so a
+      // resumed run leaves one record per change; a different change closes it as failed.
+      if left.objects == record.objects && left.valuesDigest == record.valuesDigest
+        && left.version == record.version
+      {
+        record.revision = left.revision
+        record.status = left.status
+      } else {
+        var closed = left
+        closed.status = .failed
+        closed.description = [left.description, "interrupted before it finished"]
+          .compactMap { $0 }.joined(separator: ": ")
+        try await kube(session) { () async throws(KubeError) in
+          try await session.history.save(closed)
+        }
+      }
+    }
     // Recorded before anything is applied: a run that dies mid-apply still leaves a record of
     // what it may have created, so the next revision prunes it.
     try await kube(session) { () async throws(KubeError) in try await session.history.save(record) }
@@ -318,6 +362,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
           deadline: hookDeadline)
       }
     } catch {
+      record.status = .failed
       record.description = [record.description, error.message].compactMap { $0 }.joined(
         separator: ": ")
       try? await session.history.save(record)

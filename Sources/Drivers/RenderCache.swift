@@ -22,9 +22,8 @@ public struct RenderKey: Hashable, Sendable {
 /// for a key being rendered wait for that render instead of starting their own.
 ///
 /// Renders are blocking work (a child process and its output); at most `concurrency` run at
-/// once, each on a thread of its own (Dispatch's pool does not grow for work that blocks, so
-/// on a small machine it would run fewer than `concurrency`), so a wave of a thousand clusters
-/// neither starts a thousand `helm` processes nor holds a thread per waiting cluster. The cache is a lock and callbacks,
+/// once, each on a Dispatch thread, so a wave of a thousand clusters neither starts a thousand
+/// `helm` processes nor holds a thread per waiting cluster. The cache is a lock and callbacks,
 /// not an actor: an actor would run on the cooperative pool, which callers that block a pool
 /// thread on a driver call (commands, tests) can exhaust, and the render would never be
 /// handed back. Failures are not kept: the next cluster with the same key tries again (a
@@ -104,7 +103,7 @@ public final class RenderCache: @unchecked Sendable {
     }
     running += 1
     lock.unlock()
-    Self.startThread(job)
+    DispatchQueue.global().async(execute: job)
   }
 
   private func run(_ key: RenderKey, _ render: @Sendable () throws(DriverError) -> [Value]) {
@@ -125,14 +124,8 @@ public final class RenderCache: @unchecked Sendable {
     let next = queued.isEmpty ? nil : queued.removeFirst()
     if next == nil { running -= 1 }
     lock.unlock()
-    if let next { Self.startThread(next) }
+    if let next { DispatchQueue.global().async(execute: next) }
     for waiter in waiters { waiter(result) }
-  }
-
-  private static func startThread(_ job: @escaping @Sendable () -> Void) {
-    let thread = Thread(block: job)
-    thread.name = "fleetwave.render"
-    thread.start()
   }
 
   /// Drops the least recently used finished renders until the cache fits (called under the

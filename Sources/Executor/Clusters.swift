@@ -67,17 +67,34 @@ extension Executor {
       abandon(slot)
       return
     }
-    let target = slots[slot].record.toRevision ?? plan.version
     let call = driverCall(slot)
+    // What the cluster would run after this upgrade: only a resumed run needs to know.
+    var target: ReleaseTarget?
+    if reexamining {
+      do throws(DriverError) {
+        target = try driver.target(for: slots[slot].cluster, version: plan.version)
+      } catch {
+        clusterFailed(slot, error.message, error)
+        return
+      }
+    }
     callDriver(for: slot) { completion in
-      self.driver.currentRevision(call, completion: completion)
-    } then: { [self] (result: Result<String?, DriverError>) in
+      self.driver.deployedRelease(call, completion: completion)
+    } then: { [self] (result: Result<DeployedRelease?, DriverError>) in
       switch result {
       case .failure(let error):
         clusterFailed(slot, "cannot read the current revision: \(error.message)", error)
-      case .success(let revision):
-        if reexamining, let revision, revision == target {
-          slots[slot].record.toRevision = revision
+      case .success(let deployed):
+        let revision = deployed?.revision
+        // Caught mid-change by the last process: if the change landed, verify it rather than
+        // upgrade it again. Either the upgrade's answer was journaled and the cluster still
+        // runs that revision, or the answer was lost with the process and the deployed
+        // revision carries this run's version and values.
+        if reexamining, let deployed,
+          deployed.revision == slots[slot].record.toRevision
+            || target.map(deployed.isAt) == true
+        {
+          slots[slot].record.toRevision = deployed.revision
           verifyCluster(slot)
           return
         }

@@ -5,9 +5,18 @@ import Foundation
 
 public enum RevisionStatus: String, Sendable, Equatable {
   case deployed, superseded, failed
+  /// Written before anything is applied and settled after, as helm does: a record left in a
+  /// pending status says its attempt was cut off (the process died) before it finished.
+  case pendingInstall = "pending-install"
+  case pendingUpgrade = "pending-upgrade"
+  case pendingRollback = "pending-rollback"
   /// A first install rolled back: its objects are gone, its records kept (helm's
   /// `uninstall --keep-history`).
   case uninstalled
+
+  public var isPending: Bool {
+    [.pendingInstall, .pendingUpgrade, .pendingRollback].contains(self)
+  }
 }
 
 /// One revision of a release on one cluster: what was applied and from what.
