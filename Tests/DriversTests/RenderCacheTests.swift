@@ -6,6 +6,7 @@ import FleetYAML
 import FleetwaveTestSupport
 import Foundation
 import Inventory
+import Kube
 import Testing
 
 @Suite struct RenderCacheTests {
@@ -66,30 +67,32 @@ import Testing
     #expect(RenderKey(["a", "b"]) == RenderKey(["a", "b"]))
   }
 
-  @Test func atMostConcurrencyRendersRunAtOnce() async throws {
+  /// Asked from twelve threads of their own (not the cooperative pool, which other tests'
+  /// blocking calls can hold), twelve distinct renders run three at a time.
+  @Test func atMostConcurrencyRendersRunAtOnce() throws {
     let cache = RenderCache(concurrency: 3)
     let running = Counter()
     let peak = Counter()
     let gate = DispatchSemaphore(value: 0)
-    let all = Task {
-      try await withThrowingTaskGroup(of: Void.self) { group in
-        for index in 0..<12 {
-          group.addTask {
-            _ = try await cache.objects(RenderKey(["\(index)"])) { () throws(DriverError) in
-              peak.raise(to: running.next())
-              gate.wait()
-              running.decrement()
-              return Self.objects("\(index)")
-            }
+    let done = DispatchGroup()
+    for index in 0..<12 {
+      done.enter()
+      Thread {
+        _ = try? Blocking.wait { () async throws(DriverError) in
+          try await cache.objects(RenderKey(["\(index)"])) { () throws(DriverError) in
+            peak.raise(to: running.next())
+            gate.wait()
+            running.decrement()
+            return Self.objects("\(index)")
           }
         }
-        try await group.waitForAll()
-      }
+        done.leave()
+      }.start()
     }
     // Let the first renders in, then open the gate for all twelve, one at a time.
-    try await until(deadline: .seconds(30)) { running.value == 3 }
+    #expect(eventually { running.value == 3 })
     for _ in 0..<12 { gate.signal() }
-    try await all.value
+    #expect(done.wait(timeout: .now() + 60) == .success)
     #expect(peak.value == 3)
     #expect(cache.renders == 12)
   }
@@ -160,14 +163,4 @@ private final class ResultsBox: @unchecked Sendable {
     lock.withLock { results[cluster] = result }
   }
   var all: [String: Result<String, DriverError>] { lock.withLock { results } }
-}
-
-/// Polls `condition` until it holds, failing past `deadline` (no fixed sleeps).
-private func until(deadline: Duration, _ condition: @Sendable () -> Bool) async throws {
-  let clock = ContinuousClock()
-  let end = clock.now + deadline
-  while !condition() {
-    guard clock.now < end else { throw DriverError(.timedOut, "condition not met in time") }
-    try await Task.sleep(for: .milliseconds(5))
-  }
 }
