@@ -18,10 +18,11 @@ extension FleetwaveCommand {
         print("no runs in \(store.runsDirectory)")
         return
       }
-      var rows = [["RUN", "OUTCOME", "DURATION", "VERSION", "STARTED", "BY"]]
+      // DRIVER comes last so that scripts reading the older columns by position keep working.
+      var rows = [["RUN", "OUTCOME", "DURATION", "VERSION", "STARTED", "BY", "DRIVER"]]
       for run in runs {
         guard let contents = try? JournalFile.read(path: store.journalPath(run)) else {
-          rows.append([run, "unreadable", "-", "-", "-", "-"])
+          rows.append([run, "unreadable", "-", "-", "-", "-", "-"])
           continue
         }
         let state = RunState(records: contents.records)
@@ -29,7 +30,7 @@ extension FleetwaveCommand {
         let view = RunView(header: header, state: state, store: store)
         rows.append([
           run, view.condition, view.duration, header.version ?? "-",
-          Timestamp.iso(header.startedAt), header.user,
+          Timestamp.iso(header.startedAt), header.user, header.settings["driver"] ?? "-",
         ])
       }
       let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }

@@ -396,7 +396,7 @@ extension FleetwaveCommand {
       let style = ProgressView.style(for: STDOUT_FILENO)
       let progress = ProgressView(
         plan: planned, style: style, maxParallel: parallel, clock: clock,
-        width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
+        width: ProgressView.columns(of: STDOUT_FILENO) ?? 100, driver: driver.name,
         write: { output.write(Data($0.utf8)) })
       executor.observe { progress.handle($0) }
       progress.start()

@@ -8,6 +8,9 @@ public final class ProgressView: @unchecked Sendable {
 
   public let style: Style
   private let plan: Plan
+  /// The driver's name, said in the first line: a run must never leave in doubt whether it
+  /// changed real clusters or only simulated.
+  private let driver: String?
   private let maxParallel: Int
   private let clock: any RolloutClock
   private let write: @Sendable (String) -> Void
@@ -29,9 +32,10 @@ public final class ProgressView: @unchecked Sendable {
 
   public init(
     plan: Plan, style: Style, maxParallel: Int, clock: any RolloutClock = SystemClock(),
-    width: Int = 100, write: @escaping @Sendable (String) -> Void
+    width: Int = 100, driver: String? = nil, write: @escaping @Sendable (String) -> Void
   ) {
     self.plan = plan
+    self.driver = driver
     self.style = style
     self.maxParallel = max(1, maxParallel)
     self.clock = clock
@@ -83,7 +87,7 @@ public final class ProgressView: @unchecked Sendable {
     lock.lock()
     apply(event)
     dirty = true
-    let line = style == .lines ? Self.line(for: event, plan: plan) : nil
+    let line = style == .lines ? Self.line(for: event, plan: plan, driver: driver) : nil
     lock.unlock()
     if let line { write(line + "\n") }
   }
@@ -144,7 +148,9 @@ public final class ProgressView: @unchecked Sendable {
   func frame() -> [String] {
     let now = runEnd ?? clock.now()
     let elapsed = runStart.map { now.timeIntervalSince($0) } ?? 0
-    var header = "fleetwave rollout \(plan.fleet)  elapsed \(Self.format(seconds: elapsed))"
+    var header = "fleetwave rollout \(plan.fleet)"
+    if let driver { header += "  driver \(driver)" }
+    header += "  elapsed \(Self.format(seconds: elapsed))"
     if let eta = estimateRemaining() { header += "  about \(Self.format(seconds: eta)) left" }
     var lines = [header]
     for wave in plan.waves {
@@ -203,7 +209,7 @@ public final class ProgressView: @unchecked Sendable {
   }
 
   /// One event as a CI log line.
-  public static func line(for event: RolloutEvent, plan: Plan) -> String? {
+  public static func line(for event: RolloutEvent, plan: Plan, driver: String? = nil) -> String? {
     func waveName(_ index: Int) -> String {
       let name = plan.waves.first { $0.index == index }?.name ?? "?"
       return "wave \(index) \(name)"
@@ -211,7 +217,7 @@ public final class ProgressView: @unchecked Sendable {
     switch event {
     case .runStarted(let run, let at):
       return "\(Timestamp.iso(at)) run \(run) started: \(plan.clusterCount) clusters in "
-        + "\(plan.waves.count) waves"
+        + "\(plan.waves.count) waves" + (driver.map { ", driver \($0)" } ?? "")
     case .waveStarted(let wave, let at):
       let size = plan.waves.first { $0.index == wave }?.clusters.count ?? 0
       return "\(Timestamp.iso(at)) \(waveName(wave)) started (\(size) clusters)"
