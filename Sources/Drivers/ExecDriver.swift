@@ -219,12 +219,16 @@ public final class ExecDriver: Driver, @unchecked Sendable {
   }
 }
 
-/// A mode-0700 directory under the temporary directory for one command's private files.
+/// A mode-0700 directory in the run's scratch directory for one command's private files.
 struct PrivateDirectory {
   let path: String
 
   init() throws {
-    let base = FileManager.default.temporaryDirectory.path
+    let base: String
+    switch RunScratch.current {
+    case .success(let scratch): base = scratch.path
+    case .failure(let error): throw DriverError(.setup, error.description)
+    }
     var template = Array("\(base)/fleetwave-XXXXXX".utf8CString)
     let made = template.withUnsafeMutableBufferPointer { buffer -> UnsafeMutablePointer<CChar>? in
       guard let base = buffer.baseAddress else { return nil }

@@ -96,7 +96,8 @@ public struct SimulationReport: Sendable, Equatable {
     }
     let number = { (v: Double) in String(Int(v)) }
     let time = { (v: Double) in DurationText.format(.seconds(Int64(v.rounded()))) }
-    var out = "simulated \(n) runs of \(fleet) (\(clusters) clusters, \(waves.count) waves); "
+    var out =
+      "simulated \(n) runs of \(fleet) (\(clusters) clusters, \(waves.count) waves, driver sim); "
     out += "failure rate \(Value.format(options.failureRate * 100))%"
     if !options.failing.isEmpty { out += ", failing " + options.failing.joined(separator: ", ") }
     out += ", seed \(options.seed)\n"

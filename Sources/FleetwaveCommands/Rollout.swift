@@ -235,7 +235,8 @@ extension FleetwaveCommand {
         if let continued {
           // Unbuffered, like the live view that follows it.
           observer.say(
-            "continuing run \(runID), started \(Timestamp.iso(continued.header.startedAt))")
+            "continuing run \(runID), started \(Timestamp.iso(continued.header.startedAt)), "
+              + "driver \(drivers.driver.name)")
           var resume = ResumeAction(
             fleet: loaded, store: store, drivers: drivers, run: runID, request: request)
           resume.liftsPause = false
@@ -432,7 +433,7 @@ final class RolloutOutput: RunObserver {
       clock: clock, ticks: clock is ManualClock ? SystemClock() : clock,
       width: ProgressView.columns(of: STDOUT_FILENO) ?? 100,
       colour: ProgressView.colours(for: STDOUT_FILENO), resumeCommand: resumeCommand,
-      write: { output.write(Data($0.utf8)) })
+      driver: executor.driver.name, write: { output.write(Data($0.utf8)) })
     executor.observe { progress.handle($0) }
     progress.start()
     self.progress = progress

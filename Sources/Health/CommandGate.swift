@@ -80,8 +80,8 @@ public struct CommandGate: HealthGate {
       $1
     }
     // The output goes to a private file, read back for the last line, then removed.
-    let log = FileManager.default.temporaryDirectory
-      .appendingPathComponent("fleetwave-gate-\(UUID().uuidString).log").path
+    let scratch = (try? RunScratch.current.get().path) ?? NSTemporaryDirectory()
+    let log = scratch + "/gate-\(UUID().uuidString).log"
     defer { try? FileManager.default.removeItem(atPath: log) }
     let outcome = await ProcessGroupCommand(
       command: command, environment: environment, logPath: log, timeout: spec.timeout,

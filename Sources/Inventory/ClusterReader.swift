@@ -213,6 +213,14 @@ struct ClusterReader {
         diagnostics.error("clustersFrom pattern '\(pattern)' matches no file", at: mark)
       }
       for file in files where seen.insert(file).inserted {
+        // A match reached through a symlink (or `..` in the pattern) may lie outside the fleet.
+        let inside = FleetPaths.join(directory, "")
+        let relative =
+          file.hasPrefix(inside) && !inside.isEmpty ? String(file.dropFirst(inside.count)) : file
+        if let why = FleetPaths.escape(relative, written: pattern, in: directory) {
+          diagnostics.error("clustersFrom file \(why)", at: mark)
+          continue
+        }
         do {
           let document = try YAML.loadQuickly(path: file)
           switch document.kind {

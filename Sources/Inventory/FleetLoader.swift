@@ -198,8 +198,14 @@ struct FleetReader {
     }
     let name = fields.requiredText("name", &diagnostics)
     let namespace = fields.text("namespace", &diagnostics) ?? "default"
+    // No default: a fleet that names no driver would quietly simulate a production rollout.
     var driver = DriverKind.sim
-    if let text = fields.text("driver", &diagnostics) {
+    let driverNames = DriverKind.allCases.map(\.rawValue).joined(separator: ", ")
+    if !fields.has("driver") {
+      diagnostics.error(
+        "release is missing required key 'driver'; expected one of \(driverNames)",
+        at: fields.mark)
+    } else if let text = fields.text("driver", &diagnostics) {
       if let kind = DriverKind(rawValue: text) {
         driver = kind
       } else {
@@ -208,7 +214,7 @@ struct FleetReader {
         if let suggestion = Suggestion.closest(to: text, among: names) {
           message += "; did you mean '\(suggestion)'?"
         } else {
-          message += "; expected one of " + names.joined(separator: ", ")
+          message += "; expected one of " + driverNames
         }
         diagnostics.error(message, at: fields.mark(of: "driver"))
       }

@@ -70,12 +70,18 @@ public final class ProgressView: @unchecked Sendable {
     }
   }
 
+  /// The driver's name, said in the first line: a run must never leave in doubt whether it
+  /// changed real clusters or only simulated.
+  private let driver: String?
+
   public init(
     plan: Plan, style: Style, maxParallel: Int, clock: any RolloutClock = SystemClock(),
     ticks: (any RolloutClock)? = nil, width: Int = 100, colour: Bool = false,
-    resumeCommand: String? = nil, write: @escaping @Sendable (String) -> Void
+    resumeCommand: String? = nil, driver: String? = nil,
+    write: @escaping @Sendable (String) -> Void
   ) {
     self.resumeCommand = resumeCommand
+    self.driver = driver
     self.plan = plan
     self.style = style
     self.maxParallel = max(1, maxParallel)
@@ -149,7 +155,9 @@ public final class ProgressView: @unchecked Sendable {
     apply(event)
     var lines: [String] = []
     if style == .lines {
-      if let line = Self.line(for: event, plan: plan, at: clock.now()) { lines.append(line) }
+      if let line = Self.line(for: event, plan: plan, at: clock.now(), driver: driver) {
+        lines.append(line)
+      }
       if case .runFinished = event, let resume = resumeHint() { lines.append(resume) }
     } else if drawing && pendingRedraw == nil {
       pendingRedraw = ticks.schedule(at: ticks.now().addingTimeInterval(0.1), on: queue) {
@@ -296,7 +304,9 @@ public final class ProgressView: @unchecked Sendable {
     let now = runEnd ?? clock.now()
     let elapsed = runStart.map { now.timeIntervalSince($0) } ?? 0
     let nameLimit = max(12, width / 3)
-    var header = "fleetwave rollout \(plan.fleet)  elapsed \(Self.format(seconds: elapsed))"
+    var header = "fleetwave rollout \(plan.fleet)"
+    if let driver { header += "  driver \(driver)" }
+    header += "  elapsed \(Self.format(seconds: elapsed))"
     if let eta = estimateRemaining(now: now) {
       header += "  about \(Self.format(seconds: eta)) left"
     }
@@ -375,7 +385,9 @@ public final class ProgressView: @unchecked Sendable {
 
   /// One event as a CI log line.
   /// `now` stamps what carries no time of its own (a gate's result).
-  public static func line(for event: RolloutEvent, plan: Plan, at now: Date) -> String? {
+  public static func line(
+    for event: RolloutEvent, plan: Plan, at now: Date, driver: String? = nil
+  ) -> String? {
     func waveName(_ index: Int) -> String {
       let name = plan.waves.first { $0.index == index }?.name ?? "?"
       return "wave \(index) \(name)"
@@ -383,7 +395,7 @@ public final class ProgressView: @unchecked Sendable {
     switch event {
     case .runStarted(let run, let at):
       return "\(Timestamp.iso(at)) run \(run) started: \(plan.clusterCount) clusters in "
-        + "\(plan.waves.count) waves"
+        + "\(plan.waves.count) waves" + (driver.map { ", driver \($0)" } ?? "")
     case .waveStarted(let wave, let at):
       let size = plan.waves.first { $0.index == wave }?.clusters.count ?? 0
       return "\(Timestamp.iso(at)) \(waveName(wave)) started (\(size) clusters)"

@@ -323,7 +323,7 @@ func bakeLeft(_ screen: String) -> Int? {
     let lines = logicalLines(final)
     let frameEnd = try #require(lines.firstIndex { $0.hasPrefix("rollout r1: halted") })
     let patterns = [
-      #"fleetwave rollout live  elapsed \d+s"#,
+      #"fleetwave rollout live  driver kube  elapsed \d+s"#,
       #"✓ 0 canary \(canary\)  promoted  1/1  succeeded 1  gates 1/1 passed, last [0-9.]+ not > 0\.05"#,
       #"✗ 1 prod  halted  2/2  (baking 1  rolled-back 1|succeeded 1  rolled-back 1)  gates 1/2 passed, last [0-9.]+ (not )?> 0\.05"#,
       NSRegularExpression.escapedPattern(
@@ -362,7 +362,7 @@ func bakeLeft(_ screen: String) -> Int? {
     let resume =
       "to continue: fleetwave resume r2 --fleet \(fleet.directory.file("fleet"))"
     let expected = [
-      #"fleetwave rollout live  elapsed \d+s"#,
+      #"fleetwave rollout live  driver kube  elapsed \d+s"#,
       #"▸ 0 canary \(canary\)  baking  1/1  baking 1"#,
       #"· 1 prod  pending  0/2"#,
       #"interrupted: finishing in-flight clusters; interrupt again to cancel them"#,

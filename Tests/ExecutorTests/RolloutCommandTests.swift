@@ -228,7 +228,7 @@ func states(_ report: Value) -> [String: String] {
     #expect(
       result.stdout.hasPrefix(
         """
-        simulated 20 runs of tiny (6 clusters, 3 waves); failure rate 0%, failing b-1, seed 1
+        simulated 20 runs of tiny (6 clusters, 3 waves, driver sim); failure rate 0%, failing b-1, seed 1
           from 2027-01-15T08:00:00.000Z, waiting for windows and freezes as plan does
           halted: 20 (100%)
           halted in: first 20

@@ -49,7 +49,7 @@ import Testing
     #expect(first.count(.halted) > 0)
     #expect(
       first.text.hasPrefix(
-        "simulated 40 runs of test (15 clusters, 3 waves); failure rate 10%, seed 42\n"))
+        "simulated 40 runs of test (15 clusters, 3 waves, driver sim); failure rate 10%, seed 42\n"))
     #expect(first.text.contains("  halted: \(first.count(.halted)) ("))
   }
 }

@@ -40,7 +40,7 @@ func fleetFile(clusters: String, _ extra: String = "") -> String {
   apiVersion: fleetwave/v1
   kind: Fleet
   metadata: {name: test}
-  release: {name: app, namespace: shop}
+  release: {name: app, namespace: shop, driver: sim}
   clusters:
   \(clusters)
   \(extra)

@@ -63,7 +63,7 @@ import Testing
   static let fleetText = """
     apiVersion: fleetwave/v1
     kind: Fleet
-    release: {name: oracle, chart: CHART}
+    release: {name: oracle, chart: CHART, driver: sim}
     values:
       - values/base.yaml
       - values/env/{{ .labels.env }}.yaml

@@ -235,6 +235,40 @@ private func refusal(_ template: String, _ value: String, _ sink: TemplateSink) 
         """)
   }
 
+  @Test func clusterFilesMustStayInsideTheFleetDirectory() throws {
+    let outside = try TemporaryDirectory("outside-clusters")
+    defer { outside.remove() }
+    try outside.write("stolen.yaml", "name: stolen\n")
+    let fixture = try FleetFixture([
+      "fleet.yaml": fleetFile(
+        clusters: "  - {name: a}",
+        """
+        clustersFrom:
+          - clusters/*.yaml
+          - ../*-clusters*/stolen.yaml
+          - \(outside.path)/stolen.yaml
+        """),
+      "clusters/b.yaml": "name: b\n",
+    ])
+    defer { fixture.remove() }
+    try FileManager.default.createSymbolicLink(
+      atPath: fixture.path + "/clusters/link.yaml",
+      withDestinationPath: outside.path + "/stolen.yaml")
+    let root = FleetPaths.realPath(fixture.path)
+    let realOutside = FleetPaths.realPath(outside.path)
+    let relativeOutside = "../" + (outside.path as NSString).lastPathComponent
+    // The absolute pattern is written in the fleet file itself: the author's choice, accepted.
+    #expect(
+      fixture.problems().replacingOccurrences(of: root, with: "FLEET") == """
+        FLEET/fleet.yaml:8:5: error: clustersFrom file 'clusters/link.yaml' resolves to '\(realOutside)/stolen.yaml', outside the fleet directory 'FLEET'
+              - clusters/*.yaml
+                ^
+        FLEET/fleet.yaml:9:5: error: clustersFrom file '\(relativeOutside)/stolen.yaml' resolves to '\(realOutside)/stolen.yaml', outside the fleet directory 'FLEET'
+              - ../*-clusters*/stolen.yaml
+                ^
+        """)
+  }
+
   @Test func anEmptySelectorIsAnError() throws {
     let fixture = try FleetFixture([
       "fleet.yaml": fleetFile(

@@ -149,7 +149,7 @@ import Testing
       "fleet.yaml": """
       apiVersion: fleetwave/v1
       kind: Fleet
-      release: {name: app}
+      release: {name: app, driver: sim}
       defaults:
         labels: {team: payments, env: dev}
         server: "https://127.0.0.1:6443/clusters/{{ .name }}"
@@ -192,7 +192,7 @@ import Testing
       "fleet.yaml": """
       apiVersion: fleetwave/v1
       kind: Fleet
-      release: {name: app}
+      release: {name: app, driver: sim}
       clusters:
         - {name: inline-1}
       clustersFrom:

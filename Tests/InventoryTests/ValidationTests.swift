@@ -17,7 +17,7 @@ import Testing
       "fleet.yaml": """
       apiVersion: fleetwave/v1
       kind: Fleet
-      release: {name: app, namespce: shop}
+      release: {name: app, namespce: shop, driver: sim}
       clusters:
         - {name: a, lables: {env: prod}}
       rollout:
@@ -29,7 +29,7 @@ import Testing
     #expect(
       text == """
         FLEET/fleet.yaml:3:22: error: unknown key 'namespce' in release; did you mean 'namespace'?
-            release: {name: app, namespce: shop}
+            release: {name: app, namespce: shop, driver: sim}
                                  ^
         FLEET/fleet.yaml:5:15: error: unknown key 'lables' in cluster 'a'; did you mean 'labels'?
               - {name: a, lables: {env: prod}}
@@ -42,6 +42,26 @@ import Testing
                               ^
         FLEET/fleet.yaml:9:3: error: unknown key 'zzz' in rollout
               zzz: 1
+              ^
+        """)
+  }
+
+  @Test func aReleaseWithoutADriverIsRefusedNamingTheChoices() throws {
+    let text = try problems([
+      "fleet.yaml": """
+      apiVersion: fleetwave/v1
+      kind: Fleet
+      release:
+        name: app
+        chart: oci://registry.example/app
+      clusters:
+        - {name: a}
+      """
+    ])
+    #expect(
+      text == """
+        FLEET/fleet.yaml:4:3: error: release is missing required key 'driver'; expected one of kube, helm, exec, sim
+              name: app
               ^
         """)
   }
@@ -288,7 +308,7 @@ import Testing
       "fleet.yaml": """
       apiVersion: fleetwave/v1
       kind: Fleet
-      release: {name: app, version: 1.10}
+      release: {name: app, version: 1.10, driver: sim}
       clusters:
         - {name: a, labels: {build: 0777, rack: 12, canary: true, ratio: 1.5}}
       """
@@ -297,7 +317,7 @@ import Testing
     #expect(
       fixture.problems() == """
         FLEET/fleet.yaml:3:31: error: 'version' is written 1.10, which YAML reads as the number 1.1; quote it ("1.10") to keep the text
-            release: {name: app, version: 1.10}
+            release: {name: app, version: 1.10, driver: sim}
                                           ^
         FLEET/fleet.yaml:5:31: error: label 'build' is written 0777, which YAML reads as the number 511; quote it ("0777") to keep the text
               - {name: a, labels: {build: 0777, rack: 12, canary: true, ratio: 1.5}}
@@ -310,7 +330,7 @@ import Testing
       "fleet.yaml": """
       apiVersion: fleetwave/v1
       kind: Fleet
-      release: {name: app, version: 2.5}
+      release: {name: app, version: 2.5, driver: sim}
       clusters:
         - {name: a, labels: {rack: 12, canary: true, ratio: 1.5}}
       """
@@ -390,7 +410,7 @@ import Testing
       "fleet.yaml": """
       apiVersion: fleetwave/v1
       kind: Fleet
-      release: {name: app}
+      release: {name: app, driver: sim}
       clusters:
         - {name: a}
       rollout:
@@ -410,7 +430,7 @@ import Testing
       """
       apiVersion: fleetwave/v1
       kind: Fleet
-      release: {name: app}
+      release: {name: app, driver: sim}
       clusters:
         - {name: a}
       rollout:

@@ -65,6 +65,10 @@ private func lastLine(_ text: String) -> String {
       let result = try fleetwave(
         ["rollout", fleet, "--until-blocked", "--now", step.now, "--run", "sched-1"])
       #expect(result.status == 0, "\(step.now): \(result.stderr)")
+      // Every pass says in its first line which driver it runs (here: real commands).
+      #expect(
+        result.stdout.prefix { $0 != "\n" }.hasSuffix(", driver exec"),
+        "\(step.now): \(result.stdout)")
       if let waiting = step.waiting {
         #expect(lastLine(result.stdout) == "waiting for: " + waiting)
       } else {
@@ -79,13 +83,17 @@ private func lastLine(_ text: String) -> String {
     #expect(status.status == 0)
     #expect(status.stdout.hasPrefix("run sched-1: succeeded\n"))
     #expect(
+      status.stdout.split(separator: "\n")[1].hasPrefix(
+        "  fleet sched, release checkout 2.0.0, driver exec, started "))
+    #expect(
       status.stdout.hasSuffix("journal: sound (\(try journalCount(fleet, "sched-1")) records)\n"))
     let history = try fleetwave(["history", "--fleet", fleet])
     let rows = history.stdout.split(separator: "\n").map {
       $0.split(separator: " ").map(String.init)
     }
     #expect(rows.count == 2)
-    #expect(rows.last.map { [$0[0], $0[1], $0[3]] } == ["sched-1", "succeeded", "2.0.0"])
+    #expect(
+      rows.last.map { [$0[0], $0[1], $0[3], $0[6]] } == ["sched-1", "succeeded", "2.0.0", "exec"])
   }
 
   @Test func untilBlockedContinuesTheUnfinishedRunAndWaitsForApproval() throws {

@@ -13,7 +13,7 @@ import Testing
     apiVersion: fleetwave/v1
     kind: Fleet
     metadata: {name: demo}
-    release: {name: checkout, namespace: shop, version: 1.4.2}
+    release: {name: checkout, namespace: shop, version: 1.4.2, driver: sim}
     clusters:
       - {name: prod-us-2, labels: {env: prod, region: us}}
       - {name: prod-eu-1, labels: {env: prod, region: eu, canary: "true"}}
