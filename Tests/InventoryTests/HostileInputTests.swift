@@ -137,6 +137,104 @@ private func refusal(_ template: String, _ value: String, _ sink: TemplateSink) 
         == "https://a%2Fb%3Fc.example:6443")
   }
 
+  /// A fleet with one cluster per attack, named after it, whose own `field` (`context` or
+  /// `server`: free text, not labels) holds the hostile value; `extra` is more fleet file.
+  private func hostileFleet(_ field: String, _ extra: String, files: [String: String] = [:])
+    throws -> FleetFixture
+  {
+    let clusters = HostileValue.all.map { hostile in
+      var quoted = ""
+      for scalar in hostile.value.unicodeScalars {
+        switch scalar {
+        case "\\": quoted += "\\\\"
+        case "\"": quoted += "\\\""
+        case "\n": quoted += "\\n"
+        case "\0": quoted += "\\0"
+        default: quoted.unicodeScalars.append(scalar)
+        }
+      }
+      return "  - {name: \(hostile.attack), \(field): \"\(quoted)\"}"
+    }.joined(separator: "\n")
+    return try FleetFixture(
+      files.merging(["fleet.yaml": fleetFile(clusters: clusters, extra)]) { $1 })
+  }
+
+  /// The server template is a URL: each value percent-encoded as one component.
+  @Test func theServerTemplateEncodesEveryValue() throws {
+    let fixture = try hostileFleet(
+      "context",
+      """
+      defaults:
+        server: "https://{{ .context }}.example:6443/{{ .context }}"
+      """)
+    defer { fixture.remove() }
+    let servers = try fixture.load().fleet.clusters.map { "\($0.name): \($0.server ?? "none")" }
+    #expect(
+      servers == [
+        "semicolon: https://x%3B%20touch%20%2Ftmp%2FPWNED%3B%20echo.example:6443/x%3B%20touch%20%2Ftmp%2FPWNED%3B%20echo",
+        "subst: https://%24%28id%29.example:6443/%24%28id%29",
+        "backquote: https://%60id%60.example:6443/%60id%60",
+        "quotes: https://it%27s%20%22q%22.example:6443/it%27s%20%22q%22",
+        "brace: https://a%22%7D.example:6443/a%22%7D",
+        "dots: https://..%2F..%2Foutside.example:6443/..%2F..%2Foutside",
+        "newline: https://line%0Abreak.example:6443/line%0Abreak",
+        "nul: https://a%00b.example:6443/a%00b",
+      ])
+  }
+
+  /// The context template is a kubeconfig name, never a shell word or a path: values pass as
+  /// they are, but a control character is refused where the template is.
+  @Test func theContextTemplateRefusesControlCharacters() throws {
+    let fixture = try hostileFleet(
+      "server",
+      """
+      defaults:
+        context: "ctx-{{ .server }}"
+      """)
+    defer { fixture.remove() }
+    #expect(
+      fixture.problems() == #"""
+        FLEET/fleet.yaml:15:17: error: '{{ .server }}' value 'line\nbreak' holds a control character
+              context: "ctx-{{ .server }}"
+                            ^
+        FLEET/fleet.yaml:15:17: error: '{{ .server }}' value 'a\0b' holds a control character
+              context: "ctx-{{ .server }}"
+                            ^
+        """#)
+  }
+
+  /// A values path takes each value as one file name inside the fleet directory: `/`, `..` and
+  /// NUL are refused; anything else names a file in the layer's own directory.
+  @Test func theValuesPathTakesEachValueAsOneFileName() throws {
+    let fixture = try hostileFleet(
+      "context",
+      """
+      values:
+        - values/{{ .context }}.yaml
+      """,
+      files: [
+        "values/$(id).yaml": "replicas: 2\n",
+        "values/`id`.yaml": "replicas: 3\n",
+        #"values/it's "q".yaml"#: "replicas: 4\n",
+        #"values/a"}.yaml"#: "replicas: 5\n",
+        "values/line\nbreak.yaml": "replicas: 6\n",
+      ])
+    defer { fixture.remove() }
+    // The five legal names found their files (no "does not exist"): nothing was expanded.
+    #expect(
+      fixture.problems() == #"""
+        FLEET/fleet.yaml:15:12: error: '{{ .context }}' value 'x; touch /tmp/PWNED; echo' is not a single file name: paths take no '/', '.', '..' or NUL from values
+              - values/{{ .context }}.yaml
+                       ^
+        FLEET/fleet.yaml:15:12: error: '{{ .context }}' value '../../outside' is not a single file name: paths take no '/', '.', '..' or NUL from values
+              - values/{{ .context }}.yaml
+                       ^
+        FLEET/fleet.yaml:15:12: error: '{{ .context }}' value 'a\0b' is not a single file name: paths take no '/', '.', '..' or NUL from values
+              - values/{{ .context }}.yaml
+                       ^
+        """#)
+  }
+
   @Test func hostileLabelsAreRefusedByValidateAllAtOnce() throws {
     let fixture = try FleetFixture([
       "fleet.yaml": fleetFile(
