@@ -139,10 +139,11 @@ private func refusal(_ template: String, _ value: String, _ sink: TemplateSink) 
 
   /// A fleet with one cluster per attack, named after it, whose own `field` (`context` or
   /// `server`: free text, not labels) holds the hostile value; `extra` is more fleet file.
-  private func hostileFleet(_ field: String, _ extra: String, files: [String: String] = [:])
-    throws -> FleetFixture
-  {
-    let clusters = HostileValue.all.map { hostile in
+  private func hostileFleet(
+    _ field: String, _ extra: String, files: [String: String] = [:],
+    values: [HostileValue] = HostileValue.all
+  ) throws -> FleetFixture {
+    let clusters = values.map { hostile in
       var quoted = ""
       for scalar in hostile.value.unicodeScalars {
         switch scalar {
@@ -201,6 +202,16 @@ private func refusal(_ template: String, _ value: String, _ sink: TemplateSink) 
               context: "ctx-{{ .server }}"
                             ^
         """#)
+    // The others are kubeconfig context names, used as they are.
+    let printable = try hostileFleet(
+      "server", "defaults: {context: \"ctx-{{ .server }}\"}",
+      values: HostileValue.all.filter { !["newline", "nul"].contains($0.attack) })
+    defer { printable.remove() }
+    #expect(
+      try printable.load().fleet.clusters.map { "\($0.name): \($0.context ?? "none")" } == [
+        "semicolon: ctx-x; touch /tmp/PWNED; echo", "subst: ctx-$(id)", "backquote: ctx-`id`",
+        #"quotes: ctx-it's "q""#, #"brace: ctx-a"}"#, "dots: ctx-../../outside",
+      ])
   }
 
   /// A values path takes each value as one file name inside the fleet directory: `/`, `..` and
