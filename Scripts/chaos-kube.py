@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Chaos test of the kube driver against fleet-sim (run by `Scripts/chaos.sh --driver kube`).
 
-The demo fleet's 60 clusters (its chart, values and clusters; no windows, no gates): the 36
-prod clusters are installed at 1.0.0, then a rollout of 2.0.0 to all 60 (prod upgraded, dev
-and staging installed) is killed with SIGKILL 20 times and resumed after each kill. The kills rotate through the moments that matter to revision
-records, each found in fleet-sim's request log or the journal as it happens:
+The demo fleet's 60 clusters (its chart, values and clusters; no windows; an HTTP gate on
+each cluster's application in fleet-sim): the 36 prod clusters are installed at 1.0.0, then a
+rollout of 2.0.0 to all 60 (prod upgraded, dev and staging installed) is killed with SIGKILL
+20 times and resumed after each kill. The kills rotate through the moments that matter to
+revision records and resume, each found in fleet-sim's request log or the journal as it
+happens:
 
   apply      the first object of a cluster was applied: the rest are being applied
   readiness  the Deployment was first read back: the driver is polling for readiness
   records    a revision record was written after readiness: the next record write (the
              settle of the new revision or the supersede of the old) is in flight
+  verifying  the health gate probed the cluster's application once: it needs two in a row
   bake       a wave started baking
   random     at a random moment
 
@@ -19,9 +22,9 @@ a request is in flight (the server has acted, the answer is lost with the proces
 Then the clusters themselves are read through fleet-sim's API: each must hold one record per
 change (prod: 1.0.0 superseded and 2.0.0 deployed; dev and staging: 2.0.0 deployed), exactly
 one deployed, carrying 2.0.0 and the cluster's values digest, no failed or pending ones, and
-run the 2.0.0 image. From the request log: a cluster's
-Deployment is applied again only after a kill that found the cluster mid-change (journal),
-so re-applies per kill are at most the clusters in flight at that kill. The journal must
+run the 2.0.0 image. From the request log: a cluster's Deployment is applied again only after
+a kill that found the cluster mid-change (journal), so re-applies per kill are at most the
+clusters in flight at that kill. The journal must
 pass `status --check` and the run must succeed.
 """
 import argparse
@@ -41,7 +44,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-KINDS = ["apply", "readiness", "records", "bake", "random"]
+KINDS = ["apply", "readiness", "records", "verifying", "bake", "random"]
 RUN = "chaos-kube"
 LATENCY = "30ms"
 # How long a kill waits for its moment before it strikes anyway.
@@ -52,6 +55,8 @@ REQUEST = re.compile(r"^(GET|PATCH|PUT|POST|DELETE) /clusters/([^/]+)/(\S*)")
 
 def classify(method, path):
     """What a request of the kube driver is doing, from fleet-sim's log line."""
+    if path.startswith("app/healthz"):
+        return "probe"
     if "/leases" in path:
         return "lease"
     if "/secrets/fleetwave.release.v1." in path:
@@ -128,8 +133,9 @@ class Chaos:
 
     # --- setup --------------------------------------------------------------------------
 
-    def write_fleet(self, version, clusters="clusters/*.yaml"):
-        """The demo fleet's chart, values and clusters, under a rollout made for chaos."""
+    def write_fleet(self, version, clusters="clusters/*.yaml", gate=False):
+        """The demo fleet's chart, values and clusters, under a rollout made for chaos; with
+        `gate`, each cluster is verified by probing its application in fleet-sim."""
         demo = os.path.join(self.root, "fleets", "demo")
         if not os.path.isdir(self.fleet):
             for part in ("charts", "values", "clusters"):
@@ -176,6 +182,14 @@ rollout:
   bake: 1s
   clusterTimeout: 2m
   failurePolicy: {{maxFailuresPerWave: 0, rollback: none}}
+""")
+            if gate:
+                file.write(f"""  health:
+    - http:
+        url: "http://127.0.0.1:{self.port}/clusters/{{{{ .name }}}}/app/healthz"
+        successes: 2
+        interval: 200ms
+        timeout: 30s
 """)
 
     def start_sim(self):
@@ -257,6 +271,8 @@ rollout:
                         return f"{cluster} waiting for readiness"
                     if kind == "records" and step == "record" and before == "readiness":
                         return f"{cluster} settling its revision records"
+                    if kind == "verifying" and step == "probe":
+                        return f"{cluster} being verified"
             time.sleep(0.005)
         return None
 
@@ -276,14 +292,21 @@ rollout:
             self.child = None
             status = json.loads(self.fleetwave("status", RUN, "--fleet", self.fleet,
                                                "-o", "json").stdout)
+            in_flight = sorted(status["inFlight"])
             self.kills.append({
                 "kind": kind if seen else "random",
                 "seen": seen or f"no {kind} moment within {TRIGGER_TIMEOUT:.0f}s",
-                "inFlight": sorted(status["inFlight"]),
+                "inFlight": in_flight,
+                # Mid-change clusters whose change had landed: resume must verify them, not
+                # apply them again.
+                "landed": sorted(c for c in in_flight if any(
+                    r["status"] == "deployed" and r["version"] == "2.0.0"
+                    for r in self.records(c))),
             })
             with open(self.out_log, "a") as log:
                 log.write(f"chaos(kube): kill {number} ({kind}): {self.kills[-1]['seen']}; "
-                          f"mid-change: {', '.join(self.kills[-1]['inFlight']) or 'none'}\n")
+                          f"mid-change: {', '.join(self.kills[-1]['inFlight']) or 'none'}; "
+                          f"2.0.0 deployed: {', '.join(self.kills[-1]['landed']) or 'none'}\n")
         report = os.path.join(self.work, "report.json")
         self.start("--report-json", report)
         if self.child.wait() != 0:
@@ -376,7 +399,8 @@ rollout:
         applied = set()
         reapplied = 0
         for index, counts in enumerate(segments):
-            allowed = set(self.kills[index - 1]["inFlight"]) if index > 0 else set()
+            kill = self.kills[index - 1] if index > 0 else {"inFlight": [], "landed": []}
+            allowed = set(kill["inFlight"]) - set(kill["landed"])
             again = set()
             for cluster, count in counts.items():
                 repeats = count - 1 + (1 if cluster in applied else 0)
@@ -386,9 +410,10 @@ rollout:
                     problems.append(f"{cluster}: Deployment applied {count} times by one process")
                 applied.add(cluster)
             if again - allowed:
-                problems.append(f"process {index + 1} applied again "
-                                f"{', '.join(sorted(again - allowed))}, not mid-change at kill "
-                                f"{index} (mid-change: {', '.join(sorted(allowed)) or 'none'})")
+                problems.append(
+                    f"process {index + 1} applied again {', '.join(sorted(again - allowed))}; at "
+                    f"kill {index} mid-change: {', '.join(kill['inFlight']) or 'none'}, of "
+                    f"them with 2.0.0 deployed: {', '.join(kill['landed']) or 'none'}")
             reapplied += len(again)
         missing = set(clusters) - applied
         if missing:
@@ -410,7 +435,7 @@ rollout:
         self.fleetwave("rollout", self.fleet, "--run", "baseline", "--kubeconfig",
                        self.kubeconfig, "--max-parallel", "36")
         installed = time.monotonic()
-        self.write_fleet("2.0.0")
+        self.write_fleet("2.0.0", gate=True)
         self.api("PUT", "/admin/faults", f"api:\n  - latency: {LATENCY}\n")
         status, report = self.chaos()
         upgraded = time.monotonic()
@@ -427,11 +452,12 @@ rollout:
         for kill in self.kills:
             kinds[kill["kind"]] = kinds.get(kill["kind"], 0) + 1
         mid_change = {name for kill in self.kills for name in kill["inFlight"]}
+        landed = sum(len(kill["landed"]) for kill in self.kills)
         print(f"chaos(kube): {len(self.kills)} kills ("
               + ", ".join(f"{kinds.get(k, 0)} {k}" for k in KINDS)
               + f"), {len(clusters)} clusters, {len(mid_change)} clusters mid-change at a kill, "
               f"{reapplied} Deployments applied again, each after a kill that found its cluster "
-              "mid-change; one deployed record per cluster, at 2.0.0 with its values digest, "
+              f"mid-change, none of the {landed} found with 2.0.0 deployed; one deployed record per cluster, at 2.0.0 with its values digest, "
               f"no failed or pending records, journal sound ({timings}), passed (seed {self.args.seed})")
 
 

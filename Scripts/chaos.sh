@@ -6,9 +6,9 @@
 # agree with the journal. Bounded: about half a minute on a quiet machine.
 #
 # With --driver kube the same is done to the kube driver against fleet-sim: the demo fleet's
-# 60 clusters, kills aimed at applies, readiness waits, revision-record writes and bakes, and
-# the clusters' own revision records checked at the end (Scripts/chaos-kube.py says how).
-# About a minute and a half.
+# 60 clusters, kills aimed at applies, readiness waits, revision-record writes, verification
+# and bakes, and the clusters' own revision records checked at the end (Scripts/chaos-kube.py
+# says how). About 30 s of CPU; 2 to 2.5 minutes on two cores shared with other builds.
 #
 # Usage: Scripts/chaos.sh [--driver exec|kube] [--kills N] [--clusters N] [--seed S]
 #        (needs a built fleetwave, and fleet-sim and helm for kube)
