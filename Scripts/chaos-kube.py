@@ -29,6 +29,7 @@ pass `status --check` and the run must succeed.
 """
 import argparse
 import base64
+import ctypes
 import gzip
 import hashlib
 import json
@@ -49,6 +50,13 @@ RUN = "chaos-kube"
 LATENCY = "30ms"
 # How long a kill waits for its moment before it strikes anyway.
 TRIGGER_TIMEOUT = 6.0
+
+def die_with_parent():
+    """Run in a child before exec: it gets SIGKILL when this script dies, however it dies,
+    so neither fleet-sim nor a rollout outlives a killed CI job."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 REQUEST = re.compile(r"^(GET|PATCH|PUT|POST|DELETE) /clusters/([^/]+)/(\S*)")
 
@@ -85,8 +93,10 @@ class Chaos:
         self.sim = None
         self.child = None
         self.port = None
-        # Per kill: its kind, what struck it, the clusters the journal shows mid-change.
+        # Per kill: its kind, what struck it, the clusters the journal shows mid-change and
+        # which of them already run 2.0.0.
         self.kills = []
+        self.keep = False
         # Offsets into the request log where each process of the chaos run started.
         self.segments = []
 
@@ -110,7 +120,7 @@ class Chaos:
             if process and process.poll() is None:
                 process.kill()
                 process.wait()
-        if not getattr(self, "keep", False) and not os.environ.get("CHAOS_KEEP"):
+        if not self.keep and not os.environ.get("CHAOS_KEEP"):
             shutil.rmtree(self.work, ignore_errors=True)
 
     def fleetwave(self, *arguments, check=True):
@@ -199,7 +209,7 @@ rollout:
                 [os.path.join(self.bin, "fleet-sim"), "serve", "--fleet", self.fleet, "--tls",
                  "--state", os.path.join(self.work, "sim"), "--speed", "10",
                  "--kubeconfig", self.kubeconfig, "--log-requests"],
-                stdout=stdout, stderr=stderr, start_new_session=True)
+                stdout=stdout, stderr=stderr, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with open(out) as file:
@@ -227,7 +237,8 @@ rollout:
         self.segments.append(os.path.getsize(self.sim_log))
         with open(self.out_log, "a") as log:
             self.child = subprocess.Popen(
-                [os.path.join(self.bin, "fleetwave"), *command], stdout=log, stderr=log)
+                [os.path.join(self.bin, "fleetwave"), *command], stdout=log, stderr=log,
+                preexec_fn=die_with_parent)
 
     def wait_for(self, kind):
         """Waits for `kind`'s moment in this process's life; returns what was seen, or None
@@ -293,15 +304,20 @@ rollout:
             status = json.loads(self.fleetwave("status", RUN, "--fleet", self.fleet,
                                                "-o", "json").stdout)
             in_flight = sorted(status["inFlight"])
+            records = {cluster: self.records(cluster) for cluster in in_flight}
             self.kills.append({
                 "kind": kind if seen else "random",
                 "seen": seen or f"no {kind} moment within {TRIGGER_TIMEOUT:.0f}s",
                 "inFlight": in_flight,
                 # Mid-change clusters whose change had landed: resume must verify them, not
                 # apply them again.
-                "landed": sorted(c for c in in_flight if any(
-                    r["status"] == "deployed" and r["version"] == "2.0.0"
-                    for r in self.records(c))),
+                "landed": [c for c in in_flight if any(
+                    r["status"] == "deployed" and r["version"] == "2.0.0" for r in records[c])],
+                # Caught between the two settle writes: the old revision superseded, the new
+                # one not yet deployed.
+                "settling": [c for c in in_flight
+                             if any(r["status"] == "superseded" for r in records[c])
+                             and not any(r["status"] == "deployed" for r in records[c])],
             })
             with open(self.out_log, "a") as log:
                 log.write(f"chaos(kube): kill {number} ({kind}): {self.kills[-1]['seen']}; "
@@ -323,9 +339,10 @@ rollout:
 
     def expected_digest(self, cluster):
         """SHA-256 of the cluster's merged values as JSON with sorted keys, as fleetwave
-        records it (docs/driver-kube.md), computed here from `fleetwave values --overlays-only` (what helm is given)."""
-        values = json.loads(self.fleetwave("values", self.fleet, "--cluster", cluster, "--overlays-only",
-                                           "-o", "json").stdout)
+        records it (docs/driver-kube.md), computed here from the values helm is given
+        (`fleetwave values --overlays-only`)."""
+        values = json.loads(self.fleetwave("values", self.fleet, "--cluster", cluster,
+                                           "--overlays-only", "-o", "json").stdout)
         text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -453,12 +470,16 @@ rollout:
             kinds[kill["kind"]] = kinds.get(kill["kind"], 0) + 1
         mid_change = {name for kill in self.kills for name in kill["inFlight"]}
         landed = sum(len(kill["landed"]) for kill in self.kills)
+        settling = sum(len(kill["settling"]) for kill in self.kills)
         print(f"chaos(kube): {len(self.kills)} kills ("
               + ", ".join(f"{kinds.get(k, 0)} {k}" for k in KINDS)
-              + f"), {len(clusters)} clusters, {len(mid_change)} clusters mid-change at a kill, "
+              + f"), {len(clusters)} clusters, {len(mid_change)} clusters mid-change at a kill "
+              f"({landed} times with 2.0.0 deployed, {settling} with nothing deployed by a settle cut "
+              "short), "
               f"{reapplied} Deployments applied again, each after a kill that found its cluster "
-              f"mid-change, none of the {landed} found with 2.0.0 deployed; one deployed record per cluster, at 2.0.0 with its values digest, "
-              f"no failed or pending records, journal sound ({timings}), passed (seed {self.args.seed})")
+              "mid-change and 2.0.0 not deployed; one deployed record per cluster, at 2.0.0 with "
+              f"its values digest, no failed or pending records, journal sound ({timings}), "
+              f"passed (seed {self.args.seed})")
 
 
 def main():
