@@ -8,6 +8,8 @@ rollout of 2.0.0 to all 60 (prod upgraded, dev and staging installed) is killed 
 revision records and resume, each found in fleet-sim's request log or the journal as it
 happens:
 
+  pending    the release's history was read under its Lease: the pending record is being
+             written (or about to be)
   apply      the first object of a cluster was applied: the rest are being applied
   readiness  the Deployment was first read back: the driver is polling for readiness
   records    a revision record was written after readiness: the next record write (the
@@ -45,7 +47,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-KINDS = ["apply", "readiness", "records", "verifying", "bake", "random"]
+KINDS = ["pending", "apply", "readiness", "records", "verifying", "bake", "random"]
 RUN = "chaos-kube"
 LATENCY = "30ms"
 # How long a kill waits for its moment before it strikes anyway.
@@ -249,6 +251,7 @@ rollout:
         log_offset = self.segments[-1]
         journal_offset = os.path.getsize(self.journal) if os.path.exists(self.journal) else 0
         last = {}
+        leased = set()
         pending = ""
         deadline = time.monotonic() + TRIGGER_TIMEOUT
         while time.monotonic() < deadline and self.child.poll() is None:
@@ -276,6 +279,10 @@ rollout:
                     step = classify(method, path)
                     before = last.get(cluster)
                     last[cluster] = step
+                    if step == "lease":
+                        leased.add(cluster)
+                    if kind == "pending" and step == "history" and cluster in leased:
+                        return f"{cluster} writing its pending record"
                     if kind == "apply" and step == "apply":
                         return f"{cluster} applying"
                     if kind == "readiness" and step == "readiness" and before == "apply-deployment":
