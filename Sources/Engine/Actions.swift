@@ -58,15 +58,16 @@ public struct RolloutAction {
     }
     var settings = request.settings
     settings["setDigest"] = request.setDigest
+    let instance = RunInstance(run: run)
     let header = RunHeader(
       id: run, fleet: fleet.name, release: fleet.release.name, version: fleet.release.version,
       fleetDigest: FleetDigest.of(directory: fleet.directory), plan: planJSON,
       startedAt: startedAt, host: ProcessInfo.processInfo.hostName, pid: getpid(),
       user: request.by,
       fleetDirectory: URL(fileURLWithPath: fleet.directory).standardizedFileURL.path,
-      settings: settings)
+      settings: settings, instance: instance.token)
     let journal = try store.createRun(header, clock: drivers.clock)
-    let session = RunSession(run: run, journal: journal, lock: lock, rollback: false)
+    let session = RunSession(instance: instance, journal: journal, lock: lock, rollback: false)
     try session.approve(request.approve, plan: plan, by: request.by)
     return try RunPasses(
       session: session, plan: plan, fleet: fleet, drivers: drivers, request: request,
@@ -146,12 +147,17 @@ public struct ResumeAction {
         observer.say("  " + change)
       }
     }
-    let session = RunSession(run: run, journal: journal, lock: lock, rollback: rollback)
+    // Holding the run's lock proves the run's earlier processes are gone, so this one takes
+    // over their leases; without it (--force) it waits them out like any other holder's.
+    let instance = RunInstance(run: run, predecessors: lock == nil ? [] : state.instances)
+    let session = RunSession(instance: instance, journal: journal, lock: lock, rollback: rollback)
     // Every pass starts with a record saying who started it (history adds passes up); only
     // a pause that must stay is left without one, since `resumed` lifts it.
     if liftsPause || rollback || !state.paused {
       try session.append(
-        .resumed(by: request.by, pid: getpid(), host: ProcessInfo.processInfo.hostName))
+        .resumed(
+          by: request.by, pid: getpid(), host: ProcessInfo.processInfo.hostName,
+          instance: instance.token))
     }
     try session.approve(request.approve, plan: plan, by: request.by)
     return try RunPasses(
@@ -241,7 +247,7 @@ struct RunPasses {
         waveGates: drivers.waveGates, clock: drivers.clock,
         approvals: JournalApprovals(journal: journal, approved: Set(request.approve)),
         options: ExecutorOptions(
-          run: session.run, maxParallel: request.maxParallel,
+          run: session.run, instance: session.instance, maxParallel: request.maxParallel,
           failurePolicy: policy.failurePolicy, clusterTimeout: policy.clusterTimeout,
           startTimes: StartTimes(fleet: fleet),
           waiting: request.waiting == .untilBlocked ? .untilBlocked : .follow,

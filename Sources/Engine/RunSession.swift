@@ -48,12 +48,17 @@ public enum RunWaiting: Sendable, Equatable {
 /// One process's hold on a run: its lock and its open journal.
 final class RunSession {
   let run: String
+  /// This process, as the leases it takes name it.
+  let instance: RunInstance
   let journal: any RunJournal
   private var lock: (any RunLease)?
   let rollback: Bool
 
-  init(run: String, journal: any RunJournal, lock: (any RunLease)?, rollback: Bool) {
-    self.run = run
+  init(
+    instance: RunInstance, journal: any RunJournal, lock: (any RunLease)?, rollback: Bool
+  ) {
+    self.run = instance.run
+    self.instance = instance
     self.journal = journal
     self.lock = lock
     self.rollback = rollback

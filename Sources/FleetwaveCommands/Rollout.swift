@@ -334,7 +334,7 @@ extension FleetwaveCommand {
 
     static func runID(fleet: String, at date: Date) -> String {
       let stamp = Timestamp.iso(date).prefix(19).filter { $0 != "-" && $0 != ":" }
-      return "\(fleet)-\(stamp)"
+      return RunInstance.runID(fleet: fleet, stamp: String(stamp))
     }
 
     static func describe(_ plan: FleetCore.Plan, fleet: Fleet, driver: DriverKind, maxParallel: Int)
