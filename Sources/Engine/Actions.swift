@@ -47,8 +47,9 @@ public struct RolloutAction {
   public func run(observer: any RunObserver) throws(EngineError) -> RunResult {
     let fleet = fleet.fleet
     let startedAt = drivers.clock.now()
+    let instance = RunInstance(run: run)
     let lock = try RunSession.lock(
-      store: store, fleet: fleet.name, run: run, at: startedAt, force: request.force,
+      store: store, fleet: fleet.name, instance: instance, at: startedAt, force: request.force,
       observer: observer)
     let planJSON: Value
     do {
@@ -58,7 +59,6 @@ public struct RolloutAction {
     }
     var settings = request.settings
     settings["setDigest"] = request.setDigest
-    let instance = RunInstance(run: run)
     let header = RunHeader(
       id: run, fleet: fleet.name, release: fleet.release.name, version: fleet.release.version,
       fleetDigest: FleetDigest.of(directory: fleet.directory), plan: planJSON,
@@ -107,9 +107,10 @@ public struct ResumeAction {
 
   public func run(observer: any RunObserver) throws(EngineError) -> RunResult {
     let fleet = fleet.fleet
+    var instance = RunInstance(run: run)
     let lock = try RunSession.lock(
-      store: store, fleet: fleet.name, run: run, at: drivers.clock.now(), force: request.force,
-      observer: observer)
+      store: store, fleet: fleet.name, instance: instance, at: drivers.clock.now(),
+      force: request.force, observer: observer)
     let (journal, recovered) = try store.reopenRun(run, clock: drivers.clock)
     if let recovered { observer.note("note: \(recovered)") }
     let state = journal.state
@@ -149,7 +150,7 @@ public struct ResumeAction {
     }
     // Holding the run's lock proves the run's earlier processes are gone, so this one takes
     // over their leases; without it (--force) it waits them out like any other holder's.
-    let instance = RunInstance(run: run, predecessors: lock == nil ? [] : state.instances)
+    instance.predecessors = lock == nil ? [] : state.instances
     let session = RunSession(instance: instance, journal: journal, lock: lock, rollback: rollback)
     // Every pass starts with a record saying who started it (history adds passes up); only
     // a pause that must stay is left without one, since `resumed` lifts it.
@@ -207,6 +208,13 @@ struct RunPasses {
         FileHandle.standardError.write(
           Data("\ninterrupt: finishing clusters in flight; interrupt again to cancel them\n".utf8))
       }
+      interrupts.interrupt()
+    }
+    // A lock that can be lost (a lease in the home cluster) fences the run: nothing new starts
+    // and clusters in flight are cancelled, as after a second interrupt.
+    session.onLockLost { reason in
+      FileHandle.standardError.write(Data("\nerror: \(reason)\n".utf8))
+      interrupts.interrupt()
       interrupts.interrupt()
     }
     repeat {

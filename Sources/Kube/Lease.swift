@@ -35,14 +35,19 @@ public struct ReleaseLease: Sendable {
   /// Earlier holders this one succeeds: processes of the same run known to be gone (the run's
   /// journal lists them and we hold its run lock), whose leases are taken over at once.
   public let succeeds: Set<String>
+  /// Written on the Lease whenever this holder takes it: who it is, for the messages of others.
+  public let annotations: [String: String]
   /// How long a holder that stopped renewing keeps it.
   public let duration: Duration
   public let clock: any RolloutClock
 
   public init(
     client: KubeClient, cluster: String, release: String, namespace: String, holder: String,
-    succeeds: Set<String> = [], duration: Duration = .seconds(60), clock: any RolloutClock
+    succeeds: Set<String> = [], duration: Duration = .seconds(60), clock: any RolloutClock,
+    name: String? = nil, annotations: [String: String] = [:]
   ) {
+    self.name = name ?? "fleetwave-\(release)"
+    self.annotations = annotations
     self.client = client
     self.cluster = cluster
     self.release = release
@@ -53,7 +58,8 @@ public struct ReleaseLease: Sendable {
     self.clock = clock
   }
 
-  public var name: String { "fleetwave-\(release)" }
+  /// `fleetwave-RELEASE` unless given.
+  public let name: String
 
   private var durationSeconds: Int64 { max(1, duration.components.seconds) }
 
@@ -68,7 +74,10 @@ public struct ReleaseLease: Sendable {
     let now = Self.microTime(clock.now())
     let fresh: Value = [
       "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-      "metadata": ["name": .string(name), "namespace": .string(namespace)],
+      "metadata": [
+        "name": .string(name), "namespace": .string(namespace),
+        "annotations": .mapping(annotationMapping),
+      ],
       "spec": [
         "holderIdentity": .string(holder), "leaseDurationSeconds": .int(durationSeconds),
         "acquireTime": .string(now), "renewTime": .string(now), "leaseTransitions": 0,
@@ -129,7 +138,7 @@ public struct ReleaseLease: Sendable {
     taken["holderIdentity"] = .string(holder)
     taken["leaseDurationSeconds"] = .int(durationSeconds)
     taken["renewTime"] = .string(now)
-    try await swap(live, spec: taken, losing: "take")
+    try await swap(live, spec: taken, losing: "take", annotate: true)
   }
 
   /// Records that the holder is still at work; fails when someone else holds the lease now.
@@ -185,9 +194,17 @@ public struct ReleaseLease: Sendable {
   }
 
   /// Writes `spec` over `live` only if nobody wrote in between (resourceVersion compare-and-swap).
-  private func swap(_ live: Value, spec: Mapping, losing verb: String) async throws(LeaseError) {
+  private func swap(
+    _ live: Value, spec: Mapping, losing verb: String, annotate: Bool = false
+  ) async throws(LeaseError) {
     var object = live.mapping ?? Mapping()
     object["spec"] = .mapping(spec)
+    if annotate, !annotations.isEmpty, var metadata = live["metadata"]?.mapping {
+      var merged = metadata["annotations"]?.mapping ?? Mapping()
+      for (key, value) in annotations { merged[key] = .string(value) }
+      metadata["annotations"] = .mapping(merged)
+      object["metadata"] = .mapping(metadata)
+    }
     do {
       try await client.update(.mapping(object))
     } catch  where error.code == 409 {
@@ -201,6 +218,12 @@ public struct ReleaseLease: Sendable {
     } catch {
       throw LeaseError("cannot \(verb) the lock on \(cluster): \(error)", underlying: error)
     }
+  }
+
+  private var annotationMapping: Mapping {
+    var mapping = Mapping()
+    for key in annotations.keys.sorted() { mapping[key] = annotations[key].map { .string($0) } }
+    return mapping
   }
 
   /// Kubernetes' MicroTime: RFC 3339 with exactly six fractional digits, UTC.

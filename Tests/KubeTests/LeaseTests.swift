@@ -147,7 +147,7 @@ import Testing
     let ready = DispatchGroup()
     let release = DispatchSemaphore(value: 0)
     let finished = DispatchGroup()
-    let winners = Winners()
+    let winners = Collected()
     for index in 0..<takers {
       ready.enter()
       finished.enter()
@@ -167,24 +167,9 @@ import Testing
     #expect(clock.waitForTimers(takers))
     clock.advance(by: .seconds(60))
     #expect(finished.wait(timeout: .now() + 60) == .success)
-    let won = winners.names
+    let won = winners.items
     #expect(won.count == 1)
     let holder = try sim.lease("observer", clock: clock).read()?["spec"]?["holderIdentity"]?.string
     #expect(holder == won.first)
-  }
-}
-
-final class Winners: @unchecked Sendable {
-  private let lock = NSLock()
-  private var stored: [String] = []
-  func add(_ name: String) {
-    lock.lock()
-    stored.append(name)
-    lock.unlock()
-  }
-  var names: [String] {
-    lock.lock()
-    defer { lock.unlock() }
-    return stored
   }
 }
