@@ -226,12 +226,13 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     let client = try client(call.cluster)
     let lease = ReleaseLease(
       client: client, cluster: call.cluster.name, release: release.name,
-      namespace: release.namespace, holder: call.run, duration: options.leaseDuration,
+      namespace: release.namespace, holder: call.instance?.identity ?? call.run,
+      succeeds: call.instance?.succeeds ?? [], duration: options.leaseDuration,
       clock: call.clock)
     // The lease lives in the release namespace, so it must exist first.
     try await ensureNamespace(client, call.cluster.name)
     do {
-      try await lease.acquire(force: options.forceUnlock)
+      try await lease.acquire(force: options.forceUnlock, cancellation: call.cancellation)
     } catch {
       throw DriverError(.failed, error.message)
     }
