@@ -11,12 +11,25 @@ struct KubeAPI {
   var pathPrefix: String { "/clusters/\(cluster.name)" }
   /// Told about every workload write, so rollouts start.
   let onWorkloadWrite: @Sendable (VirtualCluster, ResourceType, Value) -> Void
+  /// Who asks, after impersonation.
+  let user: UserInfo
+  /// The ServiceAccount tokens this server issued.
+  let tokens: TokenBook
 
   var store: ClusterStore { cluster.store }
 
   private var now: Date { clock.now() }
 
   func handle(_ request: APIRequest, path: [String]) -> APIResult {
+    // Authorization comes before routing, as in the API server: a caller that may not ask
+    // learns nothing about what exists.
+    if !user.isMaster {
+      let attributes = RequestAttributes.of(request, path: path, user: user)
+      let decision = rbac.authorize(attributes)
+      guard decision.allowed else {
+        return .error(APIError.forbidden(attributes, reason: decision.reason))
+      }
+    }
     do {
       return try route(request, path)
     } catch {
@@ -85,6 +98,10 @@ struct KubeAPI {
     guard let target = parseTarget(apiVersion: apiVersion, rest) else { throw APIError.unknownPath }
     if let sub = target.subresource, !target.type.subresources.contains(sub) {
       throw APIError.unknownPath
+    }
+    if target.type.isReview { return try review(request, target.type) }
+    if target.subresource == "token", let namespace = target.namespace, let name = target.name {
+      return try tokenRequest(request, namespace: namespace, name: name)
     }
     if let namespace = target.namespace, target.type.namespaced, request.method != "GET",
       !store.namespaceExists(namespace)
@@ -236,7 +253,7 @@ struct KubeAPI {
 
   // MARK: writes
 
-  private func body(_ request: APIRequest) throws(APIError) -> Value {
+  func body(_ request: APIRequest) throws(APIError) -> Value {
     guard !request.body.isEmpty else { throw APIError.badRequest("the request body is empty") }
     if request.contentType == "application/vnd.kubernetes.protobuf" {
       return try ProtobufRequest.decode(request.body)
