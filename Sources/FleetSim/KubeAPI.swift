@@ -314,6 +314,9 @@ struct KubeAPI {
   private func create(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
     var object = try body(request)
     try checkIdentity(object, target, name: nil)
+    // Admission sees the name asked for, or the generateName prefix.
+    let requestedName =
+      object.name.isEmpty ? (object.at("metadata", "generateName")?.string ?? "") : object.name
     if object.name.isEmpty {
       guard let prefix = object.at("metadata", "generateName")?.string, !prefix.isEmpty else {
         throw APIError.invalid(
@@ -324,12 +327,22 @@ struct KubeAPI {
     try validateName(target.type, object.name)
     object = prepareNew(object, target)
     try Validation.check(target.type, object, old: nil)
+    try ResourceQuotas.admit(store, target.type, object, name: requestedName)
     FieldOwnership.recordUpdate(
       old: nil, new: &object, manager: request.fieldManager ?? request.defaultManager,
       apiVersion: target.type.apiVersion, now: KubeTime.format(now))
     if request.isDryRun { return .json(201, object) }
-    let stored = try store.create(target.type, object, now: now)
+    var stored = try store.create(target.type, object, now: now)
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, stored) }
+    if let namespace = stored.namespace {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
+      // A new quota answers with its first status.
+      if stored.at("status", "used") == nil, target.type == ResourceQuotas.quotaType,
+        let counted = store.get(target.type, namespace: namespace, name: stored.name)
+      {
+        stored = counted
+      }
+    }
     return .json(201, stored)
   }
 
@@ -538,9 +551,13 @@ struct KubeAPI {
       try Validation.check(target.type, final, old: old)
       return final
     }
-    if request.isDryRun {
-      return .json(200, try merged(store.get(target.type, namespace: target.namespace, name: name)))
+    let existing = store.get(target.type, namespace: target.namespace, name: name)
+    if existing == nil {
+      var fresh = applied
+      fresh.set(["metadata", "namespace"], target.namespace.map { .string($0) })
+      try ResourceQuotas.admit(store, target.type, fresh, name: name)
     }
+    if request.isDryRun { return .json(200, try merged(existing)) }
     try validateName(target.type, name)
     let (_, new) = try store.modify(target.type, namespace: target.namespace, name: name, now: now)
     {
@@ -550,6 +567,9 @@ struct KubeAPI {
     }
     guard let new else { throw APIError.notFound(target.type, name) }
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, new) }
+    if let namespace = target.namespace {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
+    }
     return .json(created ? 201 : 200, new)
   }
 
@@ -621,6 +641,9 @@ struct KubeAPI {
     }
     // The controller collects the workload's pods, as the garbage collector would.
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, deleted) }
+    if let namespace = target.namespace {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
+    }
     return .json(200, deleted)
   }
 
@@ -636,6 +659,9 @@ struct KubeAPI {
       } else if let gone = store.delete(target.type, namespace: item.namespace, name: item.name) {
         deleted.append(gone)
       }
+    }
+    for namespace in Set(deleted.compactMap(\.namespace)) {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
     }
     return .json(
       200,

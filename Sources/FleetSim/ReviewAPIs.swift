@@ -87,11 +87,9 @@ extension KubeAPI {
   /// splits them into resource and non-resource rules.
   private func rules(of subject: UserInfo, namespace: String) -> Value {
     var errors: [String] = []
-    var rules = rbac.rules(subject, namespace: namespace, errors: &errors)
-    if subject.isMaster {
-      rules.insert(
-        contentsOf: BootstrapPolicy.clusterRoles["cluster-admin"]?["rules"]?.sequence ?? [], at: 0)
-    }
+    // system:masters gets cluster-admin's rules through its bootstrap binding, as from RBAC
+    // on a real server (the privileged-group authorizer lists no rules of its own).
+    let rules = rbac.rules(subject, namespace: namespace, errors: &errors)
     var resourceRules: [Value] = []
     var nonResourceRules: [Value] = []
     for rule in rules {

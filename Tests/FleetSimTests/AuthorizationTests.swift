@@ -98,6 +98,16 @@ import Testing
       """
     #expect(rules.stdout.hasPrefix(expectedRules), "\(rules.stdout)")
     #expect(rules.stdout.contains("[/version]          []               [get]\n"))
+    // The admin's rules come from the cluster-admin binding of system:masters.
+    func row(_ resource: String, _ urls: String, _ verbs: String) -> String {
+      func pad(_ text: String, _ width: Int) -> String {
+        text + String(repeating: " ", count: max(0, width - text.count))
+      }
+      return pad(resource, 48) + pad(urls, 20) + pad("[]", 17) + verbs + "\n"
+    }
+    let admin = try sim.kubectl(["auth", "can-i", "--list"]).stdout
+    #expect(admin.contains(row("*.*", "[]", "[*]")), "\(admin)")
+    #expect(admin.contains(row("", "[*]", "[*]")), "\(admin)")
   }
 
   @Test func createdTokensAuthenticateAsTheServiceAccountUntilItGoes() throws {

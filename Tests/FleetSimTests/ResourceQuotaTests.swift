@@ -1,0 +1,130 @@
+// ResourceQuota admission with the real kubectl: the server's refusals word for word,
+// `status.used` following the namespace, and a Deployment whose pods the quota refuses.
+import FleetCore
+import FleetwaveTestSupport
+import Foundation
+import Testing
+
+@testable import FleetSim
+
+@Suite struct ResourceQuotaTests {
+  private func pod(_ name: String, cpu: String?) -> String {
+    let resources = cpu.map { "\n    resources: {requests: {cpu: \($0)}}" } ?? ""
+    return """
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: \(name), namespace: pay}
+      spec:
+        containers:
+        - name: app
+          image: nginx:1.27\(resources)
+
+      """
+  }
+
+  @Test func createsPastAQuotaAreRefusedWithTheServersMessage() throws {
+    let sim = try SimFixture()
+    #expect(try sim.kubectl(["create", "namespace", "pay"]).status == 0)
+    let quota = try sim.kubectl([
+      "create", "quota", "compute", "-n", "pay", "--hard=pods=2,requests.cpu=1,configmaps=2",
+    ])
+    #expect(quota.stdout == "resourcequota/compute created\n", "\(quota.stderr)")
+
+    let bare = try sim.kubectl(["apply", "-f", "-"], input: pod("bare", cpu: nil))
+    #expect(bare.status == 1)
+    #expect(
+      bare.stderr
+        == "Error from server (Forbidden): error when creating \"STDIN\": pods \"bare\" is "
+        + "forbidden: failed quota: compute: must specify requests.cpu for: app\n")
+    for name in ["one", "two"] {
+      let created = try sim.kubectl(["apply", "-f", "-"], input: pod(name, cpu: "400m"))
+      #expect(created.stdout == "pod/\(name) created\n", "\(created.stderr)")
+    }
+    let third = try sim.kubectl(["apply", "-f", "-"], input: pod("three", cpu: "400m"))
+    #expect(
+      third.stderr
+        == "Error from server (Forbidden): error when creating \"STDIN\": pods \"three\" is "
+        + "forbidden: exceeded quota: compute, requested: pods=1,requests.cpu=400m, used: "
+        + "pods=2,requests.cpu=800m, limited: pods=2,requests.cpu=1\n")
+    // kube-root-ca.crt counts, as on a real cluster: one more ConfigMap fits, not two.
+    #expect(try sim.kubectl(["create", "configmap", "a", "-n", "pay"]).status == 0)
+    let configMap = try sim.kubectl(["create", "configmap", "b", "-n", "pay"])
+    #expect(
+      configMap.stderr
+        == "error: failed to create configmap: configmaps \"b\" is forbidden: exceeded quota: "
+        + "compute, requested: configmaps=1, used: configmaps=2, limited: configmaps=2\n")
+
+    let used = try sim.kubectl([
+      "get", "quota", "compute", "-n", "pay", "-o", "jsonpath={.status.used}",
+    ])
+    #expect(used.stdout == #"{"configmaps":"2","pods":"2","requests.cpu":"800m"}"#)
+    #expect(try sim.kubectl(["delete", "pod", "one", "-n", "pay"]).status == 0)
+    let after = try sim.kubectl([
+      "get", "quota", "compute", "-n", "pay", "-o", "jsonpath={.status.used}",
+    ])
+    #expect(after.stdout == #"{"configmaps":"2","pods":"1","requests.cpu":"400m"}"#)
+  }
+
+  @Test func aDeploymentsPodsStopAtTheQuotaWithFailedCreate() throws {
+    let clock = ManualClock()
+    let sim = try SimFixture(speed: 1, clock: clock)
+    #expect(try sim.kubectl(["create", "quota", "pods", "--hard=pods=2"]).status == 0)
+    let file = try sim.directory.write("web.yaml", manifest(image: "nginx:1.27"))
+    #expect(try sim.kubectl(["apply", "-f", file]).status == 0)
+    for _ in 0..<5 {
+      sim.server.settle()
+      clock.advance(by: .seconds(RolloutController.replicaInterval))
+    }
+    sim.server.settle()
+    let deployment = try #require(
+      try JSONReader.parse(try sim.kubectl(["get", "deployment", "web", "-o", "json"]).stdout))
+    #expect(deployment.at("status", "readyReplicas") == 2)
+    let failure = deployment.at("status", "conditions")?.sequence?.first {
+      $0["type"] == "ReplicaFailure"
+    }
+    let hash = try #require(
+      try sim.kubectl([
+        "get", "pods", "-o", "jsonpath={.items[0].metadata.labels.pod-template-hash}",
+      ])
+      .stdout.split(separator: " ").first)
+    let refusal =
+      "pods \"web-\(hash)-\" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, "
+      + "limited: pods=2"
+    #expect(failure?["status"] == "True")
+    #expect(failure?["reason"] == "FailedCreate")
+    #expect(failure?["message"] == .string(refusal))
+    let pods = try sim.kubectl(["get", "pods", "-o", "name"]).stdout
+    #expect(pods.split(separator: "\n").count == 2)
+    let events = try sim.kubectl([
+      "get", "events", "--field-selector", "reason=FailedCreate", "-o",
+      "jsonpath={.items[*].involvedObject.kind} {.items[*].message}",
+    ])
+    #expect(events.stdout == "ReplicaSet Error creating: " + refusal)
+
+    // Room again: the third pod is created and the Deployment completes.
+    #expect(
+      try sim.kubectl(["patch", "quota", "pods", "-p", #"{"spec":{"hard":{"pods":"3"}}}"#]).status
+        == 0)
+    for _ in 0..<3 {
+      clock.advance(by: .seconds(RolloutController.replicaInterval))
+      sim.server.settle()
+    }
+    let ready = try sim.kubectl([
+      "get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}",
+    ])
+    #expect(ready.stdout == "3")
+  }
+
+  @Test func quantitiesPrintAsTheAPIServerPrintsThem() {
+    let cases: [(String, String)] = [
+      ("500m", "500m"), ("1", "1"), ("1.5", "1500m"), ("2000", "2k"), ("128Mi", "128Mi"),
+      ("1024Mi", "1Gi"), ("1536Mi", "1536Mi"), ("1G", "1G"), ("0", "0"),
+    ]
+    for (text, canonical) in cases {
+      #expect(Quantity(text)?.text == canonical, "\(text)")
+    }
+    #expect(((Quantity("250m") ?? .zero) + (Quantity("750m") ?? .zero)).text == "1")
+    #expect(Quantity("lots") == nil)
+    #expect(Quantity("-1") == nil)
+  }
+}
