@@ -8,8 +8,11 @@ import Testing
 @testable import FleetSim
 
 @Suite struct AuthorizationTests {
-  /// A kubeconfig for one virtual cluster of `sim` that authenticates with `token` only.
-  private func tokenKubeconfig(_ sim: SimFixture, token: String, name: String) throws -> String {
+  /// A kubeconfig for sim-0001 of `sim` over TLS whose only credentials are `user` (the YAML
+  /// of a kubeconfig user: a token, or a client certificate and key).
+  private func kubeconfig(_ sim: SimFixture, name: String, namespace: String, user: String)
+    throws -> String
+  {
     let credentials = try #require(sim.server.credentials)
     return try sim.directory.write(
       name,
@@ -23,11 +26,10 @@ import Testing
           certificate-authority: "\(credentials.caCertificate)"
       contexts:
       - name: sim
-        context: {cluster: sim, user: sa, namespace: pay}
+        context: {cluster: sim, user: someone, namespace: \(namespace)}
       users:
-      - name: sa
-        user:
-          token: "\(token)"
+      - name: someone
+        user: \(user)
       current-context: sim
 
       """)
@@ -133,7 +135,8 @@ import Testing
     #expect(created.status == 0, "\(created.stderr)")
     let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(token.split(separator: ".").count == 3)
-    let config = try tokenKubeconfig(sim, token: token, name: "deployer-kubeconfig")
+    let config = try kubeconfig(
+      sim, name: "deployer-kubeconfig", namespace: "pay", user: "{token: \"\(token)\"}")
 
     let uid = try sim.kubectl([
       "get", "serviceaccount", "deployer", "-n", "ci", "-o", "jsonpath={.metadata.uid}",
@@ -191,6 +194,49 @@ import Testing
     let gone = try sim.kubectl(["get", "pods"], kubeconfig: config)
     #expect(gone.status == 1)
     #expect(gone.stderr.contains("error: You must be logged in to the server (Unauthorized)"))
+  }
+
+  @Test func aClientCertificateIsItsCNInItsOs() throws {
+    let sim = try SimFixture(tls: true)
+    let credentials = try #require(sim.server.credentials)
+    // A second client certificate from the emulator's CA, as an administrator would issue one.
+    let key = sim.directory.file("jane.key")
+    let request = sim.directory.file("jane.csr")
+    let certificate = sim.directory.file("jane.crt")
+    for arguments in [
+      [
+        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+        key, "-out", request, "-subj", "/O=devs/O=ops/CN=jane",
+      ],
+      [
+        "x509", "-req", "-in", request, "-CA", credentials.caCertificate, "-CAkey",
+        credentials.directory + "/ca.key", "-CAcreateserial", "-out", certificate, "-days", "1",
+      ],
+    ] {
+      let made = try runProcess("/usr/bin/env", ["openssl"] + arguments)
+      #expect(made.status == 0, "\(made.stderr)")
+    }
+    let config = try kubeconfig(
+      sim, name: "jane-kubeconfig", namespace: "default",
+      user: "{client-certificate: \"\(certificate)\", client-key: \"\(key)\"}")
+    let whoami = try sim.kubectl(["auth", "whoami"], kubeconfig: config)
+    #expect(
+      whoami.stdout
+        == "ATTRIBUTE   VALUE\nUsername    jane\nGroups      [devs ops system:authenticated]\n",
+      "\(whoami.stderr)")
+    let forbidden = try sim.kubectl(["get", "namespaces"], kubeconfig: config)
+    #expect(
+      forbidden.stderr
+        == "Error from server (Forbidden): namespaces is forbidden: User \"jane\" cannot list "
+        + "resource \"namespaces\" in API group \"\" at the cluster scope\n")
+    let granted = try sim.kubectl([
+      "create", "clusterrolebinding", "ops-view", "--clusterrole=view", "--group=ops",
+    ])
+    #expect(granted.status == 0, "\(granted.stderr)")
+    let listed = try sim.kubectl(["get", "namespace", "default", "-o", "name"], kubeconfig: config)
+    #expect(listed.stdout == "namespace/default\n", "\(listed.stderr)")
+    let secrets = try sim.kubectl(["auth", "can-i", "list", "secrets"], kubeconfig: config)
+    #expect(secrets.stdout == "no\n")
   }
 
   @Test func clientCertificatesNameTheUserAndGroups() throws {
