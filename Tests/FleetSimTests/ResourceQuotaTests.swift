@@ -115,6 +115,28 @@ import Testing
     #expect(ready.stdout == "3")
   }
 
+  @Test func aPodThatHasEndedFreesItsPlace() throws {
+    let clock = ManualClock()
+    let sim = try SimFixture(speed: 1, clock: clock)
+    #expect(try sim.kubectl(["create", "quota", "one-pod", "--hard=pods=1"]).status == 0)
+    let run = ["run", "--image=busybox:1.36", "--restart=Never"]
+    #expect(try sim.kubectl(run + ["first"]).stdout == "pod/first created\n")
+    let refused = try sim.kubectl(run + ["second"])
+    #expect(
+      refused.stderr
+        == "Error from server (Forbidden): pods \"second\" is forbidden: exceeded quota: one-pod, "
+        + "requested: pods=1, used: pods=1, limited: pods=1\n")
+    for _ in 0..<3 {
+      clock.advance(by: .seconds(RolloutController.replicaInterval))
+      sim.server.settle()
+    }
+    let phase = try sim.kubectl(["get", "pod", "first", "-o", "jsonpath={.status.phase}"])
+    #expect(phase.stdout == "Succeeded")
+    let used = try sim.kubectl(["get", "quota", "one-pod", "-o", "jsonpath={.status.used.pods}"])
+    #expect(used.stdout == "0")
+    #expect(try sim.kubectl(run + ["second"]).stdout == "pod/second created\n")
+  }
+
   @Test func quantitiesPrintAsTheAPIServerPrintsThem() {
     let cases: [(String, String)] = [
       ("500m", "500m"), ("1", "1"), ("1.5", "1500m"), ("2000", "2k"), ("128Mi", "128Mi"),
