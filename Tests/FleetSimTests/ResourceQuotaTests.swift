@@ -63,6 +63,10 @@ import Testing
       "get", "quota", "compute", "-n", "pay", "-o", "jsonpath={.status.used}",
     ])
     #expect(after.stdout == #"{"configmaps":"2","pods":"1","requests.cpu":"400m"}"#)
+    let table = try sim.kubectl(["get", "quota", "-n", "pay", "--no-headers"])
+    #expect(
+      table.stdout.hasSuffix(
+        "   configmaps: 2/2, pods: 1/2, requests.cpu: 400m/1   \n"), "\(table.stdout)")
   }
 
   @Test func aDeploymentsPodsStopAtTheQuotaWithFailedCreate() throws {
