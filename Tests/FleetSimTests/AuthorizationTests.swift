@@ -83,12 +83,25 @@ import Testing
       (["get", "pods", "--subresource=log", "-n", "pay"], "no\n"),
       (["get", "pods", "-n", "pay"], "yes\n"),
       (["create", "selfsubjectaccessreviews.authorization.k8s.io"], "yes\n"),
+      (["get", "/healthz"], "yes\n"), (["get", "/metrics"], "no\n"),
     ]
     for (arguments, answer) in cases {
       let checked = try sim.kubectl(["auth", "can-i"] + arguments + [deployer])
       #expect(checked.stdout == answer, "can-i \(arguments)")
     }
 
+    // The admin may ask about anyone: the allowed answer names the binding that allows it.
+    let review = """
+      {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+        "user": "system:serviceaccount:ci:deployer", "groups": ["system:serviceaccounts"],
+        "resourceAttributes": {"namespace": "pay", "verb": "get", "resource": "pods"}}}
+      """
+    let answered = try sim.kubectl(
+      ["create", "-f", "-", "-o", "jsonpath={.status.allowed} {.status.reason}"], input: review)
+    #expect(
+      answered.stdout
+        == "true RBAC: allowed by RoleBinding \"deployer-reads/pay\" of Role \"pod-reader\" to "
+        + "ServiceAccount \"deployer/ci\"", "\(answered.stderr)")
     let rules = try sim.kubectl(["auth", "can-i", "--list", "-n", "pay", deployer])
     let expectedRules = """
       Resources                                       Non-Resource URLs   Resource Names   Verbs
