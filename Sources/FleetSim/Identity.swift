@@ -156,9 +156,14 @@ enum Authentication {
     }
     guard let name else {
       guard groups.isEmpty, extra.isEmpty, uid == nil else {
-        throw APIError.badRequest(
-          "requested \(groups.map { "{Group \($0)}" }.joined(separator: " ")) without "
-            + "impersonating a user")
+        // The filter answers 500 with its list of requests, Go's %v of the ObjectReferences
+        // (Kind, Namespace, Name, UID, APIVersion, ResourceVersion, FieldPath).
+        let requested = groups.map { "{Group  \($0)    }" }
+        let message =
+          "requested [\(requested.joined(separator: " "))] without impersonating a user"
+        throw APIError(
+          code: 500, reason: "InternalError", message: "Internal error occurred: " + message,
+          details: ["causes": [["message": .string(message)]]])
       }
       return user
     }

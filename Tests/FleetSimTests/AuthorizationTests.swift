@@ -202,6 +202,19 @@ import Testing
         + "Groups      [system:serviceaccounts system:serviceaccounts:pay system:authenticated]\n",
       "\(whoIsIt.stderr)")
 
+    // kubectl will not send groups without a user; the server refuses them with a 500.
+    let groupOnly = try sim.kubectl(["get", "pods", "--as-group=devs"], kubeconfig: config)
+    #expect(
+      groupOnly.stderr
+        == "error: requesting uid, groups or user-extra for someone without impersonating a user\n")
+    let sent = try HTTPExchange.send(
+      "GET", sim.url("sim-0001", "/api/v1/namespaces/pay/pods"),
+      headers: ["Impersonate-Group": "devs"])
+    #expect(sent.status == 500)
+    #expect(
+      sent.json?["message"]
+        == "Internal error occurred: requested [{Group  devs    }] without impersonating a user")
+
     // A token dies with its ServiceAccount.
     #expect(try sim.kubectl(["delete", "serviceaccount", "deployer", "-n", "ci"]).status == 0)
     let gone = try sim.kubectl(["get", "pods"], kubeconfig: config)
