@@ -92,7 +92,8 @@ public final class RolloutController: @unchecked Sendable {
     let before = progress[key]
     lock.unlock()
     // Read before the workload's write: the store's lock is not reentrant.
-    let quota = key.type.kind == "Deployment" ? podQuota(key, cluster) : nil
+    let quota =
+      ["Deployment", "StatefulSet"].contains(key.type.kind) ? podQuota(key, cluster) : nil
     _ = try? cluster.store.modify(key.type, namespace: namespace, name: key.name, now: now) {
       (current: Value?) throws(APIError) -> Value? in
       guard let object = current else {
@@ -128,18 +129,27 @@ public final class RolloutController: @unchecked Sendable {
       lock.unlock()
       recordEvents(
         cluster.store, key, workload, before: before, after: after, pods: desired, now: now)
-      let failure = workload.at("status", "conditions")?.sequence?.first {
-        $0["type"] == "ReplicaFailure"
-      }
-      if let failure, let after {
-        ClusterEvents.record(
-          cluster.store,
-          about: ClusterEvents.Involved(
-            apiVersion: "apps/v1", kind: "ReplicaSet", name: after.updateRevision,
-            namespace: key.namespace, uid: ""),
-          type: "Warning", reason: "FailedCreate",
-          message: "Error creating: " + (failure["message"]?.string ?? ""),
-          component: "replicaset-controller", now: now)
+      let replicas = workload.at("spec", "replicas")?.int ?? 1
+      if let quota, let after, after.ready < replicas,
+        after.ready + after.oldReady >= quota.room
+      {
+        // The pod that did not fit, reported as each controller reports it.
+        if key.type.kind == "StatefulSet" {
+          let pod = "\(key.name)-\(after.ready + after.oldReady)"
+          ClusterEvents.record(
+            cluster.store, about: ClusterEvents.involved(workload, key.type), type: "Warning",
+            reason: "FailedCreate",
+            message: "create Pod \(pod) in StatefulSet \(key.name) failed error: \(quota.refusal)",
+            component: "statefulset-controller", now: now)
+        } else {
+          ClusterEvents.record(
+            cluster.store,
+            about: ClusterEvents.Involved(
+              apiVersion: "apps/v1", kind: "ReplicaSet", name: after.updateRevision,
+              namespace: key.namespace, uid: ""),
+            type: "Warning", reason: "FailedCreate", message: "Error creating: " + quota.refusal,
+            component: "replicaset-controller", now: now)
+        }
       }
     }
     if let next { schedule(key, cluster, at: next) }
@@ -223,10 +233,18 @@ public final class RolloutController: @unchecked Sendable {
       let room = ResourceQuotas.podRoom(
         cluster.store, pod: pod, owned: { Pods.isOwned($0, by: key.type, name: key.name) })
     else { return nil }
-    // The replica set's pods are created with generateName, which admission sees.
-    let generateName = "\(workload.name)-\(TemplateHash.of(template))-"
+    // A replica set's pods are created with generateName, which admission sees; a stateful
+    // set's by name, the next ordinal.
+    let name: String
+    if key.type.kind == "StatefulSet" {
+      let pods = cluster.store.list(WatchFilter(type: podType, namespace: key.namespace)).items
+      name =
+        "\(workload.name)-\(pods.filter { Pods.isOwned($0, by: key.type, name: key.name) }.count)"
+    } else {
+      name = "\(workload.name)-\(TemplateHash.of(template))-"
+    }
     do {
-      try ResourceQuotas.admit(cluster.store, podType, pod, name: generateName)
+      try ResourceQuotas.admit(cluster.store, podType, pod, name: name)
       return (room, "")
     } catch {
       return (room, error.message)

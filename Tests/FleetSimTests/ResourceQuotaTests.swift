@@ -119,6 +119,44 @@ import Testing
     #expect(ready.stdout == "3")
   }
 
+  @Test func aStatefulSetStopsAtTheQuotaWithTheControllersEvent() throws {
+    let clock = ManualClock()
+    let sim = try SimFixture(speed: 1, clock: clock)
+    #expect(try sim.kubectl(["create", "quota", "pods", "--hard=pods=2"]).status == 0)
+    let statefulSet = """
+      apiVersion: apps/v1
+      kind: StatefulSet
+      metadata: {name: db}
+      spec:
+        replicas: 3
+        serviceName: db
+        selector: {matchLabels: {app: db}}
+        template:
+          metadata: {labels: {app: db}}
+          spec: {containers: [{name: db, image: "postgres:17"}]}
+
+      """
+    #expect(try sim.kubectl(["apply", "-f", "-"], input: statefulSet).status == 0)
+    for _ in 0..<5 {
+      sim.server.settle()
+      clock.advance(by: .seconds(RolloutController.replicaInterval))
+    }
+    sim.server.settle()
+    let ready = try sim.kubectl([
+      "get", "statefulset", "db", "-o", "jsonpath={.status.readyReplicas}",
+    ])
+    #expect(ready.stdout == "2")
+    #expect(try sim.kubectl(["get", "pods", "-o", "name"]).stdout == "pod/db-0\npod/db-1\n")
+    let events = try sim.kubectl([
+      "get", "events", "--field-selector", "reason=FailedCreate", "-o",
+      "jsonpath={.items[*].involvedObject.kind} {.items[*].message}",
+    ])
+    #expect(
+      events.stdout
+        == "StatefulSet create Pod db-2 in StatefulSet db failed error: pods \"db-2\" is "
+        + "forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2")
+  }
+
   @Test func aPodThatHasEndedFreesItsPlace() throws {
     let clock = ManualClock()
     let sim = try SimFixture(speed: 1, clock: clock)
