@@ -1,0 +1,88 @@
+// `fleetwave status` on the built binary, for a run stopped at a bake: the wave says it is
+// baking and how long is left, its clusters are baking, not mid-change.
+import FleetwaveTestSupport
+import Foundation
+import Testing
+
+/// A canary that bakes 10 minutes, then a wave of two; each simulated upgrade takes 5 minutes.
+private func writeBakingFleet(_ dir: TemporaryDirectory) throws {
+  _ = try dir.write(
+    "fleet/fleet.yaml",
+    """
+    apiVersion: fleetwave/v1
+    kind: Fleet
+    metadata: {name: shop}
+    release: {name: checkout, namespace: shop, driver: sim, version: 2.0.0}
+    clusters:
+      - {name: can-1, labels: {canary: "true"}}
+      - {name: eu-1, labels: {w: eu}}
+      - {name: eu-2, labels: {w: eu}}
+    rollout:
+      expectedDuration: 5m
+      canary: {selector: canary=true, bake: 10m}
+      waves:
+        - {name: europe, selector: w=eu, bake: 30m}
+    """)
+}
+
+@Suite struct StatusCommandTests {
+  @Test func aRunStoppedAtABakeIsBakingWithItsTimeLeftNotMidChange() throws {
+    let dir = try TemporaryDirectory("status-bake")
+    defer { dir.remove() }
+    try writeBakingFleet(dir)
+    let rollout = try fleetwave(
+      ["rollout", "fleet", "--run", "r1", "--until-blocked", "--now", "2027-01-15T08:00:00Z"],
+      environment: ["USER": "ops"], currentDirectory: dir.path)
+    #expect(rollout.status == 0, "\(rollout.stdout)\(rollout.stderr)")
+
+    func status(at now: String, _ arguments: [String] = []) throws -> [String] {
+      let result = try fleetwave(
+        ["status", "r1", "--fleet", "fleet"] + arguments, environment: ["FLEETWAVE_NOW": now],
+        currentDirectory: dir.path)
+      #expect(result.status == 0, "\(result.stderr)")
+      return result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(
+        String.init)
+    }
+    let baking = try status(at: "2027-01-15T08:07:00Z")
+    #expect(baking.first == "run r1: waiting")
+    // The second line names the host the test runs on.
+    #expect(
+      Array(baking.dropFirst(2)) == [
+        "  waiting for: the bake of wave 'canary' to end at 2027-01-15T08:15:00.000Z",
+        "  wave 0 canary: baking; 1 baking; failures 0 of 0 allowed; "
+          + "bake ends at 2027-01-15T08:15:00.000Z (8m left)",
+        "    can-1: baking (revision 2)",
+        "  wave 1 europe: pending; 2 pending; failures 0 of 0 allowed",
+        "",
+      ])
+    let over = try status(at: "2027-01-15T08:16:00Z")
+    #expect(
+      over[3]
+        == "  wave 0 canary: baking; 1 baking; failures 0 of 0 allowed; "
+        + "bake ended at 2027-01-15T08:15:00.000Z, promotes when the run goes on")
+    let json = try JSONSerialization.jsonObject(
+      with: Data(try status(at: "2027-01-15T08:07:00Z", ["-o", "json"]).joined().utf8))
+    let waves = (json as? [String: Any])?["waves"] as? [[String: Any]]
+    #expect(waves?.map { $0["bakeEndsAt"] as? String } == ["2027-01-15T08:15:00.000Z", nil])
+    #expect((json as? [String: Any])?["inFlight"] as? [String] == [])
+
+    // Resumed after the canary's bake, the run stops at europe's: the canary is promoted,
+    // europe's clusters are baking and nothing is mid-change.
+    let resumed = try fleetwave(
+      [
+        "resume", "r1", "--fleet", "fleet", "--until-blocked", "--now", "2027-01-15T08:20:00Z",
+      ], environment: ["USER": "ops"], currentDirectory: dir.path)
+    #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    let second = try status(at: "2027-01-15T08:30:00Z")
+    #expect(
+      Array(second.dropFirst(2)) == [
+        "  waiting for: the bake of wave 'europe' to end at 2027-01-15T08:55:00.000Z",
+        "  wave 0 canary: promoted; 1 succeeded; failures 0 of 0 allowed",
+        "  wave 1 europe: baking; 2 baking; failures 0 of 0 allowed; "
+          + "bake ends at 2027-01-15T08:55:00.000Z (25m left)",
+        "    eu-1: baking (revision 2)",
+        "    eu-2: baking (revision 2)",
+        "",
+      ])
+  }
+}
