@@ -25,6 +25,41 @@ private func writeBakingFleet(_ dir: TemporaryDirectory) throws {
     """)
 }
 
+/// Each cluster's and wave's last state in the run's journal, read from its lines
+/// (`CRC32 JSON`) as an operator would with `cut -c10- journal.log | jq`.
+private func journaled(_ dir: TemporaryDirectory) throws -> (
+  clusters: [String: String], waves: [String: String]
+) {
+  let text = try String(
+    contentsOfFile: dir.file("fleet/.fleetwave/runs/r1/journal.log"), encoding: .utf8)
+  var clusters: [String: String] = [:]
+  var waves: [String: String] = [:]
+  for line in text.split(separator: "\n") {
+    let record = try JSONSerialization.jsonObject(with: Data(line.dropFirst(9).utf8))
+    guard let record = record as? [String: Any], let state = record["state"] as? String else {
+      continue
+    }
+    if let cluster = record["cluster"] as? String { clusters[cluster] = state }
+    if let wave = record["waveName"] as? String { waves[wave] = state }
+  }
+  return (clusters, waves)
+}
+
+/// What `status -o json` says of each cluster and wave: it must be what the journal says.
+private func statusStates(_ json: Any) -> (clusters: [String: String], waves: [String: String]) {
+  func states(_ key: String) -> [String: String] {
+    let items = (json as? [String: Any])?[key] as? [[String: Any]] ?? []
+    return Dictionary(
+      uniqueKeysWithValues: items.compactMap { item in
+        guard let name = item["name"] as? String, let state = item["state"] as? String else {
+          return nil
+        }
+        return (name, state)
+      })
+  }
+  return (states("clusters"), states("waves"))
+}
+
 @Suite struct StatusCommandTests {
   @Test func aRunStoppedAtABakeIsBakingWithItsTimeLeftNotMidChange() throws {
     let dir = try TemporaryDirectory("status-bake")
@@ -65,6 +100,12 @@ private func writeBakingFleet(_ dir: TemporaryDirectory) throws {
     let waves = (json as? [String: Any])?["waves"] as? [[String: Any]]
     #expect(waves?.map { $0["bakeEndsAt"] as? String } == ["2027-01-15T08:15:00.000Z", nil])
     #expect((json as? [String: Any])?["inFlight"] as? [String] == [])
+    let known = try journaled(dir)
+    #expect(known.clusters == ["can-1": "baking"])
+    #expect(
+      statusStates(json).clusters == ["can-1": "baking", "eu-1": "pending", "eu-2": "pending"])
+    #expect(statusStates(json).waves == ["canary": "baking", "europe": "pending"])
+    #expect(known.waves == ["canary": "baking"])
 
     // Resumed after the canary's bake, the run stops at europe's: the canary is promoted,
     // europe's clusters are baking and nothing is mid-change.
@@ -84,5 +125,11 @@ private func writeBakingFleet(_ dir: TemporaryDirectory) throws {
         "    eu-2: baking (revision 2)",
         "",
       ])
+    let after = try JSONSerialization.jsonObject(
+      with: Data(try status(at: "2027-01-15T08:30:00Z", ["-o", "json"]).joined().utf8))
+    let journal = try journaled(dir)
+    #expect(statusStates(after).clusters == journal.clusters)
+    #expect(statusStates(after).waves == journal.waves)
+    #expect(journal.clusters == ["can-1": "succeeded", "eu-1": "baking", "eu-2": "baking"])
   }
 }
