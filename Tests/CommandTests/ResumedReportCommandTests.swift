@@ -4,28 +4,6 @@ import FleetwaveTestSupport
 import Foundation
 import Testing
 
-/// A canary, a wave, and a last wave that needs approval, on the sim driver.
-private func writeGatedFleet(_ dir: TemporaryDirectory) throws {
-  _ = try dir.write(
-    "fleet/fleet.yaml",
-    """
-    apiVersion: fleetwave/v1
-    kind: Fleet
-    metadata: {name: shop}
-    release: {name: checkout, namespace: shop, driver: sim, version: 2.0.0}
-    clusters:
-      - {name: can-1, labels: {canary: "true"}}
-      - {name: eu-1, labels: {w: eu}}
-      - {name: us-1, labels: {w: us}}
-    rollout:
-      expectedDuration: 5m
-      canary: {selector: canary=true, bake: 10m}
-      waves:
-        - {name: europe, selector: w=eu}
-        - {name: rest, approval: true}
-    """)
-}
-
 /// The file with every timestamp replaced.
 private func timeless(_ path: String) throws -> String {
   try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
@@ -36,7 +14,7 @@ private func timeless(_ path: String) throws -> String {
   @Test func resumeAfterAnApprovalWritesTheReportOfAnUninterruptedRollout() throws {
     let whole = try TemporaryDirectory("report-cli-whole")
     defer { whole.remove() }
-    try writeGatedFleet(whole)
+    try writeShopFleet(whole)
     let straight = try fleetwave(
       [
         "rollout", "fleet", "--run", "r1", "--approve", "rest", "--now", "2027-01-15T08:00:00Z",
@@ -46,7 +24,7 @@ private func timeless(_ path: String) throws -> String {
 
     let parts = try TemporaryDirectory("report-cli-parts")
     defer { parts.remove() }
-    try writeGatedFleet(parts)
+    try writeShopFleet(parts)
     let first = try fleetwave(
       [
         "rollout", "fleet", "--run", "r1", "--now", "2027-01-15T08:00:00Z", "--report-json",
