@@ -31,7 +31,8 @@ extension FleetwaveCommand {
     func run() throws {
       let run = try runID ?? location.latest()
       let (header, records, state) = try location.read(run)
-      let view = RunView(header: header, state: state, records: records, store: location.localStore)
+      let view = RunView(
+        header: header, state: state, records: records, store: try location.stateStore)
       // A rehearsal (--now, FLEETWAVE_NOW) runs on its own clock: its bakes end on that clock.
       let now = ProcessInfo.processInfo.environment["FLEETWAVE_NOW"].flatMap(Timestamp.parse)
       print(output == "json" ? view.json() : view.text(now: now ?? Date()), terminator: "")

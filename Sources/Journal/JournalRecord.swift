@@ -22,12 +22,16 @@ public struct RunHeader: Sendable, Equatable {
   /// `maxParallel`, `kubeconfig`, and `setDigest` (a digest of the --set arguments, never the
   /// values themselves, which may be secrets).
   public var settings: [String: String]
+  /// The token of the process that started the run (see `RunInstance`); nil in journals
+  /// written before processes had tokens.
+  public var instance: String?
 
   public init(
     id: String, fleet: String, release: String, version: String?, fleetDigest: String, plan: Value,
     startedAt: Date, host: String, pid: Int32, user: String, fleetDirectory: String? = nil,
-    settings: [String: String] = [:]
+    settings: [String: String] = [:], instance: String? = nil
   ) {
+    self.instance = instance
     self.fleetDirectory = fleetDirectory
     self.settings = settings
     self.id = id
@@ -60,7 +64,8 @@ public enum JournalEntry: Sendable, Equatable {
   /// An approval of a wave, keyed by its name as `wave` is for a wave record.
   case approval(wave: Int, by: String, name: String? = nil)
   case paused(by: String)
-  case resumed(by: String, pid: Int32, host: String)
+  /// A process took the run up again; `instance` is its token (see `RunInstance`).
+  case resumed(by: String, pid: Int32, host: String, instance: String? = nil)
   /// One reading by a health gate, of one cluster's gate (`cluster` set) or of a wave's gate
   /// after its bake (`cluster` nil), in the wave named `wave`: its value, the limit it was
   /// judged against, the verdict, the query as sent, and when it was taken. Written as the
@@ -119,6 +124,7 @@ enum RecordCoding {
       m["pid"] = .int(Int64(h.pid))
       m["user"] = .string(h.user)
       if let directory = h.fleetDirectory { m["fleetDirectory"] = .string(directory) }
+      if let instance = h.instance { m["instance"] = .string(instance) }
       if !h.settings.isEmpty {
         var settings = Mapping()
         for key in h.settings.keys.sorted() { settings[key] = h.settings[key].map { .string($0) } }
@@ -144,7 +150,8 @@ enum RecordCoding {
       m["by"] = .string(by)
     case .paused(let by):
       m["by"] = .string(by)
-    case .resumed(let by, let pid, let host):
+    case .resumed(let by, let pid, let host, let instance):
+      if let instance { m["instance"] = .string(instance) }
       m["by"] = .string(by)
       m["pid"] = .int(Int64(pid))
       m["host"] = .string(host)
@@ -191,7 +198,7 @@ enum RecordCoding {
           settings: Dictionary(
             uniqueKeysWithValues: (v["settings"]?.mapping?.entries ?? []).compactMap { entry in
               entry.value.string.map { (entry.key, $0) }
-            })))
+            }), instance: v["instance"]?.string))
     case "cluster":
       guard let name = v["cluster"]?.string, let state = v["state"]?.string else { return nil }
       entry = .cluster(
@@ -214,7 +221,8 @@ enum RecordCoding {
       guard let by = v["by"]?.string, let pid = v["pid"]?.int, let host = v["host"]?.string else {
         return nil
       }
-      entry = .resumed(by: by, pid: Int32(truncatingIfNeeded: pid), host: host)
+      entry = .resumed(
+        by: by, pid: Int32(truncatingIfNeeded: pid), host: host, instance: v["instance"]?.string)
     case "measurement":
       guard let gate = v["gate"]?.string,
         let outcome = v["outcome"]?.string.flatMap(FleetCore.Measurement.Outcome.init(rawValue:)),

@@ -99,8 +99,10 @@ private struct CrashingStore: StateStore {
   {
     try local.appendFromOutside(run, entry, clock: clock)
   }
-  func lock(fleet: String, run: String, at date: Date) throws(RunLockError) -> any RunLease {
-    try local.lock(fleet: fleet, run: run, at: date)
+  func lock(fleet: String, instance: RunInstance, at date: Date) throws(RunLockError)
+    -> any RunLease
+  {
+    try local.lock(fleet: fleet, instance: instance, at: date)
   }
   func lockHolder() -> LockHolder? { local.lockHolder() }
 }
