@@ -239,8 +239,12 @@ struct RunPasses {
       }
     } while !interrupts.requested
     session.finish(summary, blocked: blocked)
+    // The reports describe the run, every pass of it, as its journal holds it.
+    let report = session.journal.withState {
+      JournalSummary.summary(of: $0, plan: plan, pass: summary)
+    }
     return RunResult(
-      run: session.run, summary: summary, blocked: blocked, finishedBefore: nil,
+      run: session.run, summary: report, blocked: blocked, finishedBefore: nil,
       isRollback: session.rollback)
   }
 

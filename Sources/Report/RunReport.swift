@@ -117,6 +117,9 @@ public enum RunReportJSON {
     map.append("value", measurement.value.map { .double($0) } ?? .null)
     map.append("outcome", .string(measurement.outcome.rawValue))
     map.append("detail", .string(measurement.detail))
+    map.append("limit", measurement.limit.map { .double($0) } ?? .null)
+    // The query as sent for this cluster, templates substituted (nil for gates without one).
+    map.append("query", optional(measurement.query))
     return .mapping(map)
   }
 

@@ -11,18 +11,27 @@ import Planner
 import Report
 import Testing
 
-/// Collects what an action says, instead of printing it.
-private final class RecordingObserver: RunObserver {
+/// Collects what an action says, instead of printing it, and what each pass's executor
+/// held in memory when the pass ended.
+final class RecordingObserver: RunObserver {
   var notes: [String] = []
   var lines: [String] = []
   var passes = 0
+  var executorSummaries: [RunSummary] = []
+  private var executor: Executor?
 
   func note(_ line: String) { notes.append(line) }
   func say(_ line: String) { lines.append(line) }
   func passStarting(
     _ executor: Executor, plan: FleetCore.Plan, maxParallel: Int, clock: any RolloutClock
-  ) { passes += 1 }
-  func passEnded() {}
+  ) {
+    passes += 1
+    self.executor = executor
+  }
+  func passEnded() {
+    if let executor { executorSummaries.append(executor.summary()) }
+    executor = nil
+  }
 }
 
 private func loadGatedFleet(_ dir: TemporaryDirectory) throws -> LoadedFleet {

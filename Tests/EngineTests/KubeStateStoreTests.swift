@@ -114,8 +114,10 @@ import Testing
     for index in 0..<40 {
       try journal.append(
         .measurement(
-          cluster: "c\(index)", gate: "errors", value: Double(index), outcome: "passed",
-          detail: detail))
+          cluster: "c\(index)", wave: "all",
+          FleetCore.Measurement(
+            gate: "errors", at: Date(timeIntervalSince1970: 1_800_000_000), value: Double(index),
+            outcome: .passed, detail: detail)))
     }
     let stored = try store.readRun("big")
     #expect(stored.records.count == 41)

@@ -114,7 +114,9 @@ let expectedJSON = #"""
             "at": "2027-01-15T08:00:10.000Z",
             "value": 0,
             "outcome": "passed",
-            "detail": "error rate 0 \u003c= 0.01"
+            "detail": "error rate 0 \u003c= 0.01",
+            "limit": null,
+            "query": null
           }
         ]
       },
@@ -138,7 +140,9 @@ let expectedJSON = #"""
             "at": "2027-01-15T08:00:20.000Z",
             "value": 0,
             "outcome": "passed",
-            "detail": "error rate 0 \u003c= 0.01"
+            "detail": "error rate 0 \u003c= 0.01",
+            "limit": null,
+            "query": null
           }
         ]
       },

@@ -48,7 +48,10 @@ import Testing
     try journal.append(.cluster(name: "b", state: "upgrading", revision: "2"))
     try journal.append(
       .measurement(
-        cluster: "a", gate: "errors", value: 0.002, outcome: "passed", detail: "0.002 <= 0.01"))
+        cluster: "a", wave: "wave 0",
+        FleetCore.Measurement(
+          gate: "errors", at: start, value: 0.002, outcome: .passed, detail: "0.002 <= 0.01",
+          limit: 0.01, query: "rate(errors{cluster=\"a\"}[5m])")))
 
     let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
     #expect(recovered == nil)
