@@ -46,14 +46,38 @@ struct HelmValueOptions: ParsableArguments {
       setFiles: setFiles)
   }
 
-  /// The flags read and checked; a mistake is printed, located, and exits 2 (usage).
-  func overrides() throws -> ValueOverrides {
+  /// The flags read and checked; a mistake is printed and exits 2 (usage). `values` shows
+  /// the argument with a caret under the mistake; the commands whose output lands in CI logs
+  /// name only the flag and the key, since a value may be a secret.
+  func overrides(showingArguments: Bool = false) throws -> ValueOverrides {
     do {
       return try flags.read()
     } catch {
-      for diagnostic in error.diagnostics { printError(diagnostic.description) }
+      for diagnostic in error.diagnostics {
+        printError(showingArguments ? diagnostic.description : Self.withoutValues(diagnostic))
+      }
       throw ExitCode(2)
     }
+  }
+
+  /// `error: --set KEY: message`: the flag and the key of the assignment the mistake is in.
+  static func withoutValues(_ diagnostic: Diagnostic) -> String {
+    guard let mark = diagnostic.mark, SetArgument.Kind(rawValue: mark.file.path) != nil else {
+      return diagnostic.description
+    }
+    let argument = Array(mark.file.line(1) ?? "")
+    let before = argument.prefix(max(0, mark.column - 1))
+    let key: String
+    if argument.drop(while: \.isWhitespace).first == "{" {
+      key = "{…}"
+    } else if let equals = before.lastIndex(of: "=") {
+      // The assignment the mistake is in: from the comma before its `=`.
+      let start = before[..<equals].lastIndex(of: ",").map { $0 + 1 } ?? 0
+      key = String(argument[start..<equals])
+    } else {
+      key = String(argument.prefix { $0 != "=" })
+    }
+    return "error: \(mark.file.path) \(key): \(diagnostic.message)"
   }
 }
 

@@ -40,7 +40,7 @@ extension FleetwaveCommand {
     var overlaysOnly = false
 
     func run() throws {
-      let overrides = try valueFlags.overrides()
+      let overrides = try valueFlags.overrides(showingArguments: true)
       let loaded: LoadedFleet
       do {
         loaded = try FleetLoader.load(directory: fleet)
