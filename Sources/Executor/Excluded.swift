@@ -4,9 +4,10 @@ import FleetCore
 
 extension Executor {
   /// Records every cluster of `options.excluded` still pending as excluded, once, as the run
-  /// starts; the journal keeps them so, and a resumed run finds them excluded again.
+  /// starts; the journal keeps them so, and a resumed run (or a later --follow pass) finds
+  /// them excluded again without recording them twice.
   func excludeClusters() {
-    guard !options.excluded.isEmpty else { return }
+    guard !options.excluded.isEmpty, options.resumeFrom == nil else { return }
     for slot in slots.indices
     where slots[slot].record.phase == .pending
       && options.excluded.contains(slots[slot].record.name)

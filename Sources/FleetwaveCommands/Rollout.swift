@@ -215,6 +215,11 @@ extension FleetwaveCommand {
       request.clusterTimeout =
         scope.clusterTimeout
         ?? continued?.header.settings["clusterTimeout"].flatMap(DurationText.parse)
+      if let continued, !scope.isEmpty {
+        throw ValidationError(
+          "--cluster and --selector choose the clusters of a new run; run "
+            + "\(continued.header.id) goes on with the clusters it started with")
+      }
       if continued == nil, let subset {
         request.excluded = Set(fleet.clusters.map(\.name)).subtracting(subset)
       }
