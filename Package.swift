@@ -170,7 +170,7 @@ let package = Package(
       name: "EngineTests",
       dependencies: [
         "FleetwaveTestSupport", "Engine", "Executor", "Drivers", "Journal", "Inventory", "Planner",
-        "Report", "FleetCore",
+        "Report", "FleetCore", "Kube", "FleetSim",
       ]),
   ]
 )

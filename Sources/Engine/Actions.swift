@@ -47,8 +47,9 @@ public struct RolloutAction {
   public func run(observer: any RunObserver) throws(EngineError) -> RunResult {
     let fleet = fleet.fleet
     let startedAt = drivers.clock.now()
+    let instance = RunInstance(run: run)
     let lock = try RunSession.lock(
-      store: store, fleet: fleet.name, run: run, at: startedAt, force: request.force,
+      store: store, fleet: fleet.name, instance: instance, at: startedAt, force: request.force,
       observer: observer)
     let planJSON: Value
     do {
@@ -66,9 +67,9 @@ public struct RolloutAction {
       startedAt: startedAt, host: ProcessInfo.processInfo.hostName, pid: getpid(),
       user: request.by,
       fleetDirectory: URL(fileURLWithPath: fleet.directory).standardizedFileURL.path,
-      settings: settings)
+      settings: settings, instance: instance.token)
     let journal = try store.createRun(header, clock: drivers.clock)
-    let session = RunSession(run: run, journal: journal, lock: lock, rollback: false)
+    let session = RunSession(instance: instance, journal: journal, lock: lock, rollback: false)
     try session.approve(request.approve, plan: plan, by: request.by)
     return try RunPasses(
       session: session, plan: plan, fleet: fleet, drivers: drivers, request: request,
@@ -108,9 +109,10 @@ public struct ResumeAction {
 
   public func run(observer: any RunObserver) throws(EngineError) -> RunResult {
     let fleet = fleet.fleet
+    var instance = RunInstance(run: run)
     let lock = try RunSession.lock(
-      store: store, fleet: fleet.name, run: run, at: drivers.clock.now(), force: request.force,
-      observer: observer)
+      store: store, fleet: fleet.name, instance: instance, at: drivers.clock.now(),
+      force: request.force, observer: observer)
     let (journal, recovered) = try store.reopenRun(run, clock: drivers.clock)
     if let recovered { observer.note("note: \(recovered)") }
     let state = journal.state
@@ -155,12 +157,17 @@ public struct ResumeAction {
         observer.say("  " + change)
       }
     }
-    let session = RunSession(run: run, journal: journal, lock: lock, rollback: rollback)
+    // Holding the run's lock proves the run's earlier processes are gone, so this one takes
+    // over their leases; without it (--force) it waits them out like any other holder's.
+    instance.predecessors = lock == nil ? [] : state.instances
+    let session = RunSession(instance: instance, journal: journal, lock: lock, rollback: rollback)
     // Every pass starts with a record saying who started it (history adds passes up); only
     // a pause that must stay is left without one, since `resumed` lifts it.
     if liftsPause || rollback || !state.paused {
       try session.append(
-        .resumed(by: request.by, pid: getpid(), host: ProcessInfo.processInfo.hostName))
+        .resumed(
+          by: request.by, pid: getpid(), host: ProcessInfo.processInfo.hostName,
+          instance: instance.token))
     }
     try session.approve(request.approve, plan: plan, by: request.by)
     return try RunPasses(
@@ -212,6 +219,13 @@ struct RunPasses {
       }
       interrupts.interrupt()
     }
+    // A lock that can be lost (a lease in the home cluster) fences the run: nothing new starts
+    // and clusters in flight are cancelled, as after a second interrupt.
+    session.onLockLost { reason in
+      FileHandle.standardError.write(Data("\nerror: \(reason)\n".utf8))
+      interrupts.interrupt()
+      interrupts.interrupt()
+    }
     repeat {
       (summary, blocked) = try withExtendedLifetime(signals) { () throws(EngineError) in
         try pass(interrupts: interrupts)
@@ -250,7 +264,7 @@ struct RunPasses {
         waveGates: drivers.waveGates, clock: drivers.clock,
         approvals: JournalApprovals(journal: journal, approved: Set(request.approve)),
         options: ExecutorOptions(
-          run: session.run, maxParallel: request.maxParallel,
+          run: session.run, instance: session.instance, maxParallel: request.maxParallel,
           failurePolicy: policy.failurePolicy,
           clusterTimeout: request.clusterTimeout ?? policy.clusterTimeout,
           startTimes: StartTimes(fleet: fleet),

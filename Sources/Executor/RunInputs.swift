@@ -23,6 +23,9 @@ public struct StaticApprovals: ApprovalSource {
 
 public struct ExecutorOptions: Sendable {
   public var run: String
+  /// The process acting for the run, handed to drivers for the leases they take; nil names
+  /// the run alone.
+  public var instance: RunInstance?
   /// In flight at once over the whole run (each wave may lower it further).
   public var maxParallel: Int
   public var failurePolicy: FailurePolicy
@@ -43,12 +46,14 @@ public struct ExecutorOptions: Sendable {
   public var excluded: Set<String> = []
 
   public init(
-    run: String, maxParallel: Int = 10, failurePolicy: FailurePolicy = FailurePolicy(),
+    run: String, instance: RunInstance? = nil, maxParallel: Int = 10,
+    failurePolicy: FailurePolicy = FailurePolicy(),
     clusterTimeout: Duration = .seconds(1800), startTimes: StartTimes? = nil,
     waiting: WaitingMode = .follow, resumeFrom: RecordedRun? = nil,
     pausedBy: (@Sendable () -> String?)? = nil
   ) {
     self.run = run
+    self.instance = instance
     self.maxParallel = maxParallel
     self.failurePolicy = failurePolicy
     self.clusterTimeout = clusterTimeout

@@ -100,7 +100,8 @@ extension FleetwaveCommand {
 
     @Option(
       help: ArgumentHelp(
-        "Where runs, journals and the lock live (default: FLEET/.fleetwave).", valueName: "dir"))
+        "Where runs, journals and the lock live: a directory, or kube://CONTEXT/NAMESPACE in a "
+          + "home cluster (default: FLEET/.fleetwave).", valueName: "dir"))
     var state: String?
 
     @Flag(
@@ -183,8 +184,14 @@ extension FleetwaveCommand {
       let nowOverride = (now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"])
         .flatMap(Timestamp.parse)
       let startTime = nowOverride ?? Date()
-      let stateDirectory = state ?? fleet.directory + "/.fleetwave"
-      let store = LocalStateStore(stateDirectory: stateDirectory)
+      // $FLEETWAVE_STATE names a home cluster for every verb; a directory there is for the
+      // run verbs only (a rollout keeps its runs beside its fleet unless --state says).
+      let environmentState = ProcessInfo.processInfo.environment["FLEETWAVE_STATE"]
+      let state = self.state ?? environmentState.flatMap { $0.hasPrefix("kube://") ? $0 : nil }
+      let stateDirectory = StateBackend.localDirectory(
+        state: state, fallback: fleet.directory + "/.fleetwave")
+      let store = try StateBackend.store(
+        state: state, directory: stateDirectory, kubeconfig: kube.connection.kubeconfig)
       let plan = Planner().plan(fleet, start: startTime)
       try requireWaves(approve, in: plan)
       if dryRun {
@@ -278,7 +285,7 @@ extension FleetwaveCommand {
     /// The run this invocation continues: the one --run names if it exists, else, with
     /// --until-blocked or --approve, the fleet's unfinished run. Otherwise an unfinished run is
     /// not left behind silently: a new run (named by --run or not) needs --new-run.
-    private func runToContinue(store: LocalStateStore, fleet: Fleet) throws -> StoredRun? {
+    private func runToContinue(store: any StateStore, fleet: Fleet) throws -> StoredRun? {
       if let runID, store.listRuns().contains(runID) {
         do {
           return try store.readRun(runID)
@@ -349,7 +356,7 @@ extension FleetwaveCommand {
 
     static func runID(fleet: String, at date: Date) -> String {
       let stamp = Timestamp.iso(date).prefix(19).filter { $0 != "-" && $0 != ":" }
-      return "\(fleet)-\(stamp)"
+      return RunInstance.runID(fleet: fleet, stamp: String(stamp))
     }
 
     static func describe(

@@ -31,7 +31,8 @@ extension FleetwaveCommand {
     func run() throws {
       let run = try runID ?? location.latest()
       let (header, records, state) = try location.read(run)
-      let view = RunView(header: header, state: state, records: records, store: location.localStore)
+      let view = RunView(
+        header: header, state: state, records: records, store: try location.stateStore)
       print(output == "json" ? view.json() : view.text(), terminator: "")
       guard check else { return }
       let problems = JournalIntegrity.problems(in: records)

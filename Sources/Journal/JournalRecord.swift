@@ -22,12 +22,16 @@ public struct RunHeader: Sendable, Equatable {
   /// `maxParallel`, `kubeconfig`, and `setDigest` (a digest of the --set arguments, never the
   /// values themselves, which may be secrets).
   public var settings: [String: String]
+  /// The token of the process that started the run (see `RunInstance`); nil in journals
+  /// written before processes had tokens.
+  public var instance: String?
 
   public init(
     id: String, fleet: String, release: String, version: String?, fleetDigest: String, plan: Value,
     startedAt: Date, host: String, pid: Int32, user: String, fleetDirectory: String? = nil,
-    settings: [String: String] = [:]
+    settings: [String: String] = [:], instance: String? = nil
   ) {
+    self.instance = instance
     self.fleetDirectory = fleetDirectory
     self.settings = settings
     self.id = id
@@ -60,7 +64,8 @@ public enum JournalEntry: Sendable, Equatable {
   /// An approval of a wave, keyed by its name as `wave` is for a wave record.
   case approval(wave: Int, by: String, name: String? = nil)
   case paused(by: String)
-  case resumed(by: String, pid: Int32, host: String)
+  /// A process took the run up again; `instance` is its token (see `RunInstance`).
+  case resumed(by: String, pid: Int32, host: String, instance: String? = nil)
   case measurement(cluster: String, gate: String, value: Double?, outcome: String, detail: String)
   /// The run stopped unfinished and says what it waits for (a window, a bake, an approval).
   case waiting(reason: String)
@@ -112,6 +117,7 @@ enum RecordCoding {
       m["pid"] = .int(Int64(h.pid))
       m["user"] = .string(h.user)
       if let directory = h.fleetDirectory { m["fleetDirectory"] = .string(directory) }
+      if let instance = h.instance { m["instance"] = .string(instance) }
       if !h.settings.isEmpty {
         var settings = Mapping()
         for key in h.settings.keys.sorted() { settings[key] = h.settings[key].map { .string($0) } }
@@ -137,7 +143,8 @@ enum RecordCoding {
       m["by"] = .string(by)
     case .paused(let by):
       m["by"] = .string(by)
-    case .resumed(let by, let pid, let host):
+    case .resumed(let by, let pid, let host, let instance):
+      if let instance { m["instance"] = .string(instance) }
       m["by"] = .string(by)
       m["pid"] = .int(Int64(pid))
       m["host"] = .string(host)
@@ -174,7 +181,7 @@ enum RecordCoding {
           settings: Dictionary(
             uniqueKeysWithValues: (v["settings"]?.mapping?.entries ?? []).compactMap { entry in
               entry.value.string.map { (entry.key, $0) }
-            })))
+            }), instance: v["instance"]?.string))
     case "cluster":
       guard let name = v["cluster"]?.string, let state = v["state"]?.string else { return nil }
       entry = .cluster(
@@ -197,7 +204,8 @@ enum RecordCoding {
       guard let by = v["by"]?.string, let pid = v["pid"]?.int, let host = v["host"]?.string else {
         return nil
       }
-      entry = .resumed(by: by, pid: Int32(truncatingIfNeeded: pid), host: host)
+      entry = .resumed(
+        by: by, pid: Int32(truncatingIfNeeded: pid), host: host, instance: v["instance"]?.string)
     case "measurement":
       guard let cluster = v["cluster"]?.string, let gate = v["gate"]?.string,
         let outcome = v["outcome"]?.string, let detail = v["detail"]?.string

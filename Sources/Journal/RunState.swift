@@ -31,6 +31,8 @@ public struct RunState: Sendable, Equatable {
   public var waitingFor: String?
   /// Who last resumed the run (or asked for its rollback).
   public var lastResumedBy: String?
+  /// The tokens of every process that acted for the run, in order (see `RunInstance`).
+  public var instances: [String] = []
   public var outcome: String?
   public var lastActivity: Date?
   /// The frozen plan's wave names in order: records written before wave names were journaled
@@ -50,6 +52,7 @@ public struct RunState: Sendable, Equatable {
     switch record.entry {
     case .runStarted(let header):
       self.header = header
+      if let instance = header.instance { instances.append(instance) }
       frozenWaveNames = (header.plan["waves"]?.sequence ?? []).enumerated().map {
         position, wave in wave["name"]?.string ?? "wave \(position)"
       }
@@ -77,8 +80,9 @@ public struct RunState: Sendable, Equatable {
     case .paused(let by):
       paused = true
       pausedBy = by
-    case .resumed(let by, _, _):
+    case .resumed(let by, _, _, let instance):
       lastResumedBy = by
+      if let instance { instances.append(instance) }
       paused = false
       pausedBy = nil
       outcome = nil
