@@ -59,6 +59,8 @@ public struct RolloutAction {
     }
     var settings = request.settings
     settings["setDigest"] = request.setDigest
+    settings["valueDigest"] = request.valueDigest
+    settings["clusterTimeout"] = request.clusterTimeout.map(DurationText.format)
     let header = RunHeader(
       id: run, fleet: fleet.name, release: fleet.release.name, version: fleet.release.version,
       fleetDigest: FleetDigest.of(directory: fleet.directory), plan: planJSON,
@@ -127,6 +129,13 @@ public struct ResumeAction {
         "run \(run) was started with "
           + (header.settings["setDigest"] == nil ? "no --set arguments" : "other --set arguments")
           + "; pass exactly the --set arguments it started with")
+    }
+    if request.valueDigest != header.settings["valueDigest"] {
+      throw EngineError(
+        "run \(run) was started with "
+          + (header.settings["valueDigest"] == nil ? "no" : "other")
+          + " -f/--set-string/--set-json/--set-file values; pass exactly the value flags it "
+          + "started with (and the same files)")
     }
     // The run goes on with the plan it froze at its start, as long as the fleet is the same
     // (its digest); a changed fleet is planned again at the run's start and recorded state
@@ -260,7 +269,8 @@ struct RunPasses {
         approvals: JournalApprovals(journal: journal, approved: Set(request.approve)),
         options: ExecutorOptions(
           run: session.run, instance: session.instance, maxParallel: request.maxParallel,
-          failurePolicy: policy.failurePolicy, clusterTimeout: policy.clusterTimeout,
+          failurePolicy: policy.failurePolicy,
+          clusterTimeout: request.clusterTimeout ?? policy.clusterTimeout,
           startTimes: StartTimes(fleet: fleet),
           waiting: request.waiting == .untilBlocked ? .untilBlocked : .follow,
           resumeFrom: session.recordedRun(plan: plan, rollback: session.rollback),
@@ -269,7 +279,7 @@ struct RunPasses {
             journal.refresh()
             return journal.withState { $0.paused ? $0.pausedBy ?? "someone" : nil }
           }
-        ).resumedRun(startedAt: journal.header.startedAt))
+        ).resumedRun(startedAt: journal.header.startedAt, excluding: request.excluded))
     } catch {
       throw EngineError(error.message)
     }
@@ -330,10 +340,12 @@ final class RunInterrupts: @unchecked Sendable {
 }
 
 extension ExecutorOptions {
-  /// These options for a pass of a run whose journal began at `startedAt`.
-  func resumedRun(startedAt: Date) -> ExecutorOptions {
+  /// These options for a pass of a run whose journal began at `startedAt`, leaving
+  /// `excluded` clusters alone (a resumed run finds them so in its journal).
+  func resumedRun(startedAt: Date, excluding excluded: Set<String>) -> ExecutorOptions {
     var options = self
     options.startedAt = startedAt
+    options.excluded = excluded
     return options
   }
 }

@@ -56,7 +56,8 @@ public final class KubeConnections: @unchecked Sendable {
 
 /// The kube driver for a loaded fleet.
 public func makeKubeDriver(
-  _ loaded: LoadedFleet, sets: [String], kubeconfig: String?, options: KubeDriverOptions
+  _ loaded: LoadedFleet, values overrides: ValueOverrides = .none, kubeconfig: String?,
+  options: KubeDriverOptions
 ) -> KubeDriver {
   let values = loaded.values
   let connections = KubeConnections(path: kubeconfig)
@@ -65,7 +66,7 @@ public func makeKubeDriver(
       release: loaded.fleet.release, fleetDirectory: loaded.fleet.directory),
     values: { cluster throws(DriverError) in
       do throws(DiagnosticError) {
-        return try values.values(for: cluster, sets: sets)
+        return try values.values(for: cluster, overrides: overrides)
       } catch {
         throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
       }

@@ -21,6 +21,13 @@ public struct RunRequest: Sendable {
   public var force = false
   /// The --set arguments: only their digest is journaled (they may be secrets).
   public var sets: [String] = []
+  /// The digest of the other value flags and the files they read (`ValueOverrides.digest`),
+  /// journaled like the --set digest.
+  public var valueDigest: String?
+  /// `--timeout`: how long one cluster may take, instead of the policy's `clusterTimeout`.
+  public var clusterTimeout: Duration?
+  /// Clusters outside the subset a new run acts on (`--cluster`, `-l`): journaled `excluded`.
+  public var excluded: Set<String> = []
   /// What a new run records of its command line, so resume and rollback act as it did.
   public var settings: [String: String] = [:]
 

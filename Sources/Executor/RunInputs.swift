@@ -42,6 +42,8 @@ public struct ExecutorOptions: Sendable {
   /// When the run began, for a run resumed from its journal: its report then gives the run's
   /// start, not this process's.
   public var startedAt: Date?
+  /// Clusters outside the subset the run acts on: recorded `excluded`, never touched.
+  public var excluded: Set<String> = []
 
   public init(
     run: String, instance: RunInstance? = nil, maxParallel: Int = 10,
@@ -114,7 +116,7 @@ public struct RecordedRun: Sendable {
   /// rollback without clusters: both are refused rather than guessed at.
   public func conflicts(with plan: Plan) -> [String] {
     var problems: [String] = []
-    let done: Set<ClusterPhase> = [.succeeded, .failed, .rolledBack, .rollbackFailed]
+    let done: Set<ClusterPhase> = [.succeeded, .failed, .rolledBack, .rollbackFailed, .excluded]
     for wave in plan.waves where promoted.contains(wave.name) {
       for name in wave.clusters {
         guard let record = clusters[name], done.contains(record.phase) || record.phase == .baking

@@ -119,6 +119,19 @@ public struct JSONReader {
     return try reader.document()
   }
 
+  /// The one JSON value that starts at byte `offset` of a one-line `source` (after blanks), and
+  /// the offset just past it; whatever follows is left to the caller, as Go's `json.Decoder`
+  /// leaves it (helm's `--set-json key=VALUE,...`).
+  public static func parseValue(in source: SourceFile, from offset: Int) throws(Diagnostic)
+    -> (value: Value, end: Int)
+  {
+    var reader = JSONReader(source: source)
+    reader.offset = offset
+    reader.skipSpace()
+    let value = try reader.parseValue()
+    return (value, reader.offset)
+  }
+
   private init(source: SourceFile) {
     self.source = source
     self.bytes = source.bytes

@@ -46,18 +46,16 @@ extension FleetwaveCommand {
     @Flag(help: "Exit 1 when something would change.")
     var exitCode = false
 
-    @Option(
-      name: .customLong("set"),
-      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
-    var sets: [String] = []
+    @OptionGroup var valueFlags: HelmValueOptions
 
     @OptionGroup var connection: KubeconfigOptions
 
     func run() throws {
+      let overrides = try valueFlags.overrides()
       let loaded = try loadFleet(fleet)
       if let cluster { try requireCluster(cluster, in: loaded.fleet) }
       let driver = makeKubeDriver(
-        loaded, sets: sets, kubeconfig: connection.kubeconfig, options: KubeDriverOptions())
+        loaded, values: overrides, kubeconfig: connection.kubeconfig, options: KubeDriverOptions())
       let clusters = loaded.fleet.clusters.filter { cluster == nil || $0.name == cluster }
       var changed = false
       var failed = false

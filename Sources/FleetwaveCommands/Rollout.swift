@@ -41,10 +41,9 @@ extension FleetwaveCommand {
     @Option(help: "At most this many clusters in flight at once (default: rollout.maxParallel).")
     var maxParallel: Int?
 
-    @Option(
-      name: .customLong("set"),
-      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
-    var sets: [String] = []
+    @OptionGroup var valueFlags: HelmValueOptions
+
+    @OptionGroup var scope: RolloutScopeOptions
 
     @Option(
       help: ArgumentHelp(
@@ -175,11 +174,13 @@ extension FleetwaveCommand {
     }
 
     func run() throws {
+      let overrides = try valueFlags.overrides()
       let loaded = try loadFleet(
         fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown ?? stepSummary))
       let fleet = loaded.fleet
       var kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
+      let subset = try scope.subset(of: fleet)
       let nowOverride = (now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"])
         .flatMap(Timestamp.parse)
       let startTime = nowOverride ?? Date()
@@ -197,7 +198,8 @@ extension FleetwaveCommand {
         print(
           Self.describe(
             plan, fleet: fleet, driver: kind,
-            maxParallel: maxParallel ?? fleet.rollout.maxParallel), terminator: "")
+            maxParallel: maxParallel ?? fleet.rollout.maxParallel, subset: subset,
+            clusterTimeout: scope.clusterTimeout), terminator: "")
         return
       }
       let continued = try runToContinue(store: store, fleet: fleet)
@@ -214,7 +216,20 @@ extension FleetwaveCommand {
       var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
       request.approve = approve
       request.force = force
-      request.sets = sets
+      request.sets = overrides.sets
+      request.valueDigest = overrides.digest
+      // A continued run keeps the timeout it started with unless told otherwise.
+      request.clusterTimeout =
+        scope.clusterTimeout
+        ?? continued?.header.settings["clusterTimeout"].flatMap(DurationText.parse)
+      if let continued, !scope.isEmpty {
+        throw ValidationError(
+          "--cluster and --selector choose the clusters of a new run; run "
+            + "\(continued.header.id) goes on with the clusters it started with")
+      }
+      if continued == nil, let subset {
+        request.excluded = Set(fleet.clusters.map(\.name)).subtracting(subset)
+      }
       request.waiting =
         untilBlocked
         ? .untilBlocked
@@ -236,7 +251,7 @@ extension FleetwaveCommand {
       let result: RunResult
       do {
         let drivers = try RunDrivers.make(
-          kind, for: loaded, run: runID, stateDirectory: stateDirectory, sets: sets,
+          kind, for: loaded, run: runID, stateDirectory: stateDirectory, values: overrides,
           kubeconfig: kube.connection.kubeconfig, forceUnlock: kube.forceUnlock,
           logDirectory: logDir, sim: sim, now: nowOverride)
         if let continued {
@@ -344,9 +359,10 @@ extension FleetwaveCommand {
       return RunInstance.runID(fleet: fleet, stamp: String(stamp))
     }
 
-    static func describe(_ plan: FleetCore.Plan, fleet: Fleet, driver: DriverKind, maxParallel: Int)
-      -> String
-    {
+    static func describe(
+      _ plan: FleetCore.Plan, fleet: Fleet, driver: DriverKind, maxParallel: Int,
+      subset: Set<String>? = nil, clusterTimeout: Duration? = nil
+    ) -> String {
       let policy = fleet.rollout.failurePolicy
       var text =
         "dry run: \(plan.clusterCount) clusters of \(fleet.name) in \(plan.waves.count) waves, "
@@ -359,6 +375,13 @@ extension FleetwaveCommand {
           ", bake \(DurationText.format(wave.bake)), tolerates \(wave.allowedFailures) failures"
         if wave.approval { text += ", needs approval" }
         text += "\n  " + wave.clusters.joined(separator: ", ") + "\n"
+        if let subset {
+          let excluded = wave.clusters.filter { !subset.contains($0) }
+          if !excluded.isEmpty { text += "  excluded: " + excluded.joined(separator: ", ") + "\n" }
+        }
+      }
+      if let clusterTimeout {
+        text += "each cluster may take \(DurationText.format(clusterTimeout)) (--timeout)\n"
       }
       text += "on a crossed budget: halt, rollback \(policy.rollback.rawValue), in-flight clusters "
       text += policy.inFlight == .finish ? "finish\n" : "cancelled\n"

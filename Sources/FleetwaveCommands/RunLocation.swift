@@ -93,12 +93,8 @@ struct ContinueOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Write the run as an HTML page.", valueName: "file"))
   var html: String?
 
-  @Option(
-    name: .customLong("set"),
-    help: ArgumentHelp(
-      "The --set arguments the run started with (checked against its record).",
-      valueName: "key=value"))
-  var setArguments: [String] = []
+  /// The value flags the run started with (checked against the digests it recorded).
+  @OptionGroup var valueFlags: HelmValueOptions
 
   /// Runs the recorded run on its fleet: resumes it, or rolls it back.
   func continueRun(
@@ -127,8 +123,11 @@ struct ContinueOptions: ParsableArguments {
     if let nowText, Timestamp.parse(nowText) == nil {
       throw ValidationError("--now: '\(nowText)' is not a time like 2027-01-15T08:00:00Z")
     }
+    let overrides = try valueFlags.overrides()
     var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
-    request.sets = setArguments
+    request.sets = overrides.sets
+    request.valueDigest = overrides.digest
+    request.clusterTimeout = header.settings["clusterTimeout"].flatMap(DurationText.parse)
     request.waiting = waiting
     let result: RunResult
     do {
@@ -136,7 +135,7 @@ struct ContinueOptions: ParsableArguments {
         kind, for: loaded, run: run,
         stateDirectory: StateBackend.localDirectory(
           state: location.state, fallback: loaded.fleet.directory + "/.fleetwave"),
-        sets: setArguments,
+        values: overrides,
         kubeconfig: header.settings["kubeconfig"], now: nowText.flatMap(Timestamp.parse))
       result = try ResumeAction(
         fleet: loaded, store: store, drivers: drivers, run: run, request: request,

@@ -176,7 +176,9 @@ struct RunView {
       }
       if let reason = state.haltReasons[wave.name] { text += "; halted: \(reason)" }
       text += "\n"
-      let moving = wave.clusters.filter { !["pending", "succeeded"].contains(clusterState($0)) }
+      let moving = wave.clusters.filter {
+        !["pending", "succeeded", "excluded"].contains(clusterState($0))
+      }
       for name in moving {
         let record = state.clusters[name]
         text += "    \(name): \(clusterState(name))"

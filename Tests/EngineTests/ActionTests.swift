@@ -79,7 +79,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     let observer = RecordingObserver()
 
     let drivers = try RunDrivers.make(
-      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
       kubeconfig: nil, now: start)
     let first = try RolloutAction(
       fleet: loaded, plan: plan, store: store, drivers: drivers, run: "r1", request: request
@@ -93,7 +93,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     let resumed = try ResumeAction(
       fleet: loaded, store: store,
       drivers: try RunDrivers.make(
-        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
         kubeconfig: nil, now: start),
       run: "r1", request: request
     ).run(observer: observer)
@@ -134,7 +134,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     let observer = RecordingObserver()
     func drivers() throws -> RunDrivers {
       try RunDrivers.make(
-        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
         kubeconfig: nil, now: start)
     }
     let done = try RolloutAction(
@@ -158,7 +158,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     var request = RunRequest(maxParallel: 5, by: "ops")
     request.sets = ["image.tag=2"]
     let drivers = try RunDrivers.make(
-      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
       kubeconfig: nil, now: start)
     _ = try RolloutAction(
       fleet: loaded, plan: Planner().plan(loaded.fleet, start: start), store: store,

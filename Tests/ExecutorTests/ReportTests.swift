@@ -62,7 +62,8 @@ let expectedJSON = #"""
       "rolled-back": 1,
       "uninstalled": 0,
       "skipped": 1,
-      "not-started": 0
+      "not-started": 0,
+      "excluded": 0
     },
     "midUpgrade": [],
     "waves": [
