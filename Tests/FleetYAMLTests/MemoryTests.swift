@@ -63,6 +63,39 @@ import Testing
     }
   }
 
+  @Test func aTreeLoadedWithoutItsTextStillQuotesItsLines() throws {
+    let directory = try TemporaryDirectory("fleetyaml-ondisk")
+    defer { directory.remove() }
+    let path = try directory.write("values.yaml", "a: 1\nb:\n  c: [x, z]\n")
+    let value = try YAML.load(path: path, keepingText: false)
+    #expect(value == ["a": 1, "b": ["c": ["x", "z"]]])
+    let mark = try #require(value["b"]?["c"]?.mark)
+    #expect(mark.file.bytes.isEmpty)
+    #expect(mark.description == "\(path):3:6")
+    #expect(mark.file.line(3) == "  c: [x, z]")
+    // Every kind of failure reads the same, snippet included, as with the text kept: a
+    // syntax error, a bad byte (located by offset), a limit.
+    let inputs: [[UInt8]] = [
+      Array("a: 1\n  b: 2\n".utf8), Array("a: [1, 2\n".utf8), Array("a: 1\nb: x".utf8) + [0xFF],
+      Array(repeating: UInt8(ascii: "a"), count: 100),
+    ]
+    for (i, bytes) in inputs.enumerated() {
+      let path = directory.path + "/bad\(i).yaml"
+      #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+      let limits = YAML.Limits(maxBytes: 64)
+      func failure(keepingText: Bool) -> String {
+        do {
+          _ = try YAML.load(path: path, limits: limits, keepingText: keepingText)
+          return "parsed"
+        } catch {
+          return error.description
+        }
+      }
+      #expect(failure(keepingText: false) != "parsed")
+      #expect(failure(keepingText: false) == failure(keepingText: true))
+    }
+  }
+
   /// A tree whose YAML is several of libyaml's 16 KiB output buffers.
   let large: Value = .mapping(
     Mapping(
