@@ -259,11 +259,13 @@ generate_fleet() {
   python3 "$root/Scripts/gen-fleet.py" "$2" "$1/fleet" --layout grouped >/dev/null
 }
 
-# Starts fleet-sim over TLS on the clusters of $1/fleet, writing $1/kubeconfig; sets `sim`
-# to its pid once it serves.
+# Starts fleet-sim over TLS on the clusters of $1/fleet (or on those the serve options after
+# $1 name), writing $1/kubeconfig; sets `sim` to its pid once it serves.
 start_fleet_sim() {
   local dir=$1 _
-  "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
+  shift
+  [ $# -gt 0 ] || set -- --fleet "$dir/fleet"
+  "$bin/fleet-sim" serve "$@" --tls --state "$dir/sim" \
     --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
   sim=$!
   background+=("$sim")
@@ -711,16 +713,7 @@ YAML
   local size
   size=$(stat -c %s "$dir/fleet/values/big.yaml")
   # fleet-sim needs only the cluster names, not the values: numbered clusters, named so.
-  "$bin/fleet-sim" serve --clusters 4 --tls --state "$dir/sim" --kubeconfig "$dir/kubeconfig" \
-    >"$dir/sim.out" 2>"$dir/sim.err" &
-  sim=$!
-  background+=("$sim")
-  local _
-  for _ in $(seq 1 300); do
-    [ -s "$dir/kubeconfig" ] && grep -q "metrics:" "$dir/sim.out" 2>/dev/null && break
-    kill -0 "$sim" 2>/dev/null || { cat "$dir/sim.err" >&2; return 1; }
-    sleep 0.1
-  done
+  start_fleet_sim "$dir" --clusters 4 || return 1
   local rows=()
   # Runs a fleetwave command under GNU time and prints its table row; $1 names it.
   memory_row() {
