@@ -23,10 +23,11 @@ public enum FileContents {
     }
     let expected = Int(info.st_size)
     if expected > limit { return .failure(.tooLarge(expected)) }
-    // One byte more than the file's size, so a regular file is read to its end in one pass;
+    // One byte more than the file's size, so a regular file is read to its end in one pass
+    // into an array that keeps no spare room (a fleet may hold 100,000 small cluster files);
     // pipes and files that grow while read take the chunked path below.
     var failure: Failure?
-    var bytes = [UInt8](unsafeUninitializedCapacity: max(expected + 1, 4096)) { buffer, count in
+    var bytes = [UInt8](unsafeUninitializedCapacity: expected + 1) { buffer, count in
       count = 0
       guard let base = buffer.baseAddress else { return }
       while count < buffer.count {
