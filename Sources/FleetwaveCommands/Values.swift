@@ -73,7 +73,10 @@ extension FleetwaveCommand {
       }
       let directory = fleet.directory
       switch (output, showOrigin) {
-      case (.yaml, false): print(YAML.emit(values), terminator: "")
+      case (.yaml, false):
+        // Streamed to stdout as emitted: the YAML of a large values file is never held whole.
+        // Nothing else has been written to stdout, so print's buffer holds nothing to order.
+        YAML.emit(values) { try? FileHandle.standardOutput.write(contentsOf: Data($0)) }
       case (.yaml, true):
         print(ValueOrigins.annotatedYAML(values, relativeTo: directory), terminator: "")
       case (.json, false): print(JSONWriter.string(values, options: .init(pretty: true)))

@@ -238,7 +238,7 @@ struct ClusterReader {
           continue
         }
         do {
-          let document = try YAML.loadQuickly(path: file)
+          let document = try YAML.load(path: file)
           switch document.kind {
           case .mapping: nodes.append(document)
           case .sequence(let items): nodes.append(contentsOf: items)

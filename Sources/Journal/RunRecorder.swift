@@ -62,17 +62,22 @@ public enum FleetDigest {
           && !path.split(separator: "/").contains { $0.hasPrefix(".") }
       }
       .sorted()
-    var message: [UInt8] = []
+    // Hashed a block at a time: a fleet may hold a values file of tens of megabytes, and the
+    // whole message in memory cost several times that.
+    var hasher = SHA256.Hasher()
     for file in files {
       var isDirectory: ObjCBool = false
       let full = directory + "/" + file
       guard manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
-        let data = manager.contents(atPath: full)
+        let handle = FileHandle(forReadingAtPath: full)
       else { continue }
-      message += Array(file.utf8) + [0]
-      message += data
-      message.append(0)
+      defer { try? handle.close() }
+      hasher.update(Array(file.utf8) + [0])
+      while let block = try? handle.read(upToCount: 1 << 20), !block.isEmpty {
+        hasher.update(block)
+      }
+      hasher.update([0])
     }
-    return "sha256:" + SHA256.hex(message)
+    return "sha256:" + hasher.hex()
   }
 }
