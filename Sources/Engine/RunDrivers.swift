@@ -86,12 +86,14 @@ public struct RunDrivers {
           }
         })
     case .kube:
-      driver = makeKubeDriver(
+      driver = try makeKubeDriver(
         loaded, sets: sets, kubeconfig: kubeconfig,
-        options: KubeDriverOptions(forceUnlock: forceUnlock))
+        options: KubeDriverOptions(forceUnlock: forceUnlock),
+        chartCache: "\(stateDirectory)/charts")
     case .helm:
       driver = try HelmRollout.driver(
-        loaded, sets: sets, kubeconfig: kubeconfig, logDirectory: logs)
+        loaded, sets: sets, kubeconfig: kubeconfig, logDirectory: logs,
+        chartCache: "\(stateDirectory)/charts")
     }
     // Drivers that change real clusters are verified by the fleet's own gates.
     let transport = HTTPTransport()

@@ -55,16 +55,19 @@ extension FleetwaveCommand {
       }
     }
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     func run() throws {
       let start = at.flatMap(Self.parseTime) ?? Date()
       let planner = Planner(horizon: DurationText.parse(horizon) ?? Planner.defaultHorizon)
-      let loaded: Fleet
+      var loaded: Fleet
       do {
         loaded = try FleetLoader.load(directory: fleet).fleet
       } catch {
         for diagnostic in error.diagnostics { printError(diagnostic.description) }
         throw ExitCode(1)
       }
+      try versions.apply(to: &loaded.release, fleetDirectory: loaded.directory)
       let plan = planner.plan(loaded, start: start)
       if let name = explain {
         guard let lines = planner.explain(name, in: plan, fleet: loaded) else {
