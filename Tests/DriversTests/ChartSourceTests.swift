@@ -261,4 +261,42 @@ struct VersionedCharts {
       #expect(charts == ["checkout-1.1.0"], "\(cluster.name)")
     }
   }
+
+  @Test func aChartMissingADependencyIsReportedThenBuiltOnceByTheRollout() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let charts = try VersionedCharts(sim.directory)
+    _ = try sim.directory.write(
+      "fleet/charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n")
+    _ = try sim.directory.write(
+      "fleet/charts/sub/templates/cm.yaml",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-sub\ndata: {a: b}\n")
+    _ = try sim.directory.write(
+      "fleet/charts/web/Chart.yaml",
+      "apiVersion: v2\nname: web\nversion: 1.0.0\ndependencies:\n"
+        + "  - {name: sub, version: 0.1.0, repository: \"file://../sub\"}\n")
+    _ = try sim.directory.write(
+      "fleet/charts/web/templates/cm.yaml",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-web\ndata: {a: b}\n")
+    // Chart.lock as its author would commit it; charts/ left out, as .gitignore files do.
+    try charts.helmOK(["dependency", "update", sim.directory.file("fleet/charts/web")])
+    try FileManager.default.removeItem(atPath: sim.directory.file("fleet/charts/web/charts"))
+    let fleet = try writeFleet(sim, "  chart: charts/web\n  appVersion: 1.0.0")
+
+    let validate = try fleetwave(["validate", fleet])
+    #expect(validate.status == 0)
+    #expect(
+      validate.stderr.hasPrefix(
+        "\(fleet)/fleet.yaml:8:10: warning: the chart's charts/ lacks its dependency 'sub'; a"
+          + " rollout runs helm dependency build (from Chart.lock) first\n"))
+
+    let result = try rollout(fleet, sim, charts, run: "r1")
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    #expect(
+      FileManager.default.fileExists(atPath: fleet + "/charts/web/charts/sub-0.1.0.tgz"))
+    for cluster in clusters {
+      let object = try sim.client(cluster.name).get(
+        apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name: "from-sub")
+      #expect(object?["data"]?["a"]?.string == "b", "\(cluster.name)")
+    }
+  }
 }
