@@ -8,9 +8,10 @@ import Testing
 
 @Suite struct ChartSourceFieldTests {
   /// Loads a one-cluster fleet whose release block (from `chart:` on) is `source`; the
-  /// release, or the diagnostics' first lines.
-  func load(_ source: String) throws -> (Release?, [String], String) {
+  /// release, or the diagnostics' first lines; the directory is removed unless `keep`.
+  func load(_ source: String, keep: Bool = false) throws -> (Release?, [String], String) {
     let directory = try TemporaryDirectory("chart-fields")
+    defer { if !keep { directory.remove() } }
     try FileManager.default.createDirectory(
       atPath: directory.file("charts/web"), withIntermediateDirectories: true)
     _ = try directory.write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n")
@@ -88,5 +89,17 @@ import Testing
           + " local (its version is its Chart.yaml)\n"))
     let plan = try fleetwave(["plan", demo, "--app-version", "9.9.9"])
     #expect(plan.stdout.hasPrefix("Plan for fleet demo, release checkout 9.9.9\n"))
+
+    // A remote chart's version shows in the plan, the command line's over the fleet's.
+    let (_, _, remote) = try load(
+      "  chart: oci://registry.example/charts/web\n  chartVersion: ^1.2\n  appVersion: 2.0.0",
+      keep: true)
+    defer { try? FileManager.default.removeItem(atPath: remote) }
+    let remotePlan = try fleetwave(["plan", remote, "--version", "~1.3"])
+    #expect(
+      remotePlan.stdout.hasPrefix("Plan for fleet web, release web 2.0.0 (chart ~1.3)\n"),
+      "\(remotePlan.stdout)\(remotePlan.stderr)")
+    let json = try fleetwave(["plan", remote, "-o", "json"])
+    #expect(json.stdout.contains("\"version\": \"2.0.0\",\n  \"chartVersion\": \"^1.2\",\n"))
   }
 }
