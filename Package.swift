@@ -165,12 +165,16 @@ let package = Package(
     .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups", "FleetCore"]),
     .testTarget(
       name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
-    .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport"]),
+    /// The built `fleetwave` binary as users and CI run it; the libraries only compute what
+    /// its output must say (report numbers, fleet-sim, Prometheus probes).
+    .testTarget(
+      name: "CommandTests",
+      dependencies: ["FleetwaveTestSupport", "Report", "HTTP", "ProcessGroups", "FleetCore"]),
     .testTarget(
       name: "EngineTests",
       dependencies: [
         "FleetwaveTestSupport", "Engine", "Executor", "Drivers", "Journal", "Inventory", "Planner",
-        "Report", "FleetCore",
+        "Report", "FleetCore", "Kube", "FleetSim",
       ]),
   ]
 )

@@ -57,8 +57,8 @@ public final class KubeConnections: @unchecked Sendable {
 /// The kube driver for a loaded fleet; its chart is fetched first (once: every cluster renders
 /// from it), pulled archives kept in `chartCache`.
 public func makeKubeDriver(
-  _ loaded: LoadedFleet, sets: [String], kubeconfig: String?, options: KubeDriverOptions,
-  chartCache: String? = nil
+  _ loaded: LoadedFleet, values overrides: ValueOverrides = .none, kubeconfig: String?,
+  options: KubeDriverOptions, chartCache: String? = nil
 ) throws(EngineError) -> KubeDriver {
   let values = loaded.values
   let connections = KubeConnections(path: kubeconfig)
@@ -70,7 +70,7 @@ public func makeKubeDriver(
       fetched: fetched),
     values: { cluster throws(DriverError) in
       do throws(DiagnosticError) {
-        return try values.values(for: cluster, sets: sets)
+        return try values.values(for: cluster, overrides: overrides)
       } catch {
         throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
       }

@@ -162,6 +162,7 @@ public final class Executor: @unchecked Sendable {
       transit.touch()
       startedAt = options.startedAt ?? clock.now()
       emit(.runStarted(run: options.run, at: clock.now()))
+      excludeClusters()
       if let recorded = options.resumeFrom {
         resume(recorded)
       } else {

@@ -15,6 +15,8 @@ public enum ClusterPhase: String, Sendable, CaseIterable {
   case rollingBack = "rolling-back"
   case rolledBack = "rolled-back"
   case rollbackFailed = "rollback-failed"
+  /// Outside the subset a run acts on (`--cluster`, `-l`): never touched, recorded as such.
+  case excluded
 
   /// Counts against the in-flight limits (global, per wave, per domain).
   public var isInFlight: Bool {

@@ -46,23 +46,22 @@ extension FleetwaveCommand {
     @Flag(help: "Exit 1 when something would change.")
     var exitCode = false
 
-    @Option(
-      name: .customLong("set"),
-      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
-    var sets: [String] = []
+    @OptionGroup var valueFlags: HelmValueOptions
 
     @OptionGroup var connection: KubeconfigOptions
 
     @OptionGroup var versions: ReleaseVersionOptions
 
     func run() throws {
+      let overrides = try valueFlags.overrides()
       var loaded = try loadFleet(fleet)
       try versions.apply(to: &loaded.fleet.release, fleetDirectory: loaded.fleet.directory)
       if let cluster { try requireCluster(cluster, in: loaded.fleet) }
       let driver: KubeDriver
       do {
         driver = try makeKubeDriver(
-          loaded, sets: sets, kubeconfig: connection.kubeconfig, options: KubeDriverOptions())
+          loaded, values: overrides, kubeconfig: connection.kubeconfig,
+          options: KubeDriverOptions())
       } catch {
         printError("error: \(error.message)")
         throw ExitCode(error.exitCode)

@@ -36,10 +36,17 @@ public enum FleetLoader {
     guard let fleet = reader.read(document) else {
       throw DiagnosticError(inFileOrder(reader.diagnostics.all))
     }
-    // Values are checked even when the fleet file has errors, so one run shows every problem.
+    // Values are checked even when the fleet file has errors, so one run shows every problem;
+    // but not for clusters whose refused labels were reported already.
     let resolver = ValuesResolver(fleet: fleet)
     var all = reader.diagnostics
-    all.append(contentsOf: resolver.check())
+    if reader.clustersWithRefusedLabels.isEmpty {
+      all.append(contentsOf: resolver.check())
+    } else {
+      var checked = fleet
+      checked.clusters.removeAll { reader.clustersWithRefusedLabels.contains($0.name) }
+      all.append(contentsOf: ValuesResolver(fleet: checked).check())
+    }
     let ordered = inFileOrder(all.all)
     if all.hasErrors { throw DiagnosticError(ordered) }
     return LoadedFleet(
@@ -129,6 +136,8 @@ enum FleetPaths {
 struct FleetReader {
   let directory: String
   var diagnostics = Diagnostics()
+  /// See ClusterReader.clustersWithRefusedLabels.
+  private(set) var clustersWithRefusedLabels = Set<String>()
 
   init(directory: String) { self.directory = directory }
 
@@ -153,11 +162,16 @@ struct FleetReader {
     let windowNames = Set(top["windows"]?.mapping?.keys ?? [])
     var clusterReader = ClusterReader(directory: directory, windowNames: windowNames)
     let clusters = clusterReader.read(top, &diagnostics)
+    clustersWithRefusedLabels = clusterReader.clustersWithRefusedLabels
     var policy = RolloutPolicy()
     if let value = top["rollout"] {
       policy = PolicyReader.read(value, clusters: clusters, &diagnostics)
     }
-    if let release { checkTemplates(policy: policy, release: release, clusters: clusters) }
+    if let release {
+      checkTemplates(
+        policy: policy, release: release,
+        clusters: clusters.filter { !clustersWithRefusedLabels.contains($0.name) })
+    }
     // Without a readable release (already reported) the rest is still checked.
     return Fleet(
       name: name, directory: directory, release: release ?? Release(name: name), values: layers,

@@ -86,7 +86,7 @@ public enum RunJUnit {
     case .succeeded: return .passed
     case .failed: return .failure
     case .rolledBack, .uninstalled: return record.error == nil ? .skipped : .failure
-    case .skipped, .notStarted: return .skipped
+    case .skipped, .notStarted, .excluded: return .skipped
     }
   }
 
@@ -149,6 +149,8 @@ public enum RunJUnit {
       body.append(
         "      <skipped message=\"" + e("not started: " + (summary.reason ?? "interrupted"))
           + "\"/>")
+    case .excluded:
+      body.append("      <skipped message=\"excluded: outside the clusters this run acts on\"/>")
     }
     if body.isEmpty { return xml + "/>\n" }
     return xml + ">\n" + body.joined(separator: "\n") + "\n    </testcase>\n"

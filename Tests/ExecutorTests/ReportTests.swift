@@ -64,7 +64,8 @@ let expectedJSON = #"""
       "rolled-back": 1,
       "uninstalled": 0,
       "skipped": 1,
-      "not-started": 0
+      "not-started": 0,
+      "excluded": 0
     },
     "midUpgrade": [],
     "waves": [
@@ -116,7 +117,9 @@ let expectedJSON = #"""
             "at": "2027-01-15T08:00:10.000Z",
             "value": 0,
             "outcome": "passed",
-            "detail": "error rate 0 \u003c= 0.01"
+            "detail": "error rate 0 \u003c= 0.01",
+            "limit": null,
+            "query": null
           }
         ]
       },
@@ -140,7 +143,9 @@ let expectedJSON = #"""
             "at": "2027-01-15T08:00:20.000Z",
             "value": 0,
             "outcome": "passed",
-            "detail": "error rate 0 \u003c= 0.01"
+            "detail": "error rate 0 \u003c= 0.01",
+            "limit": null,
+            "query": null
           }
         ]
       },
