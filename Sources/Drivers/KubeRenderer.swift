@@ -48,14 +48,18 @@ public struct ReleaseRenderer: Sendable {
   /// Chart renders of this release, shared by every cluster whose inputs are the same.
   public let cache: RenderCache
 
+  /// The chart as fetched for the run (`ChartFetcher`); nil renders `release.chart` in place.
+  public let fetched: FetchedChart?
+
   public init(
     release: Release, fleetDirectory: String, helm: String? = locateHelm(),
-    cache: RenderCache = RenderCache()
+    cache: RenderCache = RenderCache(), fetched: FetchedChart? = nil
   ) {
     self.release = release
     self.fleetDirectory = fleetDirectory
     self.helm = helm
     self.cache = cache
+    self.fetched = fetched
   }
 
   /// What revision records name as the chart: its path as the fleet gives it, or the
@@ -67,7 +71,7 @@ public struct ReleaseRenderer: Sendable {
   /// files may name the cluster.
   public func render(_ cluster: Cluster, values: Value) async throws(DriverError) -> [Value] {
     if let chart = release.chart {
-      let chartPath = path(chart)
+      let chartPath = fetched?.path ?? path(chart)
       // The values are emitted twice, into the key's digest and, on a cache miss, into the
       // file helm reads, rather than held as text between the two: the tree is shared with
       // the resolver, the text would be one more copy of it per cluster in flight.

@@ -6,19 +6,14 @@ import Foundation
 import Inventory
 
 public enum HelmRollout {
+  /// The helm driver; a remote chart is pulled once first (to check it is there and resolve
+  /// a version constraint, kept in `chartCache`), then every cluster's `helm upgrade` names
+  /// the same reference at that exact version.
   public static func driver(
     _ loaded: LoadedFleet, values overrides: ValueOverrides = .none, kubeconfig: String?,
-    logDirectory: String
+    logDirectory: String, chartCache: String? = nil
   ) throws(EngineError) -> HelmDriver {
     let release = loaded.fleet.release
-    let chart: HelmChart
-    if let local = loaded.values.localChartDirectory {
-      chart = .local(path: local)
-    } else if let reference = release.chart {
-      chart = .remote(reference: reference, version: release.version)
-    } else {
-      throw EngineError("release.chart is not set; the helm driver needs a chart")
-    }
     let environment = ProcessInfo.processInfo.environment
     let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
     guard
@@ -32,10 +27,17 @@ public enum HelmRollout {
         "helm not found: set FLEETWAVE_HELM, put helm beside fleetwave or on PATH, or run"
           + " Scripts/install-helm.sh")
     }
+    guard let fetched = try fetchReleaseChart(loaded.fleet, helm: helm, cacheDirectory: chartCache)
+    else { throw EngineError("release.chart is not set; the helm driver needs a chart") }
+    let chart: HelmChart =
+      fetched.source.isRemote
+      ? .remote(reference: fetched.source.reference, version: fetched.version)
+      : .local(path: fetched.path)
     let values = loaded.values
     return HelmDriver(
       commandLine: HelmCommandLine(
-        helm: helm, release: release.name, namespace: release.namespace, kubeconfig: kubeconfig),
+        helm: helm, release: release.name, namespace: release.namespace, kubeconfig: kubeconfig,
+        chartAccess: fetched.accessFlags),
       chart: chart, logDirectory: logDirectory,
       valuesFiles: { cluster in
         do throws(DiagnosticError) {

@@ -87,12 +87,14 @@ public struct RunDrivers {
           }
         })
     case .kube:
-      driver = makeKubeDriver(
+      driver = try makeKubeDriver(
         loaded, values: overrides, kubeconfig: kubeconfig,
-        options: KubeDriverOptions(forceUnlock: forceUnlock))
+        options: KubeDriverOptions(forceUnlock: forceUnlock),
+        chartCache: "\(stateDirectory)/charts")
     case .helm:
       driver = try HelmRollout.driver(
-        loaded, values: overrides, kubeconfig: kubeconfig, logDirectory: logs)
+        loaded, values: overrides, kubeconfig: kubeconfig, logDirectory: logs,
+        chartCache: "\(stateDirectory)/charts")
     }
     // Drivers that change real clusters are verified by the fleet's own gates.
     let transport = HTTPTransport()

@@ -243,11 +243,13 @@ public final class Executor: @unchecked Sendable {
 
   func makeSummary() -> RunSummary {
     let now = clock.now()
-    return RunSummary(
+    var summary = RunSummary(
       run: options.run, fleet: plan.fleet, release: plan.release, version: plan.version,
       driver: driver.name, outcome: outcome ?? .interrupted, startedAt: startedAt ?? now,
       finishedAt: finishedAt ?? now, waves: waves, clusters: slots.map(\.record), reason: reason,
       waitingForApproval: waitingForApproval, allowedFailuresTotal: allowedTotal)
+    summary.chartVersion = plan.chartVersion
+    return summary
   }
 }
 

@@ -145,7 +145,10 @@ public struct RunSummary: Sendable, Equatable {
   public var run: String
   public var fleet: String
   public var release: String
+  /// The application version (`release.appVersion`).
   public var version: String?
+  /// The chart version (or constraint) of a repository or OCI chart.
+  public var chartVersion: String?
   public var driver: String
   public var outcome: RunOutcome
   public var startedAt: Date

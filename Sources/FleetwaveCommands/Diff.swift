@@ -50,12 +50,22 @@ extension FleetwaveCommand {
 
     @OptionGroup var connection: KubeconfigOptions
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     func run() throws {
       let overrides = try valueFlags.overrides()
-      let loaded = try loadFleet(fleet)
+      var loaded = try loadFleet(fleet)
+      try versions.apply(to: &loaded.fleet.release, fleetDirectory: loaded.fleet.directory)
       if let cluster { try requireCluster(cluster, in: loaded.fleet) }
-      let driver = makeKubeDriver(
-        loaded, values: overrides, kubeconfig: connection.kubeconfig, options: KubeDriverOptions())
+      let driver: KubeDriver
+      do {
+        driver = try makeKubeDriver(
+          loaded, values: overrides, kubeconfig: connection.kubeconfig,
+          options: KubeDriverOptions())
+      } catch {
+        printError("error: \(error.message)")
+        throw ExitCode(error.exitCode)
+      }
       let clusters = loaded.fleet.clusters.filter { cluster == nil || $0.name == cluster }
       var changed = false
       var failed = false

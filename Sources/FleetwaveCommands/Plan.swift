@@ -59,16 +59,19 @@ extension FleetwaveCommand {
       }
     }
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     func run() throws {
       let start = at.flatMap(Self.parseTime) ?? Date()
       let planner = Planner(horizon: DurationText.parse(horizon) ?? Planner.defaultHorizon)
-      let loaded: Fleet
+      var loaded: Fleet
       do {
         loaded = try FleetLoader.load(directory: fleet).fleet
       } catch {
         for diagnostic in error.diagnostics { printError(diagnostic.description) }
         throw ExitCode(1)
       }
+      try versions.apply(to: &loaded.release, fleetDirectory: loaded.directory)
       // The value flags change no wave, but a mistake in them is reported here as rollout
       // would report it; --cluster and -l mark what a rollout would leave alone.
       _ = try valueFlags.overrides()

@@ -98,6 +98,8 @@ extension FleetwaveCommand {
 
     @OptionGroup var kube: KubeRolloutOptions
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     @Option(
       help: ArgumentHelp(
         "Where runs, journals and the lock live: a directory, or kube://CONTEXT/NAMESPACE in a "
@@ -175,8 +177,9 @@ extension FleetwaveCommand {
 
     func run() throws {
       let overrides = try valueFlags.overrides()
-      let loaded = try loadFleet(
+      var loaded = try loadFleet(
         fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown ?? stepSummary))
+      try versions.apply(to: &loaded.fleet.release, fleetDirectory: loaded.fleet.directory)
       let fleet = loaded.fleet
       var kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }

@@ -39,15 +39,18 @@ extension FleetwaveCommand {
     @Flag(help: "Leave out the local chart's defaults: only what is passed to helm.")
     var overlaysOnly = false
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     func run() throws {
       let overrides = try valueFlags.overrides(showingArguments: true)
-      let loaded: LoadedFleet
+      var loaded: LoadedFleet
       do {
         loaded = try FleetLoader.load(directory: fleet)
       } catch {
         for diagnostic in error.diagnostics { printError(diagnostic.description) }
         throw ExitCode(1)
       }
+      try versions.apply(to: &loaded.fleet.release, fleetDirectory: loaded.fleet.directory)
       let fleet = loaded.fleet
       guard let target = fleet.cluster(named: cluster) else {
         var message = "error: no cluster named '\(cluster)' in fleet '\(fleet.name)'"

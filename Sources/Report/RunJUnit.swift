@@ -33,7 +33,10 @@ public enum RunJUnit {
       xml += " id=\"\(wave.index)\" package=\"\(e(summary.fleet))\">\n"
       xml += "    <properties>\n"
       xml += property("run", summary.run) + property("release", summary.release)
-      if let version = summary.version { xml += property("version", version) }
+      if let version = summary.version {
+        xml += property("version", version) + property("appVersion", version)
+      }
+      if let chart = summary.chartVersion { xml += property("chartVersion", chart) }
       xml += property("driver", summary.driver) + property("outcome", summary.outcome.rawValue)
       xml += "    </properties>\n"
       for (record, state) in zip(members, memberStates) {

@@ -40,6 +40,9 @@ public enum RunReportJSON {
     root.append("fleet", .string(summary.fleet))
     root.append("release", .string(summary.release))
     root.append("version", optional(summary.version))
+    // `version` is kept for existing readers; it is the app version.
+    root.append("appVersion", optional(summary.version))
+    root.append("chartVersion", optional(summary.chartVersion))
     root.append("driver", .string(summary.driver))
     root.append("outcome", .string(summary.outcome.rawValue))
     root.append("reason", optional(summary.reason))

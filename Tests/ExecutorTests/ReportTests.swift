@@ -49,6 +49,8 @@ let expectedJSON = #"""
     "fleet": "test",
     "release": "checkout",
     "version": "1.4.2",
+    "appVersion": "1.4.2",
+    "chartVersion": null,
     "driver": "sim",
     "outcome": "halted",
     "reason": "wave 'prod' has 1 failed of 3 clusters; its budget allows 0; rollback failed for p2",
@@ -194,6 +196,7 @@ let expectedJUnit = #"""
         <property name="run" value="run-1"/>
         <property name="release" value="checkout"/>
         <property name="version" value="1.4.2"/>
+        <property name="appVersion" value="1.4.2"/>
         <property name="driver" value="sim"/>
         <property name="outcome" value="halted"/>
       </properties>
@@ -207,6 +210,7 @@ let expectedJUnit = #"""
         <property name="run" value="run-1"/>
         <property name="release" value="checkout"/>
         <property name="version" value="1.4.2"/>
+        <property name="appVersion" value="1.4.2"/>
         <property name="driver" value="sim"/>
         <property name="outcome" value="halted"/>
       </properties>
