@@ -24,6 +24,8 @@ let package = Package(
       name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
     /// zlib, for gzip-compressed revision records as helm stores them (apt zlib1g-dev).
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    /// crypt(3): the salted, deliberately slow hash of --set arguments in a run's journal.
+    .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
 
     /// The pure model: ordered values with source marks, diagnostics, fleets, policies, plans.
     .target(name: "FleetCore"),
@@ -56,7 +58,7 @@ let package = Package(
       name: "Engine",
       dependencies: [
         "FleetCore", "Inventory", "Planner", "HTTP", "Kube", "Health", "Drivers", "Executor",
-        "Journal", "Report", "ProcessGroups",
+        "Journal", "Report", "ProcessGroups", "CCrypt",
       ]),
     /// The command-line verbs, one file each; the only module that imports ArgumentParser.
     .target(

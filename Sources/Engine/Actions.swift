@@ -58,8 +58,9 @@ public struct RolloutAction {
       throw EngineError("cannot freeze the plan: \(error)")
     }
     var settings = request.settings
-    settings["setDigest"] = request.setDigest
-    settings["valueDigest"] = request.valueDigest
+    // Salted and slow: the flags may carry secrets, and a plain digest would confirm a guess.
+    settings["setDigest"] = try SecretDigest.salted(request.setDigest)
+    settings["valueDigest"] = try SecretDigest.salted(request.valueDigest)
     settings["clusterTimeout"] = request.clusterTimeout.map(DurationText.format)
     let header = RunHeader(
       id: run, fleet: fleet.name, release: fleet.release.name, version: fleet.release.version,
@@ -124,13 +125,13 @@ public struct ResumeAction {
     let header = journal.header
     // --set values are not journaled (they may be secrets), only their digest: continuing
     // with other values would finish the run with a different release than it started.
-    if request.setDigest != header.settings["setDigest"] {
+    if try !SecretDigest.matches(request.setDigest, header.settings["setDigest"]) {
       throw EngineError(
         "run \(run) was started with "
           + (header.settings["setDigest"] == nil ? "no --set arguments" : "other --set arguments")
           + "; pass exactly the --set arguments it started with")
     }
-    if request.valueDigest != header.settings["valueDigest"] {
+    if try !SecretDigest.matches(request.valueDigest, header.settings["valueDigest"]) {
       throw EngineError(
         "run \(run) was started with "
           + (header.settings["valueDigest"] == nil ? "no" : "other")

@@ -19,7 +19,7 @@ public struct RunRequest: Sendable {
   public var waiting: RunWaiting = .stop
   /// Go on without the fleet's run lock when another process holds it.
   public var force = false
-  /// The --set arguments: only their digest is journaled (they may be secrets).
+  /// The --set arguments: only a salted, slow digest of them is journaled (they may be secrets).
   public var sets: [String] = []
   /// The digest of the other value flags and the files they read (`ValueOverrides.digest`),
   /// journaled like the --set digest.

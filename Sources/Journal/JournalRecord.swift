@@ -19,7 +19,7 @@ public struct RunHeader: Sendable, Equatable {
   /// The fleet directory, absolute, so `fleetwave resume RUN` can find the fleet again.
   public var fleetDirectory: String?
   /// The rollout's own options that decide what resuming must do again: `driver`,
-  /// `maxParallel`, `kubeconfig`, and `setDigest` (a digest of the --set arguments, never the
+  /// `maxParallel`, `kubeconfig`, and `setDigest` (a salted SHA-512 crypt digest of the --set arguments, never the
   /// values themselves, which may be secrets).
   public var settings: [String: String]
   /// The token of the process that started the run (see `RunInstance`); nil in journals
