@@ -24,6 +24,8 @@ let package = Package(
       name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
     /// zlib, for gzip-compressed revision records as helm stores them (apt zlib1g-dev).
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    /// crypt(3): the salted, deliberately slow hash of --set arguments in a run's journal.
+    .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
 
     /// The pure model: ordered values with source marks, diagnostics, fleets, policies, plans.
     .target(name: "FleetCore"),
@@ -56,7 +58,7 @@ let package = Package(
       name: "Engine",
       dependencies: [
         "FleetCore", "Inventory", "Planner", "HTTP", "Kube", "Health", "Drivers", "Executor",
-        "Journal", "Report", "ProcessGroups",
+        "Journal", "Report", "ProcessGroups", "CCrypt",
       ]),
     /// The command-line verbs, one file each; the only module that imports ArgumentParser.
     .target(
@@ -165,12 +167,16 @@ let package = Package(
     .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups", "FleetCore"]),
     .testTarget(
       name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
-    .testTarget(name: "CommandTests", dependencies: ["FleetwaveTestSupport"]),
+    /// The built `fleetwave` binary as users and CI run it; the libraries only compute what
+    /// its output must say (report numbers, fleet-sim, Prometheus probes).
+    .testTarget(
+      name: "CommandTests",
+      dependencies: ["FleetwaveTestSupport", "Report", "HTTP", "ProcessGroups", "FleetCore"]),
     .testTarget(
       name: "EngineTests",
       dependencies: [
         "FleetwaveTestSupport", "Engine", "Executor", "Drivers", "Journal", "Inventory", "Planner",
-        "Report", "FleetCore",
+        "Report", "FleetCore", "Kube", "FleetSim",
       ]),
   ]
 )

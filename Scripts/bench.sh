@@ -4,17 +4,18 @@
 #   Scripts/bench.sh                 every section (10+ minutes on 2 cores)
 #   Scripts/bench.sh yaml plan ...   only the named sections, in that order, written to
 #                                    $TMPDIR/fleetwave-bench/benchmarks.md
-# Sections: yaml inventory plan executor http sim e2e render children scale
+# Sections: yaml inventory plan executor http sim e2e render children scale memory
 # Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 300),
 #   BENCH_OUT (default docs/benchmarks.md),
 #   BENCH_SCALE_SIZES (default "1000 10000"; the sizes of the `scale` section),
 #   BENCH_CHILDREN_CLUSTERS (default 10000; the exec clusters of the `children` section),
+#   BENCH_MEMORY_MB (default 60; the size of the values file of the `memory` section),
 #   BENCH_BIN (a directory of binaries already built; default: build release first).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_sections=(yaml inventory plan executor http sim e2e render children scale)
+all_sections=(yaml inventory plan executor http sim e2e render children scale memory)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for section in "${sections[@]}"; do
@@ -259,11 +260,13 @@ generate_fleet() {
   python3 "$root/Scripts/gen-fleet.py" "$2" "$1/fleet" --layout grouped >/dev/null
 }
 
-# Starts fleet-sim over TLS on the clusters of $1/fleet, writing $1/kubeconfig; sets `sim`
-# to its pid once it serves.
+# Starts fleet-sim over TLS on the clusters of $1/fleet (or on those the serve options after
+# $1 name), writing $1/kubeconfig; sets `sim` to its pid once it serves.
 start_fleet_sim() {
   local dir=$1 _
-  "$bin/fleet-sim" serve --fleet "$dir/fleet" --tls --state "$dir/sim" \
+  shift
+  [ $# -gt 0 ] || set -- --fleet "$dir/fleet"
+  "$bin/fleet-sim" serve "$@" --tls --state "$dir/sim" \
     --kubeconfig "$dir/kubeconfig" >"$dir/sim.out" 2>"$dir/sim.err" &
   sim=$!
   background+=("$sim")
@@ -662,6 +665,87 @@ print(r["outcome"] + ", " + str(r["counts"]["succeeded"]) + " succeeded")' "$dir
     echo
   } >>"$out"
   echo "== scale done" >&2
+}
+
+# One large values file through `values`, `plan` and a kube rollout of four clusters: peak
+# RSS against the file's size (goal: under 4 x the file for the rollout).
+run_memory() {
+  local mb=${BENCH_MEMORY_MB:-60}
+  echo "== memory: a $mb MB values file, 4 clusters, kube driver against fleet-sim" >&2
+  local dir="$work/memory"
+  rm -rf "$dir"
+  mkdir -p "$dir/fleet/values/env" "$dir/fleet/manifests"
+  python3 "$root/Scripts/gen-values.py" "$mb" "$dir/fleet/values/big.yaml"
+  local env
+  for env in staging prod; do
+    printf 'global:\n  environment: %s\nservices:\n  service-0: {replicas: 3}\n' "$env" \
+      >"$dir/fleet/values/env/$env.yaml"
+  done
+  cat >"$dir/fleet/manifests/configmap.yaml" <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config, namespace: default}
+data:
+  version: "{{ .version }}"
+YAML
+  cat >"$dir/fleet/fleet.yaml" <<YAML
+# 4 clusters sharing one $mb MB values file, rolled out by Scripts/bench.sh memory.
+apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {name: bench-memory}
+release: {name: app, namespace: default, version: 2.3.1, manifests: manifests, driver: kube}
+values:
+  - values/big.yaml
+  - values/env/{{ .labels.env }}.yaml
+defaults:
+  context: "{{ .name }}"
+clusters:
+  - {name: sim-0001, labels: {env: staging}}
+  - {name: sim-0002, labels: {env: staging}}
+  - {name: sim-0003, labels: {env: prod}}
+  - {name: sim-0004, labels: {env: prod}}
+rollout:
+  waves: [{name: all}]
+  maxParallel: 4
+  # Generous: a debug build hashes the values slowly, and this measures memory, not time.
+  clusterTimeout: 30m
+  failurePolicy: {maxFailuresPerWave: 0, rollback: none}
+YAML
+  local size
+  size=$(stat -c %s "$dir/fleet/values/big.yaml")
+  # fleet-sim needs only the cluster names, not the values: numbered clusters, named so.
+  start_fleet_sim "$dir" --clusters 4 || return 1
+  local rows=()
+  # Runs a fleetwave command under GNU time and prints its table row; $1 names it.
+  memory_row() {
+    local label=$1 log="$dir/$2.time"
+    shift 2
+    (cd "$dir" && timed "$log" "$bin/fleetwave" "$@" >"$log.out" 2>&1) \
+      || { echo "bench.sh: '$label' failed; see $log.out" >&2; return 1; }
+    local rss
+    rss=$(peak_mib "$log")
+    echo "| \`$label\` | $rss MiB | $(awk -v r="$rss" -v s="$size" 'BEGIN {printf "%.2f", r * 1048576 / s}') | $(cpu_seconds "$log") s |"
+  }
+  rows+=("$(memory_row "values fleet --cluster sim-0003" values values fleet --cluster sim-0003)")
+  rows+=("$(memory_row "plan fleet" plan plan fleet)")
+  rows+=("$(memory_row "rollout fleet --kubeconfig kubeconfig" rollout rollout fleet \
+    --kubeconfig "$dir/kubeconfig" --state "$dir/state")")
+  kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
+  {
+    echo "## Memory: one $(awk -v s="$size" 'BEGIN {printf "%.1f", s / 1048576}') MiB values file"
+    echo
+    echo "A values file of $size bytes from \`Scripts/gen-values.py $mb\` (about 72,000 services: nested"
+    echo "maps, long and multi-line strings, lists) under a small per-environment layer; 4 clusters,"
+    echo "\`kube\` driver with a manifests directory, against fleet-sim over TLS. Peak RSS is GNU"
+    echo "time's (\`/usr/bin/time -v\`, Maximum resident set size) for the fleetwave process."
+    echo "Goal: the rollout under 4 x the file size."
+    echo
+    echo "| command, in \`$dir\` | peak RSS | x file size | CPU |"
+    echo "|---|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
+    echo
+  } >>"$out"
+  echo "== memory done" >&2
 }
 
 for section in "${sections[@]}"; do

@@ -6,10 +6,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-packages=(pkg-config libyaml-dev libcurl4-openssl-dev zlib1g-dev libsqlite3-dev openssl python3 python3-pip prometheus
+packages=(pkg-config libyaml-dev libcrypt-dev libcurl4-openssl-dev zlib1g-dev libsqlite3-dev openssl python3 python3-pip prometheus
   # The user-facing tests: the live view in tmux, run HTML in headless Chromium, JUnit against
   # its XSD with xmllint.
-  tmux chromium libxml2-utils)
+  tmux chromium libxml2-utils
+  # The CNCF distribution registry: chart-source tests push charts to a real OCI registry.
+  docker-registry)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

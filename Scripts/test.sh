@@ -40,4 +40,8 @@ echo "== chaos"
 if ! "$root/Scripts/chaos.sh"; then
   status=1
 fi
+# The same for the kube driver against fleet-sim, checked on the clusters' revision records.
+if ! "$root/Scripts/chaos.sh" --driver kube; then
+  status=1
+fi
 exit "$status"

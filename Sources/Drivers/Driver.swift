@@ -31,6 +31,8 @@ public struct DriverCall: Sendable {
   public var cluster: Cluster
   /// The run's identifier, passed on to commands and logs.
   public var run: String
+  /// The process making the call, for the leases a driver takes; nil names the run alone.
+  public var instance: RunInstance?
   /// The call is stopped and reported `timedOut` once this much (clock) time has passed.
   public var timeout: Duration
   public var cancellation: Cancellation
@@ -40,11 +42,12 @@ public struct DriverCall: Sendable {
   public var queue: DispatchQueue
 
   public init(
-    cluster: Cluster, run: String, timeout: Duration, cancellation: Cancellation = Cancellation(),
-    clock: any RolloutClock, queue: DispatchQueue
+    cluster: Cluster, run: String, instance: RunInstance? = nil, timeout: Duration,
+    cancellation: Cancellation = Cancellation(), clock: any RolloutClock, queue: DispatchQueue
   ) {
     self.cluster = cluster
     self.run = run
+    self.instance = instance
     self.timeout = timeout
     self.cancellation = cancellation
     self.clock = clock

@@ -25,12 +25,19 @@ public struct HelmCommandLine: Sendable, Equatable {
   public var namespace: String
   /// Passed as `--kubeconfig`; nil lets helm read `$KUBECONFIG` or `~/.kube/config`.
   public var kubeconfig: String?
+  /// How helm reaches a remote chart (`--repo`, `--plain-http`, `--ca-file`,
+  /// `--registry-config`), passed with it to every upgrade.
+  public var chartAccess: [String]
 
-  public init(helm: String, release: String, namespace: String, kubeconfig: String? = nil) {
+  public init(
+    helm: String, release: String, namespace: String, kubeconfig: String? = nil,
+    chartAccess: [String] = []
+  ) {
     self.helm = helm
     self.release = release
     self.namespace = namespace
     self.kubeconfig = kubeconfig
+    self.chartAccess = chartAccess
   }
 
   /// How helm reaches the cluster: its kubeconfig context, or its API server URL (the
@@ -56,7 +63,9 @@ public struct HelmCommandLine: Sendable, Equatable {
   ) -> [String] {
     var arguments = [helm, "upgrade", "--install", release, chart.argument]
     arguments += connection(cluster) + ["--create-namespace"]
-    if case .remote(_, let version?) = chart { arguments += ["--version", version] }
+    if case .remote(_, let version) = chart {
+      arguments += chartAccess + (version.map { ["--version", $0] } ?? [])
+    }
     for file in valuesFiles { arguments += ["-f", file] }
     return arguments + ["--wait", "--timeout", Self.goDuration(wait), rollbackOnFailureFlag]
   }

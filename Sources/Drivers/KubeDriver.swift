@@ -226,12 +226,13 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     let client = try client(call.cluster)
     let lease = ReleaseLease(
       client: client, cluster: call.cluster.name, release: release.name,
-      namespace: release.namespace, holder: call.run, duration: options.leaseDuration,
+      namespace: release.namespace, holder: call.instance?.identity ?? call.run,
+      succeeds: call.instance?.succeeds ?? [], duration: options.leaseDuration,
       clock: call.clock)
     // The lease lives in the release namespace, so it must exist first.
     try await ensureNamespace(client, call.cluster.name)
     do {
-      try await lease.acquire(force: options.forceUnlock)
+      try await lease.acquire(force: options.forceUnlock, cancellation: call.cancellation)
     } catch {
       throw DriverError(.failed, error.message)
     }
@@ -344,8 +345,13 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       try await waitForReadiness(record.objects, session, call)
       let keep = Set(record.objects.map(ObjectKey.init))
       var previous: [ObjectKey: Value] = [:]
+      // What ran before (an attempt cut off while settling may have superseded it already)
+      // and what the last attempt may have created.
+      let ranBefore = records.last { $0.status == .deployed || $0.status == .superseded }
       for earlier in records
-      where earlier.status == .deployed || earlier.revision == records.last?.revision {
+      where earlier.status == .deployed || earlier.revision == ranBefore?.revision
+        || earlier.revision == records.last?.revision
+      {
         for object in earlier.objects { previous[ObjectKey(object)] = object }
       }
       for (key, object) in previous.sorted(by: { $0.key < $1.key }) where !keep.contains(key) {
@@ -368,12 +374,17 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       try? await session.history.save(record)
       throw error
     }
+    // Superseded first, as helm does: a process killed between the two writes leaves no
+    // revision deployed and this one pending, which the next attempt carries on. The other
+    // order would leave two revisions deployed, and a resumed run that finds the new one
+    // deployed verifies the cluster without ever superseding the old one.
     record.status = .deployed
+    let settled = record
     try await kube(session) { () async throws(KubeError) in
-      try await session.history.save(record)
       for earlier in records where earlier.status == .deployed {
         try await session.history.mark(earlier, .superseded)
       }
+      try await session.history.save(settled)
     }
     return record.revision
   }

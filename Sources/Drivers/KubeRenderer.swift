@@ -48,14 +48,18 @@ public struct ReleaseRenderer: Sendable {
   /// Chart renders of this release, shared by every cluster whose inputs are the same.
   public let cache: RenderCache
 
+  /// The chart as fetched for the run (`ChartFetcher`); nil renders `release.chart` in place.
+  public let fetched: FetchedChart?
+
   public init(
     release: Release, fleetDirectory: String, helm: String? = locateHelm(),
-    cache: RenderCache = RenderCache()
+    cache: RenderCache = RenderCache(), fetched: FetchedChart? = nil
   ) {
     self.release = release
     self.fleetDirectory = fleetDirectory
     self.helm = helm
     self.cache = cache
+    self.fetched = fetched
   }
 
   /// What revision records name as the chart: its path as the fleet gives it, or the
@@ -67,13 +71,14 @@ public struct ReleaseRenderer: Sendable {
   /// files may name the cluster.
   public func render(_ cluster: Cluster, values: Value) async throws(DriverError) -> [Value] {
     if let chart = release.chart {
-      let chartPath = path(chart)
-      let valuesYAML = YAML.emit(values.unmarked)
-      let key = RenderKey([
-        release.name, release.namespace, chartPath, release.version ?? "", valuesYAML,
-      ])
+      let chartPath = fetched?.path ?? path(chart)
+      // The values are emitted twice, into the key's digest and, on a cache miss, into the
+      // file helm reads, rather than held as text between the two: the tree is shared with
+      // the resolver, the text would be one more copy of it per cluster in flight.
+      let key = RenderKey(
+        [release.name, release.namespace, chartPath, release.version ?? ""], values: values)
       return try await cache.objects(key) { () throws(DriverError) in
-        try template(chart: chartPath, valuesYAML: valuesYAML)
+        try template(chart: chartPath, values: values)
       }
     }
     guard let manifests = release.manifests else {
@@ -95,7 +100,7 @@ public struct ReleaseRenderer: Sendable {
 
   /// `helm template RELEASE CHART --namespace NS -f VALUES`, the values in a 0600 file in a
   /// private directory that is removed afterwards.
-  private func template(chart: String, valuesYAML: String) throws(DriverError) -> [Value] {
+  private func template(chart: String, values: Value) throws(DriverError) -> [Value] {
     guard let helm else {
       throw DriverError(
         .setup,
@@ -110,7 +115,7 @@ public struct ReleaseRenderer: Sendable {
     defer { scratch.remove() }
     let output: String
     do {
-      let valuesFile = try scratch.writePrivate("values.yaml", valuesYAML)
+      let valuesFile = try Self.writeValues(values, into: scratch.path + "/values.yaml")
       let stdoutPath = scratch.path + "/manifest.yaml"
       let stderrPath = scratch.path + "/stderr"
       _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -150,5 +155,28 @@ public struct ReleaseRenderer: Sendable {
     } catch {
       throw DriverError(.setup, error.message)
     }
+  }
+
+  /// Streams `values` as YAML into a new file of mode 0600 (never readable by others, even
+  /// for a moment) and returns its path.
+  private static func writeValues(_ values: Value, into file: String) throws(DriverError) -> String
+  {
+    let fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    guard fd >= 0 else {
+      throw DriverError(.setup, "cannot create \(file): \(String(cString: strerror(errno)))")
+    }
+    defer { close(fd) }
+    try YAML.emit(values) { (buffer) throws(DriverError) in
+      var offset = 0
+      while offset < buffer.count {
+        let written = write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else {
+          throw DriverError(.setup, "cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+        offset += written
+      }
+    }
+    return file
   }
 }

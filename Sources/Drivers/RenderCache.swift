@@ -3,6 +3,7 @@
 // milliseconds of CPU per run, so a fleet-wide rollout spent nearly all its CPU rendering the
 // same release again and again.
 import FleetCore
+import FleetYAML
 import Foundation
 
 /// What a render depends on, hashed: two clusters with equal keys get the same objects.
@@ -12,9 +13,25 @@ public struct RenderKey: Hashable, Sendable {
   /// `inputs` are everything the render reads besides the chart's own files, in a fixed
   /// order (release name, namespace, chart, versions, the values as YAML).
   public init(_ inputs: [String]) {
+    var hasher = Self.hasher(inputs)
+    digest = hasher.hex()
+  }
+
+  /// `inputs`, then `values` as the YAML `helm template` receives. The YAML is hashed as it is
+  /// emitted: for a large values file it is many megabytes, and each cluster's render asks
+  /// for its key.
+  public init(_ inputs: [String], values: Value) {
+    var hasher = Self.hasher(inputs)
+    // Last and unprefixed: the prefixed inputs before it already fix where it starts.
+    YAML.emit(values) { hasher.update($0) }
+    digest = hasher.hex()
+  }
+
+  private static func hasher(_ inputs: [String]) -> SHA256.Hasher {
+    var hasher = SHA256.Hasher()
     // Length-prefixed, so no two different input lists join to the same text.
-    let text = inputs.map { "\($0.utf8.count):\($0)" }.joined()
-    digest = SHA256.hex(Array(text.utf8))
+    for input in inputs { hasher.update("\(input.utf8.count):\(input)".utf8) }
+    return hasher
   }
 }
 

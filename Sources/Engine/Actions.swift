@@ -47,8 +47,9 @@ public struct RolloutAction {
   public func run(observer: any RunObserver) throws(EngineError) -> RunResult {
     let fleet = fleet.fleet
     let startedAt = drivers.clock.now()
+    let instance = RunInstance(run: run)
     let lock = try RunSession.lock(
-      store: store, fleet: fleet.name, run: run, at: startedAt, force: request.force,
+      store: store, fleet: fleet.name, instance: instance, at: startedAt, force: request.force,
       observer: observer)
     let planJSON: Value
     do {
@@ -57,16 +58,19 @@ public struct RolloutAction {
       throw EngineError("cannot freeze the plan: \(error)")
     }
     var settings = request.settings
-    settings["setDigest"] = request.setDigest
+    // Salted and slow: the flags may carry secrets, and a plain digest would confirm a guess.
+    settings["setDigest"] = try SecretDigest.salted(request.setDigest)
+    settings["valueDigest"] = try SecretDigest.salted(request.valueDigest)
+    settings["clusterTimeout"] = request.clusterTimeout.map(DurationText.format)
     let header = RunHeader(
       id: run, fleet: fleet.name, release: fleet.release.name, version: fleet.release.version,
       fleetDigest: FleetDigest.of(directory: fleet.directory), plan: planJSON,
       startedAt: startedAt, host: ProcessInfo.processInfo.hostName, pid: getpid(),
       user: request.by,
       fleetDirectory: URL(fileURLWithPath: fleet.directory).standardizedFileURL.path,
-      settings: settings)
+      settings: settings, instance: instance.token)
     let journal = try store.createRun(header, clock: drivers.clock)
-    let session = RunSession(run: run, journal: journal, lock: lock, rollback: false)
+    let session = RunSession(instance: instance, journal: journal, lock: lock, rollback: false)
     try session.approve(request.approve, plan: plan, by: request.by)
     return try RunPasses(
       session: session, plan: plan, fleet: fleet, drivers: drivers, request: request,
@@ -106,9 +110,10 @@ public struct ResumeAction {
 
   public func run(observer: any RunObserver) throws(EngineError) -> RunResult {
     let fleet = fleet.fleet
+    var instance = RunInstance(run: run)
     let lock = try RunSession.lock(
-      store: store, fleet: fleet.name, run: run, at: drivers.clock.now(), force: request.force,
-      observer: observer)
+      store: store, fleet: fleet.name, instance: instance, at: drivers.clock.now(),
+      force: request.force, observer: observer)
     let (journal, recovered) = try store.reopenRun(run, clock: drivers.clock)
     if let recovered { observer.note("note: \(recovered)") }
     let state = journal.state
@@ -120,11 +125,18 @@ public struct ResumeAction {
     let header = journal.header
     // --set values are not journaled (they may be secrets), only their digest: continuing
     // with other values would finish the run with a different release than it started.
-    if request.setDigest != header.settings["setDigest"] {
+    if try !SecretDigest.matches(request.setDigest, header.settings["setDigest"]) {
       throw EngineError(
         "run \(run) was started with "
           + (header.settings["setDigest"] == nil ? "no --set arguments" : "other --set arguments")
           + "; pass exactly the --set arguments it started with")
+    }
+    if try !SecretDigest.matches(request.valueDigest, header.settings["valueDigest"]) {
+      throw EngineError(
+        "run \(run) was started with "
+          + (header.settings["valueDigest"] == nil ? "no" : "other")
+          + " -f/--set-string/--set-json/--set-file values; pass exactly the value flags it "
+          + "started with (and the same files)")
     }
     // The run goes on with the plan it froze at its start, as long as the fleet is the same
     // (its digest); a changed fleet is planned again at the run's start and recorded state
@@ -146,12 +158,17 @@ public struct ResumeAction {
         observer.say("  " + change)
       }
     }
-    let session = RunSession(run: run, journal: journal, lock: lock, rollback: rollback)
+    // Holding the run's lock proves the run's earlier processes are gone, so this one takes
+    // over their leases; without it (--force) it waits them out like any other holder's.
+    instance.predecessors = lock == nil ? [] : state.instances
+    let session = RunSession(instance: instance, journal: journal, lock: lock, rollback: rollback)
     // Every pass starts with a record saying who started it (history adds passes up); only
     // a pause that must stay is left without one, since `resumed` lifts it.
     if liftsPause || rollback || !state.paused {
       try session.append(
-        .resumed(by: request.by, pid: getpid(), host: ProcessInfo.processInfo.hostName))
+        .resumed(
+          by: request.by, pid: getpid(), host: ProcessInfo.processInfo.hostName,
+          instance: instance.token))
     }
     try session.approve(request.approve, plan: plan, by: request.by)
     return try RunPasses(
@@ -203,6 +220,13 @@ struct RunPasses {
       }
       interrupts.interrupt()
     }
+    // A lock that can be lost (a lease in the home cluster) fences the run: nothing new starts
+    // and clusters in flight are cancelled, as after a second interrupt.
+    session.onLockLost { reason in
+      FileHandle.standardError.write(Data("\nerror: \(reason)\n".utf8))
+      interrupts.interrupt()
+      interrupts.interrupt()
+    }
     repeat {
       (summary, blocked) = try withExtendedLifetime(signals) { () throws(EngineError) in
         try pass(interrupts: interrupts)
@@ -225,8 +249,12 @@ struct RunPasses {
       }
     } while !interrupts.requested
     session.finish(summary, blocked: blocked)
+    // The reports describe the run, every pass of it, as its journal holds it.
+    let report = session.journal.withState {
+      JournalSummary.summary(of: $0, plan: plan, pass: summary)
+    }
     return RunResult(
-      run: session.run, summary: summary, blocked: blocked, finishedBefore: nil,
+      run: session.run, summary: report, blocked: blocked, finishedBefore: nil,
       isRollback: session.rollback)
   }
 
@@ -241,8 +269,9 @@ struct RunPasses {
         waveGates: drivers.waveGates, clock: drivers.clock,
         approvals: JournalApprovals(journal: journal, approved: Set(request.approve)),
         options: ExecutorOptions(
-          run: session.run, maxParallel: request.maxParallel,
-          failurePolicy: policy.failurePolicy, clusterTimeout: policy.clusterTimeout,
+          run: session.run, instance: session.instance, maxParallel: request.maxParallel,
+          failurePolicy: policy.failurePolicy,
+          clusterTimeout: request.clusterTimeout ?? policy.clusterTimeout,
           startTimes: StartTimes(fleet: fleet),
           waiting: request.waiting == .untilBlocked ? .untilBlocked : .follow,
           resumeFrom: session.recordedRun(plan: plan, rollback: session.rollback),
@@ -251,7 +280,7 @@ struct RunPasses {
             journal.refresh()
             return journal.withState { $0.paused ? $0.pausedBy ?? "someone" : nil }
           }
-        ).resumedRun(startedAt: journal.header.startedAt))
+        ).resumedRun(startedAt: journal.header.startedAt, excluding: request.excluded))
     } catch {
       throw EngineError(error.message)
     }
@@ -319,10 +348,12 @@ final class RunInterrupts: @unchecked Sendable {
 }
 
 extension ExecutorOptions {
-  /// These options for a pass of a run whose journal began at `startedAt`.
-  func resumedRun(startedAt: Date) -> ExecutorOptions {
+  /// These options for a pass of a run whose journal began at `startedAt`, leaving
+  /// `excluded` clusters alone (a resumed run finds them so in its journal).
+  func resumedRun(startedAt: Date, excluding excluded: Set<String>) -> ExecutorOptions {
     var options = self
     options.startedAt = startedAt
+    options.excluded = excluded
     return options
   }
 }

@@ -1,23 +1,19 @@
 // `rollout --driver helm`: the helm driver set up from a loaded fleet (its chart, its values
-// layers, the --set values, the helm binary), kept out of the action's driver switch.
+// layers, the value flags, the helm binary), kept out of the action's driver switch.
 import Drivers
 import FleetCore
 import Foundation
 import Inventory
 
 public enum HelmRollout {
+  /// The helm driver; a remote chart is pulled once first (to check it is there and resolve
+  /// a version constraint, kept in `chartCache`), then every cluster's `helm upgrade` names
+  /// the same reference at that exact version.
   public static func driver(
-    _ loaded: LoadedFleet, sets: [String], kubeconfig: String?, logDirectory: String
+    _ loaded: LoadedFleet, values overrides: ValueOverrides = .none, kubeconfig: String?,
+    logDirectory: String, chartCache: String? = nil
   ) throws(EngineError) -> HelmDriver {
     let release = loaded.fleet.release
-    let chart: HelmChart
-    if let local = loaded.values.localChartDirectory {
-      chart = .local(path: local)
-    } else if let reference = release.chart {
-      chart = .remote(reference: reference, version: release.version)
-    } else {
-      throw EngineError("release.chart is not set; the helm driver needs a chart")
-    }
     let environment = ProcessInfo.processInfo.environment
     let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
     guard
@@ -31,21 +27,17 @@ public enum HelmRollout {
         "helm not found: set FLEETWAVE_HELM, put helm beside fleetwave or on PATH, or run"
           + " Scripts/install-helm.sh")
     }
-    // A bad --set is a usage problem: say so before any cluster is touched.
-    var checked = Mapping()
-    for argument in sets {
-      do throws(Diagnostic) {
-        try SetArgument.apply(argument, kind: .typed, to: &checked)
-      } catch {
-        // The key only: the value may be a secret.
-        let key = argument.prefix { $0 != "=" }
-        throw EngineError("--set \(key): \(error.message)", exitCode: 2)
-      }
-    }
+    guard let fetched = try fetchReleaseChart(loaded.fleet, helm: helm, cacheDirectory: chartCache)
+    else { throw EngineError("release.chart is not set; the helm driver needs a chart") }
+    let chart: HelmChart =
+      fetched.source.isRemote
+      ? .remote(reference: fetched.source.reference, version: fetched.version)
+      : .local(path: fetched.path)
     let values = loaded.values
     return HelmDriver(
       commandLine: HelmCommandLine(
-        helm: helm, release: release.name, namespace: release.namespace, kubeconfig: kubeconfig),
+        helm: helm, release: release.name, namespace: release.namespace, kubeconfig: kubeconfig,
+        chartAccess: fetched.accessFlags),
       chart: chart, logDirectory: logDirectory,
       valuesFiles: { cluster in
         do throws(DiagnosticError) {
@@ -54,12 +46,13 @@ public enum HelmRollout {
           throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
         }
       },
-      // The cluster's whole values with the --set arguments applied to them, as helm applies
+      // The cluster's whole values with the value flags applied to them, as helm applies
       // them: a --set file of its own would replace a list where `list[1]=x` changes one item.
+      // (The flags were read and checked, as usage, before any cluster was touched.)
       setValues: { cluster in
-        guard !sets.isEmpty else { return nil }
+        guard !overrides.isEmpty else { return nil }
         do throws(DiagnosticError) {
-          return try values.values(for: cluster, sets: sets)
+          return try values.values(for: cluster, overrides: overrides)
         } catch {
           throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
         }

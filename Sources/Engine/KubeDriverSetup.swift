@@ -54,22 +54,47 @@ public final class KubeConnections: @unchecked Sendable {
   }
 }
 
-/// The kube driver for a loaded fleet.
+/// The kube driver for a loaded fleet; its chart is fetched first (once: every cluster renders
+/// from it), pulled archives kept in `chartCache`.
 public func makeKubeDriver(
-  _ loaded: LoadedFleet, sets: [String], kubeconfig: String?, options: KubeDriverOptions
-) -> KubeDriver {
+  _ loaded: LoadedFleet, values overrides: ValueOverrides = .none, kubeconfig: String?,
+  options: KubeDriverOptions, chartCache: String? = nil
+) throws(EngineError) -> KubeDriver {
   let values = loaded.values
   let connections = KubeConnections(path: kubeconfig)
+  let helm = locateHelm()
+  let fetched = try fetchReleaseChart(loaded.fleet, helm: helm, cacheDirectory: chartCache)
   return KubeDriver(
     renderer: ReleaseRenderer(
-      release: loaded.fleet.release, fleetDirectory: loaded.fleet.directory),
+      release: loaded.fleet.release, fleetDirectory: loaded.fleet.directory, helm: helm,
+      fetched: fetched),
     values: { cluster throws(DriverError) in
       do throws(DiagnosticError) {
-        return try values.values(for: cluster, sets: sets)
+        return try values.values(for: cluster, overrides: overrides)
       } catch {
         throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
       }
     },
     connect: { cluster throws(DriverError) in try connections.connection(cluster) },
     options: options)
+}
+
+/// The release's chart, fetched with helm for the run (nil for a release without a chart):
+/// a repository or OCI chart pulled into `cacheDirectory`, a chart directory's missing
+/// dependencies built.
+public func fetchReleaseChart(_ fleet: Fleet, helm: String?, cacheDirectory: String?)
+  throws(EngineError) -> FetchedChart?
+{
+  guard fleet.release.chart != nil else { return nil }
+  guard let helm else {
+    throw EngineError(
+      "helm not found: set FLEETWAVE_HELM, put helm beside fleetwave or on PATH, or run"
+        + " Scripts/install-helm.sh")
+  }
+  do throws(DriverError) {
+    return try ChartFetcher(helm: helm, cacheDirectory: cacheDirectory).fetch(
+      fleet.release, fleetDirectory: fleet.directory)
+  } catch {
+    throw EngineError(error.message)
+  }
 }

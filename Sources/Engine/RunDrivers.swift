@@ -44,7 +44,8 @@ public struct RunDrivers {
   /// The drivers for `run` of a loaded fleet. `now` rehearses the run at another time.
   public static func make(
     _ kind: DriverKind, for loaded: LoadedFleet, run: String, stateDirectory: String,
-    sets: [String], kubeconfig: String?, forceUnlock: Bool = false, logDirectory: String? = nil,
+    values overrides: ValueOverrides = .none, kubeconfig: String?, forceUnlock: Bool = false,
+    logDirectory: String? = nil,
     sim: SimSettings = SimSettings(), now: Date? = nil
   ) throws(EngineError) -> RunDrivers {
     let fleet = loaded.fleet
@@ -80,18 +81,20 @@ public struct RunDrivers {
         commands: commands, release: fleet.release, logDirectory: logs,
         values: { cluster in
           do throws(DiagnosticError) {
-            return try values.values(for: cluster, sets: sets)
+            return try values.values(for: cluster, overrides: overrides)
           } catch {
             throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
           }
         })
     case .kube:
-      driver = makeKubeDriver(
-        loaded, sets: sets, kubeconfig: kubeconfig,
-        options: KubeDriverOptions(forceUnlock: forceUnlock))
+      driver = try makeKubeDriver(
+        loaded, values: overrides, kubeconfig: kubeconfig,
+        options: KubeDriverOptions(forceUnlock: forceUnlock),
+        chartCache: "\(stateDirectory)/charts")
     case .helm:
       driver = try HelmRollout.driver(
-        loaded, sets: sets, kubeconfig: kubeconfig, logDirectory: logs)
+        loaded, values: overrides, kubeconfig: kubeconfig, logDirectory: logs,
+        chartCache: "\(stateDirectory)/charts")
     }
     // Drivers that change real clusters are verified by the fleet's own gates.
     let transport = HTTPTransport()

@@ -19,8 +19,15 @@ public struct RunRequest: Sendable {
   public var waiting: RunWaiting = .stop
   /// Go on without the fleet's run lock when another process holds it.
   public var force = false
-  /// The --set arguments: only their digest is journaled (they may be secrets).
+  /// The --set arguments: only a salted, slow digest of them is journaled (they may be secrets).
   public var sets: [String] = []
+  /// The digest of the other value flags and the files they read (`ValueOverrides.digest`),
+  /// journaled like the --set digest.
+  public var valueDigest: String?
+  /// `--timeout`: how long one cluster may take, instead of the policy's `clusterTimeout`.
+  public var clusterTimeout: Duration?
+  /// Clusters outside the subset a new run acts on (`--cluster`, `-l`): journaled `excluded`.
+  public var excluded: Set<String> = []
   /// What a new run records of its command line, so resume and rollback act as it did.
   public var settings: [String: String] = [:]
 
@@ -48,12 +55,17 @@ public enum RunWaiting: Sendable, Equatable {
 /// One process's hold on a run: its lock and its open journal.
 final class RunSession {
   let run: String
+  /// This process, as the leases it takes name it.
+  let instance: RunInstance
   let journal: any RunJournal
   private var lock: (any RunLease)?
   let rollback: Bool
 
-  init(run: String, journal: any RunJournal, lock: (any RunLease)?, rollback: Bool) {
-    self.run = run
+  init(
+    instance: RunInstance, journal: any RunJournal, lock: (any RunLease)?, rollback: Bool
+  ) {
+    self.run = instance.run
+    self.instance = instance
     self.journal = journal
     self.lock = lock
     self.rollback = rollback
@@ -61,11 +73,12 @@ final class RunSession {
 
   /// Takes the fleet's run lock, or says who holds it. `force` goes on without it.
   static func lock(
-    store: any StateStore, fleet: String, run: String, at date: Date, force: Bool,
+    store: any StateStore, fleet: String, instance: RunInstance, at date: Date, force: Bool,
     observer: any RunObserver
   ) throws(EngineError) -> (any RunLease)? {
+    let run = instance.run
     do {
-      let lock = try store.lock(fleet: fleet, run: run, at: date)
+      let lock = try store.lock(fleet: fleet, instance: instance, at: date)
       if let previous = lock.previousHolder, previous.run != run,
         let stored = try? store.readRun(previous.run), stored.state.outcome == nil
       {
@@ -129,6 +142,11 @@ final class RunSession {
     }
     return RecordedRun(
       clusters: clusters, promoted: promoted, bakeStarted: bakeStarted, rollback: rollbackFrom)
+  }
+
+  /// Calls `handler` if the run's lock is lost while the run acts.
+  func onLockLost(_ handler: @escaping @Sendable (String) -> Void) {
+    lock?.onLost(handler)
   }
 
   /// Records how the pass ended and lets go of the lock.

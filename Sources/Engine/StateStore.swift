@@ -28,6 +28,13 @@ public protocol RunLease: AnyObject {
   /// The holder before us, when it died without releasing: its run may need `resume`.
   var previousHolder: LockHolder? { get }
   func release()
+  /// Calls `handler` (once, on any thread) if the lock is lost while held: the run must then
+  /// stop acting. A local flock cannot be lost; a lease in the home cluster can.
+  func onLost(_ handler: @escaping @Sendable (String) -> Void)
+}
+
+extension RunLease {
+  public func onLost(_ handler: @escaping @Sendable (String) -> Void) {}
 }
 
 extension RunLock: RunLease {}
@@ -55,7 +62,9 @@ public protocol StateStore: Sendable {
   /// Appends to a run that another process may be running (`approve`, `pause`).
   func appendFromOutside(_ run: String, _ entry: JournalEntry, clock: any RolloutClock)
     throws(EngineError) -> JournalRecord
-  func lock(fleet: String, run: String, at date: Date) throws(RunLockError) -> any RunLease
+  /// Takes the fleet's run lock for `instance`, a process acting for its run.
+  func lock(fleet: String, instance: RunInstance, at date: Date) throws(RunLockError)
+    -> any RunLease
   func lockHolder() -> LockHolder?
 }
 
@@ -144,8 +153,11 @@ public struct LocalStateStore: StateStore {
     }
   }
 
-  public func lock(fleet: String, run: String, at date: Date) throws(RunLockError) -> any RunLease {
-    try RunLock.acquire(stateDirectory: runs.stateDirectory, fleet: fleet, run: run, at: date)
+  public func lock(fleet: String, instance: RunInstance, at date: Date) throws(RunLockError)
+    -> any RunLease
+  {
+    try RunLock.acquire(
+      stateDirectory: runs.stateDirectory, fleet: fleet, run: instance.run, at: date)
   }
 
   public func lockHolder() -> LockHolder? {

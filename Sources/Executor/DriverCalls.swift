@@ -9,7 +9,8 @@ import Planner
 extension Executor {
   func driverCall(_ slot: Int) -> DriverCall {
     DriverCall(
-      cluster: slots[slot].cluster, run: options.run, timeout: options.clusterTimeout,
+      cluster: slots[slot].cluster, run: options.run, instance: options.instance,
+      timeout: options.clusterTimeout,
       cancellation: slots[slot].cancellation, clock: clock, queue: queue)
   }
 

@@ -164,6 +164,7 @@ public final class Executor: @unchecked Sendable {
       transit.touch()
       startedAt = options.startedAt ?? clock.now()
       emit(.runStarted(run: options.run, at: clock.now()))
+      excludeClusters()
       if let recorded = options.resumeFrom {
         resume(recorded)
       } else {
@@ -244,11 +245,13 @@ public final class Executor: @unchecked Sendable {
 
   func makeSummary() -> RunSummary {
     let now = clock.now()
-    return RunSummary(
+    var summary = RunSummary(
       run: options.run, fleet: plan.fleet, release: plan.release, version: plan.version,
       driver: driver.name, outcome: outcome ?? .interrupted, startedAt: startedAt ?? now,
       finishedAt: finishedAt ?? now, waves: waves, clusters: slots.map(\.record), reason: reason,
       waitingForApproval: waitingForApproval, allowedFailuresTotal: allowedTotal)
+    summary.chartVersion = plan.chartVersion
+    return summary
   }
 }
 

@@ -36,7 +36,9 @@ extension Executor {
       return
     }
     let members = slots.filter { $0.record.wave == index }
-    let settled: Set<ClusterPhase> = [.baking, .succeeded, .failed, .rolledBack, .rollbackFailed]
+    let settled: Set<ClusterPhase> = [
+      .baking, .succeeded, .failed, .rolledBack, .rollbackFailed, .excluded,
+    ]
     if let began = recorded.bakeStarted[waves[index].name],
       members.allSatisfy({ settled.contains($0.record.phase) })
     {

@@ -23,6 +23,9 @@ public struct StaticApprovals: ApprovalSource {
 
 public struct ExecutorOptions: Sendable {
   public var run: String
+  /// The process acting for the run, handed to drivers for the leases they take; nil names
+  /// the run alone.
+  public var instance: RunInstance?
   /// In flight at once over the whole run (each wave may lower it further).
   public var maxParallel: Int
   public var failurePolicy: FailurePolicy
@@ -39,14 +42,18 @@ public struct ExecutorOptions: Sendable {
   /// When the run began, for a run resumed from its journal: its report then gives the run's
   /// start, not this process's.
   public var startedAt: Date?
+  /// Clusters outside the subset the run acts on: recorded `excluded`, never touched.
+  public var excluded: Set<String> = []
 
   public init(
-    run: String, maxParallel: Int = 10, failurePolicy: FailurePolicy = FailurePolicy(),
+    run: String, instance: RunInstance? = nil, maxParallel: Int = 10,
+    failurePolicy: FailurePolicy = FailurePolicy(),
     clusterTimeout: Duration = .seconds(1800), startTimes: StartTimes? = nil,
     waiting: WaitingMode = .follow, resumeFrom: RecordedRun? = nil,
     pausedBy: (@Sendable () -> String?)? = nil
   ) {
     self.run = run
+    self.instance = instance
     self.maxParallel = maxParallel
     self.failurePolicy = failurePolicy
     self.clusterTimeout = clusterTimeout
@@ -109,7 +116,7 @@ public struct RecordedRun: Sendable {
   /// rollback without clusters: both are refused rather than guessed at.
   public func conflicts(with plan: Plan) -> [String] {
     var problems: [String] = []
-    let done: Set<ClusterPhase> = [.succeeded, .failed, .rolledBack, .rollbackFailed]
+    let done: Set<ClusterPhase> = [.succeeded, .failed, .rolledBack, .rollbackFailed, .excluded]
     for wave in plan.waves where promoted.contains(wave.name) {
       for name in wave.clusters {
         guard let record = clusters[name], done.contains(record.phase) || record.phase == .baking

@@ -19,7 +19,9 @@ extension Executor {
       return
     }
     let wave = plan.waves[index]
-    if wave.approval && !approvals.isApproved(run: options.run, wave: wave) {
+    if wave.approval && !isWhollyExcluded(index)
+      && !approvals.isApproved(run: options.run, wave: wave)
+    {
       waves[index].phase = .waitingForApproval
       waitingForApproval = wave.name
       emit(.waveWaiting(wave: index, phase: .waitingForApproval, until: nil, at: clock.now()))
@@ -128,6 +130,10 @@ extension Executor {
   }
 
   func waveFinished(_ index: Int, bakeBegan: Date? = nil) {
+    if isWhollyExcluded(index) {
+      promote(index)
+      return
+    }
     let wave = plan.waves[index]
     stage = .baking(index)
     waves[index].phase = .baking

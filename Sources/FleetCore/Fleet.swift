@@ -49,7 +49,9 @@ public struct ExecCommands: Sendable, Equatable {
   public var revision: String?
   public var timeout: Duration?
 
-  public init(upgrade: String, rollback: String? = nil, revision: String? = nil, timeout: Duration? = nil) {
+  public init(
+    upgrade: String, rollback: String? = nil, revision: String? = nil, timeout: Duration? = nil
+  ) {
     self.upgrade = upgrade
     self.rollback = rollback
     self.revision = revision
@@ -62,15 +64,27 @@ public struct Release: Sendable, Equatable {
   public var name: String
   public var namespace: String
   public var driver: DriverKind
+  /// A chart directory or `.tgz` in the fleet, a chart name in `repo`, or `oci://HOST/PATH/NAME`.
   public var chart: String?
   public var manifests: String?
   public var exec: ExecCommands?
+  /// The application version deployed (`release.appVersion`, or its old name `release.version`):
+  /// what plans and reports show and what `{{ .version }}` is.
   public var version: String?
   public var mark: SourceMark?
+  /// The chart version to fetch, exact or a constraint in helm's rules (`^1.2`, `>=1.0 <2`).
+  public var chartVersion: String?
+  /// The Helm repository (`https://...`) that serves `chart` by name.
+  public var repo: String?
+  /// Where a chart is fetched from and with which credentials.
+  public var access = ChartAccess()
+  /// Where each release field was written, for errors that point at the fleet file.
+  public var fieldMarks: [String: SourceMark] = [:]
 
   public init(
     name: String, namespace: String = "default", driver: DriverKind = .sim, chart: String? = nil,
-    manifests: String? = nil, exec: ExecCommands? = nil, version: String? = nil, mark: SourceMark? = nil
+    manifests: String? = nil, exec: ExecCommands? = nil, version: String? = nil,
+    mark: SourceMark? = nil
   ) {
     self.name = name
     self.namespace = namespace
@@ -80,6 +94,34 @@ public struct Release: Sendable, Equatable {
     self.exec = exec
     self.version = version
     self.mark = mark
+  }
+
+  /// The application version; `version` under its newer name.
+  public var appVersion: String? { version }
+
+  /// Equal releases roll out the same thing; where each field was written (`fieldMarks`, for
+  /// error messages) is not part of that.
+  public static func == (a: Release, b: Release) -> Bool {
+    a.name == b.name && a.namespace == b.namespace && a.driver == b.driver && a.chart == b.chart
+      && a.manifests == b.manifests && a.exec == b.exec && a.version == b.version
+      && a.mark == b.mark && a.chartVersion == b.chartVersion && a.repo == b.repo
+      && a.access == b.access
+  }
+}
+
+/// How helm reaches a chart's registry or repository: the same settings helm has.
+public struct ChartAccess: Sendable, Equatable {
+  /// helm's registry config (`helm registry login` writes it); helm's default when nil.
+  public var registryConfig: String?
+  /// A CA bundle that signs the registry's or repository's certificate.
+  public var caFile: String?
+  /// Plain HTTP to an OCI registry (a test registry on loopback).
+  public var plainHTTP: Bool
+
+  public init(registryConfig: String? = nil, caFile: String? = nil, plainHTTP: Bool = false) {
+    self.registryConfig = registryConfig
+    self.caFile = caFile
+    self.plainHTTP = plainHTTP
   }
 }
 
@@ -97,7 +139,8 @@ public struct ValuesLayer: Sendable, Equatable {
 }
 
 public enum Weekday: Int, Sendable, CaseIterable, Comparable {
-  case monday = 1, tuesday, wednesday, thursday, friday, saturday, sunday
+  case monday = 1
+  case tuesday, wednesday, thursday, friday, saturday, sunday
 
   public static func < (a: Weekday, b: Weekday) -> Bool { a.rawValue < b.rawValue }
 }

@@ -13,13 +13,23 @@ public struct Measurement: Sendable, Equatable {
   public var outcome: Outcome
   /// e.g. "HTTP 200 in 12 ms", "rate(errors)=0.034 > 0.01", "connection refused".
   public var detail: String
+  /// The threshold the value was judged against, when the gate has one.
+  public var limit: Double?
+  /// The query as sent, after template substitution (a PromQL expression), so a report shows
+  /// what was measured for this cluster rather than the template.
+  public var query: String?
 
-  public init(gate: String, at: Date, value: Double? = nil, outcome: Outcome, detail: String) {
+  public init(
+    gate: String, at: Date, value: Double? = nil, outcome: Outcome, detail: String,
+    limit: Double? = nil, query: String? = nil
+  ) {
     self.gate = gate
     self.at = at
     self.value = value
     self.outcome = outcome
     self.detail = detail
+    self.limit = limit
+    self.query = query
   }
 }
 

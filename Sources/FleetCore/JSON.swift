@@ -21,7 +21,25 @@ public enum JSONWriter {
     Array(string(value, options: options).utf8)
   }
 
-  private static func write(_ value: Value, into out: inout String, options: Options, depth: Int) {
+  /// SHA-256 of `bytes(value, options:)` as hex, hashed while written: the text passes through
+  /// a 64 KiB buffer instead of being built whole (a values tree's JSON can be many megabytes).
+  public static func sha256(_ value: Value, options: Options = Options()) -> String {
+    var hasher = SHA256.Hasher()
+    var out = ""
+    write(value, into: &out, options: options, depth: 0) { out in
+      guard out.utf8.count >= 1 << 16 else { return }
+      hasher.update(out.utf8)
+      out.removeAll(keepingCapacity: true)
+    }
+    hasher.update(out.utf8)
+    return hasher.hex()
+  }
+
+  /// `drain` is handed the text after each element of a collection, to consume it if it likes.
+  private static func write(
+    _ value: Value, into out: inout String, options: Options, depth: Int,
+    drain: (inout String) -> Void = { _ in }
+  ) {
     switch value.kind {
     case .null: out += "null"
     case .bool(let b): out += b ? "true" : "false"
@@ -39,7 +57,8 @@ public enum JSONWriter {
       for (i, item) in items.enumerated() {
         if i > 0 { out += "," }
         newline(&out, options: options, depth: depth + 1)
-        write(item, into: &out, options: options, depth: depth + 1)
+        write(item, into: &out, options: options, depth: depth + 1, drain: drain)
+        drain(&out)
       }
       newline(&out, options: options, depth: depth)
       out += "]"
@@ -55,7 +74,8 @@ public enum JSONWriter {
         newline(&out, options: options, depth: depth + 1)
         quote(entry.key, into: &out)
         out += options.pretty ? ": " : ":"
-        write(entry.value, into: &out, options: options, depth: depth + 1)
+        write(entry.value, into: &out, options: options, depth: depth + 1, drain: drain)
+        drain(&out)
       }
       newline(&out, options: options, depth: depth)
       out += "}"
@@ -117,6 +137,19 @@ public struct JSONReader {
   public static func parse(_ source: SourceFile) throws(Diagnostic) -> Value {
     var reader = JSONReader(source: source)
     return try reader.document()
+  }
+
+  /// The one JSON value that starts at byte `offset` of a one-line `source` (after blanks), and
+  /// the offset just past it; whatever follows is left to the caller, as Go's `json.Decoder`
+  /// leaves it (helm's `--set-json key=VALUE,...`).
+  public static func parseValue(in source: SourceFile, from offset: Int) throws(Diagnostic)
+    -> (value: Value, end: Int)
+  {
+    var reader = JSONReader(source: source)
+    reader.offset = offset
+    reader.skipSpace()
+    let value = try reader.parseValue()
+    return (value, reader.offset)
   }
 
   private init(source: SourceFile) {

@@ -12,6 +12,11 @@ public struct MinHeap<Element> {
   public var count: Int { items.count }
   public var peek: Element? { items.first }
 
+  /// How many elements satisfy `predicate`, in no particular order: O(n).
+  public func count(where predicate: (Element) -> Bool) -> Int {
+    items.lazy.filter(predicate).count
+  }
+
   public mutating func push(_ item: Element) {
     items.append(item)
     var child = items.count - 1

@@ -96,6 +96,8 @@ public struct Plan: Sendable, Equatable {
   public var fleet: String
   public var release: String
   public var version: String?
+  /// The chart version (or constraint) a repository or OCI chart is fetched at.
+  public var chartVersion: String?
   public var start: Date
   public var waves: [Wave]
   /// Clusters that no wave selected; they run in the last wave and are listed here too.

@@ -208,6 +208,20 @@ public final class ManualClock: RolloutClock, @unchecked Sendable {
     }
   }
 
+  /// Blocks until `count` timers are pending (or `timeout` of real time passes): lets a test
+  /// advance only once the tasks it drives have scheduled their wake-ups (`pause` holds no
+  /// thread for `waitForWaiters` to count). Cancelled timers do not count.
+  @discardableResult
+  public func waitForTimers(_ count: Int = 1, timeout: TimeInterval = 10) -> Bool {
+    let limit = Date().addingTimeInterval(timeout)
+    condition.lock()
+    defer { condition.unlock() }
+    while true {
+      if timers.count(where: { !$0.token.isCancelled }) >= count { return true }
+      if !condition.wait(until: limit) { return false }
+    }
+  }
+
   /// The earliest pending timer, if any: lets a simulation jump straight to the next event.
   public var nextDeadline: Date? {
     condition.lock()

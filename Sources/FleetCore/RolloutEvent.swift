@@ -15,6 +15,8 @@ public enum ClusterPhase: String, Sendable, CaseIterable {
   case rollingBack = "rolling-back"
   case rolledBack = "rolled-back"
   case rollbackFailed = "rollback-failed"
+  /// Outside the subset a run acts on (`--cluster`, `-l`): never touched, recorded as such.
+  case excluded
 
   /// Counts against the in-flight limits (global, per wave, per domain).
   public var isInFlight: Bool {
@@ -143,7 +145,10 @@ public struct RunSummary: Sendable, Equatable {
   public var run: String
   public var fleet: String
   public var release: String
+  /// The application version (`release.appVersion`).
   public var version: String?
+  /// The chart version (or constraint) of a repository or OCI chart.
+  public var chartVersion: String?
   public var driver: String
   public var outcome: RunOutcome
   public var startedAt: Date

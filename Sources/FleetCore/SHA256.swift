@@ -16,58 +16,126 @@ public enum SHA256 {
 
   /// The digest as 64 lowercase hex digits.
   public static func hex(_ message: [UInt8]) -> String {
-    digest(message).map { byte in
-      let text = String(byte, radix: 16)
-      return byte < 16 ? "0" + text : text
-    }.joined()
+    var hasher = Hasher()
+    hasher.update(message)
+    return hasher.hex()
   }
 
   static func digest(_ message: [UInt8]) -> [UInt8] {
-    var h: [UInt32] = [
+    var hasher = Hasher()
+    hasher.update(message)
+    return hasher.finalize()
+  }
+
+  /// A digest computed as the message is produced, so a large message (the JSON of a values
+  /// tree) never has to exist in memory whole.
+  public struct Hasher: Sendable {
+    private var h: [UInt32] = [
       0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab,
       0x5be0_cd19,
     ]
-    var padded = message
-    padded.append(0x80)
-    while padded.count % 64 != 56 { padded.append(0) }
-    let bits = UInt64(message.count) &* 8
-    for shift in stride(from: 56, through: 0, by: -8) {
-      padded.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+    private var block = [UInt8](repeating: 0, count: 64)
+    private var filled = 0
+    private var length: UInt64 = 0
+
+    public init() {}
+
+    public mutating func update(_ bytes: some Sequence<UInt8>) {
+      let done: Void? = bytes.withContiguousStorageIfAvailable { update($0) }
+      if done == nil { update(Array(bytes)) }
     }
-    var w = [UInt32](repeating: 0, count: 64)
-    for block in stride(from: 0, to: padded.count, by: 64) {
-      for i in 0..<16 {
-        let j = block + i * 4
-        w[i] =
-          UInt32(padded[j]) << 24 | UInt32(padded[j + 1]) << 16 | UInt32(padded[j + 2]) << 8
-          | UInt32(padded[j + 3])
+
+    private mutating func update(_ bytes: UnsafeBufferPointer<UInt8>) {
+      guard var next = bytes.baseAddress, !bytes.isEmpty else { return }
+      length &+= UInt64(bytes.count)
+      var remaining = bytes.count
+      if filled > 0 {
+        let count = min(64 - filled, remaining)
+        block.withUnsafeMutableBufferPointer { block in
+          for i in 0..<count { block[filled + i] = next[i] }
+        }
+        filled += count
+        next += count
+        remaining -= count
+        guard filled == 64 else { return }
+        let full = block
+        full.withUnsafeBufferPointer { full in
+          if let start = full.baseAddress { Self.compress(&h, start) }
+        }
+        filled = 0
       }
-      for i in 16..<64 {
-        let s0 = rotate(w[i - 15], 7) ^ rotate(w[i - 15], 18) ^ (w[i - 15] >> 3)
-        let s1 = rotate(w[i - 2], 17) ^ rotate(w[i - 2], 19) ^ (w[i - 2] >> 10)
-        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+      // Whole blocks straight from the caller's bytes; only a tail is kept.
+      while remaining >= 64 {
+        Self.compress(&h, next)
+        next += 64
+        remaining -= 64
       }
-      var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-      for i in 0..<64 {
-        let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
-        let choice = (e & f) ^ (~e & g)
-        let t1 = hh &+ s1 &+ choice &+ k[i] &+ w[i]
-        let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
-        let majority = (a & b) ^ (a & c) ^ (b & c)
-        let t2 = s0 &+ majority
-        (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+      block.withUnsafeMutableBufferPointer { block in
+        for i in 0..<remaining { block[i] = next[i] }
       }
-      h[0] = h[0] &+ a
-      h[1] = h[1] &+ b
-      h[2] = h[2] &+ c
-      h[3] = h[3] &+ d
-      h[4] = h[4] &+ e
-      h[5] = h[5] &+ f
-      h[6] = h[6] &+ g
-      h[7] = h[7] &+ hh
+      filled = remaining
     }
-    return h.flatMap { word in
-      (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32($0))) }
+
+    /// The digest of everything given so far; the hasher is spent.
+    public mutating func finalize() -> [UInt8] {
+      let bits = length &* 8
+      var tail: [UInt8] = [0x80]
+      while (filled + tail.count) % 64 != 56 { tail.append(0) }
+      for shift in stride(from: 56, through: 0, by: -8) {
+        tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+      }
+      update(tail)
+      return h.flatMap { word in
+        (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32($0))) }
+      }
+    }
+
+    /// `finalize()` as 64 lowercase hex digits.
+    public mutating func hex() -> String {
+      finalize().map { byte in
+        let text = String(byte, radix: 16)
+        return byte < 16 ? "0" + text : text
+      }.joined()
+    }
+
+    /// One 64-byte block into the state. Through pointers, not arrays: this runs once per
+    /// 64 bytes of a message that may be a values file's worth of JSON.
+    private static func compress(_ h: inout [UInt32], _ block: UnsafePointer<UInt8>) {
+      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+        k.withUnsafeBufferPointer { k in
+          for i in 0..<16 {
+            let j = i * 4
+            w[i] =
+              UInt32(block[j]) << 24 | UInt32(block[j + 1]) << 16 | UInt32(block[j + 2]) << 8
+              | UInt32(block[j + 3])
+          }
+          for i in 16..<64 {
+            let s0 = rotate(w[i - 15], 7) ^ rotate(w[i - 15], 18) ^ (w[i - 15] >> 3)
+            let s1 = rotate(w[i - 2], 17) ^ rotate(w[i - 2], 19) ^ (w[i - 2] >> 10)
+            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+          }
+          h.withUnsafeMutableBufferPointer { h in
+            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+            for i in 0..<64 {
+              let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
+              let choice = (e & f) ^ (~e & g)
+              let t1 = hh &+ s1 &+ choice &+ k[i] &+ w[i]
+              let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
+              let majority = (a & b) ^ (a & c) ^ (b & c)
+              let t2 = s0 &+ majority
+              (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+            }
+            h[0] = h[0] &+ a
+            h[1] = h[1] &+ b
+            h[2] = h[2] &+ c
+            h[3] = h[3] &+ d
+            h[4] = h[4] &+ e
+            h[5] = h[5] &+ f
+            h[6] = h[6] &+ g
+            h[7] = h[7] &+ hh
+          }
+        }
+      }
     }
   }
 

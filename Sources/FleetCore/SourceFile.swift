@@ -1,15 +1,32 @@
 // Input text with its path, so that any mark into it can show the line it points at.
+import Foundation
 
 /// One input file (or in-memory buffer) whose contents stay available for diagnostics.
 public final class SourceFile: Sendable, CustomStringConvertible {
   /// The path as the user named it, used verbatim in `path:line:col` messages.
   public let path: String
-  /// The raw bytes, kept so a diagnostic can quote the line it points at.
+  /// The raw bytes, kept so a diagnostic can quote the line it points at; empty for a file
+  /// that is read again when a line is wanted (`onDisk`).
   public let bytes: [UInt8]
+  private let rereads: Bool
 
   public init(path: String, bytes: [UInt8]) {
     self.path = path
     self.bytes = bytes
+    rereads = false
+  }
+
+  private init(rereading path: String) {
+    self.path = path
+    bytes = []
+    rereads = true
+  }
+
+  /// A file whose text is not kept: a diagnostic that quotes one of its lines reads the file
+  /// again. For large inputs parsed once into a tree (values files), whose marks would
+  /// otherwise keep the whole text alive beside the tree for as long as the tree lives.
+  public static func onDisk(path: String) -> SourceFile {
+    SourceFile(rereading: path)
   }
 
   public convenience init(path: String, text: String) {
@@ -21,6 +38,10 @@ public final class SourceFile: Sendable, CustomStringConvertible {
   /// The text of a 1-based line, without its line break; nil past the end.
   public func line(_ number: Int) -> String? {
     guard number >= 1 else { return nil }
+    if rereads {
+      guard let data = FileManager.default.contents(atPath: path) else { return nil }
+      return SourceFile(path: path, bytes: [UInt8](data)).line(number)
+    }
     var current = 1
     var start = 0
     var index = 0

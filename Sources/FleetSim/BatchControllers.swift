@@ -263,6 +263,8 @@ extension RolloutController {
         cluster.store,
         Key(cluster: key.cluster, type: podType, namespace: key.namespace, name: key.name),
         written, before: nil, after: nil, pods: [written], now: now)
+      // A pod that has ended no longer counts against a quota.
+      ResourceQuotas.refresh(cluster.store, namespace: key.namespace, now: now)
     }
     if let wake { schedule(key, cluster, at: wake) } else { forget(key) }
   }

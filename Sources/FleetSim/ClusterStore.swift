@@ -44,10 +44,13 @@ public final class ClusterStore: @unchecked Sendable {
   private var watchers: [Int: (filter: WatchFilter, sink: @Sendable (WatchEvent) -> Void)] = [:]
   private var nextWatcher = 0
   private static let recentLimit = 256
+  /// The CA's PEM, for each namespace's `kube-root-ca.crt`.
+  let caBundle: String
 
-  init(name: String, labels: [String: String], now: Date) {
+  init(name: String, labels: [String: String], caBundle: String = "", now: Date) {
     self.name = name
     self.labels = labels
+    self.caBundle = caBundle
     guard let namespaces = ResourceCatalog.find(apiVersion: "v1", kind: "Namespace") else { return }
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
       var object: Value = [
@@ -57,7 +60,27 @@ public final class ClusterStore: @unchecked Sendable {
       ]
       stamp(&object, now: now)
       objects[namespaces, default: [:]][Self.key(nil, ns)] = object
+      _ = addNamespaceDefaults(ns, now: now)
     }
+  }
+
+  /// Called with the lock held when a namespace appears: stores what the controllers would put
+  /// in it and returns the events to send.
+  private func addNamespaceDefaults(_ namespace: String, now: Date) -> [WatchEvent] {
+    var events: [WatchEvent] = []
+    for (type, object) in NamespaceDefaults.objects(namespace: namespace, caBundle: caBundle) {
+      let key = Self.key(namespace, object.name)
+      guard objects[type]?[key] == nil else { continue }
+      var stored = object
+      stamp(&stored, now: now)
+      objects[type, default: [:]][key] = stored
+      events.append(WatchEvent(kind: .added, type: type, object: stored, revision: revision))
+    }
+    return events
+  }
+
+  private static func isNamespace(_ type: ResourceType) -> Bool {
+    type.kind == "Namespace" && type.group.isEmpty
   }
 
   private static func key(_ namespace: String?, _ name: String) -> String {
@@ -116,8 +139,11 @@ public final class ClusterStore: @unchecked Sendable {
     var stored = object
     stamp(&stored, now: now)
     objects[type, default: [:]][key] = stored
-    let event = WatchEvent(kind: .added, type: type, object: stored, revision: revision)
-    for sink in record(event) { sink(event) }
+    var events = [WatchEvent(kind: .added, type: type, object: stored, revision: revision)]
+    if Self.isNamespace(type) { events += addNamespaceDefaults(stored.name, now: now) }
+    for event in events {
+      for sink in record(event) { sink(event) }
+    }
     lock.unlock()
     return stored
   }
@@ -149,9 +175,14 @@ public final class ClusterStore: @unchecked Sendable {
     }
     stamp(&updated, now: now)
     objects[type, default: [:]][key] = updated
-    let event = WatchEvent(
-      kind: old == nil ? .added : .modified, type: type, object: updated, revision: revision)
-    for sink in record(event) { sink(event) }
+    var events = [
+      WatchEvent(
+        kind: old == nil ? .added : .modified, type: type, object: updated, revision: revision)
+    ]
+    if old == nil, Self.isNamespace(type) { events += addNamespaceDefaults(name, now: now) }
+    for event in events {
+      for sink in record(event) { sink(event) }
+    }
     lock.unlock()
     return (old, updated)
   }
@@ -167,7 +198,7 @@ public final class ClusterStore: @unchecked Sendable {
     old.set(["metadata", "resourceVersion"], .string(String(revision)))
     var events = [WatchEvent(kind: .deleted, type: type, object: old, revision: revision)]
     // A namespace takes its objects with it; the real server does this through finalizers.
-    if type.kind == "Namespace", type.group.isEmpty {
+    if Self.isNamespace(type) {
       for (otherType, items) in objects where otherType.namespaced {
         for (itemKey, item) in items where item.namespace == name {
           objects[otherType]?[itemKey] = nil

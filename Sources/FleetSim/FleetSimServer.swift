@@ -55,6 +55,8 @@ public final class FleetSimServer: @unchecked Sendable {
   public let faults: FaultBook
   let controller: RolloutController
   public let credentials: Credentials?
+  /// ServiceAccount tokens issued by every virtual cluster's TokenRequest.
+  let tokens = TokenBook()
   private let group: MultiThreadedEventLoopGroup
   private var channels: [Channel] = []
   /// The bound plain HTTP port.
@@ -65,6 +67,19 @@ public final class FleetSimServer: @unchecked Sendable {
   private init(clusters specs: [VirtualClusterSpec], options: FleetSimOptions) throws {
     self.options = options
     let now = options.clock.now()
+    if options.tls {
+      guard let directory = options.stateDirectory else {
+        throw StartFailure(description: "TLS needs a state directory for its certificates")
+      }
+      credentials = try Credentials.prepare(in: directory)
+    } else {
+      credentials = nil
+    }
+    // Every namespace's kube-root-ca.crt holds the CA the TLS listener's certificate chains to.
+    let caBundle =
+      try credentials.map {
+        try String(contentsOfFile: $0.caCertificate, encoding: .utf8)
+      } ?? ""
     var clusters: [String: VirtualCluster] = [:]
     var names: [String] = []
     for spec in specs {
@@ -74,21 +89,13 @@ public final class FleetSimServer: @unchecked Sendable {
       guard !spec.name.isEmpty, !spec.name.contains("/") else {
         throw StartFailure(description: "invalid virtual cluster name '\(spec.name)'")
       }
-      clusters[spec.name] = VirtualCluster(spec: spec, now: now)
+      clusters[spec.name] = VirtualCluster(spec: spec, caBundle: caBundle, now: now)
       names.append(spec.name)
     }
     self.clusters = clusters
     clusterNames = names
     faults = FaultBook(options.faults)
     controller = RolloutController(clock: options.clock, speed: options.speed, faults: faults)
-    if options.tls {
-      guard let directory = options.stateDirectory else {
-        throw StartFailure(description: "TLS needs a state directory for its certificates")
-      }
-      credentials = try Credentials.prepare(in: directory)
-    } else {
-      credentials = nil
-    }
     group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
   }
 
@@ -125,8 +132,8 @@ public final class FleetSimServer: @unchecked Sendable {
   }
 
   private func bind(port: Int, tls: NIOSSLContext?) throws -> Channel {
-    let token = try credentials?.token()
-    let router = Router(server: self, token: tls == nil ? nil : token)
+    let router = Router(
+      server: self, adminToken: try credentials?.token(), requiresCredentials: tls != nil)
     let maxBody = options.maxBodyBytes
     let log = options.logRequests
     return try ServerBootstrap(group: group)

@@ -19,6 +19,9 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
   private var tooLarge = false
   private var watching: (store: ClusterStore, id: Int)?
   private var watchTimeout: Scheduled<Void>?
+  /// The client certificate's subject, once `peerSubjectRead`.
+  private var peerSubject: CertificateSubject?
+  private var peerSubjectRead = false
 
   init(router: Router, maxBodyBytes: Int, secure: Bool, log: Bool) {
     self.router = router
@@ -58,12 +61,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         context: context, head: head, result: .error(.tooLarge), request: request, keepAlive: false)
       return
     }
-    var hasCertificate = false
-    if secure {
-      hasCertificate =
-        (try? context.channel.pipeline.syncOperations.nioSSL_peerCertificate()) != nil
-    }
-    let (result, delay) = router.route(request, clientCertificate: hasCertificate)
+    let (result, delay) = router.route(request, clientSubject: clientSubject(context))
     if delay > .zero {
       let nanoseconds = Int64(DurationText.seconds(delay) * 1e9)
       let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -77,6 +75,25 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
     respond(
       context: context, head: head, result: result, request: request, keepAlive: head.isKeepAlive)
+  }
+
+  /// The verified peer certificate's subject, read once per connection: the handshake is over
+  /// before the first request, and the peer cannot change.
+  private func clientSubject(_ context: ChannelHandlerContext) -> CertificateSubject? {
+    guard secure else { return nil }
+    if peerSubjectRead { return peerSubject }
+    var subject: CertificateSubject?
+    // The TLS handler verified the certificate against our CA (optional verification: a
+    // client without one may still bring a token).
+    if let certificate = try? context.channel.pipeline.syncOperations.nioSSL_peerCertificate() {
+      let names = certificate.subjectName
+      subject = CertificateSubject(
+        commonName: names.first { $0.type == .commonName }?.value ?? "",
+        organizations: names.filter { $0.type == .organization }.map(\.value))
+    }
+    peerSubject = subject
+    peerSubjectRead = true
+    return subject
   }
 
   private func respond(

@@ -11,12 +11,25 @@ struct KubeAPI {
   var pathPrefix: String { "/clusters/\(cluster.name)" }
   /// Told about every workload write, so rollouts start.
   let onWorkloadWrite: @Sendable (VirtualCluster, ResourceType, Value) -> Void
+  /// Who asks, after impersonation.
+  let user: UserInfo
+  /// The ServiceAccount tokens this server issued.
+  let tokens: TokenBook
 
   var store: ClusterStore { cluster.store }
 
   private var now: Date { clock.now() }
 
   func handle(_ request: APIRequest, path: [String]) -> APIResult {
+    // Authorization comes before routing, as in the API server: a caller that may not ask
+    // learns nothing about what exists.
+    if !user.isMaster {
+      let attributes = RequestAttributes.of(request, path: path, user: user)
+      let decision = rbac.authorize(attributes)
+      guard decision.allowed else {
+        return .error(APIError.forbidden(attributes, reason: decision.reason))
+      }
+    }
     do {
       return try route(request, path)
     } catch {
@@ -85,6 +98,10 @@ struct KubeAPI {
     guard let target = parseTarget(apiVersion: apiVersion, rest) else { throw APIError.unknownPath }
     if let sub = target.subresource, !target.type.subresources.contains(sub) {
       throw APIError.unknownPath
+    }
+    if target.type.isReview { return try review(request, target.type) }
+    if target.subresource == "token", let namespace = target.namespace, let name = target.name {
+      return try tokenRequest(request, namespace: namespace, name: name)
     }
     if let namespace = target.namespace, target.type.namespaced, request.method != "GET",
       !store.namespaceExists(namespace)
@@ -236,7 +253,7 @@ struct KubeAPI {
 
   // MARK: writes
 
-  private func body(_ request: APIRequest) throws(APIError) -> Value {
+  func body(_ request: APIRequest) throws(APIError) -> Value {
     guard !request.body.isEmpty else { throw APIError.badRequest("the request body is empty") }
     if request.contentType == "application/vnd.kubernetes.protobuf" {
       return try ProtobufRequest.decode(request.body)
@@ -297,6 +314,9 @@ struct KubeAPI {
   private func create(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
     var object = try body(request)
     try checkIdentity(object, target, name: nil)
+    // Admission sees the name asked for, or the generateName prefix.
+    let requestedName =
+      object.name.isEmpty ? (object.at("metadata", "generateName")?.string ?? "") : object.name
     if object.name.isEmpty {
       guard let prefix = object.at("metadata", "generateName")?.string, !prefix.isEmpty else {
         throw APIError.invalid(
@@ -307,12 +327,22 @@ struct KubeAPI {
     try validateName(target.type, object.name)
     object = prepareNew(object, target)
     try Validation.check(target.type, object, old: nil)
+    try ResourceQuotas.admit(store, target.type, object, name: requestedName)
     FieldOwnership.recordUpdate(
       old: nil, new: &object, manager: request.fieldManager ?? request.defaultManager,
       apiVersion: target.type.apiVersion, now: KubeTime.format(now))
     if request.isDryRun { return .json(201, object) }
-    let stored = try store.create(target.type, object, now: now)
+    var stored = try store.create(target.type, object, now: now)
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, stored) }
+    if let namespace = stored.namespace {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
+      // A new quota answers with its first status.
+      if stored.at("status", "used") == nil, target.type == ResourceQuotas.quotaType,
+        let counted = store.get(target.type, namespace: namespace, name: stored.name)
+      {
+        stored = counted
+      }
+    }
     return .json(201, stored)
   }
 
@@ -521,9 +551,13 @@ struct KubeAPI {
       try Validation.check(target.type, final, old: old)
       return final
     }
-    if request.isDryRun {
-      return .json(200, try merged(store.get(target.type, namespace: target.namespace, name: name)))
+    let existing = store.get(target.type, namespace: target.namespace, name: name)
+    if existing == nil {
+      var fresh = applied
+      fresh.set(["metadata", "namespace"], target.namespace.map { .string($0) })
+      try ResourceQuotas.admit(store, target.type, fresh, name: name)
     }
+    if request.isDryRun { return .json(200, try merged(existing)) }
     try validateName(target.type, name)
     let (_, new) = try store.modify(target.type, namespace: target.namespace, name: name, now: now)
     {
@@ -533,6 +567,9 @@ struct KubeAPI {
     }
     guard let new else { throw APIError.notFound(target.type, name) }
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, new) }
+    if let namespace = target.namespace {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
+    }
     return .json(created ? 201 : 200, new)
   }
 
@@ -604,6 +641,9 @@ struct KubeAPI {
     }
     // The controller collects the workload's pods, as the garbage collector would.
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, deleted) }
+    if let namespace = target.namespace {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
+    }
     return .json(200, deleted)
   }
 
@@ -619,6 +659,9 @@ struct KubeAPI {
       } else if let gone = store.delete(target.type, namespace: item.namespace, name: item.name) {
         deleted.append(gone)
       }
+    }
+    for namespace in Set(deleted.compactMap(\.namespace)) {
+      ResourceQuotas.refresh(store, namespace: namespace, now: now)
     }
     return .json(
       200,

@@ -163,6 +163,7 @@ enum Pods {
         return updated
       }
     }
+    ResourceQuotas.refresh(store, namespace: namespace, now: now)
   }
 
   private static func sameState(_ a: Value, _ b: Value) -> Bool {

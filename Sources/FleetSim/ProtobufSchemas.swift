@@ -230,6 +230,35 @@ enum ProtobufSchemas {
       1: ("metadata", .message(objectMeta)), 2: ("rules", .messages(policyRule)),
       3: ("aggregationRule", .message([1: ("clusterRoleSelectors", .messages(labelSelector))])),
     ],
+    "v1 ResourceQuota": object(spec: [
+      1: ("hard", .quantityMap), 2: ("scopes", .strings), 3: ("scopeSelector", .ignored),
+    ]),
+    "authentication.k8s.io/v1 TokenRequest": object(spec: [
+      1: ("audiences", .strings), 4: ("expirationSeconds", .optionalInt),
+      3: (
+        "boundObjectRef",
+        .message([
+          1: ("kind", .string), 2: ("apiVersion", .string), 3: ("name", .string),
+          4: ("uid", .string),
+        ])
+      ),
+    ]),
+    "authentication.k8s.io/v1 SelfSubjectReview": [
+      1: ("metadata", .message(objectMeta)), 2: ("status", .ignored),
+    ],
+    "authentication.k8s.io/v1 TokenReview": object(spec: [
+      1: ("token", .string), 2: ("audiences", .strings),
+    ]),
+    "authorization.k8s.io/v1 SelfSubjectAccessReview": object(spec: [
+      1: ("resourceAttributes", .message(resourceAttributes)),
+      2: ("nonResourceAttributes", .message(nonResourceAttributes)),
+    ]),
+    "authorization.k8s.io/v1 SubjectAccessReview": object(spec: [
+      1: ("resourceAttributes", .message(resourceAttributes)),
+      2: ("nonResourceAttributes", .message(nonResourceAttributes)), 3: ("user", .string),
+      4: ("groups", .strings), 5: ("extra", .ignored), 6: ("uid", .string),
+    ]),
+    "authorization.k8s.io/v1 SelfSubjectRulesReview": object(spec: [1: ("namespace", .string)]),
     "rbac.authorization.k8s.io/v1 RoleBinding": roleBinding,
     "rbac.authorization.k8s.io/v1 ClusterRoleBinding": roleBinding,
   ]
@@ -506,6 +535,16 @@ enum ProtobufSchemas {
     1: ("verbs", .strings), 2: ("apiGroups", .strings), 3: ("resources", .strings),
     4: ("resourceNames", .strings), 5: ("nonResourceURLs", .strings),
   ]
+
+  // MARK: authorization/v1
+
+  static let resourceAttributes: ProtobufMessage = [
+    1: ("namespace", .string), 2: ("verb", .string), 3: ("group", .string),
+    4: ("version", .string), 5: ("resource", .string), 6: ("subresource", .string),
+    7: ("name", .string), 8: ("fieldSelector", .ignored), 9: ("labelSelector", .ignored),
+  ]
+
+  static let nonResourceAttributes: ProtobufMessage = [1: ("path", .string), 2: ("verb", .string)]
 
   static let roleBinding: ProtobufMessage = [
     1: ("metadata", .message(objectMeta)),

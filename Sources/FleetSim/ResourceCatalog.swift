@@ -27,6 +27,10 @@ public struct ResourceType: Sendable, Hashable {
   public var isControlled: Bool {
     isWorkload || (group == "batch" && kind == "CronJob") || (group.isEmpty && kind == "Pod")
   }
+  /// Whether the type is a review: created to get an answer, never stored.
+  public var isReview: Bool {
+    group == "authentication.k8s.io" || group == "authorization.k8s.io"
+  }
 }
 
 /// The fixed set of types every virtual cluster serves.
@@ -53,12 +57,14 @@ public enum ResourceCatalog {
     type("", "v1", "ConfigMap", "configmaps", short: ["cm"]),
     type("", "v1", "Secret", "secrets"),
     type("", "v1", "Service", "services", short: ["svc"], spec: true, sub: ["status"]),
-    type("", "v1", "ServiceAccount", "serviceaccounts", short: ["sa"]),
+    type("", "v1", "ServiceAccount", "serviceaccounts", short: ["sa"], sub: ["token"]),
     type("", "v1", "Pod", "pods", short: ["po"], spec: true, sub: ["status", "log"]),
     type("", "v1", "Event", "events", short: ["ev"]),
     type("", "v1", "Endpoints", "endpoints", short: ["ep"]),
     type("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short: ["pvc"], spec: true),
     type("", "v1", "Node", "nodes", namespaced: false, short: ["no"], spec: true),
+    type(
+      "", "v1", "ResourceQuota", "resourcequotas", short: ["quota"], spec: true, sub: ["status"]),
     type(
       "apps", "v1", "Deployment", "deployments", short: ["deploy"], spec: true,
       sub: ["status", "scale"]),
@@ -90,6 +96,18 @@ public enum ResourceCatalog {
     type("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced: false),
     type(
       "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+      namespaced: false),
+    type(
+      "authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced: false),
+    type("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", namespaced: false),
+    type(
+      "authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+      namespaced: false),
+    type(
+      "authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews",
+      namespaced: false),
+    type(
+      "authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews",
       namespaced: false),
   ]
 
@@ -169,7 +187,7 @@ public enum ResourceCatalog {
       var entry: Value = [
         "name": .string(type.plural), "singularName": .string(type.singular),
         "namespaced": .bool(type.namespaced), "kind": .string(type.kind),
-        "verbs": .sequence(verbs),
+        "verbs": type.isReview ? ["create"] : .sequence(verbs),
       ]
       if !type.shortNames.isEmpty {
         entry.set(["shortNames"], .sequence(type.shortNames.map { .string($0) }))
@@ -178,13 +196,20 @@ public enum ResourceCatalog {
       if allCategory.contains(type.kind) { entry.set(["categories"], ["all"]) }
       resources.append(entry)
       for sub in type.subresources {
-        let kind = sub == "scale" ? "Scale" : type.kind
-        let group: Value = sub == "scale" ? "autoscaling" : .string(type.group)
-        let version: Value = sub == "scale" ? "v1" : .string(type.version)
+        var kind = type.kind
+        var group = type.group
+        var verbs: Value = ["get", "patch", "update"]
+        switch sub {
+        case "scale": (kind, group) = ("Scale", "autoscaling")
+        case "token": (kind, group, verbs) = ("TokenRequest", "authentication.k8s.io", ["create"])
+        case "log": verbs = ["get"]
+        default: break
+        }
         resources.append([
           "name": .string("\(type.plural)/\(sub)"), "singularName": "",
-          "namespaced": .bool(type.namespaced), "group": group, "version": version,
-          "kind": .string(kind), "verbs": sub == "log" ? ["get"] : ["get", "patch", "update"],
+          "namespaced": .bool(type.namespaced), "group": .string(group),
+          "version": .string(sub == "scale" || sub == "token" ? "v1" : type.version),
+          "kind": .string(kind), "verbs": verbs,
         ])
       }
     }

@@ -91,13 +91,16 @@ public final class RolloutController: @unchecked Sendable {
     lock.lock()
     let before = progress[key]
     lock.unlock()
+    // Read before the workload's write: the store's lock is not reentrant.
+    let quota =
+      ["Deployment", "StatefulSet"].contains(key.type.kind) ? podQuota(key, cluster) : nil
     _ = try? cluster.store.modify(key.type, namespace: namespace, name: key.name, now: now) {
       (current: Value?) throws(APIError) -> Value? in
       guard let object = current else {
         self.forget(key)
         return nil
       }
-      let (updated, wake) = self.advance(key, cluster, object, now: now)
+      let (updated, wake) = self.advance(key, cluster, object, now: now, quota: quota)
       next = wake
       workload = updated
       return updated
@@ -110,8 +113,9 @@ public final class RolloutController: @unchecked Sendable {
       lock.unlock()
       let desiredCount =
         key.type.kind == "DaemonSet" ? Self.nodeCount : (workload.at("spec", "replicas")?.int ?? 1)
+      let fits = quota.map { (state?.ready ?? 0) + (state?.oldReady ?? 0) < $0.room } ?? true
       let census = PodCensus(
-        ready: state?.ready ?? 0, pending: (state?.ready ?? 0) < desiredCount ? 1 : 0,
+        ready: state?.ready ?? 0, pending: (state?.ready ?? 0) < desiredCount && fits ? 1 : 0,
         oldReady: state?.oldReady ?? 0, updateRevision: state?.updateRevision ?? "",
         currentRevision: state?.currentRevision ?? "", fault: behaviour(cluster, workload))
       desired = Pods.desired(key.type, workload, census, now: now)
@@ -125,6 +129,28 @@ public final class RolloutController: @unchecked Sendable {
       lock.unlock()
       recordEvents(
         cluster.store, key, workload, before: before, after: after, pods: desired, now: now)
+      let replicas = workload.at("spec", "replicas")?.int ?? 1
+      if let quota, let after, after.ready < replicas,
+        after.ready + after.oldReady >= quota.room
+      {
+        // The pod that did not fit, reported as each controller reports it.
+        if key.type.kind == "StatefulSet" {
+          let pod = "\(key.name)-\(after.ready + after.oldReady)"
+          ClusterEvents.record(
+            cluster.store, about: ClusterEvents.involved(workload, key.type), type: "Warning",
+            reason: "FailedCreate",
+            message: "create Pod \(pod) in StatefulSet \(key.name) failed error: \(quota.refusal)",
+            component: "statefulset-controller", now: now)
+        } else {
+          ClusterEvents.record(
+            cluster.store,
+            about: ClusterEvents.Involved(
+              apiVersion: "apps/v1", kind: "ReplicaSet", name: after.updateRevision,
+              namespace: key.namespace, uid: ""),
+            type: "Warning", reason: "FailedCreate", message: "Error creating: " + quota.refusal,
+            component: "replicaset-controller", now: now)
+        }
+      }
     }
     if let next { schedule(key, cluster, at: next) }
   }
@@ -194,9 +220,41 @@ public final class RolloutController: @unchecked Sendable {
     runFault(cluster, object.at("spec", "template", "spec", "containers"))
   }
 
-  private func advance(_ key: Key, _ cluster: VirtualCluster, _ object: Value, now: Date) -> (
-    Value, Date?
-  ) {
+  /// How many pods a ResourceQuota leaves room for, and what creating one more is refused
+  /// with; nil when no quota limits the workload's pods.
+  private func podQuota(_ key: Key, _ cluster: VirtualCluster) -> (room: Int64, refusal: String)? {
+    guard
+      let workload = cluster.store.get(key.type, namespace: key.namespace, name: key.name),
+      let template = workload.at("spec", "template"),
+      let podType = ResourceCatalog.find(apiVersion: "v1", kind: "Pod")
+    else { return nil }
+    let pod = ResourceQuotas.pod(namespace: key.namespace, template: template)
+    guard
+      let room = ResourceQuotas.podRoom(
+        cluster.store, pod: pod, owned: { Pods.isOwned($0, by: key.type, name: key.name) })
+    else { return nil }
+    // A replica set's pods are created with generateName, which admission sees; a stateful
+    // set's by name, the next ordinal.
+    let name: String
+    if key.type.kind == "StatefulSet" {
+      let pods = cluster.store.list(WatchFilter(type: podType, namespace: key.namespace)).items
+      name =
+        "\(workload.name)-\(pods.filter { Pods.isOwned($0, by: key.type, name: key.name) }.count)"
+    } else {
+      name = "\(workload.name)-\(TemplateHash.of(template))-"
+    }
+    do {
+      try ResourceQuotas.admit(cluster.store, podType, pod, name: name)
+      return (room, "")
+    } catch {
+      return (room, error.message)
+    }
+  }
+
+  private func advance(
+    _ key: Key, _ cluster: VirtualCluster, _ object: Value, now: Date,
+    quota: (room: Int64, refusal: String)? = nil
+  ) -> (Value, Date?) {
     lock.lock()
     var state = progress[key] ?? Progress(lastProgress: now, nextReady: now)
     lock.unlock()
@@ -222,17 +280,23 @@ public final class RolloutController: @unchecked Sendable {
     let observed =
       object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
     var wake: Date?
+    // Every pod of the workload, old and new, counts against the quota.
+    func fits() -> Bool { quota.map { state.ready + state.oldReady < $0.room } ?? true }
     if state.ready > desired {
       state.ready = desired
-    } else if state.ready < desired, !blocked, observed, now >= state.nextReady {
+    } else if state.ready < desired, !blocked, fits(), observed, now >= state.nextReady {
       state.ready += 1
       state.lastProgress = now
       state.nextReady = now.addingTimeInterval(step)
       state.oldReady = max(0, min(state.oldReady, desired - state.ready))
     }
     if state.ready >= desired { state.oldReady = 0 }
+    let refused = state.ready < desired && !fits()
     if state.ready < desired {
-      if blocked {
+      if refused {
+        // Room may come back when other pods go: look again a replica's interval later.
+        wake = now.addingTimeInterval(interval(1))
+      } else if blocked {
         let limit = state.lastProgress.addingTimeInterval(deadline)
         wake = limit > now ? limit : nil
       } else {
@@ -252,7 +316,9 @@ public final class RolloutController: @unchecked Sendable {
       status = statefulSetStatus(object, state, desired: desired, blocked: blocked)
     case "DaemonSet": status = daemonSetStatus(object, state, desired: desired)
     default:
-      status = deploymentStatus(object, state, desired: desired, exceeded: exceeded, now: now)
+      status = deploymentStatus(
+        object, state, desired: desired, exceeded: exceeded,
+        refusal: refused ? quota?.refusal : nil, now: now)
     }
     updated.set(["status"], status)
     return (updated, wake)
@@ -262,12 +328,14 @@ public final class RolloutController: @unchecked Sendable {
     state.ready < desired ? 1 : 0
   }
 
+  /// `refusal`: why the next pod could not be created (a quota), if it could not.
   private func deploymentStatus(
-    _ object: Value, _ state: Progress, desired: Int64, exceeded: Bool, now: Date
+    _ object: Value, _ state: Progress, desired: Int64, exceeded: Bool, refusal: String? = nil,
+    now: Date
   )
     -> Value
   {
-    let pending = self.pending(state, desired)
+    let pending = refusal == nil ? self.pending(state, desired) : 0
     let available = state.ready + state.oldReady
     let replicas = state.ready + pending + state.oldReady
     let maxUnavailable = desired / 4
@@ -312,7 +380,11 @@ public final class RolloutController: @unchecked Sendable {
       "readyReplicas": .int(available), "availableReplicas": .int(available),
     ]
     if replicas - available > 0 { status.set(["unavailableReplicas"], .int(replicas - available)) }
-    status.set(["conditions"], [availableCondition, progressing])
+    var conditions = [availableCondition, progressing]
+    if let refusal {
+      conditions.append(condition("ReplicaFailure", "True", "FailedCreate", refusal))
+    }
+    status.set(["conditions"], .sequence(conditions))
     return status
   }
 

@@ -5,22 +5,34 @@ import Foundation
 
 struct Router: Sendable {
   let server: FleetSimServer
-  /// The bearer token the TLS listener accepts in place of a client certificate; nil on plain HTTP.
-  let token: String?
+  /// The admin's bearer token (the generated kubeconfig's `fleet-sim-token` user), if any.
+  let adminToken: String?
+  /// Whether a request must bring credentials: on the TLS listener. On plain HTTP a request
+  /// without any is the admin.
+  let requiresCredentials: Bool
 
-  /// `clientCertificate`: whether the TLS peer presented a certificate our CA signed.
-  func route(_ request: APIRequest, clientCertificate: Bool) -> (APIResult, delay: Duration) {
-    if token != nil, !clientCertificate, !hasToken(request) {
+  /// `clientSubject`: the subject of the certificate the TLS peer presented, if our CA signed it.
+  func route(_ request: APIRequest, clientSubject: CertificateSubject?) -> (
+    APIResult, delay: Duration
+  ) {
+    let parts = request.path.split(separator: "/").map(String.init)
+    let cluster = parts.first == "clusters" && parts.count >= 2 ? server.cluster(parts[1]) : nil
+    guard
+      let user = Authentication.user(
+        request, subject: clientSubject, adminToken: adminToken,
+        requireCredentials: requiresCredentials, cluster: cluster, tokens: server.tokens,
+        now: server.options.clock.now())
+    else {
       return (.error(.unauthorized), .zero)
     }
-    let parts = request.path.split(separator: "/").map(String.init)
     switch parts.first {
     case "clusters":
-      guard parts.count >= 2, let cluster = server.cluster(parts[1]) else {
-        return (.error(.unknownPath), .zero)
-      }
-      return clusterRoute(request, cluster, Array(parts.dropFirst(2)))
-    case "admin": return (admin(request, Array(parts.dropFirst())), .zero)
+      guard let cluster else { return (.error(.unknownPath), .zero) }
+      return clusterRoute(request, cluster, Array(parts.dropFirst(2)), user: user)
+    case "admin":
+      // The emulator's own controls are the admin's alone.
+      guard user.isMaster else { return (.text(403, "forbidden\n"), .zero) }
+      return (admin(request, Array(parts.dropFirst())), .zero)
     case "metrics" where parts.count == 1:
       let now = server.options.clock.now()
       let faults = server.faults.faults
@@ -38,14 +50,9 @@ struct Router: Sendable {
     }
   }
 
-  private func hasToken(_ request: APIRequest) -> Bool {
-    guard let token, let header = request.header("Authorization") else { return false }
-    return header == "Bearer " + token
-  }
-
-  private func clusterRoute(_ request: APIRequest, _ cluster: VirtualCluster, _ rest: [String])
-    -> (APIResult, delay: Duration)
-  {
+  private func clusterRoute(
+    _ request: APIRequest, _ cluster: VirtualCluster, _ rest: [String], user: UserInfo
+  ) -> (APIResult, delay: Duration) {
     let faults = server.faults.faults.apiFaults(cluster: cluster.name, labels: cluster.spec.labels)
     if faults.contains(where: \.unreachable) { return (.closeConnection, .zero) }
     if faults.contains(where: \.timeout) { return (.hang, .zero) }
@@ -74,12 +81,18 @@ struct Router: Sendable {
         )
       }
     }
+    let caller: UserInfo
+    do {
+      caller = try Authentication.impersonate(request, user, RBAC(store: cluster.store))
+    } catch {
+      return (.error(error), delay)
+    }
     let api = KubeAPI(
       cluster: cluster, clock: server.options.clock,
       serverAddress: "127.0.0.1:\(server.port)",
       onWorkloadWrite: { [controller = server.controller] cluster, type, object in
         controller.changed(cluster, type, object)
-      })
+      }, user: caller, tokens: server.tokens)
     return (api.handle(request, path: rest), delay)
   }
 

@@ -107,6 +107,21 @@ enum TableView {
       return [
         name, Column(name: "Status") { .string($0.at("status", "phase")?.string ?? "") }, age,
       ]
+    case ("", "ResourceQuota"):
+      // printResourceQuota: `used/hard` per resource, limits.* in their own column.
+      func usage(_ quota: Value, limits: Bool) -> Value {
+        let hard = quota.at("spec", "hard")?.mapping?.map(\.key) ?? []
+        return .string(
+          hard.sorted().filter { $0.hasPrefix("limits.") == limits }.map { key in
+            let used = quota.at("status", "used", key)?.scalarText ?? "0"
+            let limit = quota.at("status", "hard", key)?.scalarText ?? "0"
+            return "\(key): \(used)/\(limit)"
+          }.joined(separator: ", "))
+      }
+      return [
+        name, age, Column(name: "Request") { usage($0, limits: false) },
+        Column(name: "Limit") { usage($0, limits: true) },
+      ]
     case ("", "ConfigMap"):
       return [
         name,

@@ -35,9 +35,9 @@ public final class VirtualCluster: @unchecked Sendable {
   public let store: ClusterStore
   let traffic: AppTraffic
 
-  init(spec: VirtualClusterSpec, now: Date) {
+  init(spec: VirtualClusterSpec, caBundle: String = "", now: Date) {
     self.spec = spec
-    store = ClusterStore(name: spec.name, labels: spec.labels, now: now)
+    store = ClusterStore(name: spec.name, labels: spec.labels, caBundle: caBundle, now: now)
     traffic = AppTraffic(start: now)
   }
 

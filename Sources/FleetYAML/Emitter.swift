@@ -9,19 +9,58 @@ extension YAML {
 
   /// A stream of documents separated by `---`.
   public static func emit(documents: [Value], explicitStart: Bool = true) -> String {
-    do {
-      let emitter = try LibYAMLEmitter()
-      try emitter.streamStart()
-      for (i, document) in documents.enumerated() {
-        try emitter.documentStart(implicit: !explicitStart && i == 0)
-        try emitNode(document, with: emitter)
-        try emitter.documentEnd()
+    var bytes: [UInt8] = []
+    walk(documents, explicitStart: explicitStart) { buffer in
+      bytes.append(contentsOf: buffer)
+      return true
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// `emit(value)` handed to `write` a buffer at a time as libyaml produces it, so a large
+  /// tree can go to a file or a digest without its text ever existing whole. A failure of
+  /// `write` stops the emission and is rethrown.
+  public static func emit<Failure: Error>(
+    _ value: Value, to write: (UnsafeBufferPointer<UInt8>) throws(Failure) -> Void
+  ) throws(Failure) {
+    var failure: Failure?
+    walk([value], explicitStart: false) { buffer in
+      guard failure == nil else { return false }
+      do throws(Failure) {
+        try write(buffer)
+        return true
+      } catch {
+        failure = error
+        return false
       }
-      try emitter.streamEnd()
-      return emitter.text
-    } catch {
-      // libyaml rejects only malformed event sequences, which this walk never produces.
-      preconditionFailure("YAML emitter rejected a well-formed tree: \(error)")
+    }
+    if let failure { throw failure }
+  }
+
+  /// The walk shared by every form; it ends early, quietly, when `write` returns false.
+  private static func walk(
+    _ documents: [Value], explicitStart: Bool, write: (UnsafeBufferPointer<UInt8>) -> Bool
+  ) {
+    var stopped = false
+    withoutActuallyEscaping(write) { write in
+      do {
+        let emitter = try LibYAMLEmitter { buffer in
+          if write(buffer) { return true }
+          stopped = true
+          return false
+        }
+        try emitter.streamStart()
+        for (i, document) in documents.enumerated() {
+          try emitter.documentStart(implicit: !explicitStart && i == 0)
+          try emitNode(document, with: emitter)
+          try emitter.documentEnd()
+        }
+        try emitter.streamEnd()
+      } catch {
+        // libyaml rejects only malformed event sequences, which this walk never produces, and
+        // output the writer refused.
+        if !stopped { preconditionFailure("YAML emitter rejected a well-formed tree: \(error)") }
+      }
     }
   }
 

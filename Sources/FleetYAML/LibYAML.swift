@@ -1,6 +1,7 @@
 // The only file that touches libyaml: its parser as a stream of Swift events, and its emitter.
 import CYAML
 import FleetCore
+import Foundation
 
 /// One parser event, with libyaml's C data already copied into Swift values.
 enum YAMLEvent {
@@ -16,33 +17,86 @@ enum YAMLEvent {
   case mappingEnd
 }
 
-/// Owns a `yaml_parser_t` reading one in-memory source; freed on deinit.
+/// What a parser reads: text in memory, or an open file read a block at a time, so that a
+/// large file never exists whole in memory beside the tree made from it.
+enum ParserInput {
+  case text([UInt8])
+  /// A descriptor the caller keeps open while the parser lives, read to at most `limit` bytes.
+  case file(descriptor: Int32, limit: Int)
+}
+
+/// Owns a `yaml_parser_t` reading one source; freed on deinit.
 final class LibYAMLParser {
   /// Heap-allocated so libyaml's state is reached through a pointer, not a class property:
   /// no dynamic exclusivity check on each of the million events of a large file.
   private let parser: UnsafeMutablePointer<yaml_parser_t>
   private let source: SourceFile
-  /// libyaml reads from this buffer without copying; it must outlive the parser.
-  private let buffer: UnsafeMutableBufferPointer<UInt8>
+  /// libyaml pulls its input through a read handler, a block at a time: no copy of the text
+  /// is made for it.
+  private let input: Input
 
-  init(source: SourceFile) throws(Diagnostic) {
+  private final class Input {
+    let from: ParserInput
+    var offset = 0
+    /// Why reading the file failed; libyaml only learns that it did.
+    var failure: String?
+    init(_ from: ParserInput) { self.from = from }
+
+    func read(into buffer: UnsafeMutablePointer<UInt8>, size: Int) -> Int? {
+      switch from {
+      case .text(let text):
+        let count = text.withUnsafeBufferPointer { bytes in
+          let count = min(size, bytes.count - offset)
+          if count > 0, let base = bytes.baseAddress {
+            buffer.update(from: base + offset, count: count)
+          }
+          return count
+        }
+        offset += count
+        return count
+      case .file(let descriptor, let limit):
+        while true {
+          let count = Foundation.read(descriptor, buffer, size)
+          if count < 0, errno == EINTR { continue }
+          guard count >= 0 else {
+            failure = String(cString: strerror(errno))
+            return nil
+          }
+          offset += count
+          if offset > limit {
+            failure = "the file grew past the limit of \(limit) bytes while read"
+            return nil
+          }
+          return count
+        }
+      }
+    }
+  }
+
+  /// Parses `input`, marking events in `source` (which need not hold the text itself).
+  init(source: SourceFile, input from: ParserInput) throws(Diagnostic) {
     self.source = source
-    buffer = UnsafeMutableBufferPointer.allocate(capacity: max(source.bytes.count, 1))
-    _ = buffer.initialize(from: source.bytes)
+    input = Input(from)
     parser = UnsafeMutablePointer.allocate(capacity: 1)
     parser.initialize(to: yaml_parser_t())
     guard yaml_parser_initialize(parser) == 1 else {
       parser.deallocate()
-      buffer.deallocate()
       throw Diagnostic.error("cannot initialize the YAML parser (out of memory)")
     }
-    yaml_parser_set_input_string(parser, buffer.baseAddress, source.bytes.count)
+    yaml_parser_set_input(
+      parser,
+      { context, buffer, size, sizeRead in
+        guard let context, let buffer, let sizeRead else { return 0 }
+        let input = Unmanaged<Input>.fromOpaque(context).takeUnretainedValue()
+        guard let count = input.read(into: buffer, size: size) else { return 0 }
+        sizeRead.pointee = count
+        return 1
+      }, Unmanaged.passUnretained(input).toOpaque())
   }
 
   deinit {
     yaml_parser_delete(parser)
     parser.deallocate()
-    buffer.deallocate()
   }
 
   private func mark(_ m: yaml_mark_t) -> SourceMark {
@@ -88,6 +142,9 @@ final class LibYAMLParser {
 
   /// libyaml's failure as a located diagnostic, with hints for the common mistakes.
   private func error() -> Diagnostic {
+    if let failure = input.failure {
+      return .error("\(source.path): cannot read file: \(failure)")
+    }
     let problem = parser.pointee.problem.map { String(cString: $0) } ?? "invalid YAML"
     if parser.pointee.error == YAML_READER_ERROR {
       // Reader errors (bad encoding) carry a byte offset, not a mark.
@@ -116,7 +173,12 @@ final class LibYAMLParser {
   private func location(ofByte offset: Int) -> SourceMark {
     var line = 1
     var lineStart = 0
-    let bytes = source.bytes
+    let bytes: [UInt8]
+    switch input.from {
+    case .text(let text): bytes = text
+    // Only a failed parse gets here: reading the file again costs nothing the tree needs.
+    case .file: bytes = (try? FileContents.bytes(atPath: source.path, limit: .max).get()) ?? []
+    }
     var i = 0
     while i < min(offset, bytes.count) {
       if bytes[i] == UInt8(ascii: "\n") {
@@ -132,7 +194,7 @@ final class LibYAMLParser {
 
   /// The raw event pass with nothing built: the baseline the tree builder is measured against.
   static func countEvents(in source: SourceFile) throws(Diagnostic) -> Int {
-    let reader = try LibYAMLParser(source: source)
+    let reader = try LibYAMLParser(source: source, input: .text(source.bytes))
     var count = 0
     while true {
       var event = yaml_event_t()
@@ -145,21 +207,23 @@ final class LibYAMLParser {
   }
 }
 
-/// Owns a `yaml_emitter_t` writing into a Swift buffer.
+/// Owns a `yaml_emitter_t` handing its text, a buffer at a time, to a write function.
 final class LibYAMLEmitter {
   enum ScalarStyle {
     case plain, singleQuoted, doubleQuoted, literal
   }
 
   private var emitter = yaml_emitter_t()
-  private let output: OutputBuffer
+  private let output: Output
 
-  final class OutputBuffer {
-    var bytes: [UInt8] = []
+  /// Where libyaml's output goes; false from `write` stops the emitter.
+  final class Output {
+    let write: (UnsafeBufferPointer<UInt8>) -> Bool
+    init(write: @escaping (UnsafeBufferPointer<UInt8>) -> Bool) { self.write = write }
   }
 
-  init() throws(Diagnostic) {
-    output = OutputBuffer()
+  init(write: @escaping (UnsafeBufferPointer<UInt8>) -> Bool) throws(Diagnostic) {
+    output = Output(write: write)
     guard yaml_emitter_initialize(&emitter) == 1 else {
       throw Diagnostic.error("cannot initialize the YAML emitter (out of memory)")
     }
@@ -170,15 +234,12 @@ final class LibYAMLEmitter {
       &emitter,
       { context, buffer, size in
         guard let context, let buffer else { return 0 }
-        let output = Unmanaged<OutputBuffer>.fromOpaque(context).takeUnretainedValue()
-        output.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer, count: size))
-        return 1
+        let output = Unmanaged<Output>.fromOpaque(context).takeUnretainedValue()
+        return output.write(UnsafeBufferPointer(start: buffer, count: size)) ? 1 : 0
       }, Unmanaged.passUnretained(output).toOpaque())
   }
 
   deinit { yaml_emitter_delete(&emitter) }
-
-  var text: String { String(decoding: output.bytes, as: UTF8.self) }
 
   private func emit(_ event: inout yaml_event_t) throws(Diagnostic) {
     guard yaml_emitter_emit(&emitter, &event) == 1 else {

@@ -26,7 +26,7 @@ public enum YAML {
   public static func parseStream(_ source: SourceFile, limits: Limits = .default) throws(Diagnostic)
     -> [Value]
   {
-    var builder = try TreeBuilder(source: source, limits: limits)
+    var builder = try TreeBuilder(source: source, input: .text(source.bytes), limits: limits)
     return try builder.documents()
   }
 
@@ -34,7 +34,13 @@ public enum YAML {
   public static func parse(_ source: SourceFile, limits: Limits = .default) throws(Diagnostic)
     -> Value
   {
-    var builder = try TreeBuilder(source: source, limits: limits)
+    try parse(.text(source.bytes), as: source, limits: limits)
+  }
+
+  private static func parse(_ input: ParserInput, as source: SourceFile, limits: Limits)
+    throws(Diagnostic) -> Value
+  {
+    var builder = try TreeBuilder(source: source, input: input, limits: limits)
     let documents = try builder.documents()
     if documents.count > 1, let mark = builder.secondDocumentMark {
       throw .error("expected a single YAML document, found \(documents.count)", at: mark)
@@ -53,28 +59,54 @@ public enum YAML {
     try parse(try read(path: path, limits: limits), limits: limits)
   }
 
+  /// `load(path:)` for a file whose tree is kept and whose text need not be: the file is
+  /// parsed as it is read, a block at a time, and a diagnostic quoting a line reads it again
+  /// (`SourceFile.onDisk`). A large values file then costs its tree, not its tree and its text.
+  public static func load(path: String, limits: Limits = .default, keepingText: Bool)
+    throws(Diagnostic) -> Value
+  {
+    guard !keepingText else { return try load(path: path, limits: limits) }
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else {
+      throw problem(
+        errno == ENOENT ? .missing : .unreadable(String(cString: strerror(errno))), path, limits)
+    }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else {
+      throw problem(.unreadable(String(cString: strerror(errno))), path, limits)
+    }
+    if Int(info.st_size) > limits.maxBytes {
+      throw problem(.tooLarge(Int(info.st_size)), path, limits)
+    }
+    return try parse(
+      .file(descriptor: descriptor, limit: limits.maxBytes), as: .onDisk(path: path),
+      limits: limits)
+  }
+
   public static func loadStream(path: String, limits: Limits = .default) throws(Diagnostic)
     -> [Value]
   {
     try parseStream(try read(path: path, limits: limits), limits: limits)
   }
 
-  public static func read(path: String, limits: Limits = .default) throws(Diagnostic) -> SourceFile {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-      let exists = FileManager.default.fileExists(atPath: path)
-      throw .error(exists ? "\(path): cannot read file" : "\(path): no such file")
+  public static func read(path: String, limits: Limits = .default) throws(Diagnostic) -> SourceFile
+  {
+    switch FileContents.bytes(atPath: path, limit: limits.maxBytes) {
+    case .success(let bytes): return SourceFile(path: path, bytes: bytes)
+    case .failure(let failure): throw problem(failure, path, limits)
     }
-    defer { try? handle.close() }
-    let data: Data
-    do {
-      data = try handle.readToEnd() ?? Data()
-    } catch {
-      throw .error("\(path): cannot read file: \(error.localizedDescription)")
+  }
+
+  private static func problem(_ failure: FileContents.Failure, _ path: String, _ limits: Limits)
+    -> Diagnostic
+  {
+    switch failure {
+    case .missing: return .error("\(path): no such file")
+    case .unreadable(let why): return .error("\(path): cannot read file: \(why)")
+    case .tooLarge(let size):
+      return .error("\(path): file is \(size) bytes, more than the limit of \(limits.maxBytes)")
     }
-    if data.count > limits.maxBytes {
-      throw .error("\(path): file is \(data.count) bytes, more than the limit of \(limits.maxBytes)")
-    }
-    return SourceFile(path: path, bytes: [UInt8](data))
   }
 
   /// The raw libyaml event pass, building nothing; the baseline for parse benchmarks.
@@ -117,15 +149,15 @@ struct TreeBuilder {
   private var expandedNodes = 0
   private(set) var secondDocumentMark: SourceMark?
 
-  init(source: SourceFile, limits: YAML.Limits) throws(Diagnostic) {
-    if source.bytes.count > limits.maxBytes {
+  init(source: SourceFile, input: ParserInput, limits: YAML.Limits) throws(Diagnostic) {
+    if case .text(let text) = input, text.count > limits.maxBytes {
       throw .error(
-        "input is \(source.bytes.count) bytes, more than the limit of \(limits.maxBytes)",
+        "input is \(text.count) bytes, more than the limit of \(limits.maxBytes)",
         at: SourceMark(file: source, line: 1, column: 1))
     }
     self.source = source
     self.limits = limits
-    parser = try LibYAMLParser(source: source)
+    parser = try LibYAMLParser(source: source, input: input)
   }
 
   mutating func documents() throws(Diagnostic) -> [Value] {
@@ -175,7 +207,8 @@ struct TreeBuilder {
         guard let frame = stack.popLast() else { throw .error("unbalanced collection end") }
         let value =
           frame.isMapping
-          ? Value.mapping(merged(frame), mark: frame.mark) : Value.sequence(frame.items, mark: frame.mark)
+          ? Value.mapping(Self.exact(merged(frame)), mark: frame.mark)
+          : Value.sequence(Self.exact(frame.items), mark: frame.mark)
         if let anchor = frame.anchor { anchors[anchor] = (value, frame.nodes) }
         expandedNodes += 1
         finished = try add(value, nodes: frame.nodes, keyText: nil, keyPlain: false)
@@ -183,6 +216,25 @@ struct TreeBuilder {
       // An empty document produces no node at all, and so adds nothing here.
       if let finished { documents.append(finished) }
     }
+  }
+
+  /// The items in an array of their own size. Arrays grow by doubling, and a tree keeps
+  /// every collection it holds: a two-key mapping in a four-entry buffer, or eleven keys in
+  /// sixteen, made a third of a large values file's tree unused capacity.
+  private static func exact(_ items: [Value]) -> [Value] {
+    guard items.capacity > items.count else { return items }
+    var copy: [Value] = []
+    copy.reserveCapacity(items.count)
+    copy.append(contentsOf: items)
+    return copy
+  }
+
+  private static func exact(_ mapping: Mapping) -> Mapping {
+    guard mapping.entries.capacity > mapping.count else { return mapping }
+    var copy = Mapping()
+    copy.reserveCapacity(mapping.count)
+    for entry in mapping.entries { copy.append(entry.key, keyMark: entry.keyMark, entry.value) }
+    return copy
   }
 
   private mutating func push(_ frame: consuming Frame) throws(Diagnostic) {
@@ -262,7 +314,8 @@ struct TreeBuilder {
     case .sequence(let items):
       for item in items {
         guard case .mapping(let m) = item.kind else {
-          throw .error("merge key '<<' takes a mapping or a list of mappings", at: item.mark ?? mark)
+          throw .error(
+            "merge key '<<' takes a mapping or a list of mappings", at: item.mark ?? mark)
         }
         frame.mergeSources.append(m)
       }
@@ -279,7 +332,8 @@ struct TreeBuilder {
     }
     var fromMerges = Mapping()
     for source in frame.mergeSources {
-      for entry in source where !frame.mapping.contains(entry.key) && !fromMerges.contains(entry.key) {
+      for entry in source
+      where !frame.mapping.contains(entry.key) && !fromMerges.contains(entry.key) {
         fromMerges.append(entry.key, keyMark: entry.keyMark, entry.value)
       }
     }
@@ -287,12 +341,15 @@ struct TreeBuilder {
     result.reserveCapacity(frame.mapping.count + fromMerges.count)
     let own = frame.mapping.entries
     for entry in own[..<position] { result.append(entry.key, keyMark: entry.keyMark, entry.value) }
-    for entry in fromMerges.entries { result.append(entry.key, keyMark: entry.keyMark, entry.value) }
+    for entry in fromMerges.entries {
+      result.append(entry.key, keyMark: entry.keyMark, entry.value)
+    }
     for entry in own[position...] { result.append(entry.key, keyMark: entry.keyMark, entry.value) }
     return result
   }
 
-  private func scalar(_ text: String, tag: String?, plain: Bool, mark: SourceMark) throws(Diagnostic)
+  private func scalar(_ text: String, tag: String?, plain: Bool, mark: SourceMark)
+    throws(Diagnostic)
     -> Value
   {
     guard let tag, tag != "!" else {

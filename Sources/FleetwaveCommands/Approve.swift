@@ -32,7 +32,7 @@ extension FleetwaveCommand {
       let run = runID
       let (header, records, state) = try location.read(run)
       let view = RunView(
-        header: header, state: state, records: records, store: location.localStore)
+        header: header, state: state, records: records, store: try location.stateStore)
       let waves = view.waves
       guard let target = waves.first(where: { $0.name == wave || String($0.index) == wave }) else {
         var message = "error: run \(run) has no wave '\(wave)'"
@@ -56,7 +56,7 @@ extension FleetwaveCommand {
       }
       let who = RunRecords.user(by)
       let record = try appendFromOutside(
-        location.store, run, .approval(wave: target.index, by: who, name: target.name))
+        try location.stateStore, run, .approval(wave: target.index, by: who, name: target.name))
       print(
         "approved wave '\(target.name)' of run \(run) (by \(who) at \(Timestamp.iso(record.at)))")
     }
@@ -89,7 +89,7 @@ extension FleetwaveCommand {
         return
       }
       let who = RunRecords.user(by)
-      let record = try appendFromOutside(location.store, run, .paused(by: who))
+      let record = try appendFromOutside(try location.stateStore, run, .paused(by: who))
       print(
         "paused run \(run) (by \(who) at \(Timestamp.iso(record.at))): no new cluster starts; "
           + "fleetwave resume \(run) goes on")
@@ -98,16 +98,16 @@ extension FleetwaveCommand {
 }
 
 /// Adds an entry to a run's journal from another process than the run's own.
-func appendFromOutside(_ store: RunStore, _ run: String, _ entry: JournalEntry) throws
+func appendFromOutside(_ store: any StateStore, _ run: String, _ entry: JournalEntry) throws
   -> JournalRecord
 {
   do {
     // A rehearsal's FLEETWAVE_NOW dates approvals and pauses as it dates the run.
     let now = ProcessInfo.processInfo.environment["FLEETWAVE_NOW"].flatMap(Timestamp.parse)
     let clock: any RolloutClock = now.map { OffsetClock(startingAt: $0) } ?? SystemClock()
-    return try Journal.attach(store: store, run: run, clock: clock).append(entry)
+    return try store.appendFromOutside(run, entry, clock: clock)
   } catch {
-    printError("error: \(error)")
+    printError("error: \(error.message)")
     throw ExitCode(1)
   }
 }

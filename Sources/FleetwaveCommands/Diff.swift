@@ -46,18 +46,26 @@ extension FleetwaveCommand {
     @Flag(help: "Exit 1 when something would change.")
     var exitCode = false
 
-    @Option(
-      name: .customLong("set"),
-      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
-    var sets: [String] = []
+    @OptionGroup var valueFlags: HelmValueOptions
 
     @OptionGroup var connection: KubeconfigOptions
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     func run() throws {
-      let loaded = try loadFleet(fleet)
+      let overrides = try valueFlags.overrides()
+      var loaded = try loadFleet(fleet)
+      try versions.apply(to: &loaded.fleet.release, fleetDirectory: loaded.fleet.directory)
       if let cluster { try requireCluster(cluster, in: loaded.fleet) }
-      let driver = makeKubeDriver(
-        loaded, sets: sets, kubeconfig: connection.kubeconfig, options: KubeDriverOptions())
+      let driver: KubeDriver
+      do {
+        driver = try makeKubeDriver(
+          loaded, values: overrides, kubeconfig: connection.kubeconfig,
+          options: KubeDriverOptions())
+      } catch {
+        printError("error: \(error.message)")
+        throw ExitCode(error.exitCode)
+      }
       let clusters = loaded.fleet.clusters.filter { cluster == nil || $0.name == cluster }
       var changed = false
       var failed = false

@@ -13,7 +13,7 @@ extension FleetwaveCommand {
     @OptionGroup var location: RunLocation
 
     func run() throws {
-      let store = location.localStore
+      let store = try location.stateStore
       let ids = store.listRuns()
       guard !ids.isEmpty else {
         print("no runs in \(store.location)")

@@ -44,6 +44,10 @@ extension FleetwaveCommand {
         valueName: "cluster"))
     var explain: String?
 
+    @OptionGroup var valueFlags: HelmValueOptions
+
+    @OptionGroup var scope: RolloutScopeOptions
+
     func validate() throws {
       if let at, Self.parseTime(at) == nil {
         throw ValidationError(
@@ -55,16 +59,23 @@ extension FleetwaveCommand {
       }
     }
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     func run() throws {
       let start = at.flatMap(Self.parseTime) ?? Date()
       let planner = Planner(horizon: DurationText.parse(horizon) ?? Planner.defaultHorizon)
-      let loaded: Fleet
+      var loaded: Fleet
       do {
         loaded = try FleetLoader.load(directory: fleet).fleet
       } catch {
         for diagnostic in error.diagnostics { printError(diagnostic.description) }
         throw ExitCode(1)
       }
+      try versions.apply(to: &loaded.release, fleetDirectory: loaded.directory)
+      // The value flags change no wave, but a mistake in them is reported here as rollout
+      // would report it; --cluster and -l mark what a rollout would leave alone.
+      _ = try valueFlags.overrides()
+      let subset = try scope.subset(of: loaded)
       let plan = planner.plan(loaded, start: start)
       if let name = explain {
         guard let lines = planner.explain(name, in: plan, fleet: loaded) else {
@@ -81,13 +92,33 @@ extension FleetwaveCommand {
       let checks = PlanChecks(loaded.rollout, windows: loaded.windows)
       let text: String
       switch output {
-      case .table: text = PlanTable.render(plan, checks: checks)
+      case .table:
+        text =
+          PlanTable.render(plan, checks: checks)
+          + Self.scopeLines(plan, subset: subset, timeout: scope.clusterTimeout, fleet: loaded)
       case .json: text = PlanJSON.render(plan, checks: checks)
       case .markdown: text = PlanMarkdown.render(plan, checks: checks)
       case .mermaid: text = PlanMermaid.render(plan)
       case .html: text = PlanHTML.render(plan, windows: loaded.windows, checks: checks)
       }
       FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// What --cluster, -l and --timeout change, under the table.
+    static func scopeLines(
+      _ plan: FleetCore.Plan, subset: Set<String>?, timeout: Duration?, fleet: Fleet
+    ) -> String {
+      var text = ""
+      if let subset {
+        let excluded = plan.waves.flatMap(\.clusters).filter { !subset.contains($0) }
+        text += "excluded (--cluster/--selector): \(excluded.count) of \(plan.clusterCount)"
+        text += excluded.isEmpty ? "\n" : ": " + excluded.joined(separator: ", ") + "\n"
+      }
+      if let timeout {
+        text += "clusterTimeout: \(DurationText.format(timeout)) (--timeout; the fleet says "
+        text += "\(DurationText.format(fleet.rollout.clusterTimeout)))\n"
+      }
+      return text
     }
 
     /// ISO 8601 with a zone ("Z" or "+02:00"), with or without fractional seconds, or a bare

@@ -41,10 +41,9 @@ extension FleetwaveCommand {
     @Option(help: "At most this many clusters in flight at once (default: rollout.maxParallel).")
     var maxParallel: Int?
 
-    @Option(
-      name: .customLong("set"),
-      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
-    var sets: [String] = []
+    @OptionGroup var valueFlags: HelmValueOptions
+
+    @OptionGroup var scope: RolloutScopeOptions
 
     @Option(
       help: ArgumentHelp(
@@ -99,9 +98,12 @@ extension FleetwaveCommand {
 
     @OptionGroup var kube: KubeRolloutOptions
 
+    @OptionGroup var versions: ReleaseVersionOptions
+
     @Option(
       help: ArgumentHelp(
-        "Where runs, journals and the lock live (default: FLEET/.fleetwave).", valueName: "dir"))
+        "Where runs, journals and the lock live: a directory, or kube://CONTEXT/NAMESPACE in a "
+          + "home cluster (default: FLEET/.fleetwave).", valueName: "dir"))
     var state: String?
 
     @Flag(
@@ -174,23 +176,33 @@ extension FleetwaveCommand {
     }
 
     func run() throws {
-      let loaded = try loadFleet(
+      let overrides = try valueFlags.overrides()
+      var loaded = try loadFleet(
         fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown ?? stepSummary))
+      try versions.apply(to: &loaded.fleet.release, fleetDirectory: loaded.fleet.directory)
       let fleet = loaded.fleet
       var kind = driver.flatMap(DriverKind.init(rawValue:)) ?? fleet.release.driver
       for name in simFail + simFailHealth { try requireCluster(name, in: fleet) }
+      let subset = try scope.subset(of: fleet)
       let nowOverride = (now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"])
         .flatMap(Timestamp.parse)
       let startTime = nowOverride ?? Date()
-      let stateDirectory = state ?? fleet.directory + "/.fleetwave"
-      let store = LocalStateStore(stateDirectory: stateDirectory)
+      // $FLEETWAVE_STATE names a home cluster for every verb; a directory there is for the
+      // run verbs only (a rollout keeps its runs beside its fleet unless --state says).
+      let environmentState = ProcessInfo.processInfo.environment["FLEETWAVE_STATE"]
+      let state = self.state ?? environmentState.flatMap { $0.hasPrefix("kube://") ? $0 : nil }
+      let stateDirectory = StateBackend.localDirectory(
+        state: state, fallback: fleet.directory + "/.fleetwave")
+      let store = try StateBackend.store(
+        state: state, directory: stateDirectory, kubeconfig: kube.connection.kubeconfig)
       let plan = Planner().plan(fleet, start: startTime)
       try requireWaves(approve, in: plan)
       if dryRun {
         print(
           Self.describe(
             plan, fleet: fleet, driver: kind,
-            maxParallel: maxParallel ?? fleet.rollout.maxParallel), terminator: "")
+            maxParallel: maxParallel ?? fleet.rollout.maxParallel, subset: subset,
+            clusterTimeout: scope.clusterTimeout), terminator: "")
         return
       }
       let continued = try runToContinue(store: store, fleet: fleet)
@@ -207,7 +219,20 @@ extension FleetwaveCommand {
       var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
       request.approve = approve
       request.force = force
-      request.sets = sets
+      request.sets = overrides.sets
+      request.valueDigest = overrides.digest
+      // A continued run keeps the timeout it started with unless told otherwise.
+      request.clusterTimeout =
+        scope.clusterTimeout
+        ?? continued?.header.settings["clusterTimeout"].flatMap(DurationText.parse)
+      if let continued, !scope.isEmpty {
+        throw ValidationError(
+          "--cluster and --selector choose the clusters of a new run; run "
+            + "\(continued.header.id) goes on with the clusters it started with")
+      }
+      if continued == nil, let subset {
+        request.excluded = Set(fleet.clusters.map(\.name)).subtracting(subset)
+      }
       request.waiting =
         untilBlocked
         ? .untilBlocked
@@ -229,7 +254,7 @@ extension FleetwaveCommand {
       let result: RunResult
       do {
         let drivers = try RunDrivers.make(
-          kind, for: loaded, run: runID, stateDirectory: stateDirectory, sets: sets,
+          kind, for: loaded, run: runID, stateDirectory: stateDirectory, values: overrides,
           kubeconfig: kube.connection.kubeconfig, forceUnlock: kube.forceUnlock,
           logDirectory: logDir, sim: sim, now: nowOverride)
         if let continued {
@@ -263,7 +288,7 @@ extension FleetwaveCommand {
     /// The run this invocation continues: the one --run names if it exists, else, with
     /// --until-blocked or --approve, the fleet's unfinished run. Otherwise an unfinished run is
     /// not left behind silently: a new run (named by --run or not) needs --new-run.
-    private func runToContinue(store: LocalStateStore, fleet: Fleet) throws -> StoredRun? {
+    private func runToContinue(store: any StateStore, fleet: Fleet) throws -> StoredRun? {
       if let runID, store.listRuns().contains(runID) {
         do {
           return try store.readRun(runID)
@@ -334,12 +359,13 @@ extension FleetwaveCommand {
 
     static func runID(fleet: String, at date: Date) -> String {
       let stamp = Timestamp.iso(date).prefix(19).filter { $0 != "-" && $0 != ":" }
-      return "\(fleet)-\(stamp)"
+      return RunInstance.runID(fleet: fleet, stamp: String(stamp))
     }
 
-    static func describe(_ plan: FleetCore.Plan, fleet: Fleet, driver: DriverKind, maxParallel: Int)
-      -> String
-    {
+    static func describe(
+      _ plan: FleetCore.Plan, fleet: Fleet, driver: DriverKind, maxParallel: Int,
+      subset: Set<String>? = nil, clusterTimeout: Duration? = nil
+    ) -> String {
       let policy = fleet.rollout.failurePolicy
       var text =
         "dry run: \(plan.clusterCount) clusters of \(fleet.name) in \(plan.waves.count) waves, "
@@ -352,6 +378,13 @@ extension FleetwaveCommand {
           ", bake \(DurationText.format(wave.bake)), tolerates \(wave.allowedFailures) failures"
         if wave.approval { text += ", needs approval" }
         text += "\n  " + wave.clusters.joined(separator: ", ") + "\n"
+        if let subset {
+          let excluded = wave.clusters.filter { !subset.contains($0) }
+          if !excluded.isEmpty { text += "  excluded: " + excluded.joined(separator: ", ") + "\n" }
+        }
+      }
+      if let clusterTimeout {
+        text += "each cluster may take \(DurationText.format(clusterTimeout)) (--timeout)\n"
       }
       text += "on a crossed budget: halt, rollback \(policy.rollback.rawValue), in-flight clusters "
       text += policy.inFlight == .finish ? "finish\n" : "cancelled\n"

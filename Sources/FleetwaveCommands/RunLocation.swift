@@ -8,32 +8,41 @@ import Journal
 struct RunLocation: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "The state directory (default: FLEET/.fleetwave with --fleet, else $FLEETWAVE_STATE, "
-        + "else ./.fleetwave).", valueName: "dir"))
+      "The state directory, or kube://CONTEXT/NAMESPACE for runs kept in a home cluster "
+        + "(default: FLEET/.fleetwave with --fleet, else $FLEETWAVE_STATE, else ./.fleetwave).",
+      valueName: "dir"))
   var state: String?
 
   @Option(help: ArgumentHelp("The fleet whose runs these are.", valueName: "dir"))
   var fleet: String?
 
-  var store: RunStore { RunStore(stateDirectory: localStore.stateDirectory) }
-
-  var localStore: LocalStateStore {
-    if let state { return LocalStateStore(stateDirectory: state) }
+  /// The fleet's local state directory: the default store, and where logs stay when runs are
+  /// kept in a home cluster.
+  var localDirectory: String {
     if var fleet {
       if fleet.hasSuffix(".yaml") || fleet.hasSuffix(".yml") {
         fleet = (fleet as NSString).deletingLastPathComponent
       }
-      return LocalStateStore(stateDirectory: (fleet.isEmpty ? "." : fleet) + "/.fleetwave")
+      return (fleet.isEmpty ? "." : fleet) + "/.fleetwave"
     }
-    let environment = ProcessInfo.processInfo.environment
-    return LocalStateStore(stateDirectory: environment["FLEETWAVE_STATE"] ?? ".fleetwave")
+    return ".fleetwave"
+  }
+
+  /// --state, else FLEET/.fleetwave with --fleet, else $FLEETWAVE_STATE, else ./.fleetwave.
+  var stateStore: any StateStore {
+    get throws {
+      let environment = ProcessInfo.processInfo.environment
+      let named = state ?? (fleet == nil ? environment["FLEETWAVE_STATE"] : nil)
+      return try StateBackend.store(state: named, directory: localDirectory, kubeconfig: nil)
+    }
   }
 
   /// A run's records, or an error naming where it looked.
   func read(_ run: String) throws -> (header: RunHeader, records: [JournalRecord], state: RunState)
   {
+    let store = try stateStore
     do {
-      let stored = try localStore.readRun(run)
+      let stored = try store.readRun(run)
       // Say so: the run's last action may or may not have happened.
       if let torn = stored.tornTail { printError("warning: \(torn)") }
       return (stored.header, stored.records, stored.state)
@@ -45,8 +54,9 @@ struct RunLocation: ParsableArguments {
 
   /// The latest run by start time, for `status` without a run id.
   func latest() throws -> String {
-    guard let run = localStore.runsByStart().last?.header.id else {
-      printError("error: no runs in \(store.runsDirectory) (pass --state DIR or --fleet DIR)")
+    let store = try stateStore
+    guard let run = store.runsByStart().last?.header.id else {
+      printError("error: no runs in \(store.location) (pass --state DIR or --fleet DIR)")
       throw ExitCode(1)
     }
     return run
@@ -83,19 +93,15 @@ struct ContinueOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Write the run as an HTML page.", valueName: "file"))
   var html: String?
 
-  @Option(
-    name: .customLong("set"),
-    help: ArgumentHelp(
-      "The --set arguments the run started with (checked against its record).",
-      valueName: "key=value"))
-  var setArguments: [String] = []
+  /// The value flags the run started with (checked against the digests it recorded).
+  @OptionGroup var valueFlags: HelmValueOptions
 
   /// Runs the recorded run on its fleet: resumes it, or rolls it back.
   func continueRun(
     _ run: String, location: RunLocation, replan: Bool = false, rollback: Bool = false,
     waiting: RunWaiting = .stop
   ) throws {
-    let store = location.localStore
+    let store = try location.stateStore
     let header = try location.read(run).header
     guard let directory = location.fleet ?? header.fleetDirectory else {
       printError("error: run \(run) does not record its fleet directory; pass --fleet DIR")
@@ -117,13 +123,19 @@ struct ContinueOptions: ParsableArguments {
     if let nowText, Timestamp.parse(nowText) == nil {
       throw ValidationError("--now: '\(nowText)' is not a time like 2027-01-15T08:00:00Z")
     }
+    let overrides = try valueFlags.overrides()
     var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
-    request.sets = setArguments
+    request.sets = overrides.sets
+    request.valueDigest = overrides.digest
+    request.clusterTimeout = header.settings["clusterTimeout"].flatMap(DurationText.parse)
     request.waiting = waiting
     let result: RunResult
     do {
       let drivers = try RunDrivers.make(
-        kind, for: loaded, run: run, stateDirectory: store.stateDirectory, sets: setArguments,
+        kind, for: loaded, run: run,
+        stateDirectory: StateBackend.localDirectory(
+          state: location.state, fallback: loaded.fleet.directory + "/.fleetwave"),
+        values: overrides,
         kubeconfig: header.settings["kubeconfig"], now: nowText.flatMap(Timestamp.parse))
       result = try ResumeAction(
         fleet: loaded, store: store, drivers: drivers, run: run, request: request,
@@ -138,7 +150,7 @@ struct ContinueOptions: ParsableArguments {
       reports: RunReportFiles(json: reportJson, junit: junit, markdown: markdown, html: html),
       nextSteps: NextSteps(
         fleet: location.fleet,
-        state: location.state ?? (location.fleet == nil ? store.stateDirectory : nil)),
+        state: location.state ?? (location.fleet == nil ? store.location : nil)),
       untilBlocked: waiting == .untilBlocked, follow: waiting != .stop && waiting != .untilBlocked)
   }
 }

@@ -31,8 +31,11 @@ extension FleetwaveCommand {
     func run() throws {
       let run = try runID ?? location.latest()
       let (header, records, state) = try location.read(run)
-      let view = RunView(header: header, state: state, records: records, store: location.localStore)
-      print(output == "json" ? view.json() : view.text(), terminator: "")
+      let view = RunView(
+        header: header, state: state, records: records, store: try location.stateStore)
+      // A rehearsal (--now, FLEETWAVE_NOW) runs on its own clock: its bakes end on that clock.
+      let now = ProcessInfo.processInfo.environment["FLEETWAVE_NOW"].flatMap(Timestamp.parse)
+      print(output == "json" ? view.json() : view.text(now: now ?? Date()), terminator: "")
       guard check else { return }
       let problems = JournalIntegrity.problems(in: records)
       if problems.isEmpty {
@@ -99,6 +102,27 @@ struct RunView {
     var clusters: [String]
     var allowedFailures: Int
     var approval: Bool
+    /// The frozen plan's bake, when it has one.
+    var bake: Duration?
+  }
+
+  /// When a baking wave's bake ends: its start as journaled plus the frozen plan's bake.
+  func bakeEnds(_ wave: WaveView) -> Date? {
+    guard wave.state == "baking", let began = state.waveChangedAt[wave.name], let bake = wave.bake
+    else { return nil }
+    return began.addingTimeInterval(DurationText.seconds(bake))
+  }
+
+  /// `; bake ends at T (12m left)`, or that it is over and the wave promotes when the run goes
+  /// on: a baking wave is waiting, not changing anything.
+  func bakeText(_ wave: WaveView, now: Date) -> String {
+    guard let ends = bakeEnds(wave) else { return "" }
+    let left = ends.timeIntervalSince(now)
+    guard left > 0 else {
+      return "; bake ended at \(Timestamp.iso(ends)), promotes when the run goes on"
+    }
+    let shown = DurationText.format(.seconds(Int64(left.rounded(.up))))
+    return "; bake ends at \(Timestamp.iso(ends)) (\(shown) left)"
   }
 
   var waves: [WaveView] {
@@ -109,7 +133,8 @@ struct RunView {
         state: state.waves[wave["name"]?.string ?? "wave \(index)"] ?? "pending",
         clusters: (wave["clusters"]?.sequence ?? []).compactMap(\.string),
         allowedFailures: wave["allowedFailures"]?.int.map(Int.init) ?? 0,
-        approval: wave["approval"]?.bool ?? false)
+        approval: wave["approval"]?.bool ?? false,
+        bake: wave["bake"]?.string.flatMap(DurationText.parse))
     }
   }
 
@@ -126,7 +151,7 @@ struct RunView {
     DurationText.format(.seconds(Int64(active.rounded())))
   }
 
-  func text() -> String {
+  func text(now: Date = Date()) -> String {
     var text = "run \(header.id): \(condition)\n"
     text += "  fleet \(header.fleet), release \(header.release) \(header.version ?? "-")"
     if let driver = header.settings["driver"] { text += ", driver \(driver)" }
@@ -145,12 +170,15 @@ struct RunView {
       }.count
       text += "  wave \(wave.index) \(wave.name): \(wave.state); " + parts.joined(separator: ", ")
       text += "; failures \(failures) of \(wave.allowedFailures) allowed"
+      text += bakeText(wave, now: now)
       if wave.approval {
         text += state.approvals[wave.name].map { "; approved by \($0)" } ?? "; needs approval"
       }
       if let reason = state.haltReasons[wave.name] { text += "; halted: \(reason)" }
       text += "\n"
-      let moving = wave.clusters.filter { !["pending", "succeeded"].contains(clusterState($0)) }
+      let moving = wave.clusters.filter {
+        !["pending", "succeeded", "excluded"].contains(clusterState($0))
+      }
       for name in moving {
         let record = state.clusters[name]
         text += "    \(name): \(clusterState(name))"
@@ -188,6 +216,7 @@ struct RunView {
         m["state"] = .string(wave.state)
         m["approvedBy"] = state.approvals[wave.name].map { .string($0) } ?? .null
         m["haltReason"] = state.haltReasons[wave.name].map { .string($0) } ?? .null
+        m["bakeEndsAt"] = bakeEnds(wave).map { .string(Timestamp.iso($0)) } ?? .null
         return .mapping(m)
       })
     var clusters: [Value] = []

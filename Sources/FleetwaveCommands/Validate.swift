@@ -36,7 +36,8 @@ extension FleetwaveCommand {
         printError("\(fleet): " + Self.count(errors, "error") + Self.warningSuffix(warnings))
         throw ExitCode(1)
       }
-      for warning in loaded.warnings { printError(warning.description) }
+      let warnings = loaded.warnings + Self.missingDependencies(loaded.fleet)
+      for warning in warnings { printError(warning.description) }
       let clusters = loaded.fleet.clusters.count
       var rendered = ""
       if render {
@@ -44,7 +45,23 @@ extension FleetwaveCommand {
       }
       print(
         "\(fleet): valid, " + Self.count(clusters, "cluster") + rendered
-          + Self.warningSuffix(loaded.warnings.count))
+          + Self.warningSuffix(warnings.count))
+    }
+
+    /// A local chart's dependencies that its `charts/` lacks: a rollout builds them first
+    /// (`helm dependency build`), but `helm template` by hand would fail.
+    static func missingDependencies(_ fleet: Fleet) -> [Diagnostic] {
+      guard case .directory(let chart) = ChartSource(fleet.release, fleetDirectory: fleet.directory)
+      else { return [] }
+      let missing = ChartDependencies.missing(in: chart)
+      guard !missing.isEmpty else { return [] }
+      let names = missing.map { "'\($0)'" }.joined(separator: ", ")
+      return [
+        .warning(
+          "the chart's charts/ lacks its dependency \(names); a rollout runs helm dependency"
+            + " build (from Chart.lock) first",
+          at: fleet.release.fieldMarks["chart"])
+      ]
     }
 
     /// Renders the release for every cluster; prints each failure with its clusters and exits
@@ -54,7 +71,21 @@ extension FleetwaveCommand {
       guard release.chart != nil || release.manifests != nil else {
         return ", nothing to render (the release names no chart or manifests)"
       }
-      let renderer = ReleaseRenderer(release: release, fleetDirectory: loaded.fleet.directory)
+      // A repository or OCI chart is pulled first, as a rollout pulls it.
+      var fetched: FetchedChart?
+      if let source = ChartSource(release, fleetDirectory: loaded.fleet.directory),
+        source.isRemote, let helm = locateHelm()
+      {
+        do throws(DriverError) {
+          fetched = try ChartFetcher(helm: helm, cacheDirectory: nil).fetch(
+            release, fleetDirectory: loaded.fleet.directory)
+        } catch {
+          printError("error: \(error.message)")
+          throw ExitCode(1)
+        }
+      }
+      let renderer = ReleaseRenderer(
+        release: release, fleetDirectory: loaded.fleet.directory, fetched: fetched)
       let resolver = loaded.values
       let clusters = loaded.fleet.clusters
       let problems = Blocking.wait { () async -> [RenderProblem] in

@@ -61,6 +61,12 @@ public struct PrometheusGate: HealthGate {
       }
       var measurement = await measure(
         query, endpoint: endpoint, at: clock.now(), cancellation: cancellation)
+      // Journaled with the reading, so a report shows what was asked of this cluster.
+      measurement.query = query
+      switch spec.verdict {
+      case .failIf(let condition), .successIf(let condition):
+        measurement.limit = condition.threshold
+      }
       if cancellation.isCancelled { return finish(false, "cancelled") }
       if measurement.outcome == .inconclusive {
         switch spec.inconclusive {

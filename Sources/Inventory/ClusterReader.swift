@@ -13,6 +13,9 @@ import Foundation
 struct ClusterReader {
   let directory: String
   let windowNames: Set<String>
+  /// Clusters with a label that was refused (already reported there): their templates are not
+  /// filled, so one bad label is one error, not one more per template that names it.
+  private(set) var clustersWithRefusedLabels = Set<String>()
 
   static let clusterKeys = ["name", "labels", "context", "server", "windows", "expectedDuration"]
   static let defaultKeys = ["labels", "context", "server", "windows", "expectedDuration"]
@@ -20,6 +23,7 @@ struct ClusterReader {
   /// What `defaults` contributes; `context` and `server` may be templates of the cluster.
   private struct Defaults {
     var labels: [(String, String)] = []
+    var refusedLabels = false
     var context: CompiledTemplate?
     var server: CompiledTemplate?
     var windows: [String] = []
@@ -64,7 +68,10 @@ struct ClusterReader {
     var defaults = Defaults()
     guard let fields = Fields.open(value, as: "defaults", allowed: Self.defaultKeys, &diagnostics)
     else { return defaults }
-    if let labels = fields["labels"] { defaults.labels = readLabels(labels, &diagnostics) }
+    if let labels = fields["labels"] {
+      defaults.labels = readLabels(labels, &diagnostics)
+      defaults.refusedLabels = defaults.labels.count != labels.mapping?.count
+    }
     for key in ["context", "server"] {
       guard let value = fields[key], let text = fields.text(key, &diagnostics) else { continue }
       let mark = Fields.contentMark(of: value)
@@ -79,7 +86,9 @@ struct ClusterReader {
     return defaults
   }
 
-  private func readCluster(_ node: Value, defaults: Defaults, _ diagnostics: inout Diagnostics)
+  private mutating func readCluster(
+    _ node: Value, defaults: Defaults, _ diagnostics: inout Diagnostics
+  )
     -> Cluster?
   {
     let label = node["name"]?.string.map { "cluster '\($0)'" } ?? "a cluster"
@@ -96,8 +105,11 @@ struct ClusterReader {
     var labels: [String: String] = [:]
     labels.reserveCapacity(defaults.labels.count + 4)
     for (key, value) in defaults.labels { labels[key] = value }
+    var refusedLabels = defaults.refusedLabels
     if let value = fields["labels"] {
-      for (key, text) in readLabels(value, &diagnostics) { labels[key] = text }
+      let accepted = readLabels(value, &diagnostics)
+      refusedLabels = refusedLabels || accepted.count != value.mapping?.count
+      for (key, text) in accepted { labels[key] = text }
     }
     var cluster = Cluster(
       name: name, labels: labels, context: fields.text("context", &diagnostics),
@@ -106,6 +118,10 @@ struct ClusterReader {
       expectedDuration: fields.duration("expectedDuration", &diagnostics)
         ?? defaults.expectedDuration,
       mark: node.mark)
+    if refusedLabels {
+      clustersWithRefusedLabels.insert(name)
+      return cluster
+    }
     // Templates see the cluster's own fields, so defaults are filled after them.
     do {
       if cluster.context == nil, let template = defaults.context {
@@ -222,7 +238,7 @@ struct ClusterReader {
           continue
         }
         do {
-          let document = try YAML.loadQuickly(path: file)
+          let document = try YAML.load(path: file)
           switch document.kind {
           case .mapping: nodes.append(document)
           case .sequence(let items): nodes.append(contentsOf: items)

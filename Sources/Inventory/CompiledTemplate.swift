@@ -113,36 +113,3 @@ struct CompiledTemplate: Sendable {
       source, cluster: cluster, variables: variables, mark: mark, sink: sink)
   }
 }
-
-/// Whole files read with plain system calls: a fleet may have 100,000 cluster files, and
-/// FileHandle costs several times more per file.
-enum FileBytes {
-  /// The file's bytes, or nil when it cannot be opened or is larger than `limit`.
-  static func contents(of path: String, limit: Int = YAML.Limits.default.maxBytes) -> [UInt8]? {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) <= limit
-    else { return nil }
-    var bytes = [UInt8]()
-    bytes.reserveCapacity(Int(info.st_size))
-    var chunk = [UInt8](repeating: 0, count: max(Int(info.st_size) + 1, 4096))
-    while true {
-      let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if count < 0 { return nil }
-      if count == 0 { break }
-      bytes.append(contentsOf: chunk[0..<count])
-      if bytes.count > limit { return nil }
-    }
-    return bytes
-  }
-}
-
-extension YAML {
-  /// Loads a file through FileBytes; on any failure, YAML.load reports it as usual.
-  static func loadQuickly(path: String) throws(Diagnostic) -> Value {
-    guard let bytes = FileBytes.contents(of: path) else { return try YAML.load(path: path) }
-    return try YAML.parse(SourceFile(path: path, bytes: bytes))
-  }
-}

@@ -36,10 +36,17 @@ public enum FleetLoader {
     guard let fleet = reader.read(document) else {
       throw DiagnosticError(inFileOrder(reader.diagnostics.all))
     }
-    // Values are checked even when the fleet file has errors, so one run shows every problem.
+    // Values are checked even when the fleet file has errors, so one run shows every problem;
+    // but not for clusters whose refused labels were reported already.
     let resolver = ValuesResolver(fleet: fleet)
     var all = reader.diagnostics
-    all.append(contentsOf: resolver.check())
+    if reader.clustersWithRefusedLabels.isEmpty {
+      all.append(contentsOf: resolver.check())
+    } else {
+      var checked = fleet
+      checked.clusters.removeAll { reader.clustersWithRefusedLabels.contains($0.name) }
+      all.append(contentsOf: ValuesResolver(fleet: checked).check())
+    }
     let ordered = inFileOrder(all.all)
     if all.hasErrors { throw DiagnosticError(ordered) }
     return LoadedFleet(
@@ -129,6 +136,8 @@ enum FleetPaths {
 struct FleetReader {
   let directory: String
   var diagnostics = Diagnostics()
+  /// See ClusterReader.clustersWithRefusedLabels.
+  private(set) var clustersWithRefusedLabels = Set<String>()
 
   init(directory: String) { self.directory = directory }
 
@@ -153,11 +162,16 @@ struct FleetReader {
     let windowNames = Set(top["windows"]?.mapping?.keys ?? [])
     var clusterReader = ClusterReader(directory: directory, windowNames: windowNames)
     let clusters = clusterReader.read(top, &diagnostics)
+    clustersWithRefusedLabels = clusterReader.clustersWithRefusedLabels
     var policy = RolloutPolicy()
     if let value = top["rollout"] {
       policy = PolicyReader.read(value, clusters: clusters, &diagnostics)
     }
-    if let release { checkTemplates(policy: policy, release: release, clusters: clusters) }
+    if let release {
+      checkTemplates(
+        policy: policy, release: release,
+        clusters: clusters.filter { !clustersWithRefusedLabels.contains($0.name) })
+    }
     // Without a readable release (already reported) the rest is still checked.
     return Fleet(
       name: name, directory: directory, release: release ?? Release(name: name), values: layers,
@@ -192,7 +206,10 @@ struct FleetReader {
   }
 
   private mutating func readRelease(_ value: Value) -> Release? {
-    let allowed = ["name", "namespace", "driver", "chart", "manifests", "exec", "version"]
+    let allowed = [
+      "name", "namespace", "driver", "chart", "manifests", "exec", "version", "appVersion",
+      "chartVersion", "repo", "registryConfig", "caFile", "plainHTTP",
+    ]
     guard let fields = Fields.open(value, as: "release", allowed: allowed, &diagnostics) else {
       return nil
     }
@@ -229,8 +246,9 @@ struct FleetReader {
     }
     var exec: ExecCommands?
     if let value = fields["exec"] { exec = readExec(value) }
-    let version = fields.text("version", &diagnostics)
+    let source = readChartSource(fields, chart: chart)
     if let chart, FleetPaths.isLocal(chart, in: directory) == false, !chart.contains("://"),
+      !chart.hasSuffix(".tgz"),
       chart.hasPrefix(".") || chart.hasPrefix("/")
     {
       diagnostics.error("chart directory '\(chart)' does not exist", at: fields.mark(of: "chart"))
@@ -258,9 +276,68 @@ struct FleetReader {
     default: break
     }
     guard let name else { return nil }
-    return Release(
+    var release = Release(
       name: name, namespace: namespace, driver: driver, chart: chart, manifests: manifests,
-      exec: exec, version: version, mark: value.mark)
+      exec: exec, version: source.appVersion, mark: value.mark)
+    release.chartVersion = source.chartVersion
+    release.repo = source.repo
+    release.access = source.access
+    for key in allowed where fields.has(key) {
+      release.fieldMarks[key] = fields.mark(of: key)
+    }
+    return release
+  }
+
+  /// The chart's versions, repository and access settings, checked against the kind of chart.
+  private mutating func readChartSource(_ fields: Fields, chart: String?) -> (
+    appVersion: String?, chartVersion: String?, repo: String?, access: ChartAccess
+  ) {
+    let legacy = fields.text("version", &diagnostics)
+    let appVersion = fields.text("appVersion", &diagnostics)
+    if let legacy, let appVersion, legacy != appVersion {
+      diagnostics.error(
+        "release.version '\(legacy)' and release.appVersion '\(appVersion)' differ; version is"
+          + " the old name of appVersion: keep one", at: fields.mark(of: "version"))
+    }
+    var chartVersion = fields.text("chartVersion", &diagnostics)
+    let repo = fields.text("repo", &diagnostics)
+    let local = chart.map { FleetPaths.isLocal($0, in: directory) || $0.hasSuffix(".tgz") } ?? false
+    if let chart, chart.hasSuffix(".tgz"), repo == nil,
+      !FileManager.default.fileExists(atPath: FleetPaths.join(directory, chart))
+    {
+      diagnostics.error("chart archive '\(chart)' does not exist", at: fields.mark(of: "chart"))
+    }
+    if let repo {
+      if !(repo.hasPrefix("http://") || repo.hasPrefix("https://")) {
+        diagnostics.error(
+          "repo '\(repo)' is not an http:// or https:// URL", at: fields.mark(of: "repo"))
+      } else if chart?.hasPrefix("oci://") == true {
+        diagnostics.error(
+          "repo is for a chart named in a Helm repository; an oci:// chart names its registry"
+            + " itself", at: fields.mark(of: "repo"))
+      } else if chart == nil {
+        diagnostics.error(
+          "repo needs 'chart' (the chart's name in it)", at: fields.mark(of: "repo"))
+      }
+    } else if local, chartVersion != nil {
+      diagnostics.error(
+        "chartVersion applies to a repository or OCI chart; a local chart's version is its"
+          + " Chart.yaml", at: fields.mark(of: "chartVersion"))
+    }
+    // Before chartVersion existed, `version` also pinned a remote chart: it still does.
+    if chartVersion == nil, appVersion == nil, chart != nil, repo != nil || !local {
+      chartVersion = legacy
+    }
+    var access = ChartAccess(plainHTTP: fields.bool("plainHTTP", &diagnostics) ?? false)
+    for key in ["registryConfig", "caFile"] {
+      guard let path = fields.text(key, &diagnostics) else { continue }
+      let absolute = FleetPaths.join(directory, path)
+      if !FileManager.default.fileExists(atPath: absolute) {
+        diagnostics.error("\(key) '\(path)' does not exist", at: fields.mark(of: key))
+      }
+      if key == "caFile" { access.caFile = absolute } else { access.registryConfig = absolute }
+    }
+    return (appVersion ?? legacy, chartVersion, repo, access)
   }
 
   private mutating func readExec(_ value: Value) -> ExecCommands? {

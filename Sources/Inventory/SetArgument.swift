@@ -1,18 +1,27 @@
-// `--set` and `--set-string` arguments, parsed the way Helm's strvals parser does: dotted keys,
-// list indexes, `\` escapes, `{a,b}` lists, and Helm's typing of values.
+// `--set`, `--set-string`, `--set-json` and `--set-file` arguments, parsed the way Helm's strvals
+// parser does: dotted keys, list indexes, `\` escapes, `{a,b}` lists, and each flag's values.
 import FleetCore
 
-/// Applies one `--set` (or `--set-string`) argument to values, in place, as `helm --set` would.
+/// Applies one `--set` (or `--set-string`, `--set-json`, `--set-file`) argument to values, in
+/// place, as helm would.
 ///
 /// Typing (`--set` only): `true`/`false` in any case are booleans, `null` in any case is null,
 /// `0` and decimal integers not starting with `0` that fit 64 bits are integers; everything else,
-/// `1.5` and `007` included, stays a string. Every value set carries a mark into a source named
-/// `--set` (or `--set-string`) holding the argument, so origins and errors point into it.
+/// `1.5` and `007` included, stays a string. `--set-string` keeps every value a string.
+/// `--set-json` reads each value as one JSON value (an empty value is null) and takes no `{a,b}`
+/// lists; `--set-file` reads each value as a path and sets the file's whole content, as a
+/// string. Every value set carries a mark into a source named after the flag holding the
+/// argument, so origins and errors point into it.
 public struct SetArgument {
-  public enum Kind: String, Sendable {
+  public enum Kind: String, Sendable, CaseIterable {
     case typed = "--set"
     case string = "--set-string"
+    case json = "--set-json"
+    case file = "--set-file"
   }
+
+  /// Reads a `--set-file` path: the file's content, or why it cannot be read.
+  public typealias FileReader = (String) throws(Diagnostic) -> String
 
   /// Helm's own bounds: list indexes up to 65536 and 30 levels of dotted names.
   static let maxIndex = 65536
@@ -21,6 +30,7 @@ public struct SetArgument {
   private let scalars: [Unicode.Scalar]
   private let kind: Kind
   private let source: SourceFile
+  private let readFile: FileReader
   private var position = 0
 
   /// The result of reading a key: more input follows, or the argument ended.
@@ -28,16 +38,21 @@ public struct SetArgument {
   /// Where a scan stopped: at one of its stop characters, or at the end of the argument.
   private typealias Scan = (text: String, stop: Unicode.Scalar?, start: Int)
 
-  public static func apply(_ argument: String, kind: Kind = .typed, to values: inout Mapping)
-    throws(Diagnostic)
-  {
-    var parser = SetArgument(argument: argument, kind: kind)
+  /// `readFile` serves `--set-file` only; a path it cannot read fails with the path marked.
+  public static func apply(
+    _ argument: String, kind: Kind = .typed, to values: inout Mapping,
+    readFile: @escaping FileReader = { path throws(Diagnostic) in
+      throw Diagnostic.error("cannot read '\(path)'")
+    }
+  ) throws(Diagnostic) {
+    var parser = SetArgument(argument: argument, kind: kind, readFile: readFile)
     while try parser.key(&values, nesting: 0) == .more {}
   }
 
-  private init(argument: String, kind: Kind) {
+  private init(argument: String, kind: Kind, readFile: @escaping FileReader) {
     scalars = Array(argument.unicodeScalars)
     self.kind = kind
+    self.readFile = readFile
     source = SourceFile(path: kind.rawValue, text: argument)
   }
 
@@ -92,6 +107,10 @@ public struct SetArgument {
       set(&data, key, .sequence(list, mark: mark(start)), at: start)
       return step
     case "=":
+      if kind == .json {
+        set(&data, key, try jsonValue(), at: start)
+        return .more
+      }
       switch try valueList() {
       case .list(let items, let at):
         set(&data, key, .sequence(items, mark: mark(at)), at: start)
@@ -101,7 +120,7 @@ public struct SetArgument {
         return .end
       case .notList:
         let (text, _, at) = scan(until: [","])
-        set(&data, key, typed(text, at: at), at: start)
+        set(&data, key, try typed(text, at: at), at: start)
         return .more
       }
     case ",":
@@ -157,6 +176,10 @@ public struct SetArgument {
     guard let stop else { return .end }
     switch stop {
     case "=":
+      if kind == .json {
+        try setIndex(&list, index, try jsonValue(), at: start)
+        return .more
+      }
       switch try valueList() {
       case .list(let items, let at):
         try setIndex(&list, index, .sequence(items, mark: mark(at)), at: start)
@@ -164,7 +187,7 @@ public struct SetArgument {
         try setIndex(&list, index, .string("", mark: mark(position)), at: start)
       case .notList:
         let (text, _, at) = scan(until: [","])
-        try setIndex(&list, index, typed(text, at: at), at: start)
+        try setIndex(&list, index, try typed(text, at: at), at: start)
       }
       return .more
     case "[":
@@ -225,7 +248,7 @@ public struct SetArgument {
     while true {
       let (text, stop, start) = scan(until: [",", "}"])
       guard let stop else { throw fail("list must terminate with '}'", at: open) }
-      items.append(typed(text, at: start))
+      items.append(try typed(text, at: start))
       if stop == "}" {
         if position < scalars.count, scalars[position] == "," { position += 1 }
         return .list(items, at: open)
@@ -233,8 +256,63 @@ public struct SetArgument {
     }
   }
 
-  private func typed(_ text: String, at offset: Int) -> Value {
+  /// One JSON value after `=` (helm decodes it with Go's JSON decoder); nothing before the next
+  /// comma, or the end, is null. Blanks and one comma after the value are consumed.
+  private mutating func jsonValue() throws(Diagnostic) -> Value {
+    if skipBlanksAndComma() { return Value(.null, mark: mark(position)) }
+    let from = String(String.UnicodeScalarView(scalars[..<position])).utf8.count
+    let (value, end) = try JSONReader.parseValue(in: source, from: from)
+    position += String(decoding: source.bytes[from..<end], as: UTF8.self).unicodeScalars.count
+    _ = skipBlanksAndComma()
+    return Self.asDecodedByGo(value)
+  }
+
+  /// JSON numbers as helm holds them: Go decodes every number to a float64, whose YAML is an
+  /// integer when it has no fraction (`1.0` reaches the chart as `1`, and an integer beyond
+  /// 2^53 loses its last digits).
+  static func asDecodedByGo(_ value: Value) -> Value {
+    switch value.kind {
+    case .int(let i):
+      let rounded = Double(i)
+      guard let exact = Int64(exactly: rounded) else { return .double(rounded, mark: value.mark) }
+      return .int(exact, mark: value.mark)
+    case .double(let d):
+      guard d.rounded() == d, let exact = Int64(exactly: d) else { return value }
+      return .int(exact, mark: value.mark)
+    case .sequence(let items): return .sequence(items.map(asDecodedByGo), mark: value.mark)
+    case .mapping(let mapping):
+      var out = Mapping()
+      for entry in mapping {
+        out.append(entry.key, keyMark: entry.keyMark, asDecodedByGo(entry.value))
+      }
+      return .mapping(out, mark: value.mark)
+    default: return value
+    }
+  }
+
+  /// Helm's `emptyVal`: skips blanks; true at the end or after a comma (consumed).
+  private mutating func skipBlanksAndComma() -> Bool {
+    while position < scalars.count {
+      let c = scalars[position]
+      if c == "," {
+        position += 1
+        return true
+      }
+      guard c.properties.isWhitespace else { return false }
+      position += 1
+    }
+    return true
+  }
+
+  private func typed(_ text: String, at offset: Int) throws(Diagnostic) -> Value {
     let mark = mark(offset)
+    if kind == .file {
+      do {
+        return .string(try readFile(text), mark: mark)
+      } catch {
+        throw Diagnostic.error(error.message, at: mark)
+      }
+    }
     if kind == .string { return .string(text, mark: mark) }
     switch text.lowercased() {
     case "true": return .bool(true, mark: mark)

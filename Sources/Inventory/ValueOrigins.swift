@@ -8,7 +8,7 @@ public enum ValueOrigins {
   public static func describe(_ mark: SourceMark?, relativeTo directory: String? = nil) -> String {
     guard let mark else { return "?" }
     let path = mark.file.path
-    if path == SetArgument.Kind.typed.rawValue || path == SetArgument.Kind.string.rawValue {
+    if SetArgument.Kind(rawValue: path) != nil {
       return path + " " + (mark.file.line(1) ?? "")
     }
     var shown = path

@@ -166,7 +166,8 @@ public final class ValuesResolver: @unchecked Sendable {
     guard FileManager.default.fileExists(atPath: path) else { return .missing }
     let document: Value
     do {
-      document = try YAML.loadQuickly(path: path)
+      // The tree stays cached for the whole run; its text need not.
+      document = try YAML.load(path: path, keepingText: false)
     } catch {
       return .invalid([error])
     }

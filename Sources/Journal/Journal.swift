@@ -22,18 +22,6 @@ public struct RunStore: Sendable {
   public var runsDirectory: String { stateDirectory + "/runs" }
   public func journalPath(_ run: String) -> String { "\(runsDirectory)/\(run)/journal.log" }
 
-  /// Run ids sort by start time: `20261124-231500-1a2b3c`.
-  public static func newRunID(at date: Date) -> String {
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
-    let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-    func two(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-    let stamp =
-      "\(c.year ?? 0)\(two(c.month))\(two(c.day))-\(two(c.hour))\(two(c.minute))\(two(c.second))"
-    let suffix = String(UInt32.random(in: 0..<0xFF_FFFF), radix: 16)
-    return stamp + "-" + String(repeating: "0", count: 6 - suffix.count) + suffix
-  }
-
   /// Every run with a journal, oldest first.
   public func runIDs() -> [String] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: runsDirectory)) ?? []
@@ -227,7 +215,7 @@ public final class Journal: @unchecked Sendable {
     guard n == count else { return }
     var offset = 0
     while let end = bytes[offset...].firstIndex(of: 0x0A) {
-      guard let record = JournalFile.decodeLine(bytes[offset..<end]),
+      guard let record = JournalLine.decode(bytes[offset..<end]),
         record.sequence == storedRecords.count + 1
       else { return }
       storedRecords.append(record)
@@ -261,7 +249,11 @@ public enum JournalFile {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw JournalError("\(path): no such journal")
     }
-    let bytes = [UInt8](data)
+    return try parse([UInt8](data), source: path)
+  }
+
+  /// Records from journal lines; `source` names where they came from in messages.
+  public static func parse(_ bytes: [UInt8], source path: String) throws(JournalError) -> Contents {
     var records: [JournalRecord] = []
     var offset = 0
     var lineNumber = 0
@@ -270,7 +262,7 @@ public enum JournalFile {
       let end = bytes[offset...].firstIndex(of: 0x0A)
       let lineEnd = end ?? bytes.count
       let line = bytes[offset..<lineEnd]
-      if let record = decodeLine(line), end != nil {
+      if let record = JournalLine.decode(line), end != nil {
         guard record.sequence == records.count + 1 else {
           throw JournalError(
             "\(path):\(lineNumber): record \(record.sequence) out of order "
@@ -296,14 +288,4 @@ public enum JournalFile {
     return Contents(records: records, validLength: offset, totalLength: bytes.count, tornTail: nil)
   }
 
-  static func decodeLine(_ line: ArraySlice<UInt8>) -> JournalRecord? {
-    guard line.count > 9, line[line.startIndex + 8] == UInt8(ascii: " "),
-      let crc = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16)
-    else { return nil }
-    let json = line.dropFirst(9)
-    guard CRC32.checksum(json) == crc, let value = try? JSONReader.parse(Array(json)) else {
-      return nil
-    }
-    return RecordCoding.decode(value)
-  }
 }

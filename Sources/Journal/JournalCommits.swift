@@ -195,13 +195,9 @@ extension Journal {
     return .success(bytes.count)
   }
 
-  /// One journal line: the CRC-32 of the JSON in 8 hex digits, a space, the JSON, a newline.
+  /// One journal line (`JournalLine`) added to a batch.
   static func appendLine(_ record: JournalRecord, to bytes: inout [UInt8]) {
-    let json = JSONWriter.bytes(RecordCoding.encode(record))
-    let crc = String(CRC32.checksum(json), radix: 16)
-    bytes += Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8)
-    bytes += json
-    bytes.append(0x0A)
+    bytes += JournalLine.encode(record)
   }
 
   /// Accounts for a written batch and answers the waiters it satisfies, outside the lock.

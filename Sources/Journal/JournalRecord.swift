@@ -19,15 +19,19 @@ public struct RunHeader: Sendable, Equatable {
   /// The fleet directory, absolute, so `fleetwave resume RUN` can find the fleet again.
   public var fleetDirectory: String?
   /// The rollout's own options that decide what resuming must do again: `driver`,
-  /// `maxParallel`, `kubeconfig`, and `setDigest` (a digest of the --set arguments, never the
+  /// `maxParallel`, `kubeconfig`, and `setDigest` (a salted SHA-512 crypt digest of the --set arguments, never the
   /// values themselves, which may be secrets).
   public var settings: [String: String]
+  /// The token of the process that started the run (see `RunInstance`); nil in journals
+  /// written before processes had tokens.
+  public var instance: String?
 
   public init(
     id: String, fleet: String, release: String, version: String?, fleetDigest: String, plan: Value,
     startedAt: Date, host: String, pid: Int32, user: String, fleetDirectory: String? = nil,
-    settings: [String: String] = [:]
+    settings: [String: String] = [:], instance: String? = nil
   ) {
+    self.instance = instance
     self.fleetDirectory = fleetDirectory
     self.settings = settings
     self.id = id
@@ -60,8 +64,15 @@ public enum JournalEntry: Sendable, Equatable {
   /// An approval of a wave, keyed by its name as `wave` is for a wave record.
   case approval(wave: Int, by: String, name: String? = nil)
   case paused(by: String)
-  case resumed(by: String, pid: Int32, host: String)
-  case measurement(cluster: String, gate: String, value: Double?, outcome: String, detail: String)
+  /// A process took the run up again; `instance` is its token (see `RunInstance`).
+  case resumed(by: String, pid: Int32, host: String, instance: String? = nil)
+  /// One reading by a health gate, of one cluster's gate (`cluster` set) or of a wave's gate
+  /// after its bake (`cluster` nil), in the wave named `wave`: its value, the limit it was
+  /// judged against, the verdict, the query as sent, and when it was taken. Written as the
+  /// gate reports, so the reports of a resumed run still hold the readings of earlier passes.
+  case measurement(cluster: String?, wave: String?, FleetCore.Measurement)
+  /// A gate's verdict over its readings (the measurement records just before it).
+  case gateResult(cluster: String?, wave: String?, gate: String, passed: Bool, summary: String)
   /// The run stopped unfinished and says what it waits for (a window, a bake, an approval).
   case waiting(reason: String)
   case runFinished(outcome: String)
@@ -75,6 +86,7 @@ public enum JournalEntry: Sendable, Equatable {
     case .paused: return "paused"
     case .resumed: return "resumed"
     case .measurement: return "measurement"
+    case .gateResult: return "gate-result"
     case .waiting: return "waiting"
     case .runFinished: return "run-finished"
     }
@@ -112,6 +124,7 @@ enum RecordCoding {
       m["pid"] = .int(Int64(h.pid))
       m["user"] = .string(h.user)
       if let directory = h.fleetDirectory { m["fleetDirectory"] = .string(directory) }
+      if let instance = h.instance { m["instance"] = .string(instance) }
       if !h.settings.isEmpty {
         var settings = Mapping()
         for key in h.settings.keys.sorted() { settings[key] = h.settings[key].map { .string($0) } }
@@ -137,16 +150,27 @@ enum RecordCoding {
       m["by"] = .string(by)
     case .paused(let by):
       m["by"] = .string(by)
-    case .resumed(let by, let pid, let host):
+    case .resumed(let by, let pid, let host, let instance):
+      if let instance { m["instance"] = .string(instance) }
       m["by"] = .string(by)
       m["pid"] = .int(Int64(pid))
       m["host"] = .string(host)
-    case .measurement(let cluster, let gate, let value, let outcome, let detail):
-      m["cluster"] = .string(cluster)
+    case .measurement(let cluster, let wave, let measurement):
+      if let cluster { m["cluster"] = .string(cluster) }
+      if let wave { m["waveName"] = .string(wave) }
+      m["gate"] = .string(measurement.gate)
+      m["value"] = measurement.value.map { .double($0) } ?? .null
+      if let limit = measurement.limit { m["limit"] = .double(limit) }
+      m["outcome"] = .string(measurement.outcome.rawValue)
+      m["detail"] = .string(measurement.detail)
+      if let query = measurement.query { m["query"] = .string(query) }
+      m["takenAt"] = .string(Timestamp.iso(measurement.at))
+    case .gateResult(let cluster, let wave, let gate, let passed, let summary):
+      if let cluster { m["cluster"] = .string(cluster) }
+      if let wave { m["waveName"] = .string(wave) }
       m["gate"] = .string(gate)
-      m["value"] = value.map { .double($0) } ?? .null
-      m["outcome"] = .string(outcome)
-      m["detail"] = .string(detail)
+      m["passed"] = .bool(passed)
+      m["summary"] = .string(summary)
     case .runFinished(let outcome):
       m["outcome"] = .string(outcome)
     }
@@ -174,7 +198,7 @@ enum RecordCoding {
           settings: Dictionary(
             uniqueKeysWithValues: (v["settings"]?.mapping?.entries ?? []).compactMap { entry in
               entry.value.string.map { (entry.key, $0) }
-            })))
+            }), instance: v["instance"]?.string))
     case "cluster":
       guard let name = v["cluster"]?.string, let state = v["state"]?.string else { return nil }
       entry = .cluster(
@@ -197,13 +221,27 @@ enum RecordCoding {
       guard let by = v["by"]?.string, let pid = v["pid"]?.int, let host = v["host"]?.string else {
         return nil
       }
-      entry = .resumed(by: by, pid: Int32(truncatingIfNeeded: pid), host: host)
+      entry = .resumed(
+        by: by, pid: Int32(truncatingIfNeeded: pid), host: host, instance: v["instance"]?.string)
     case "measurement":
-      guard let cluster = v["cluster"]?.string, let gate = v["gate"]?.string,
-        let outcome = v["outcome"]?.string, let detail = v["detail"]?.string
+      guard let gate = v["gate"]?.string,
+        let outcome = v["outcome"]?.string.flatMap(FleetCore.Measurement.Outcome.init(rawValue:)),
+        let detail = v["detail"]?.string
       else { return nil }
+      // A reading written before `takenAt` was recorded was taken when it was written.
+      let taken = v["takenAt"]?.string.flatMap(Timestamp.parse) ?? at
       entry = .measurement(
-        cluster: cluster, gate: gate, value: v["value"]?.double, outcome: outcome, detail: detail)
+        cluster: v["cluster"]?.string, wave: v["waveName"]?.string,
+        FleetCore.Measurement(
+          gate: gate, at: taken, value: v["value"]?.double, outcome: outcome, detail: detail,
+          limit: v["limit"]?.double, query: v["query"]?.string))
+    case "gate-result":
+      guard let gate = v["gate"]?.string, let passed = v["passed"]?.bool,
+        let summary = v["summary"]?.string
+      else { return nil }
+      entry = .gateResult(
+        cluster: v["cluster"]?.string, wave: v["waveName"]?.string, gate: gate, passed: passed,
+        summary: summary)
     case "run-finished":
       guard let outcome = v["outcome"]?.string else { return nil }
       entry = .runFinished(outcome: outcome)

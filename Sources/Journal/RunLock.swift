@@ -13,6 +13,13 @@ public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
   public var pid: Int32
   public var since: Date
 
+  public init(run: String, host: String, pid: Int32, since: Date) {
+    self.run = run
+    self.host = host
+    self.pid = pid
+    self.since = since
+  }
+
   public var description: String {
     "run \(run) (host \(host), pid \(pid), since \(Timestamp.iso(since)))"
   }

@@ -5,7 +5,8 @@ import Foundation
 
 public enum RunRecorder {
   /// The entry to write ahead for an event, with the cluster's record for cluster events;
-  /// nil for events the journal does not keep (progress detail, measurements' raw values).
+  /// nil for events the journal does not keep (the run's start, interrupts). Gate readings
+  /// and verdicts are kept: the reports are built from the journal.
   /// `waves` names the plan's waves by index: wave records are keyed by name.
   public static func entry(
     for event: RolloutEvent, cluster record: ClusterRunRecord?, waves: [String]
@@ -36,7 +37,14 @@ public enum RunRecorder {
     case .runFinished(let outcome, _):
       // An interrupted run is not over: it stays open for `resume`.
       return outcome == .interrupted ? nil : .runFinished(outcome: outcome.rawValue)
-    case .measurement, .gateResult, .interruptRequested, .runStarted: return nil
+    case .measurement(let cluster, let index, let measurement):
+      return .measurement(
+        cluster: cluster, wave: index < waves.count ? waves[index] : nil, measurement)
+    case .gateResult(let cluster, let index, let result):
+      return .gateResult(
+        cluster: cluster, wave: index < waves.count ? waves[index] : nil, gate: result.gate,
+        passed: result.passed, summary: result.summary)
+    case .interruptRequested, .runStarted: return nil
     }
   }
 }
@@ -54,17 +62,22 @@ public enum FleetDigest {
           && !path.split(separator: "/").contains { $0.hasPrefix(".") }
       }
       .sorted()
-    var message: [UInt8] = []
+    // Hashed a block at a time: a fleet may hold a values file of tens of megabytes, and the
+    // whole message in memory cost several times that.
+    var hasher = SHA256.Hasher()
     for file in files {
       var isDirectory: ObjCBool = false
       let full = directory + "/" + file
       guard manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
-        let data = manager.contents(atPath: full)
+        let handle = FileHandle(forReadingAtPath: full)
       else { continue }
-      message += Array(file.utf8) + [0]
-      message += data
-      message.append(0)
+      defer { try? handle.close() }
+      hasher.update(Array(file.utf8) + [0])
+      while let block = try? handle.read(upToCount: 1 << 20), !block.isEmpty {
+        hasher.update(block)
+      }
+      hasher.update([0])
     }
-    return "sha256:" + SHA256.hex(message)
+    return "sha256:" + hasher.hex()
   }
 }

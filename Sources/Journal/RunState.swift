@@ -10,7 +10,20 @@ public struct RunState: Sendable, Equatable {
     public var fromRevision: String?
     public var error: String?
     public var startedAt: Date?
+    /// When the cluster's change ended: verified (baking), failed or succeeded; a rollback
+    /// leaves it, as the executor's record does.
     public var finishedAt: Date?
+    /// The revision the upgrade produced (recorded when verifying began), kept through a
+    /// failed gate and a rollback.
+    public var upgradedTo: String?
+    /// Why the upgrade or its verification failed, kept through the rollback that follows.
+    public var failure: String?
+    public var rollbackRevision: String?
+    public var rollbackError: String?
+    /// Every gate reading of the cluster, over every pass, in the order taken.
+    public var measurements: [FleetCore.Measurement] = []
+    /// Every gate verdict on the cluster, each with the readings that decided it.
+    public var gates: [GateResult] = []
   }
 
   public var header: RunHeader?
@@ -22,6 +35,11 @@ public struct RunState: Sendable, Equatable {
   public var waveChangedAt: [String: Date] = [:]
   /// Why a wave halted, by wave name.
   public var haltReasons: [String: String] = [:]
+  /// When each wave first started running, and when it was promoted or halted, by wave name.
+  public var waveStartedAt: [String: Date] = [:]
+  public var waveFinishedAt: [String: Date] = [:]
+  /// The verdicts of each wave's gates after its bake, by wave name, every pass's.
+  public var waveGates: [String: [GateResult]] = [:]
   /// Who approved each wave, and when, by wave name.
   public var approvals: [String: String] = [:]
   public var approvedAt: [String: Date] = [:]
@@ -31,11 +49,16 @@ public struct RunState: Sendable, Equatable {
   public var waitingFor: String?
   /// Who last resumed the run (or asked for its rollback).
   public var lastResumedBy: String?
+  /// The tokens of every process that acted for the run, in order (see `RunInstance`).
+  public var instances: [String] = []
   public var outcome: String?
   public var lastActivity: Date?
   /// The frozen plan's wave names in order: records written before wave names were journaled
   /// carry only a position in that plan.
   private var frozenWaveNames: [String] = []
+  /// Readings not yet claimed by a verdict, by the gate's scope (a cluster or a wave) and
+  /// name: a `gate-result` record takes the readings written just before it.
+  private var unjudged: [String: [FleetCore.Measurement]] = [:]
 
   public init() {}
 
@@ -50,6 +73,7 @@ public struct RunState: Sendable, Equatable {
     switch record.entry {
     case .runStarted(let header):
       self.header = header
+      if let instance = header.instance { instances.append(instance) }
       frozenWaveNames = (header.plan["waves"]?.sequence ?? []).enumerated().map {
         position, wave in wave["name"]?.string ?? "wave \(position)"
       }
@@ -63,13 +87,32 @@ public struct RunState: Sendable, Equatable {
       cluster.state = state
       if let revision { cluster.revision = revision }
       cluster.error = error ?? (RunState.terminal.contains(state) ? cluster.error : nil)
-      if RunState.terminal.contains(state) { cluster.finishedAt = record.at }
+      switch state {
+      case "upgrading":
+        cluster.finishedAt = nil
+        cluster.failure = nil
+      case "verifying", "baking", "succeeded":
+        if let revision { cluster.upgradedTo = revision }
+        if state != "verifying" { cluster.finishedAt = cluster.finishedAt ?? record.at }
+      case "failed":
+        cluster.failure = error ?? cluster.failure
+        cluster.finishedAt = record.at
+      case "rolled-back":
+        cluster.rollbackRevision = revision
+        cluster.finishedAt = cluster.finishedAt ?? record.at
+      case "rollback-failed":
+        cluster.rollbackError = error
+        cluster.finishedAt = cluster.finishedAt ?? record.at
+      default: break
+      }
       clusters[name] = cluster
     case .wave(let index, let state, let name, let reason):
       let wave = name ?? frozenWaveName(index)
       waves[wave] = state
       waveChangedAt[wave] = record.at
       if let reason { haltReasons[wave] = reason }
+      if state == "running", waveStartedAt[wave] == nil { waveStartedAt[wave] = record.at }
+      if state == "promoted" || state == "halted" { waveFinishedAt[wave] = record.at }
     case .approval(let index, let by, let name):
       let wave = name ?? frozenWaveName(index)
       approvals[wave] = by
@@ -77,17 +120,37 @@ public struct RunState: Sendable, Equatable {
     case .paused(let by):
       paused = true
       pausedBy = by
-    case .resumed(let by, _, _):
+    case .resumed(let by, _, _, let instance):
+      // Readings of a gate the last process did not live to judge belong to no verdict.
+      unjudged = [:]
       lastResumedBy = by
+      if let instance { instances.append(instance) }
       paused = false
       pausedBy = nil
       outcome = nil
-    case .measurement: break
+    case .measurement(let cluster, let wave, let measurement):
+      if let cluster { clusters[cluster]?.measurements.append(measurement) }
+      unjudged[Self.scope(cluster: cluster, wave: wave, gate: measurement.gate), default: []]
+        .append(measurement)
+    case .gateResult(let cluster, let wave, let gate, let passed, let summary):
+      let scope = Self.scope(cluster: cluster, wave: wave, gate: gate)
+      let result = GateResult(
+        gate: gate, passed: passed, measurements: unjudged.removeValue(forKey: scope) ?? [],
+        summary: summary)
+      if let cluster {
+        clusters[cluster]?.gates.append(result)
+      } else if let wave {
+        waveGates[wave, default: []].append(result)
+      }
     case .waiting(let reason): waitingFor = reason
     case .runFinished(let outcome):
       self.outcome = outcome
       waitingFor = nil
     }
+  }
+
+  private static func scope(cluster: String?, wave: String?, gate: String) -> String {
+    (cluster.map { "cluster " + $0 } ?? "wave " + (wave ?? "")) + "\u{0}" + gate
   }
 
   private func frozenWaveName(_ index: Int) -> String {

@@ -19,6 +19,8 @@ public final class ExecCredentialProvider: @unchecked Sendable {
 
   private let clock: any RolloutClock
   private let timeout: TimeInterval
+  /// Between SIGTERM and SIGKILL for a plugin that ran out of time.
+  private let killGrace: TimeInterval
   /// Refresh this long before expiry, so a request does not race the deadline.
   private let skew: TimeInterval = 10
   private let lock = NSLock()
@@ -26,9 +28,14 @@ public final class ExecCredentialProvider: @unchecked Sendable {
   /// One lock per plugin invocation key: concurrent workers wait for one run, not start many.
   private var runLocks: [String: NSLock] = [:]
 
-  public init(clock: any RolloutClock = SystemClock(), timeout: TimeInterval = 60) {
+  public convenience init(clock: any RolloutClock = SystemClock(), timeout: TimeInterval = 60) {
+    self.init(clock: clock, timeout: timeout, killGrace: 5)
+  }
+
+  public init(clock: any RolloutClock, timeout: TimeInterval, killGrace: TimeInterval) {
     self.clock = clock
     self.timeout = timeout
+    self.killGrace = killGrace
   }
 
   /// The plugin's credential for `connection`, from the cache while it is still valid.
@@ -136,7 +143,13 @@ public final class ExecCredentialProvider: @unchecked Sendable {
     let errors = PipeReader(stderr.fileHandleForReading)
     if done.wait(timeout: .now() + timeout) == .timedOut {
       process.terminate()
-      done.wait()
+      // SIGTERM may never arrive: a plugin can ignore it, and Foundation starts a child with
+      // the spawning thread's signal mask, in which a dispatch worker thread blocks SIGTERM.
+      // SIGKILL cannot be ignored or blocked, so the wait for a stuck plugin ends.
+      if done.wait(timeout: .now() + killGrace) == .timedOut {
+        kill(process.processIdentifier, SIGKILL)
+        done.wait()
+      }
       throw .error("\(what) did not finish within \(Int(timeout)) s")
     }
     let outputBytes = output.finish()
@@ -176,7 +189,8 @@ public final class ExecCredentialProvider: @unchecked Sendable {
       throw .error("\(what) printed invalid JSON: \(error.headline)")
     }
     guard document["kind"]?.string == "ExecCredential" else {
-      throw .error("\(what) printed kind '\(document["kind"]?.string ?? "")', expected 'ExecCredential'")
+      throw .error(
+        "\(what) printed kind '\(document["kind"]?.string ?? "")', expected 'ExecCredential'")
     }
     guard let version = document["apiVersion"]?.string, version == plugin.apiVersion else {
       throw .error(

@@ -18,42 +18,66 @@ public struct LeaseError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// `fleetwave-RELEASE` in the release namespace. Takers use create (409 means held) and
 /// compare-and-swap updates on resourceVersion, so two runs can never both hold it.
+///
+/// The holder is a process acting for a run (`RUN/INSTANCE`, see `RunInstance`), not the run:
+/// two processes that happen to carry the same run id are still told apart. Whether a holder
+/// has stopped renewing is judged as client-go's leader election judges it, from time observed
+/// here (the record left unchanged for a whole lease duration of our clock), never from the
+/// `renewTime` another host wrote with its own clock.
 public struct ReleaseLease: Sendable {
   public let client: KubeClient
   /// The cluster's name as messages show it.
   public let cluster: String
   public let release: String
   public let namespace: String
-  /// Who holds it: the run id.
+  /// Who holds it: the process's identity, `RUN/INSTANCE`.
   public let holder: String
+  /// Earlier holders this one succeeds: processes of the same run known to be gone (the run's
+  /// journal lists them and we hold its run lock), whose leases are taken over at once.
+  public let succeeds: Set<String>
+  /// Written on the Lease whenever this holder takes it: who it is, for the messages of others.
+  public let annotations: [String: String]
   /// How long a holder that stopped renewing keeps it.
   public let duration: Duration
   public let clock: any RolloutClock
 
   public init(
     client: KubeClient, cluster: String, release: String, namespace: String, holder: String,
-    duration: Duration = .seconds(60), clock: any RolloutClock
+    succeeds: Set<String> = [], duration: Duration = .seconds(60), clock: any RolloutClock,
+    name: String? = nil, annotations: [String: String] = [:]
   ) {
+    self.name = name ?? "fleetwave-\(release)"
+    self.annotations = annotations
     self.client = client
     self.cluster = cluster
     self.release = release
     self.namespace = namespace
     self.holder = holder
+    self.succeeds = succeeds
     self.duration = duration
     self.clock = clock
   }
 
-  public var name: String { "fleetwave-\(release)" }
+  /// `fleetwave-RELEASE` unless given.
+  public let name: String
 
   private var durationSeconds: Int64 { max(1, duration.components.seconds) }
 
-  /// Takes the lease. With `force`, also takes it from a holder whose last renewal is older
-  /// than its lease duration; never from one that is still renewing.
-  public func acquire(force: Bool = false) async throws(LeaseError) {
+  /// Takes the lease: when free, ours, or held by an earlier process of our run that we succeed.
+  /// With `force`, also from another holder that has stopped renewing: we watch the record for
+  /// one lease duration of our own clock and take it only if nobody wrote it meanwhile (a
+  /// holder that renews changes its resourceVersion at least every third of the duration).
+  /// `cancellation` ends that watch early.
+  public func acquire(force: Bool = false, cancellation: Cancellation? = nil)
+    async throws(LeaseError)
+  {
     let now = Self.microTime(clock.now())
     let fresh: Value = [
       "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-      "metadata": ["name": .string(name), "namespace": .string(namespace)],
+      "metadata": [
+        "name": .string(name), "namespace": .string(namespace),
+        "annotations": .mapping(annotationMapping),
+      ],
       "spec": [
         "holderIdentity": .string(holder), "leaseDurationSeconds": .int(durationSeconds),
         "acquireTime": .string(now), "renewTime": .string(now), "leaseTransitions": 0,
@@ -77,11 +101,34 @@ public struct ReleaseLease: Sendable {
         throw LeaseError("cannot take the lock on \(cluster): \(error)", underlying: error)
       }
     }
+    let current = live["spec"]?["holderIdentity"]?.string ?? ""
+    if current.isEmpty || current == holder || succeeds.contains(current) {
+      try await take(live)
+      return
+    }
+    guard force else { throw heldError(live) }
+    let observed = live["metadata"]?["resourceVersion"]?.string
+    let expiry = clock.now().addingTimeInterval(DurationText.seconds(duration(of: live)))
+    guard await clock.pause(until: expiry, cancellation: cancellation) else {
+      throw LeaseError("gave up waiting for the lock on \(cluster): cancelled")
+    }
+    guard let later = try await read() else {
+      // Deleted while we watched: free now.
+      try await acquire(force: false, cancellation: cancellation)
+      return
+    }
+    let holderNow = later["spec"]?["holderIdentity"]?.string ?? ""
+    let untouched = later["metadata"]?["resourceVersion"]?.string == observed
+    guard untouched || holderNow.isEmpty || holderNow == holder || succeeds.contains(holderNow)
+    else { throw heldError(later, renewing: true) }
+    try await take(later)
+  }
+
+  /// Writes us in as the holder of `live`, counting a transition when the holder changes.
+  private func take(_ live: Value) async throws(LeaseError) {
+    let now = Self.microTime(clock.now())
     let spec = live["spec"]
     let current = spec?["holderIdentity"]?.string ?? ""
-    if !current.isEmpty, current != holder {
-      guard force, isStale(live) else { throw heldError(live) }
-    }
     var taken = spec?.mapping ?? Mapping()
     if current != holder {
       taken["acquireTime"] = .string(now)
@@ -91,7 +138,7 @@ public struct ReleaseLease: Sendable {
     taken["holderIdentity"] = .string(holder)
     taken["leaseDurationSeconds"] = .int(durationSeconds)
     taken["renewTime"] = .string(now)
-    try await swap(live, spec: taken, losing: "take")
+    try await swap(live, spec: taken, losing: "take", annotate: true)
   }
 
   /// Records that the holder is still at work; fails when someone else holds the lease now.
@@ -130,29 +177,34 @@ public struct ReleaseLease: Sendable {
     }
   }
 
-  /// A holder is stale once renewTime + leaseDurationSeconds has passed.
-  public func isStale(_ lease: Value) -> Bool {
-    let spec = lease["spec"]
-    guard
-      let renewed = (spec?["renewTime"]?.string ?? spec?["acquireTime"]?.string)
-        .flatMap(Timestamp.parse)
-    else { return true }
-    let seconds = Double(spec?["leaseDurationSeconds"]?.int ?? durationSeconds)
-    return renewed.addingTimeInterval(seconds) < clock.now()
+  /// The lease duration its holder declared (ours when it declared none).
+  private func duration(of lease: Value) -> Duration {
+    .seconds(max(1, lease["spec"]?["leaseDurationSeconds"]?.int ?? durationSeconds))
   }
 
-  private func heldError(_ lease: Value) -> LeaseError {
+  private func heldError(_ lease: Value, renewing: Bool = false) -> LeaseError {
     let spec = lease["spec"]
     let owner = spec?["holderIdentity"]?.string ?? "?"
     let since = spec?["acquireTime"]?.string ?? "an unknown time"
-    return LeaseError(
-      "another operation is in progress on \(cluster): held by \(owner) since \(since)")
+    var message = "another operation is in progress on \(cluster): held by \(owner) since \(since)"
+    if renewing {
+      message += " (still renewing: not taken over)"
+    }
+    return LeaseError(message)
   }
 
   /// Writes `spec` over `live` only if nobody wrote in between (resourceVersion compare-and-swap).
-  private func swap(_ live: Value, spec: Mapping, losing verb: String) async throws(LeaseError) {
+  private func swap(
+    _ live: Value, spec: Mapping, losing verb: String, annotate: Bool = false
+  ) async throws(LeaseError) {
     var object = live.mapping ?? Mapping()
     object["spec"] = .mapping(spec)
+    if annotate, !annotations.isEmpty, var metadata = live["metadata"]?.mapping {
+      var merged = metadata["annotations"]?.mapping ?? Mapping()
+      for (key, value) in annotations { merged[key] = .string(value) }
+      metadata["annotations"] = .mapping(merged)
+      object["metadata"] = .mapping(metadata)
+    }
     do {
       try await client.update(.mapping(object))
     } catch  where error.code == 409 {
@@ -166,6 +218,12 @@ public struct ReleaseLease: Sendable {
     } catch {
       throw LeaseError("cannot \(verb) the lock on \(cluster): \(error)", underlying: error)
     }
+  }
+
+  private var annotationMapping: Mapping {
+    var mapping = Mapping()
+    for key in annotations.keys.sorted() { mapping[key] = annotations[key].map { .string($0) } }
+    return mapping
   }
 
   /// Kubernetes' MicroTime: RFC 3339 with exactly six fractional digits, UTC.

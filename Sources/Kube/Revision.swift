@@ -66,7 +66,9 @@ public struct RevisionRecord: Sendable, Equatable {
 
   /// The digest recorded for a set of values.
   public static func digest(values: Value) -> String {
-    SHA256.hex(JSONWriter.bytes(values.unmarked, options: JSONWriter.Options(sortedKeys: true)))
+    // Hashed while written, with marks ignored rather than stripped: no copy of the tree and
+    // no whole JSON text, which for a large values file were each several times its size.
+    JSONWriter.sha256(values, options: JSONWriter.Options(sortedKeys: true))
   }
 
   /// The record's payload: JSON of everything but the status, which lives in a label so that

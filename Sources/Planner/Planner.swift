@@ -93,7 +93,7 @@ public struct Planner: Sendable {
         PlanNote("the timeline assumes each approval is given as soon as its wave may start"))
     }
 
-    return Plan(
+    var plan = Plan(
       fleet: fleet.name, release: fleet.release.name, version: fleet.release.version,
       start: startInstant.date, waves: waves,
       unassigned: assignment.unassigned.map { clusters[$0].name }, notes: notes,
@@ -107,6 +107,8 @@ public struct Planner: Sendable {
         Instant($0.to) > startInstant && Instant($0.from) < horizonEnd
       }
       .sorted { ($0.from, $0.to, $0.reason) < ($1.from, $1.to, $1.reason) })
+    plan.chartVersion = fleet.release.chartVersion
+    return plan
   }
 }
 

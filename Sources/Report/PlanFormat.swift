@@ -40,6 +40,7 @@ enum PlanFormat {
   /// "fleet demo, release checkout 1.4.2".
   static func title(_ plan: Plan) -> String {
     "fleet " + plan.fleet + ", release " + plan.release + (plan.version.map { " " + $0 } ?? "")
+      + (plan.chartVersion.map { " (chart " + $0 + ")" } ?? "")
   }
 
   /// The wave's name, marked when it is a canary wave not already named so.

@@ -17,6 +17,11 @@ public enum PlanJSON {
     json.string(plan.release)
     json.key("version")
     json.string(plan.version)
+    // Only for a fetched chart, so plans of local charts read as before.
+    if let chartVersion = plan.chartVersion {
+      json.key("chartVersion")
+      json.string(chartVersion)
+    }
     json.key("start")
     json.string(Plan.timestamp(plan.start))
     json.key("horizon")

@@ -71,7 +71,7 @@ public enum RunHTML {
       html += "<td class=\"n\">\(wave.clusters.count)</td>"
       html += "<td class=\"n\">\(count([.succeeded]))</td><td class=\"n\">\(count([.failed]))</td>"
       html += "<td class=\"n\">\(count([.rolledBack, .uninstalled]))</td>"
-      html += "<td class=\"n\">\(count([.skipped, .notStarted]))</td>"
+      html += "<td class=\"n\">\(count([.skipped, .notStarted, .excluded]))</td>"
       html += "<td>\(wave.failures) (\(wave.allowedFailures))</td>"
       html += "<td>\(e(wave.haltReason ?? ""))</td><td>\(gates(wave.gates))</td></tr>\n"
     }

@@ -33,7 +33,10 @@ public enum RunJUnit {
       xml += " id=\"\(wave.index)\" package=\"\(e(summary.fleet))\">\n"
       xml += "    <properties>\n"
       xml += property("run", summary.run) + property("release", summary.release)
-      if let version = summary.version { xml += property("version", version) }
+      if let version = summary.version {
+        xml += property("version", version) + property("appVersion", version)
+      }
+      if let chart = summary.chartVersion { xml += property("chartVersion", chart) }
       xml += property("driver", summary.driver) + property("outcome", summary.outcome.rawValue)
       xml += "    </properties>\n"
       for (record, state) in zip(members, memberStates) {
@@ -83,7 +86,7 @@ public enum RunJUnit {
     case .succeeded: return .passed
     case .failed: return .failure
     case .rolledBack, .uninstalled: return record.error == nil ? .skipped : .failure
-    case .skipped, .notStarted: return .skipped
+    case .skipped, .notStarted, .excluded: return .skipped
     }
   }
 
@@ -146,6 +149,8 @@ public enum RunJUnit {
       body.append(
         "      <skipped message=\"" + e("not started: " + (summary.reason ?? "interrupted"))
           + "\"/>")
+    case .excluded:
+      body.append("      <skipped message=\"excluded: outside the clusters this run acts on\"/>")
     }
     if body.isEmpty { return xml + "/>\n" }
     return xml + ">\n" + body.joined(separator: "\n") + "\n    </testcase>\n"

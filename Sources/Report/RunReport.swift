@@ -13,6 +13,8 @@ public enum ReportedState: String, Sendable, CaseIterable {
   case uninstalled
   case skipped
   case notStarted = "not-started"
+  /// Outside the subset the run acted on (`--cluster`, `-l`).
+  case excluded
 
   /// Clusters never started are `skipped` when the run halted or failed (they will not run
   /// in this run) and `not-started` when it was interrupted (resuming runs them).
@@ -26,6 +28,7 @@ public enum ReportedState: String, Sendable, CaseIterable {
     case .succeeded, .baking: self = .succeeded
     case .rolledBack: self = record.rollbackRevision == "uninstalled" ? .uninstalled : .rolledBack
     case .failed, .rollbackFailed, .upgrading, .verifying, .rollingBack: self = .failed
+    case .excluded: self = .excluded
     }
   }
 }
@@ -37,6 +40,9 @@ public enum RunReportJSON {
     root.append("fleet", .string(summary.fleet))
     root.append("release", .string(summary.release))
     root.append("version", optional(summary.version))
+    // `version` is kept for existing readers; it is the app version.
+    root.append("appVersion", optional(summary.version))
+    root.append("chartVersion", optional(summary.chartVersion))
     root.append("driver", .string(summary.driver))
     root.append("outcome", .string(summary.outcome.rawValue))
     root.append("reason", optional(summary.reason))
@@ -117,6 +123,9 @@ public enum RunReportJSON {
     map.append("value", measurement.value.map { .double($0) } ?? .null)
     map.append("outcome", .string(measurement.outcome.rawValue))
     map.append("detail", .string(measurement.detail))
+    map.append("limit", measurement.limit.map { .double($0) } ?? .null)
+    // The query as sent for this cluster, templates substituted (nil for gates without one).
+    map.append("query", optional(measurement.query))
     return .mapping(map)
   }
 

@@ -4,46 +4,23 @@ import FleetwaveTestSupport
 import Foundation
 import Testing
 
-/// A canary and two waves of one cluster each, the last needing approval. The exec commands
-/// count each cluster's upgrades in `marks/CLUSTER.runs`.
+/// A canary and two waves of one cluster each, the last needing approval.
 private func writeApprovalFleet(_ dir: TemporaryDirectory) throws {
-  let marks = dir.file("marks")
-  try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
-  _ = try dir.write(
-    "fleet/fleet.yaml",
-    """
-    apiVersion: fleetwave/v1
-    kind: Fleet
-    metadata: {name: gated}
-    release:
-      name: checkout
-      namespace: shop
-      driver: exec
-      version: 2.0.0
-      exec:
-        upgrade: 'echo x >> \(marks)/$FLEETWAVE_CLUSTER.runs; echo 2.0.0 > \(marks)/$FLEETWAVE_CLUSTER.rev'
-        rollback: 'echo 1.0.0 > \(marks)/$FLEETWAVE_CLUSTER.rev'
-        revision: 'cat \(marks)/$FLEETWAVE_CLUSTER.rev 2>/dev/null || echo 1.0.0'
-    clusters:
-      - {name: can-1, labels: {canary: "true"}}
-      - {name: eu-1, labels: {w: eu}}
-      - {name: us-1, labels: {w: us}}
-    rollout:
-      canary: {selector: canary=true}
-      waves:
-        - {name: europe, selector: w=eu}
-        - {name: rest, approval: true}
-    """)
+  _ = try CountingExecFleet(
+    in: dir, name: "gated",
+    clusters: [("can-1", "canary: \"true\""), ("eu-1", "w: eu"), ("us-1", "w: us")],
+    rollout: """
+        canary: {selector: canary=true}
+        waves:
+          - {name: europe, selector: w=eu}
+          - {name: rest, approval: true}
+
+      """)
 }
 
 /// How many times each cluster was upgraded.
 private func upgrades(_ dir: TemporaryDirectory) -> [String: Int] {
-  var counts: [String: Int] = [:]
-  for name in ["can-1", "eu-1", "us-1"] {
-    let text = (try? String(contentsOfFile: dir.file("marks/\(name).runs"), encoding: .utf8)) ?? ""
-    counts[name] = text.split(separator: "\n").count
-  }
-  return counts
+  CountingExecFleet.upgrades(marks: dir.file("marks"), clusters: ["can-1", "eu-1", "us-1"])
 }
 
 /// The lines of `text` that are fleetwave commands, without their indentation.

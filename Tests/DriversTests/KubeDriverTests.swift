@@ -187,10 +187,11 @@ import Testing
     let release = Release(name: "edge", namespace: "edge", driver: .kube, manifests: "m")
     let client = try sim.client("edge-2")
     try client.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "edge"]])
-    // Another run took the lock a minute ago and stopped renewing it 30 s ago.
+    // Another run took the lock and stopped renewing it. --force-unlock watches it for one
+    // lease duration (one second here) of its own clock before taking it over.
     let other = ReleaseLease(
       client: client, cluster: "edge-2", release: "edge", namespace: "edge", holder: "other-run",
-      duration: .seconds(20), clock: ManualClock(start: Date().addingTimeInterval(-30)))
+      duration: .seconds(1), clock: SystemClock())
     try other.acquire()
     let since = try #require(try other.read()?["spec"]?["acquireTime"]?.string)
 

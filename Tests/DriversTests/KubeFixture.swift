@@ -70,7 +70,6 @@ func demoFleet() throws -> LoadedFleet {
     directory: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path)
 }
 
-
 func image(_ deployment: Value?) -> String? {
   deployment?["spec"]?["template"]?["spec"]?["containers"]?.sequence?.first?["image"]?.string
 }
@@ -78,4 +77,21 @@ func image(_ deployment: Value?) -> String? {
 /// Each stored revision with its status, oldest first.
 func revisions(_ history: RevisionHistory) throws -> [String] {
   try history.records().map { "\($0.revision):\($0.status.rawValue)" }
+}
+
+/// Writes what an upgrade by `driver` would record as `revision`, left pending as a process
+/// killed mid-change leaves it.
+func leavePending(
+  revision: Int, of driver: KubeDriver, _ cluster: Cluster, _ history: RevisionHistory
+) throws {
+  let manifest = try Blocking.wait { () async throws(DriverError) in
+    try await driver.renderedManifest(cluster)
+  }
+  let target = try driver.target(for: cluster, version: nil)
+  let record = RevisionRecord(
+    release: driver.release.name, namespace: driver.release.namespace, revision: revision,
+    status: .pendingUpgrade, objects: manifest.resources,
+    valuesDigest: target.valuesDigest ?? "", version: target.version,
+    chart: driver.renderer.source, created: Date())
+  try Blocking.wait { () async throws(KubeError) in try await history.save(record) }
 }

@@ -331,12 +331,13 @@ private final class InstalledHookChart {
       return
     }
     #expect(error.kind == .timedOut)
-    #expect(try names("v1", "ConfigMap") == ["shop-config", "shop-schema"])
+    // kube-root-ca.crt is the namespace's own, as on a real cluster.
+    #expect(try names("v1", "ConfigMap") == ["kube-root-ca.crt", "shop-config", "shop-schema"])
     #expect(try names("apps/v1", "Deployment") == ["shop"])
 
     let rolledBack = try finish { driver.rollback(call(cluster), to: nil, completion: $0) }
     #expect(try rolledBack.get() == "uninstalled")
-    #expect(try names("v1", "ConfigMap") == [])
+    #expect(try names("v1", "ConfigMap") == ["kube-root-ca.crt"])
     #expect(try names("apps/v1", "Deployment") == [])
     #expect(try names("batch/v1", "Job") == [])
     #expect(try names("apps/v1", "ReplicaSet") == [])

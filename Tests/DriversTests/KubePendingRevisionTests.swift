@@ -69,22 +69,6 @@ import Testing
     #expect(failure.isFailure)
     #expect(try revisions(bad.history(call(cluster))) == ["1:failed"])
   }
-
-  /// Writes what an upgrade by `driver` would record as `revision`, left pending.
-  private func leavePending(
-    revision: Int, of driver: KubeDriver, _ cluster: Cluster, _ history: RevisionHistory
-  ) throws {
-    let manifest = try Blocking.wait { () async throws(DriverError) in
-      try await driver.renderedManifest(cluster)
-    }
-    let target = try driver.target(for: cluster, version: nil)
-    let record = RevisionRecord(
-      release: driver.release.name, namespace: driver.release.namespace, revision: revision,
-      status: .pendingUpgrade, objects: manifest.resources,
-      valuesDigest: target.valuesDigest ?? "", version: target.version,
-      chart: driver.renderer.source, created: Date())
-    try Blocking.wait { () async throws(KubeError) in try await history.save(record) }
-  }
 }
 
 extension Result {

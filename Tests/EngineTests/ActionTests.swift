@@ -11,18 +11,27 @@ import Planner
 import Report
 import Testing
 
-/// Collects what an action says, instead of printing it.
-private final class RecordingObserver: RunObserver {
+/// Collects what an action says, instead of printing it, and what each pass's executor
+/// held in memory when the pass ended.
+final class RecordingObserver: RunObserver {
   var notes: [String] = []
   var lines: [String] = []
   var passes = 0
+  var executorSummaries: [RunSummary] = []
+  private var executor: Executor?
 
   func note(_ line: String) { notes.append(line) }
   func say(_ line: String) { lines.append(line) }
   func passStarting(
     _ executor: Executor, plan: FleetCore.Plan, maxParallel: Int, clock: any RolloutClock
-  ) { passes += 1 }
-  func passEnded() {}
+  ) {
+    passes += 1
+    self.executor = executor
+  }
+  func passEnded() {
+    if let executor { executorSummaries.append(executor.summary()) }
+    executor = nil
+  }
 }
 
 private func loadGatedFleet(_ dir: TemporaryDirectory) throws -> LoadedFleet {
@@ -70,7 +79,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     let observer = RecordingObserver()
 
     let drivers = try RunDrivers.make(
-      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
       kubeconfig: nil, now: start)
     let first = try RolloutAction(
       fleet: loaded, plan: plan, store: store, drivers: drivers, run: "r1", request: request
@@ -84,7 +93,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     let resumed = try ResumeAction(
       fleet: loaded, store: store,
       drivers: try RunDrivers.make(
-        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
         kubeconfig: nil, now: start),
       run: "r1", request: request
     ).run(observer: observer)
@@ -125,7 +134,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     let observer = RecordingObserver()
     func drivers() throws -> RunDrivers {
       try RunDrivers.make(
-        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+        .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
         kubeconfig: nil, now: start)
     }
     let done = try RolloutAction(
@@ -149,7 +158,7 @@ private func clusterHistory(_ records: [JournalRecord]) -> [String: [String]] {
     var request = RunRequest(maxParallel: 5, by: "ops")
     request.sets = ["image.tag=2"]
     let drivers = try RunDrivers.make(
-      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory, sets: [],
+      .sim, for: loaded, run: "r1", stateDirectory: store.stateDirectory,
       kubeconfig: nil, now: start)
     _ = try RolloutAction(
       fleet: loaded, plan: Planner().plan(loaded.fleet, start: start), store: store,

@@ -36,20 +36,6 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
   }
 }
 
-/// True while `pid` is a live (not zombie) process.
-func isAlive(_ pid: Int32) -> Bool {
-  guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-    let close = stat.lastIndex(of: ")")
-  else { return false }
-  let state = stat[stat.index(close, offsetBy: 2)...].prefix(1)
-  return state != "Z" && state != "X"
-}
-
-func readPid(_ path: String) -> Int32? {
-  guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-  return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-}
-
 @Suite struct ExecDriverTests {
   let release = Release(name: "checkout", namespace: "shop", driver: .exec, version: "1.4.2")
   let cluster = Cluster(

@@ -49,6 +49,8 @@ let expectedJSON = #"""
     "fleet": "test",
     "release": "checkout",
     "version": "1.4.2",
+    "appVersion": "1.4.2",
+    "chartVersion": null,
     "driver": "sim",
     "outcome": "halted",
     "reason": "wave 'prod' has 1 failed of 3 clusters; its budget allows 0; rollback failed for p2",
@@ -62,7 +64,8 @@ let expectedJSON = #"""
       "rolled-back": 1,
       "uninstalled": 0,
       "skipped": 1,
-      "not-started": 0
+      "not-started": 0,
+      "excluded": 0
     },
     "midUpgrade": [],
     "waves": [
@@ -114,7 +117,9 @@ let expectedJSON = #"""
             "at": "2027-01-15T08:00:10.000Z",
             "value": 0,
             "outcome": "passed",
-            "detail": "error rate 0 \u003c= 0.01"
+            "detail": "error rate 0 \u003c= 0.01",
+            "limit": null,
+            "query": null
           }
         ]
       },
@@ -138,7 +143,9 @@ let expectedJSON = #"""
             "at": "2027-01-15T08:00:20.000Z",
             "value": 0,
             "outcome": "passed",
-            "detail": "error rate 0 \u003c= 0.01"
+            "detail": "error rate 0 \u003c= 0.01",
+            "limit": null,
+            "query": null
           }
         ]
       },
@@ -189,6 +196,7 @@ let expectedJUnit = #"""
         <property name="run" value="run-1"/>
         <property name="release" value="checkout"/>
         <property name="version" value="1.4.2"/>
+        <property name="appVersion" value="1.4.2"/>
         <property name="driver" value="sim"/>
         <property name="outcome" value="halted"/>
       </properties>
@@ -202,6 +210,7 @@ let expectedJUnit = #"""
         <property name="run" value="run-1"/>
         <property name="release" value="checkout"/>
         <property name="version" value="1.4.2"/>
+        <property name="appVersion" value="1.4.2"/>
         <property name="driver" value="sim"/>
         <property name="outcome" value="halted"/>
       </properties>

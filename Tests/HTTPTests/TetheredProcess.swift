@@ -1,5 +1,5 @@
 // A child process that dies with the test process, even when the test process is killed.
-// Shared by HTTPTests and HealthTests (HealthTests links this file).
+// Shared by HTTPTests, HealthTests and InventoryTests (the others link this file).
 import Foundation
 
 /// Runs `executable` under a small shell that holds a pipe from this process: when the pipe

@@ -47,7 +47,9 @@ func errorText(_ result: Result<HTTPResponse, HTTPError>) -> String {
   }
 }
 
-let direct = HTTPTransport.Configuration(proxy: .direct)
+// A loop of the suite's own, so timeouts measured here are not spent waiting behind another
+// suite's connections in the shared loop.
+let direct = HTTPTransport.Configuration(proxy: .direct, loop: HTTPLoop())
 
 @Suite struct TransportTests {
   @Test func getReturnsStatusHeadersAndBody() throws {

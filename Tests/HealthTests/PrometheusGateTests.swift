@@ -160,6 +160,9 @@ let badQuery = Reply.respond(
     #expect(requests.count == 1)
     let query = requests.first.flatMap { URLComponents(string: $0.uri)?.queryItems?.first?.value }
     #expect(query == #"errors{cluster=~"a|prod\\.eu-1"}"#)
+    // The reading keeps the query exactly as sent, and the limit it was judged against.
+    #expect(result.measurements.map(\.query) == [#"errors{cluster=~"a|prod\\.eu-1"}"#])
+    #expect(result.measurements.map(\.limit) == [0.01])
   }
 
   @Test func aPerClusterQueryRunsForEachCluster() throws {

@@ -14,6 +14,27 @@ import Testing
       host: "ci-runner", pid: 4242, user: "ops")
   }
 
+  @Test func everyProcessThatActedForARunIsListedInOrder() throws {
+    let dir = try TemporaryDirectory("journal-instances")
+    defer { dir.remove() }
+    let store = RunStore(stateDirectory: dir.path)
+    var started = header()
+    started.instance = "p1x7ka"
+    let journal = try Journal.create(
+      store: store, header: started, clock: ManualClock(start: start))
+    try journal.append(.cluster(name: "a", state: "upgrading", revision: "2"))
+    try journal.append(.resumed(by: "ops", pid: 7, host: "ci-2", instance: "q9m2zz"))
+    // Written by a version without process tokens: nothing to list.
+    try journal.append(.resumed(by: "ops", pid: 8, host: "ci-3"))
+    let (reopened, _) = try Journal.reopen(store: store, run: started.id)
+    #expect(reopened.header.instance == "p1x7ka")
+    #expect(reopened.state.instances == ["p1x7ka", "q9m2zz"])
+    let line = try #require(
+      try String(contentsOfFile: store.journalPath(started.id), encoding: .utf8)
+        .split(separator: "\n").first { $0.contains("\"resumed\"") })
+    #expect(line.contains("\"instance\":\"q9m2zz\""))
+  }
+
   @Test func appendsSurviveReopenAndReplayIntoState() throws {
     let dir = try TemporaryDirectory("journal")
     defer { dir.remove() }
@@ -27,7 +48,10 @@ import Testing
     try journal.append(.cluster(name: "b", state: "upgrading", revision: "2"))
     try journal.append(
       .measurement(
-        cluster: "a", gate: "errors", value: 0.002, outcome: "passed", detail: "0.002 <= 0.01"))
+        cluster: "a", wave: "wave 0",
+        FleetCore.Measurement(
+          gate: "errors", at: start, value: 0.002, outcome: .passed, detail: "0.002 <= 0.01",
+          limit: 0.01, query: "rate(errors{cluster=\"a\"}[5m])")))
 
     let (reopened, recovered) = try Journal.reopen(store: store, run: header().id)
     #expect(recovered == nil)

@@ -95,7 +95,12 @@ public func runProcess(
   if finished.wait(timeout: .now() + timeout) == .timedOut {
     timedOut = true
     process.terminate()
-    finished.wait()
+    // The child has this test thread's signal mask, in which SIGTERM may be blocked: SIGKILL
+    // after a grace, so a stuck child fails its test instead of hanging the run.
+    if finished.wait(timeout: .now() + 10) == .timedOut {
+      kill(process.processIdentifier, SIGKILL)
+      finished.wait()
+    }
   }
   return ProcessResult(
     status: process.terminationStatus, stdout: outReader.text(), stderr: errReader.text(),
