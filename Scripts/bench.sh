@@ -8,6 +8,7 @@
 # Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 300),
 #   BENCH_OUT (default docs/benchmarks.md),
 #   BENCH_SCALE_SIZES (default "1000 10000"; the sizes of the `scale` section),
+#   BENCH_CHILDREN_CLUSTERS (default 10000; the exec clusters of the `children` section),
 #   BENCH_MEMORY_MB (default 60; the size of the values file of the `memory` section),
 #   BENCH_BIN (a directory of binaries already built; default: build release first).
 set -euo pipefail
@@ -525,7 +526,7 @@ rollout_peaks() {
 }
 
 run_children() {
-  local n=10000 parallel=2000
+  local n=${BENCH_CHILDREN_CLUSTERS:-10000} parallel=2000
   echo "== children: exec driver, $n clusters, maxParallel $parallel, each sleep 1" >&2
   local dir="$work/children"
   rm -rf "$dir"
@@ -550,7 +551,7 @@ clusters:
 YAML
     seq -f '  - {name: c-%05g}' 1 "$n"
   } >"$dir/fleet.yaml"
-  local ideal=$(( n / parallel ))
+  local ideal=$(( (n + parallel - 1) / parallel ))
   # Once with the journal where it belongs, once on tmpfs: the journal syncs every record to
   # disk before the action it announces, so the first run shows the disk's share.
   local rows=() where state wall threads fds rss cpu

@@ -120,13 +120,12 @@ public final class ExecDriver: Driver, @unchecked Sendable {
     } catch {
       return .failure(DriverError(.setup, "\(step) command: \(error.message)"))
     }
-    let scratch: PrivateDirectory
-    do {
-      scratch = try PrivateDirectory()
-    } catch {
-      return .failure(DriverError(.setup, "cannot create a private temporary directory: \(error)"))
-    }
-    defer { scratch.remove() }
+    // Private files go straight into the run's scratch directory (mode 0700), each made with
+    // mode 0600 and removed after the command: a directory of its own per cluster cost an
+    // inode more to make and to remove, the largest share of the driver's time at 10,000
+    // clusters (docs/benchmarks.md).
+    var privateFiles: [String] = []
+    defer { for file in privateFiles { unlink(file) } }
 
     var environment = baseEnvironment
     for (key, value) in variables { environment["FLEETWAVE_" + envName(key)] = value }
@@ -137,7 +136,9 @@ public final class ExecDriver: Driver, @unchecked Sendable {
     if step != "revision" {
       do {
         let text = YAML.emit(try values(cluster))
-        environment["FLEETWAVE_VALUES_FILE"] = try scratch.writePrivate("values.yaml", text)
+        let file = try PrivateDirectory.writeScratchFile("values.yaml", text)
+        privateFiles.append(file)
+        environment["FLEETWAVE_VALUES_FILE"] = file
       } catch {
         return .failure(DriverError(.setup, "cannot write the values file: \(error)"))
       }
@@ -154,7 +155,16 @@ public final class ExecDriver: Driver, @unchecked Sendable {
       "=== \(step) \(cluster.name) (run \(call.run)) at \(Timestamp.iso(call.clock.now()))\n"
     appendToLog(log, header)
     let logStart = fileSize(log)
-    let stdoutPath = step == "revision" ? scratch.path + "/stdout" : nil
+    var stdoutPath: String?
+    if step == "revision" {
+      do {
+        let file = try PrivateDirectory.writeScratchFile("stdout", "")
+        privateFiles.append(file)
+        stdoutPath = file
+      } catch {
+        return .failure(DriverError(.setup, "cannot create a private temporary file: \(error)"))
+      }
+    }
     let outcome = await ProcessGroupCommand(
       command: command, environment: environment, logPath: log, stdoutPath: stdoutPath,
       timeout: commands.timeout ?? call.timeout, killGrace: killGrace
@@ -199,8 +209,9 @@ public final class ExecDriver: Driver, @unchecked Sendable {
   }
 
   private func fileSize(_ path: String) -> UInt64 {
-    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-    return (attributes?[.size] as? NSNumber)?.uint64Value ?? 0
+    var status = stat()
+    guard stat(path, &status) == 0 else { return 0 }
+    return UInt64(status.st_size)
   }
 
   /// The last line the command wrote, so a report says why without opening the log.
@@ -253,4 +264,31 @@ struct PrivateDirectory {
   }
 
   func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+  /// Creates a file with mode 0600 (never readable by others, even for a moment) directly in
+  /// the run's scratch directory (mode 0700), named `NAME-XXXXXX`; the caller removes it.
+  static func writeScratchFile(_ name: String, _ text: String) throws -> String {
+    let base: String
+    switch RunScratch.current {
+    case .success(let scratch): base = scratch.path
+    case .failure(let error): throw DriverError(.setup, error.description)
+    }
+    var template = Array("\(base)/\(name)-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
+      guard let base = buffer.baseAddress else { return -1 }
+      return mkstemp(base)
+    }
+    guard fd >= 0 else { throw DriverError(.setup, String(cString: strerror(errno))) }
+    defer { close(fd) }
+    let file = template.withUnsafeBufferPointer { buffer in
+      buffer.baseAddress.map { String(cString: $0) } ?? ""
+    }
+    let bytes = Array(text.utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    guard written == bytes.count else {
+      unlink(file)
+      throw DriverError(.setup, "short write to \(file)")
+    }
+    return file
+  }
 }

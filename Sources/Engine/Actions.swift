@@ -298,13 +298,20 @@ struct RunPasses {
       {
         return
       }
-      try journal.append(entry)
+      try journal.record(entry)
     }
+    // The journal writes in batches: an action waits for its record's batch to be on disk.
+    executor.actAfterRecorded { act in journal.whenDurable { act($0?.message) } }
     observer.passStarting(
       executor, plan: plan, maxParallel: request.maxParallel, clock: drivers.clock)
     interrupts.running(executor)
     let summary = drivers.virtualClock.map { executor.runInVirtualTime($0) } ?? executor.run()
     interrupts.running(nil)
+    do {
+      try journal.flush()
+    } catch {
+      throw EngineError("cannot write the journal: \(error.message)")
+    }
     observer.passEnded()
     return (summary, executor.blockedBy)
   }

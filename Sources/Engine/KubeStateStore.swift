@@ -253,6 +253,17 @@ final class KubeJournal: RunJournal, @unchecked Sendable {
         + "\(Self.attempts) writers got in first in a row")
   }
 
+  /// Written at once: each append is one API write, durable when it returns. (Batching
+  /// several records into one write, as the local journal's group commit does, is not built.)
+  func record(_ entry: JournalEntry) throws(JournalError) {
+    try append(entry)
+  }
+
+  /// Everything recorded is durable already.
+  func whenDurable(_ done: @escaping @Sendable (JournalError?) -> Void) { done(nil) }
+
+  func flush() throws(JournalError) {}
+
   func refresh() {
     lock.lock()
     defer { lock.unlock() }

@@ -11,6 +11,12 @@ public protocol RunJournal: AnyObject, Sendable {
   var state: RunState { get }
   func withState<T>(_ body: (RunState) -> T) -> T
   @discardableResult func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord
+  /// Queues an entry without waiting for the disk; the state shows it at once.
+  func record(_ entry: JournalEntry) throws(JournalError)
+  /// Calls back once everything queued so far is durable (nil) or cannot be (the error).
+  func whenDurable(_ done: @escaping @Sendable (JournalError?) -> Void)
+  /// Blocks until everything queued so far is durable.
+  func flush() throws(JournalError)
   /// Reads what other processes appended since (an approval, a pause).
   func refresh()
 }

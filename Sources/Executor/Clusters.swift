@@ -114,7 +114,7 @@ extension Executor {
           abandon(slot)
           return
         }
-        callDriver(for: slot) { completion in
+        callDriver(for: slot, changes: true) { completion in
           self.driver.upgrade(call, from: revision, completion: completion)
         } then: { [self] (result: Result<String, DriverError>) in
           switch result {

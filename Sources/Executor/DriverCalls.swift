@@ -75,14 +75,26 @@ extension Executor {
     do {
       for hook in writeAheads { try hook(event, record) }
     } catch {
-      recordingFailed = "cannot write the journal: \(error)"
-      reason = recordingFailed
-      pending = PendingClusters()
-      timer?.cancel()
-      timer = nil
-      if stage != .finished && stage != .notStarted { stage = .stopping }
-      interrupts = max(interrupts, 1)
+      recordingStopped("\(error)")
     }
+  }
+
+  func recordingStopped(_ why: String) {
+    guard recordingFailed == nil else { return }
+    recordingFailed = "cannot write the journal: \(why)"
+    reason = recordingFailed
+    pending = PendingClusters()
+    timer?.cancel()
+    timer = nil
+    if stage != .finished && stage != .notStarted { stage = .stopping }
+    interrupts = max(interrupts, 1)
+  }
+
+  /// Registers the wait for durability that write-ahead hooks which only queue their records
+  /// (the journal's group commit) need: a driver call that changes a cluster is issued from
+  /// its callback, once everything recorded ahead of it is on disk. Call before `start`.
+  public func actAfterRecorded(_ barrier: @escaping RecordedBarrier) {
+    queue.sync { recordedBarrier = barrier }
   }
 
   /// Takes back a cluster whose action could not be recorded ahead: it never started.
@@ -94,8 +106,12 @@ extension Executor {
 
   /// Issues a driver call; its result is handled on the queue, counted as outstanding until.
   /// A call for a cluster may instead be answered by the cluster's deadline, whichever is first.
+  /// `changes`: the call acts on what was just recorded ahead (an upgrade, a rollback), so it
+  /// is issued only once those records are durable; a cluster whose record cannot be written
+  /// is taken back, never started.
   func callDriver<T: Sendable>(
-    for slot: Int? = nil, _ issue: (@escaping DriverCompletion<T>) -> Void,
+    for slot: Int? = nil, changes: Bool = false,
+    _ issue: @escaping (@escaping DriverCompletion<T>) -> Void,
     then handle: @escaping (Result<T, DriverError>) -> Void
   ) {
     outstanding += 1
@@ -105,12 +121,30 @@ extension Executor {
       slots[slot].call = call
     }
     let handler = UncheckedBox(handle)
-    issue { [self] result in
-      deliver {
-        guard !call.settled else { return }
+    let send = UncheckedBox { [self] in
+      issue { [self] result in
+        deliver {
+          guard !call.settled else { return }
+          call.settled = true
+          self.outstanding -= 1
+          handler.value(result)
+        }
+      }
+    }
+    guard changes, let recordedBarrier else { return send.value() }
+    // In transit until the callback is handled on the queue, as `deliver` does: at virtual
+    // time a wait for the disk is movement, not quiet, so the clock does not advance under it.
+    transit.enter()
+    recordedBarrier { [self] failure in
+      queue.async { [self] in
+        transit.leave()
+        defer { delivered.signal() }
+        guard stage != .finished, !call.settled else { return }
+        guard let failure else { return send.value() }
         call.settled = true
-        self.outstanding -= 1
-        handler.value(result)
+        outstanding -= 1
+        recordingStopped(failure)
+        if let slot { abandon(slot) }
       }
     }
   }

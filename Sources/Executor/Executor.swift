@@ -26,6 +26,8 @@ public final class Executor: @unchecked Sendable {
 
   var observers: [@Sendable (RolloutEvent) -> Void] = []
   var writeAheads: [WriteAhead] = []
+  /// Holds an action until the records written ahead of it are durable (group commit).
+  var recordedBarrier: RecordedBarrier?
   /// Set when the journal could not be written: nothing more may start.
   var recordingFailed: String?
   var blocked: Blocked?

@@ -76,7 +76,7 @@ extension Executor {
     }
     let call = driverCall(slot)
     let target = slots[slot].record.fromRevision
-    callDriver(for: slot) { completion in
+    callDriver(for: slot, changes: true) { completion in
       self.driver.rollback(call, to: target, completion: completion)
     } then: { [self] (result: Result<String, DriverError>) in
       leaveFlight(slot)

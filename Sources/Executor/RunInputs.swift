@@ -141,6 +141,9 @@ public struct RecordedRun: Sendable {
 /// Called on the executor's queue before an event's action is taken, with the cluster's
 /// record when the event is about a cluster; throwing stops the run before the action.
 public typealias WriteAhead = @Sendable (RolloutEvent, ClusterRunRecord?) throws -> Void
+/// Calls its argument once every record written ahead so far is durable (nil), or with why
+/// it cannot be.
+public typealias RecordedBarrier = @Sendable (@escaping @Sendable (String?) -> Void) -> Void
 
 public struct ExecutorError: Error, Sendable, Equatable, CustomStringConvertible {
   public var message: String

@@ -29,23 +29,28 @@ public struct RunStore: Sendable {
   }
 }
 
-/// One run's journal, open for appending. Appends are serialised; each is on disk (fsync)
-/// when `append` returns.
+/// One run's journal, open for appending, with group commit (see JournalCommits.swift): records
+/// queued by many clusters at the same instant are written together, one `write` and one
+/// `fdatasync` per batch. `append` returns once its record is on disk; `record` returns at
+/// once and `whenDurable` says when what was queued is on disk, so a caller acts only then.
 ///
 /// More than one process may append: `approve` and `pause` write to the journal of a run that
-/// may be live. Each append holds an `flock` on the file and first reads what others appended,
+/// may be live. Each batch holds an `flock` on the file and first reads what others appended,
 /// so sequence numbers stay dense and every writer's view stays whole.
 public final class Journal: @unchecked Sendable {
   public let path: String
   public let header: RunHeader
-  private let fd: Int32
-  private let lock = NSLock()
-  private let clock: any RolloutClock
-  private var storedRecords: [JournalRecord]
-  /// The run's state, kept current record by record as they are appended or read.
-  private var storedState: RunState
+  let fd: Int32
+  let lock = NSLock()
+  let clock: any RolloutClock
+  /// The records on disk, in file order (ours and other processes').
+  var storedRecords: [JournalRecord]
+  /// The run's state, kept current record by record as they are queued or read.
+  var storedState: RunState
   /// Bytes of the file already read into `storedRecords`.
-  private var knownLength: Int
+  var knownLength: Int
+  /// The group commit's side, guarded by `lock`.
+  var commits = CommitQueue()
 
   private init(
     path: String, fd: Int32, header: RunHeader, records: [JournalRecord], knownLength: Int,
@@ -169,47 +174,34 @@ public final class Journal: @unchecked Sendable {
       clock: clock)
   }
 
-  /// Appends and flushes one entry; when this returns, the entry survives a crash.
+  /// Appends one entry and waits until it is on disk: when this returns, it survives a crash.
+  /// Records queued before it are written first, in the same batch or an earlier one.
   @discardableResult
   public func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord {
-    lock.lock()
-    defer { lock.unlock() }
-    guard flock(fd, LOCK_EX) == 0 else {
-      throw JournalError("cannot lock \(path): \(String(cString: strerror(errno)))")
+    let at = clock.now()
+    let done = DispatchSemaphore(value: 0)
+    let outcome = CommitOutcome()
+    try enqueue(JournalRecord(sequence: 0, at: at, entry: entry)) { result in
+      outcome.result = result
+      done.signal()
     }
-    defer { flock(fd, LOCK_UN) }
-    readOthersAppends()
-    let record = JournalRecord(sequence: storedRecords.count + 1, at: clock.now(), entry: entry)
-    let line = JournalLine.encode(record)
-    var written = 0
-    while written < line.count {
-      let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + written, line.count - written) }
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw JournalError("cannot write \(path): \(String(cString: strerror(errno)))")
-      }
-      written += n
-    }
-    guard fsync(fd) == 0 else {
-      throw JournalError("cannot flush \(path): \(String(cString: strerror(errno)))")
-    }
-    storedRecords.append(record)
-    storedState.apply(record)
-    knownLength += line.count
-    return record
+    done.wait()
+    return JournalRecord(sequence: try outcome.result.get(), at: at, entry: entry)
   }
 
-  /// Reads what other processes appended since (an approval, a pause).
+  /// Reads what other processes appended since (an approval, a pause). Only whole lines whose
+  /// checksum holds are taken, so no `flock` is needed; while a batch of ours is being written
+  /// the flusher reads them instead, under its lock, before it writes.
   public func refresh() {
     lock.lock()
     defer { lock.unlock() }
-    guard flock(fd, LOCK_SH) == 0 else { return }
-    defer { flock(fd, LOCK_UN) }
+    guard !commits.writing else { return }
     readOthersAppends()
   }
 
-  /// Caller holds `lock` and an flock. Only whole, sound lines are taken.
-  private func readOthersAppends() {
+  /// Caller holds `lock`, and either an flock or no batch of ours in the air. Only whole,
+  /// sound lines are taken.
+  func readOthersAppends() {
     var status = stat()
     guard fstat(fd, &status) == 0, Int(status.st_size) > knownLength else { return }
     let reader = open(path, O_RDONLY | O_CLOEXEC)

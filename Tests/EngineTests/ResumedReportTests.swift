@@ -60,12 +60,28 @@ private final class CrashingJournal: RunJournal, @unchecked Sendable {
   func refresh() { journal.refresh() }
 
   func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord {
+    try survive(entry)
+    return try journal.append(entry)
+  }
+
+  func record(_ entry: JournalEntry) throws(JournalError) {
+    try survive(entry)
+    try journal.record(entry)
+  }
+
+  func whenDurable(_ done: @escaping @Sendable (JournalError?) -> Void) {
+    journal.whenDurable(done)
+  }
+
+  func flush() throws(JournalError) { try journal.flush() }
+
+  /// Throws from the chosen record on, as the dead process would never write it.
+  private func survive(_ entry: JournalEntry) throws(JournalError) {
     let dead = lock.withLock {
       if !stopped && crashesAt(entry) { stopped = true }
       return stopped
     }
     if dead { throw JournalError("killed before writing this record") }
-    return try journal.append(entry)
   }
 }
 

@@ -90,8 +90,10 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
     let valuesPath = try String(contentsOfFile: dir.file("values-path.txt"), encoding: .utf8)
       .trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(!FileManager.default.fileExists(atPath: valuesPath))
+    // It lives in the run's own scratch directory (mode 0700, removed when the run ends).
     #expect(
-      !FileManager.default.fileExists(atPath: (valuesPath as NSString).deletingLastPathComponent))
+      (valuesPath as NSString).deletingLastPathComponent
+        == (try? RunScratch.current.get().path))
     let log = try String(contentsOfFile: driver.logPath(for: "prod-eu-1"), encoding: .utf8)
     #expect(log.hasSuffix("upgraded prod-eu-1 to 1.4.2\n"))
     #expect(log.hasPrefix("=== upgrade prod-eu-1 (run run-1) at "))
