@@ -96,6 +96,33 @@ import Testing
     #expect(checked["problems"] == [])
   }
 
+  @Test func anUnreachableClusterIsNamedAndItsOtherChecksAreSkipped() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim)
+    let port = try freeLoopbackPort()
+    let path = fleet + "/fleet.yaml"
+    let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+      of: "  - {name: pf-b, context: pf-b}",
+      with:
+        "  - {name: pf-b, context: pf-b}\n  - {name: pf-gone, server: \"https://127.0.0.1:\(port)\"}"
+    )
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+
+    let result = try preflight(fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-gone"])
+    #expect(result.status == 1)
+    #expect(
+      result.stdout
+        == """
+        CLUSTER  IDENTITY  CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
+        pf-gone  -         1 error     -       -            -        -
+
+        """)
+    #expect(
+      result.stderr
+        == "pf-gone: cannot reach the API: GET https://127.0.0.1:\(port)/apis/authentication.k8s.io/v1: "
+        + "connection refused (after 3 attempts)\npreflight failed on 1 of 1 cluster\n")
+  }
+
   @Test func aServiceAccountMissingOneVerbOnOneClusterIsNamedExactly() throws {
     let sim = try KubeSim(clusters: clusters)
     let fleet = try writeFleet(sim)
