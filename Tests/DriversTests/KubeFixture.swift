@@ -64,6 +64,15 @@ final class KubeSim: @unchecked Sendable {
   }
 }
 
+/// Copies the demo fleet's checkout chart to `fleet/charts/checkout`.
+func copyDemoChart(into fleet: String) throws {
+  try FileManager.default.createDirectory(
+    atPath: fleet + "/charts", withIntermediateDirectories: true)
+  try FileManager.default.copyItem(
+    atPath: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo/charts/checkout").path,
+    toPath: fleet + "/charts/checkout")
+}
+
 /// The demo fleet as loaded from the repository.
 func demoFleet() throws -> LoadedFleet {
   try FleetLoader.load(

@@ -18,11 +18,7 @@ import Testing
   /// A three-cluster fleet with the demo chart; mini-b is reached by its server URL.
   func writeFleet(_ sim: KubeSim) throws -> String {
     let fleet = sim.directory.file("fleet")
-    try FileManager.default.createDirectory(
-      atPath: fleet + "/charts", withIntermediateDirectories: true)
-    try FileManager.default.copyItem(
-      atPath: BuiltProducts.packageRoot.appendingPathComponent("fleets/demo/charts/checkout").path,
-      toPath: fleet + "/charts/checkout")
+    try copyDemoChart(into: fleet)
     _ = try sim.directory.write(
       "fleet/values.yaml", "image: {repository: shop/checkout, tag: \"1.0.0\"}\nreplicaCount: 2\n")
     _ = try sim.directory.write(

@@ -1,0 +1,159 @@
+// `fleetwave preflight FLEET`: check every cluster before a rollout (identity, render,
+// permissions, release lock, images), print a table, and exit 1 naming every problem.
+import ArgumentParser
+import Drivers
+import Engine
+import FleetCore
+import Foundation
+import Kube
+
+extension FleetwaveCommand {
+  struct Preflight: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Check every cluster before a rollout: what would fail, and why.",
+      discussion: """
+        For each cluster, in parallel: the API is reachable and accepts our credentials (and \
+        as whom, by SelfSubjectReview); the release renders; a SelfSubjectAccessReview allows \
+        everything the kube driver will do (each rendered kind, revision-record Secrets, the \
+        release Lease, creating the namespace when it is missing); no other run holds the \
+        release Lease; no image is :latest or untagged. Prints a table (or -o json) and every \
+        problem on stderr, one line each. Warnings (a pending revision, a moving image tag) \
+        fail only with --strict. Exit codes: 0 passed, 1 a check failed, 2 usage.
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+      case table, json
+    }
+
+    @Argument(help: "The fleet directory, or its fleet.yaml.")
+    var fleet: String
+
+    @Option(help: "The driver whose work is checked (default: the fleet's release.driver).")
+    var driver: String?
+
+    @Option(help: ArgumentHelp("Only these clusters.", valueName: "name"))
+    var cluster: [String] = []
+
+    @Option(
+      name: .customLong("set"),
+      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
+    var sets: [String] = []
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "table or json.")
+    var format: Format = .table
+
+    @Flag(help: "Fail on warnings too (a moving image tag, a revision left pending).")
+    var strict = false
+
+    @Option(help: "At most this many clusters checked at once.")
+    var maxParallel: Int = 64
+
+    @OptionGroup var connection: KubeconfigOptions
+
+    func validate() throws {
+      if maxParallel < 1 { throw ValidationError("--max-parallel must be at least 1") }
+      if let driver, DriverKind(rawValue: driver) == nil {
+        throw ValidationError(
+          "unknown driver '\(driver)'; expected one of: "
+            + DriverKind.allCases.map(\.rawValue).joined(separator: ", "))
+      }
+    }
+
+    func run() throws {
+      let loaded = try loadFleet(fleet)
+      for name in cluster { try requireCluster(name, in: loaded.fleet) }
+      let kind = driver.flatMap(DriverKind.init(rawValue:)) ?? loaded.fleet.release.driver
+      guard kind == .kube else {
+        printError(
+          "error: preflight checks what the kube driver does; the \(kind.rawValue) driver "
+            + "has no checks yet (try --driver kube)")
+        throw ExitCode(1)
+      }
+      let kubeDriver = makeKubeDriver(
+        loaded, sets: sets, kubeconfig: connection.kubeconfig, options: KubeDriverOptions())
+      let clusters = loaded.fleet.clusters.filter { cluster.isEmpty || cluster.contains($0.name) }
+      let action = PreflightAction(driver: kubeDriver, window: maxParallel)
+      let results = Blocking.wait { () async -> [ClusterPreflight] in await action.run(clusters) }
+
+      switch format {
+      case .table: print(Self.table(results, strict: strict), terminator: "")
+      case .json:
+        print(
+          JSONWriter.string(
+            Self.json(results, fleet: loaded.fleet, strict: strict),
+            options: JSONWriter.Options(pretty: true)))
+      }
+      for line in Self.problemLines(results, strict: strict) { printError(line) }
+      let failing = results.filter { !$0.passes(strict: strict) }
+      if !failing.isEmpty {
+        printError(
+          "preflight failed on \(failing.count) of \(results.count) cluster"
+            + (results.count == 1 ? "" : "s"))
+        throw ExitCode(1)
+      }
+    }
+
+    /// `CLUSTER  IDENTITY  IDENTITY-CHECK...`: a row per cluster, columns padded to fit.
+    static func table(_ results: [ClusterPreflight], strict: Bool) -> String {
+      let header =
+        ["CLUSTER", "IDENTITY"] + PreflightCheck.allCases.map { $0.rawValue.uppercased() }
+      let rows = results.map { result in
+        [result.cluster, result.identity ?? "-"]
+          + PreflightCheck.allCases.map { result.summary($0, strict: strict) }
+      }
+      let all = [header] + rows
+      let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+      return all.map { row in
+        row.indices.map { column in
+          column == row.count - 1
+            ? row[column]
+            : row[column] + String(repeating: " ", count: widths[column] - row[column].count + 2)
+        }.joined()
+      }.joined(separator: "\n") + "\n"
+    }
+
+    /// Every problem, one line each, clusters in fleet order: `CLUSTER: MESSAGE`, warnings
+    /// marked as such unless `strict` makes them errors.
+    static func problemLines(_ results: [ClusterPreflight], strict: Bool) -> [String] {
+      results.flatMap { result in
+        result.problems.map { problem in
+          let warning = problem.severity == .warning && !strict
+          return "\(result.cluster): " + (warning ? "warning: " : "") + problem.message
+        }
+      }
+    }
+
+    static func json(_ results: [ClusterPreflight], fleet: Fleet, strict: Bool) -> Value {
+      let clusters: [Value] = results.map { result in
+        var checks = Mapping()
+        for check in PreflightCheck.allCases {
+          let outcome: String
+          switch result.outcomes[check] ?? .skipped {
+          case .passed: outcome = "passed"
+          case .found: outcome = "found"
+          case .skipped: outcome = "skipped"
+          }
+          checks[check.rawValue] = .string(outcome)
+        }
+        let problems: [Value] = result.problems.map { problem in
+          [
+            "check": .string(problem.check.rawValue),
+            "severity": .string(strict ? "error" : problem.severity.rawValue),
+            "message": .string(problem.message),
+          ]
+        }
+        return [
+          "name": .string(result.cluster), "identity": result.identity.map { .string($0) } ?? .null,
+          "passed": .bool(result.passes(strict: strict)), "checks": .mapping(checks),
+          "problems": .sequence(problems),
+        ]
+      }
+      return [
+        "fleet": .string(fleet.name), "release": .string(fleet.release.name),
+        "namespace": .string(fleet.release.namespace), "strict": .bool(strict),
+        "passed": .bool(results.allSatisfy { $0.passes(strict: strict) }),
+        "clusters": .sequence(clusters),
+      ]
+    }
+  }
+}
