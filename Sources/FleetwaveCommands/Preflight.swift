@@ -34,10 +34,7 @@ extension FleetwaveCommand {
     @Option(help: ArgumentHelp("Only these clusters.", valueName: "name"))
     var cluster: [String] = []
 
-    @Option(
-      name: .customLong("set"),
-      help: ArgumentHelp("Set a value as helm --set does, for every cluster.", valueName: "k=v"))
-    var sets: [String] = []
+    @OptionGroup var valueFlags: HelmValueOptions
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "table or json.")
     var format: Format = .table
@@ -60,6 +57,7 @@ extension FleetwaveCommand {
     }
 
     func run() throws {
+      let overrides = try valueFlags.overrides()
       let loaded = try loadFleet(fleet)
       for name in cluster { try requireCluster(name, in: loaded.fleet) }
       let kind = driver.flatMap(DriverKind.init(rawValue:)) ?? loaded.fleet.release.driver
@@ -69,8 +67,15 @@ extension FleetwaveCommand {
             + "has no checks yet (try --driver kube)")
         throw ExitCode(1)
       }
-      let kubeDriver = makeKubeDriver(
-        loaded, sets: sets, kubeconfig: connection.kubeconfig, options: KubeDriverOptions())
+      let kubeDriver: KubeDriver
+      do {
+        kubeDriver = try makeKubeDriver(
+          loaded, values: overrides, kubeconfig: connection.kubeconfig,
+          options: KubeDriverOptions())
+      } catch {
+        printError("error: \(error.message)")
+        throw ExitCode(error.exitCode)
+      }
       let clusters = loaded.fleet.clusters.filter { cluster.isEmpty || cluster.contains($0.name) }
       let action = PreflightAction(driver: kubeDriver, window: maxParallel)
       let results = Blocking.wait { () async -> [ClusterPreflight] in await action.run(clusters) }
