@@ -174,7 +174,10 @@ public enum RunHTML {
     guard !list.isEmpty else { return "" }
     let items = list.map { m in
       "<li class=\"\(m.outcome == .passed ? "succeeded" : "failed")\">"
-        + MarkupText.escaped(measurementLine(m)) + "</li>"
+        + MarkupText.escaped(measurementLine(m))
+        // What was measured for this cluster: the query after substitution, not its template.
+        + (m.query.map { "<br><code class=\"query\">" + MarkupText.escaped($0) + "</code>" } ?? "")
+        + "</li>"
     }
     return "<ul>" + items.joined() + "</ul>"
   }

@@ -33,7 +33,8 @@ func largeGateFailedRun() throws -> RunSummary {
     summary.clusters[index].measurements.append(
       Measurement(
         gate: "error-rate", at: summary.finishedAt, value: 0.27900000000000003, outcome: .failed,
-        detail: "0.27900000000000003 > 0.05"))
+        detail: "0.27900000000000003 > 0.05", limit: 0.05,
+        query: #"sum(rate(http_requests_total{cluster="w3-07",code=~"5.."}[5m]))"#))
   }
   return summary
 }
@@ -98,6 +99,15 @@ func validateJUnit(_ xml: String, in dir: TemporaryDirectory, name: String) thro
 @Suite struct RunPageInChromiumTests {
   /// Loads the page of a large run in headless Chromium at 1280×1000 and reads where the first
   /// failing cluster is laid out; keeps a screenshot under .build/test-artefacts/.
+  @Test func aReadingShowsTheQueryAsSentForItsCluster() throws {
+    let page = RunHTML.string(try largeGateFailedRun())
+    #expect(page.contains("<li class=\"failed\">error-rate = 0.279: failed, 0.279 &gt; 0.05 ("))
+    #expect(
+      page.contains(
+        "<br><code class=\"query\">sum(rate(http_requests_total{cluster=&quot;w3-07&quot;,"
+          + "code=~&quot;5..&quot;}[5m]))</code></li>"))
+  }
+
   @Test(.enabled(if: HeadlessChromium.isInstalled))
   func theFirstFailureIsWithinTheFirstScreen() throws {
     let dir = try TemporaryDirectory("run-page")
