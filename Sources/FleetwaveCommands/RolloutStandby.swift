@@ -44,11 +44,17 @@ extension FleetwaveCommand.Rollout {
       printError("standby: interrupted while waiting for the run lock; nothing was done")
       throw ExitCode(3)
     case .nothingToDo:
-      print("standby: the run lock was released with no unfinished run; nothing to do")
+      say("standby: the run lock was released with no unfinished run; nothing to do")
       throw ExitCode(0)
     case .claimed(let run, _, let claimed):
-      print("standby: took the run lock of fleet '\(fleet)' for run \(run)")
+      say("standby: took the run lock of fleet '\(fleet)' for run \(run)")
       return (claimed, run)
     }
   }
+}
+
+/// A line on standard output at once: a supervisor (or the HA chaos test) reads it while the
+/// process runs, and a file or pipe would otherwise buffer it.
+private func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
