@@ -307,6 +307,9 @@ public struct KubeStateStore: StateStore {
   /// The run lock's lease duration; renewed every third of it, given up at two thirds.
   public var lockDuration: Duration
   public var clock: any RolloutClock
+  /// Holders of the run lock this process takes it from at once: a standby's claim, made for
+  /// the run action that follows it (see `RunStandby`).
+  public var lockSuccessors: Set<String> = []
 
   public init(
     client: KubeClient, home: KubeStateLocation, chunkLimit: Int = 512 * 1024,
@@ -390,12 +393,13 @@ public struct KubeStateStore: StateStore {
   public func lockHolder() -> LockHolder? { nil }
 
   /// The Lease that is the fleet's run lock, as `holder` would take it.
-  public func lockLease(fleet: String, holder: String, annotations: [String: String])
-    -> ReleaseLease
-  {
+  public func lockLease(
+    fleet: String, holder: String, succeeds: Set<String> = [], annotations: [String: String]
+  ) -> ReleaseLease {
     ReleaseLease(
       client: client, cluster: location, release: fleet, namespace: home.namespace,
-      holder: holder, duration: lockDuration, clock: clock,
+      holder: holder, succeeds: succeeds.union(lockSuccessors), duration: lockDuration,
+      clock: clock,
       name: "fleetwave-run-" + String(SHA256.hex(Array(fleet.utf8)).prefix(20)),
       annotations: annotations)
   }
@@ -433,11 +437,9 @@ final class KubeRunLock: RunLease, @unchecked Sendable {
   static func acquire(
     store: KubeStateStore, fleet: String, instance: RunInstance, at date: Date
   ) throws(RunLockError) -> KubeRunLock {
-    let annotations = [
-      "fleetwave.io/run": instance.run, "fleetwave.io/host": ProcessInfo.processInfo.hostName,
-      "fleetwave.io/pid": String(getpid()), "fleetwave.io/since": Timestamp.iso(date),
-    ]
-    let lease = store.lockLease(fleet: fleet, holder: instance.identity, annotations: annotations)
+    let lease = store.lockLease(
+      fleet: fleet, holder: instance.identity,
+      annotations: annotations(run: instance.run, at: date))
     let before: Value?
     do {
       before = try lease.read()
@@ -453,6 +455,14 @@ final class KubeRunLock: RunLease, @unchecked Sendable {
     let runLock = KubeRunLock(lease: lease, previousHolder: previous, clock: store.clock)
     runLock.renewed()
     return runLock
+  }
+
+  /// Who holds the lease, for the messages of others.
+  static func annotations(run: String, at date: Date) -> [String: String] {
+    [
+      "fleetwave.io/run": run, "fleetwave.io/host": ProcessInfo.processInfo.hostName,
+      "fleetwave.io/pid": String(getpid()), "fleetwave.io/since": Timestamp.iso(date),
+    ]
   }
 
   /// Who the lease names, from the annotations its holder wrote.

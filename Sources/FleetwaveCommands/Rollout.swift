@@ -121,6 +121,14 @@ extension FleetwaveCommand {
         """)
     var follow = false
 
+    @Flag(
+      help: """
+        With --follow and --state kube://...: run as one of several replicas. Waits for the \
+        fleet's run lock, then continues the fleet's unfinished run (or starts one); takes over \
+        within a lease duration and a renew period after the holder dies.
+        """)
+    var standby = false
+
     @Option(
       help: ArgumentHelp("With --follow: how often to look for approvals.", valueName: "seconds"))
     var pollInterval: Double = 30
@@ -173,6 +181,9 @@ extension FleetwaveCommand {
         throw ValidationError("--now: '\(text)' is not a time like 2027-01-15T08:00:00Z")
       }
       if !(pollInterval > 0) { throw ValidationError("--poll-interval must be positive") }
+      if standby && (!follow || newRun) {
+        throw ValidationError("--standby needs --follow and excludes --new-run")
+      }
     }
 
     func run() throws {
@@ -193,7 +204,7 @@ extension FleetwaveCommand {
       let state = self.state ?? environmentState.flatMap { $0.hasPrefix("kube://") ? $0 : nil }
       let stateDirectory = StateBackend.localDirectory(
         state: state, fallback: fleet.directory + "/.fleetwave")
-      let store = try StateBackend.store(
+      var store = try StateBackend.store(
         state: state, directory: stateDirectory, kubeconfig: kube.connection.kubeconfig)
       let plan = Planner().plan(fleet, start: startTime)
       try requireWaves(approve, in: plan)
@@ -205,7 +216,14 @@ extension FleetwaveCommand {
             clusterTimeout: scope.clusterTimeout), terminator: "")
         return
       }
-      let continued = try runToContinue(store: store, fleet: fleet)
+      var standbyRun: String?
+      if standby {
+        (store, standbyRun) = try waitAsStandby(
+          store: store, fleet: fleet.name, startTime: startTime)
+      }
+      let continued =
+        try standbyRun.map { run in store.listRuns().contains(run) ? try store.readRun(run) : nil }
+        ?? runToContinue(store: store, fleet: fleet)
       // A continued run keeps the driver it started with unless told otherwise.
       if driver == nil, let recorded = continued?.header.settings["driver"],
         let recordedKind = DriverKind(rawValue: recorded)
@@ -215,7 +233,9 @@ extension FleetwaveCommand {
       let parallel =
         maxParallel ?? continued?.header.settings["maxParallel"].flatMap { Int($0) }
         ?? fleet.rollout.maxParallel
-      let runID = continued?.header.id ?? self.runID ?? Self.runID(fleet: fleet.name, at: startTime)
+      let runID =
+        continued?.header.id ?? standbyRun ?? self.runID
+        ?? Self.runID(fleet: fleet.name, at: startTime)
       var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
       request.approve = approve
       request.force = force

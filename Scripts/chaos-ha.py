@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""HA chaos test of `rollout --follow --standby` (run by Scripts/test.sh).
+
+fleet-sim serves one virtual cluster, the home (`kube://sim-0001/fw`); a 40-cluster fleet is
+rolled out by the exec driver (each upgrade appends the cluster's name to a log, then takes
+2 s). Two runner processes, each with its own working directory and HOME, both run
+`rollout --follow --standby --state kube://sim-0001/fw`. The active one (the runner that said
+it took the run lock) is SIGKILLed KILLS times, each time once it has upgraded at least one
+cluster, and restarted as a new standby. Checked: the other runner takes over each time,
+within the lease duration and one renew period (20 s) plus start-up; the rollout succeeds;
+every cluster was upgraded, and again at most for the clusters in flight at each kill
+(maxParallel per kill); the journal passes `status --check`.
+"""
+import argparse
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+CLUSTERS = 40
+PARALLEL = 2
+# Lease duration 15 s + renew period 5 s, plus a process start and a journal read.
+TAKEOVER_LIMIT = 30.0
+
+
+def die_with_parent():
+    """SIGKILL for the child when this script dies, so nothing outlives a killed CI job."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+class Chaos:
+    def __init__(self, args):
+        self.args = args
+        args.bin = os.path.abspath(args.bin)
+        self.work = tempfile.mkdtemp(prefix="fleetwave-chaos-ha.", dir=os.environ.get("TMPDIR"))
+        self.kubeconfig = os.path.join(self.work, "kubeconfig")
+        self.upgrades = os.path.join(self.work, "upgrades.log")
+        self.fleet = os.path.join(self.work, "fleet")
+        self.sim = None
+        self.runners = {}
+
+    def fail(self, message):
+        print(f"chaos(ha): FAILED: {message}", file=sys.stderr)
+        for name in self.runners:
+            path = os.path.join(self.work, name, "out.log")
+            if os.path.exists(path):
+                print(f"chaos(ha): {name} output:\n" + open(path).read()[-3000:], file=sys.stderr)
+        print(f"chaos(ha): work directory kept: {self.work}", file=sys.stderr)
+        raise SystemExit(1)
+
+    def write_fleet(self):
+        os.makedirs(os.path.join(self.fleet, "values"))
+        with open(os.path.join(self.fleet, "values", "base.yaml"), "w") as f:
+            f.write("replicas: 2\n")
+        clusters = ["  - {name: canary-1, labels: {canary: \"true\"}}"]
+        clusters += [f"  - {{name: c-{i:02d}}}" for i in range(2, CLUSTERS + 1)]
+        with open(os.path.join(self.fleet, "fleet.yaml"), "w") as f:
+            f.write(f"""apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {{name: ha}}
+release:
+  name: checkout
+  namespace: shop
+  driver: exec
+  version: 2.0.0
+  exec:
+    upgrade: 'echo "$FLEETWAVE_CLUSTER" >> {self.upgrades}; sleep 2'
+    rollback: 'true'
+values:
+  - values/base.yaml
+clusters:
+""" + "\n".join(clusters) + f"""
+rollout:
+  maxParallel: {PARALLEL}
+  canary: {{selector: canary=true}}
+  waves:
+    - {{name: rest, selector: "!canary"}}
+""")
+
+    def start_sim(self):
+        log = open(os.path.join(self.work, "sim.log"), "w")
+        self.sim = subprocess.Popen(
+            [os.path.join(self.args.bin, "fleet-sim"), "serve", "--clusters", "1", "--tls",
+             "--state", os.path.join(self.work, "sim"), "--kubeconfig", self.kubeconfig],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        limit = time.time() + 30
+        while time.time() < limit:
+            if os.path.exists(self.kubeconfig) and os.path.getsize(self.kubeconfig) > 0:
+                result = subprocess.run(
+                    ["kubectl", "--kubeconfig", self.kubeconfig, "--context", "sim-0001",
+                     "create", "namespace", "fw"], capture_output=True, text=True)
+                if result.returncode == 0:
+                    return
+            time.sleep(0.2)
+        self.fail("fleet-sim did not start")
+
+    def start_runner(self, name):
+        home = os.path.join(self.work, name)
+        os.makedirs(home, exist_ok=True)
+        out = open(os.path.join(home, "out.log"), "a")
+        out.write(f"--- started at {time.time():.3f}\n")
+        out.flush()
+        environment = dict(os.environ, HOME=home)
+        environment.pop("FLEETWAVE_STATE", None)
+        self.runners[name] = subprocess.Popen(
+            [os.path.join(self.args.bin, "fleetwave"), "rollout", self.fleet, "--follow",
+             "--standby", "--state", "kube://sim-0001/fw", "--kubeconfig", self.kubeconfig],
+            cwd=home, env=environment, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent)
+
+    def output(self, name):
+        return open(os.path.join(self.work, name, "out.log")).read().split("--- started")[-1]
+
+    def active(self):
+        """The runner whose current process says it took the run lock."""
+        for name, process in self.runners.items():
+            if process.poll() is None and "standby: took the run lock" in self.output(name):
+                return name
+        return None
+
+    def upgraded(self):
+        if not os.path.exists(self.upgrades):
+            return []
+        return open(self.upgrades).read().split()
+
+    def run(self):
+        self.write_fleet()
+        self.start_sim()
+        self.start_runner("a")
+        self.start_runner("b")
+        kills = 0
+        while kills < self.args.kills:
+            since = time.time()
+            while (name := self.active()) is None:
+                if time.time() - since > TAKEOVER_LIMIT:
+                    self.fail(f"no runner took the run lock within {TAKEOVER_LIMIT:.0f}s of kill {kills}")
+                if all(p.poll() is not None for p in self.runners.values()):
+                    self.fail("both runners ended before the rollout was killed enough")
+                time.sleep(0.1)
+            took = time.time() - since
+            before = len(self.upgraded())
+            while len(self.upgraded()) == before:
+                if self.runners[name].poll() is not None:
+                    self.fail(f"runner {name} ended before {self.args.kills} kills")
+                time.sleep(0.05)
+            self.runners[name].kill()
+            self.runners[name].wait()
+            kills += 1
+            print(f"chaos(ha): kill {kills}: runner {name} (it took the lock {took:.1f}s after the previous kill or the start)")
+            self.start_runner(name)
+        limit = time.time() + 300
+        while any(p.poll() is None for p in self.runners.values()):
+            if time.time() > limit:
+                self.fail("the rollout did not end within 5 minutes of the last kill")
+            time.sleep(0.2)
+        codes = {name: p.returncode for name, p in self.runners.items()}
+        if codes != {"a": 0, "b": 0}:
+            self.fail(f"runners exited with {codes}")
+        finished = [n for n in self.runners if "rollout " in self.output(n) and ": succeeded" in self.output(n)]
+        if len(finished) != 1:
+            self.fail(f"expected one runner to report the run succeeded, got {finished}")
+        idle = [n for n in self.runners if "nothing to do" in self.output(n)]
+        if len(idle) != 1:
+            self.fail(f"expected the other runner to find nothing to do, got {idle}")
+        names = self.upgraded()
+        expected = {"canary-1"} | {f"c-{i:02d}" for i in range(2, CLUSTERS + 1)}
+        if set(names) != expected:
+            self.fail(f"clusters never upgraded: {sorted(expected - set(names))}")
+        repeats = len(names) - len(expected)
+        if repeats > kills * PARALLEL:
+            self.fail(f"{repeats} repeated upgrades, more than {PARALLEL} in flight at each of {kills} kills")
+        run = next(line.split()[1].rstrip(":") for line in self.output(finished[0]).splitlines()
+                   if line.startswith("rollout ") and ": succeeded" in line)
+        check = subprocess.run(
+            [os.path.join(self.args.bin, "fleetwave"), "status", run, "--check", "--state",
+             "kube://sim-0001/fw"],
+            capture_output=True, text=True,
+            env=dict(os.environ, HOME=self.work, KUBECONFIG=self.kubeconfig))
+        if check.returncode != 0:
+            self.fail("status --check: " + check.stdout + check.stderr)
+        print(f"chaos(ha): passed: {kills} kills, run {run} succeeded, {len(expected)} clusters, "
+              f"{repeats} repeated upgrades")
+
+    def close(self):
+        for process in list(self.runners.values()) + [self.sim]:
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin", required=True, help="directory holding fleetwave and fleet-sim")
+    parser.add_argument("--kills", type=int, default=3)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    chaos = Chaos(args)
+    try:
+        chaos.run()
+        shutil.rmtree(chaos.work, ignore_errors=True)
+    finally:
+        chaos.close()
+
+
+if __name__ == "__main__":
+    main()
