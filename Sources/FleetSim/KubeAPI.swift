@@ -639,8 +639,11 @@ struct KubeAPI {
     guard let deleted = store.delete(target.type, namespace: target.namespace, name: name) else {
       throw APIError.notFound(target.type, name)
     }
-    // The controller collects the workload's pods, as the garbage collector would.
-    if target.type.isControlled { onWorkloadWrite(cluster, target.type, deleted) }
+    // The controller collects the workload's pods, as the garbage collector would; a namespace
+    // takes every controller's state for it along.
+    if target.type.isControlled || target.type.kind == "Namespace" && target.type.group.isEmpty {
+      onWorkloadWrite(cluster, target.type, deleted)
+    }
     if let namespace = target.namespace {
       ResourceQuotas.refresh(store, namespace: namespace, now: now)
     }

@@ -46,6 +46,9 @@ public final class RolloutController: @unchecked Sendable {
 
   /// Called after every write to a workload; schedules its next step at once.
   func changed(_ cluster: VirtualCluster, _ type: ResourceType, _ object: Value) {
+    if type.kind == "Namespace", type.group.isEmpty {
+      return namespaceDeleted(cluster, object.name)
+    }
     let key = Key(
       cluster: cluster.name, type: type, namespace: object.namespace ?? "", name: object.name)
     schedule(key, cluster, at: clock.now())
@@ -207,6 +210,23 @@ public final class RolloutController: @unchecked Sendable {
         }
       }
     }
+  }
+
+  /// Drops every workload's progress and pending step in a deleted namespace, so one of the
+  /// same name in a re-created namespace starts from nothing, as the real controllers do once
+  /// the namespace's objects are gone.
+  func namespaceDeleted(_ cluster: VirtualCluster, _ namespace: String) {
+    lock.lock()
+    let gone = Set(progress.keys).union(scheduled.keys).filter {
+      $0.cluster == cluster.name && $0.namespace == namespace
+    }
+    let tokens = gone.compactMap { scheduled[$0] }
+    for key in gone {
+      progress[key] = nil
+      scheduled[key] = nil
+    }
+    lock.unlock()
+    for token in tokens { token.cancel() }
   }
 
   func forget(_ key: Key) {
