@@ -189,7 +189,10 @@ public final class RolloutController: @unchecked Sendable {
       for status in pod.at("status", "containerStatuses")?.sequence ?? [] {
         let image = status["image"]?.string ?? ""
         let container = status["name"]?.string ?? ""
-        let about = ClusterEvents.involved(pod, podType)
+        // The stored pod carries the uid the server gave it, which `kubectl describe pod`
+        // selects its events by.
+        let stored = store.get(podType, namespace: pod.namespace, name: pod.name) ?? pod
+        let about = ClusterEvents.involved(stored, podType)
         switch status.at("state", "waiting", "reason")?.string {
         case "ImagePullBackOff":
           ClusterEvents.record(

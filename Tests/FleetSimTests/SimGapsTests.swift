@@ -7,20 +7,16 @@ import Testing
 @testable import FleetSim
 
 @Suite struct SimGapsTests {
-  private static let shopDeployment = """
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata: {name: web, namespace: shop}
-    spec:
-      replicas: 3
-      selector: {matchLabels: {app: web}}
-      template:
-        metadata: {labels: {app: web}}
-        spec:
-          containers:
-          - {name: web, image: app:1}
+  /// The shared web manifest (a Deployment and two ConfigMaps) in namespace `shop`.
+  private func shopManifest(_ sim: SimFixture, image: String) throws -> String {
+    try sim.directory.write(
+      "web.yaml",
+      manifest(image: image).replacingOccurrences(of: "namespace: default", with: "namespace: shop")
+    )
+  }
 
-    """
+  private static let applied =
+    "deployment.apps/web created\nconfigmap/web-config created\nconfigmap/other created\n"
 
   /// The deployment's readiness as kubectl shows it, without the wall-clock AGE column.
   private func readiness(_ sim: SimFixture) throws -> String {
@@ -36,9 +32,9 @@ import Testing
   @Test func aReCreatedNamespaceStartsFresh() throws {
     let clock = ManualClock()
     let sim = try SimFixture(speed: 1, clock: clock)
-    let file = try sim.directory.write("web.yaml", Self.shopDeployment)
+    let file = try shopManifest(sim, image: "app:1")
     #expect(try sim.kubectl(["create", "namespace", "shop"]).status == 0)
-    #expect(try sim.kubectl(["apply", "-f", file]).stdout == "deployment.apps/web created\n")
+    #expect(try sim.kubectl(["apply", "-f", file]).stdout == Self.applied)
     for _ in 0..<3 {
       sim.server.settle()
       clock.advance(by: .seconds(RolloutController.replicaInterval))
@@ -48,7 +44,14 @@ import Testing
     let deleted = try sim.kubectl(["delete", "namespace", "shop"])
     #expect(deleted.stdout == "namespace \"shop\" deleted\n", "\(deleted.stderr)")
     #expect(try sim.kubectl(["create", "namespace", "shop"]).status == 0)
-    #expect(try sim.kubectl(["apply", "-f", file]).stdout == "deployment.apps/web created\n")
+    // The controller manager's per-namespace objects come back with the namespace.
+    let defaults = try sim.kubectl([
+      "get", "serviceaccounts,configmaps", "-n", "shop", "-o", "name",
+    ])
+    #expect(
+      defaults.stdout == "serviceaccount/default\nconfigmap/kube-root-ca.crt\n",
+      "\(defaults.stderr)")
+    #expect(try sim.kubectl(["apply", "-f", file]).stdout == Self.applied)
     // Nothing carried over: no replica is ready before the clock moves, one pod is starting.
     let fresh = try readiness(sim)
     #expect(fresh == "NAME   READY   UPDATED\nweb    0       1\n", "\(fresh)")
@@ -61,12 +64,95 @@ import Testing
     let first = try readiness(sim)
     #expect(first == "NAME   READY   UPDATED\nweb    1       2\n", "\(first)")
 
-    // The controller manager's per-namespace objects come back with the namespace.
-    let defaults = try sim.kubectl([
-      "get", "serviceaccounts,configmaps", "-n", "shop", "-o", "name",
+  }
+
+  @Test func podEventsNameThePodSoDescribeAndSortByFindThem() throws {
+    let clock = ManualClock()
+    let faults = FaultSet(images: [ImageFault(match: "*:broken", effect: .neverReady)])
+    let sim = try SimFixture(speed: 1, clock: clock, faults: faults)
+    #expect(try sim.kubectl(["create", "namespace", "shop"]).status == 0)
+    let file = try shopManifest(sim, image: "app:broken")
+    #expect(try sim.kubectl(["apply", "-f", file]).stdout == Self.applied)
+    sim.server.settle()
+    // At the progress deadline the controller looks again and the kubelet's events repeat, so
+    // the pod's events are seen last and sort after the deployment's.
+    clock.advance(by: .seconds(600))
+    sim.server.settle()
+    let pod = try sim.kubectl(["get", "pods", "-n", "shop", "-o", "name"]).stdout
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let described = try sim.kubectl(["describe", "-n", "shop", pod])
+    let events = described.stdout.components(separatedBy: "Events:").last ?? ""
+    let pullFailure =
+      #"Failed to pull image "app:broken": rpc error: code = NotFound desc = failed to pull "#
+      + #"and unpack image "app:broken": not found"#
+    // The emulator's clock runs ahead of the wall clock kubectl reckons ages by.
+    #expect(
+      events == """
+
+          Type     Reason   Age                            From     Message
+          ----     ------   ----                           ----     -------
+          Warning  Failed   <invalid> (x2 over <invalid>)  kubelet  \(pullFailure)
+          Normal   BackOff  <invalid> (x2 over <invalid>)  kubelet  Back-off pulling image "app:broken"
+
+        """, "\(described.stderr)")
+    let sorted = try sim.kubectl([
+      "get", "events", "-n", "shop", "--sort-by=.lastTimestamp", "-o",
+      "custom-columns=LAST:.lastTimestamp,REASON:.reason,KIND:.involvedObject.kind",
     ])
     #expect(
-      defaults.stdout == "serviceaccount/default\nconfigmap/kube-root-ca.crt\n",
-      "\(defaults.stderr)")
+      sorted.stdout == """
+        LAST                   REASON              KIND
+        2027-01-15T08:00:00Z   ScalingReplicaSet   Deployment
+        2027-01-15T08:10:00Z   Failed              Pod
+        2027-01-15T08:10:00Z   BackOff             Pod
+
+        """, "\(sorted.stderr)")
+    let table = try sim.kubectl(["get", "events", "-n", "shop", "--sort-by=.lastTimestamp"])
+    let padding = String(repeating: " ", count: max(0, pod.count - "deployment/web".count))
+    #expect(
+      table.stdout == """
+        LAST SEEN   TYPE      REASON              OBJECT\(String(repeating: " ", count: pod.count - 3))MESSAGE
+        10m         Normal    ScalingReplicaSet   deployment/web\(padding)   Scaled up replica set web-z57rhh2l65 from 0 to 1
+        0s          Warning   Failed              \(pod)   \(pullFailure)
+        0s          Normal    BackOff             \(pod)   Back-off pulling image "app:broken"
+
+        """, "\(table.stderr)")
+  }
+
+  @Test func tablesCarryWholeObjectsWhenAskedAndSingleGetsPrintAsTables() throws {
+    let clock = ManualClock()
+    let sim = try SimFixture(speed: 1, clock: clock)
+    #expect(try sim.kubectl(["create", "namespace", "shop"]).status == 0)
+    #expect(try sim.kubectl(["apply", "-f", try shopManifest(sim, image: "app:1")]).status == 0)
+    let api = try sim.kubectl([
+      "create", "deployment", "api", "-n", "shop", "--image=app:1", "--replicas=5",
+    ])
+    #expect(api.stdout == "deployment.apps/api created\n", "\(api.stderr)")
+    sim.server.settle()
+    let sorted = try sim.kubectl(["get", "deployments", "-n", "shop", "--sort-by=.spec.replicas"])
+    #expect(
+      sorted.stdout == """
+        NAME   READY   UP-TO-DATE   AVAILABLE   AGE
+        web    0/3     1            0           0s
+        api    0/5     1            0           0s
+
+        """, "\(sorted.stderr)")
+    let reversed = try sim.kubectl([
+      "get", "deployments", "-n", "shop", "--sort-by=.metadata.name", "-o", "name",
+    ])
+    #expect(reversed.stdout == "deployment.apps/api\ndeployment.apps/web\n")
+    let single = try sim.kubectl(["get", "deployment", "web", "-n", "shop"])
+    #expect(
+      single.stdout
+        == "NAME   READY   UP-TO-DATE   AVAILABLE   AGE\nweb    0/3     1            0           0s\n",
+      "\(single.stderr)")
+    let refused = try HTTPExchange.send(
+      "GET", sim.url("sim-0001", "/apis/apps/v1/namespaces/shop/deployments?includeObject=All"),
+      headers: ["Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"])
+    #expect(refused.status == 400)
+    #expect(
+      refused.json?["message"]
+        == #"includeObject: Unsupported value: "All": supported values: "Metadata", "None", "Object""#
+    )
   }
 }
