@@ -299,7 +299,9 @@ public final class RolloutController: @unchecked Sendable {
       state.nextReady = now.addingTimeInterval(step)
     }
 
-    let deadline = Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600)
+    // Simulated seconds, like every other timing: at speed 10 a 600 s deadline passes in 60 s.
+    let deadline = interval(
+      Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600) / Self.replicaInterval)
     let observed =
       object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
     var wake: Date?

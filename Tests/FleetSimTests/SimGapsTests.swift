@@ -155,4 +155,30 @@ import Testing
         == #"includeObject: Unsupported value: "All": supported values: "Metadata", "None", "Object""#
     )
   }
+
+  @Test func theProgressDeadlineRunsAtTheSimulatedSpeed() throws {
+    let clock = ManualClock()
+    let faults = FaultSet(images: [ImageFault(match: "*:broken", effect: .neverReady)])
+    let sim = try SimFixture(speed: 10, clock: clock, faults: faults)
+    #expect(try sim.kubectl(["create", "namespace", "shop"]).status == 0)
+    let file = try shopManifest(sim, image: "app:broken")
+    #expect(try sim.kubectl(["apply", "-f", file]).stdout == Self.applied)
+    sim.server.settle()
+    let progressing = [
+      "get", "deployment", "web", "-n", "shop", "-o",
+      #"jsonpath={.status.conditions[?(@.type=="Progressing")].reason}"#,
+    ]
+    // The default 600 s deadline is 60 s of the emulator's clock at speed 10.
+    clock.advance(by: .seconds(59))
+    sim.server.settle()
+    #expect(try sim.kubectl(progressing).stdout == "ReplicaSetUpdated")
+    clock.advance(by: .seconds(1))
+    sim.server.settle()
+    #expect(try sim.kubectl(progressing).stdout == "ProgressDeadlineExceeded")
+    let rollout = try sim.kubectl(["rollout", "status", "deployment/web", "-n", "shop"])
+    #expect(rollout.status == 1)
+    #expect(
+      rollout.stderr == "error: deployment \"web\" exceeded its progress deadline\n",
+      "\(rollout.stdout)")
+  }
 }
