@@ -122,6 +122,15 @@ struct KubeAPI {
       }
       if target.subresource == "scale" { return .json(200, scale(of: object, target.type)) }
       if target.subresource == "log" { return try PodLogs.answer(object, request.query) }
+      if target.subresource == nil, Self.wantsTable(request) {
+        // A one-row Table, as the API server prints a single object for kubectl's default get.
+        let revision = object.at("metadata", "resourceVersion")?.string.flatMap { Int64($0) } ?? 0
+        return .json(
+          200,
+          TableView.table(
+            target.type, [object], revision: revision, now: now,
+            including: try Self.included(request)))
+      }
       return .json(200, object)
     case ("POST", nil): return try create(request, target)
     case ("PUT", let name?): return try update(request, target, name: name)
@@ -197,6 +206,21 @@ struct KubeAPI {
     }
   }
 
+  private static func wantsTable(_ request: APIRequest) -> Bool {
+    request.header("Accept")?.contains("as=Table") ?? false
+  }
+
+  /// The `includeObject` query parameter, refused as the API server refuses an unknown policy.
+  private static func included(_ request: APIRequest) throws(APIError) -> TableView.Included {
+    guard let text = request.query["includeObject"], !text.isEmpty else { return .metadata }
+    guard let policy = TableView.Included(rawValue: text) else {
+      throw APIError.badRequest(
+        "includeObject: Unsupported value: \"\(text)\": supported values: \"Metadata\", "
+          + "\"None\", \"Object\"")
+    }
+    return policy
+  }
+
   private func list(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
     let (filter, fields) = try filter(request, target)
     let (items, revision) = store.list(filter)
@@ -218,8 +242,9 @@ struct KubeAPI {
       metadata.set(["remainingItemCount"], .int(Int64(selected.count - limit)))
       selected = Array(selected.prefix(limit))
     }
-    if let accept = request.header("Accept"), accept.contains("as=Table") {
-      var table = TableView.table(target.type, selected, revision: revision, now: now)
+    if Self.wantsTable(request) {
+      var table = TableView.table(
+        target.type, selected, revision: revision, now: now, including: try Self.included(request))
       table.set(["metadata"], metadata)
       return .json(200, table)
     }
@@ -639,8 +664,11 @@ struct KubeAPI {
     guard let deleted = store.delete(target.type, namespace: target.namespace, name: name) else {
       throw APIError.notFound(target.type, name)
     }
-    // The controller collects the workload's pods, as the garbage collector would.
-    if target.type.isControlled { onWorkloadWrite(cluster, target.type, deleted) }
+    // The controller collects the workload's pods, as the garbage collector would; a namespace
+    // takes every controller's state for it along.
+    if target.type.isControlled || target.type.kind == "Namespace" && target.type.group.isEmpty {
+      onWorkloadWrite(cluster, target.type, deleted)
+    }
     if let namespace = target.namespace {
       ResourceQuotas.refresh(store, namespace: namespace, now: now)
     }

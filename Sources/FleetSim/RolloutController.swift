@@ -46,6 +46,9 @@ public final class RolloutController: @unchecked Sendable {
 
   /// Called after every write to a workload; schedules its next step at once.
   func changed(_ cluster: VirtualCluster, _ type: ResourceType, _ object: Value) {
+    if type.kind == "Namespace", type.group.isEmpty {
+      return namespaceDeleted(cluster, object.name)
+    }
     let key = Key(
       cluster: cluster.name, type: type, namespace: object.namespace ?? "", name: object.name)
     schedule(key, cluster, at: clock.now())
@@ -186,7 +189,10 @@ public final class RolloutController: @unchecked Sendable {
       for status in pod.at("status", "containerStatuses")?.sequence ?? [] {
         let image = status["image"]?.string ?? ""
         let container = status["name"]?.string ?? ""
-        let about = ClusterEvents.involved(pod, podType)
+        // The stored pod carries the uid the server gave it, which `kubectl describe pod`
+        // selects its events by.
+        let stored = store.get(podType, namespace: pod.namespace, name: pod.name) ?? pod
+        let about = ClusterEvents.involved(stored, podType)
         switch status.at("state", "waiting", "reason")?.string {
         case "ImagePullBackOff":
           ClusterEvents.record(
@@ -207,6 +213,23 @@ public final class RolloutController: @unchecked Sendable {
         }
       }
     }
+  }
+
+  /// Drops every workload's progress and pending step in a deleted namespace, so one of the
+  /// same name in a re-created namespace starts from nothing, as the real controllers do once
+  /// the namespace's objects are gone.
+  func namespaceDeleted(_ cluster: VirtualCluster, _ namespace: String) {
+    lock.lock()
+    let gone = Set(progress.keys).union(scheduled.keys).filter {
+      $0.cluster == cluster.name && $0.namespace == namespace
+    }
+    let tokens = gone.compactMap { scheduled[$0] }
+    for key in gone {
+      progress[key] = nil
+      scheduled[key] = nil
+    }
+    lock.unlock()
+    for token in tokens { token.cancel() }
   }
 
   func forget(_ key: Key) {
@@ -276,7 +299,9 @@ public final class RolloutController: @unchecked Sendable {
       state.nextReady = now.addingTimeInterval(step)
     }
 
-    let deadline = Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600)
+    // Simulated seconds, like every other timing: at speed 10 a 600 s deadline passes in 60 s.
+    let deadline = interval(
+      Double(object.at("spec", "progressDeadlineSeconds")?.int ?? 600) / Self.replicaInterval)
     let observed =
       object.at("status", "observedGeneration")?.int == object.at("metadata", "generation")?.int
     var wake: Date?

@@ -11,7 +11,18 @@ enum TableView {
     var cell: (Value) -> Value
   }
 
-  static func table(_ type: ResourceType, _ items: [Value], revision: Int64, now: Date) -> Value {
+  /// What each row carries besides its cells, from the request's `includeObject` (the API
+  /// server's default is `Metadata`; kubectl asks for `Object` when it sorts by a field).
+  enum Included: String {
+    case none = "None"
+    case metadata = "Metadata"
+    case object = "Object"
+  }
+
+  static func table(
+    _ type: ResourceType, _ items: [Value], revision: Int64, now: Date,
+    including included: Included = .metadata
+  ) -> Value {
     let columns = self.columns(type, now: now)
     let definitions: [Value] = columns.map {
       [
@@ -20,14 +31,20 @@ enum TableView {
       ]
     }
     let rows: [Value] = items.map { item in
-      var metadata = item["metadata"] ?? [:]
-      metadata.set(["managedFields"], nil)
-      return [
-        "cells": .sequence(columns.map { $0.cell(item) }),
-        "object": [
-          "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
-        ],
-      ]
+      var row: Value = ["cells": .sequence(columns.map { $0.cell(item) })]
+      switch included {
+      case .none: break
+      case .object: row.set(["object"], item)
+      case .metadata:
+        var metadata = item["metadata"] ?? [:]
+        metadata.set(["managedFields"], nil)
+        row.set(
+          ["object"],
+          [
+            "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
+          ])
+      }
+      return row
     }
     return [
       "kind": "Table", "apiVersion": "meta.k8s.io/v1",

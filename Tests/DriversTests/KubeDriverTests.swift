@@ -13,8 +13,10 @@ import Testing
   @Test func upgradesRollsBackToTheExactObjectsAndRecordsEveryRevision() throws {
     let loaded = try demoFleet()
     let clusters = Array(loaded.fleet.clusters.prefix(3))
+    // At speed 50 the 600 s progress deadline is 12 s away, well past the 3 s readiness
+    // deadline this test expects to hit first.
     let sim = try KubeSim(
-      clusters: clusters,
+      clusters: clusters, speed: 50,
       faults: FaultSet(images: [ImageFault(match: "*:2.0.0-bad", effect: .neverReady)]))
     let release = loaded.fleet.release
     func driver(tag: String?) throws -> KubeDriver {
