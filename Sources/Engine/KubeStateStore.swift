@@ -141,8 +141,10 @@ final class KubeJournal: RunJournal, @unchecked Sendable {
   /// Bytes of the tail chunk, which a write replaces whole.
   private var tailBytes: [UInt8]
 
-  /// Attempts of one append before it gives up: each lost race means another writer appended.
-  private static let attempts = 20
+  /// Attempts of one append before it gives up. Each lost race means another writer appended,
+  /// so the journal makes progress; a random pause after each loss, growing with the losses,
+  /// keeps two busy writers from losing to each other in lockstep.
+  private static let attempts = 200
 
   private init(
     chunks: JournalChunks, clock: any RolloutClock, records: [JournalRecord],
@@ -216,7 +218,10 @@ final class KubeJournal: RunJournal, @unchecked Sendable {
   func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord {
     lock.lock()
     defer { lock.unlock() }
-    for _ in 0..<Self.attempts {
+    for attempt in 0..<Self.attempts {
+      if attempt > 0 {
+        usleep(UInt32.random(in: 0...UInt32(min(attempt, 50) * 1000)))
+      }
       let record = JournalRecord(sequence: records.count + 1, at: clock.now(), entry: entry)
       let line = JournalLine.encode(record)
       let opensChunk = tailBytes.count + line.count > chunks.chunkLimit && !tailBytes.isEmpty
