@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds release binaries of fleetwave and fleet-sim with the Swift runtime linked in
 # (--static-swift-stdlib), so they run on a machine without Swift: only libyaml and libcurl are
-# needed there. Packs them into a tarball beside a SHA-256 file.
+# needed there (and libcrypt, in every Debian base system). Packs them into a tarball beside a
+# SHA-256 file.
 #   Scripts/release.sh [--out DIR]     default DIR: out/
 # Prints the tarball's path on stdout. `fleetwave --version` names the commit it was built from
 # ($FLEETWAVE_COMMIT, else `git rev-parse HEAD`, with "-dirty" for uncommitted changes).
