@@ -1,5 +1,5 @@
-// `fleetwave preflight FLEET`: check every cluster before a rollout (identity, render,
-// permissions, release lock, images), print a table, and exit 1 naming every problem.
+// `fleetwave preflight FLEET`: check every cluster before a rollout (identity, kubeVersion,
+// render, permissions, release lock, images), print a table, and exit 1 naming every problem.
 import ArgumentParser
 import Drivers
 import Engine
@@ -13,7 +13,8 @@ extension FleetwaveCommand {
       abstract: "Check every cluster before a rollout: what would fail, and why.",
       discussion: """
         For each cluster, in parallel: the API is reachable and accepts our credentials (and \
-        as whom, by SelfSubjectReview); the release renders; a SelfSubjectAccessReview allows \
+        as whom, by SelfSubjectReview); its version satisfies the chart's kubeVersion; the \
+        release renders; a SelfSubjectAccessReview allows \
         everything the kube driver will do (each rendered kind, revision-record Secrets, the \
         release Lease, creating the namespace when it is missing); no other run holds the \
         release Lease; no image is :latest or untagged. Prints a table (or -o json) and every \
@@ -88,7 +89,7 @@ extension FleetwaveCommand {
             Self.json(results, fleet: loaded.fleet, strict: strict),
             options: JSONWriter.Options(pretty: true)))
       }
-      for line in Self.problemLines(results, strict: strict) { printError(line) }
+      for line in ClusterPreflight.problemLines(results, strict: strict) { printError(line) }
       let failing = results.filter { !$0.passes(strict: strict) }
       if !failing.isEmpty {
         printError(
@@ -115,17 +116,6 @@ extension FleetwaveCommand {
             : row[column] + String(repeating: " ", count: widths[column] - row[column].count + 2)
         }.joined()
       }.joined(separator: "\n") + "\n"
-    }
-
-    /// Every problem, one line each, clusters in fleet order: `CLUSTER: MESSAGE`, warnings
-    /// marked as such unless `strict` makes them errors.
-    static func problemLines(_ results: [ClusterPreflight], strict: Bool) -> [String] {
-      results.flatMap { result in
-        result.problems.map { problem in
-          let warning = problem.severity == .warning && !strict
-          return "\(result.cluster): " + (warning ? "warning: " : "") + problem.message
-        }
-      }
     }
 
     static func json(_ results: [ClusterPreflight], fleet: Fleet, strict: Bool) -> Value {
@@ -160,5 +150,28 @@ extension FleetwaveCommand {
         "clusters": .sequence(clusters),
       ]
     }
+  }
+}
+
+/// `rollout` and `resume`: the preflight run before each wave (kube driver only).
+struct WavePreflightOptions: ParsableArguments {
+  @Flag(
+    help: """
+      kube: do not check a wave's clusters before it starts (the journal records that the \
+      preflight was skipped).
+      """)
+  var skipPreflight = false
+
+  @Flag(
+    help: "kube: a preflight warning (a moving image tag, a pending revision) stops the wave too.")
+  var strict = false
+
+  /// Gives the run's executor the preflight as each wave's entry gate; the gate, when there is
+  /// one, says afterwards whether it stopped the run.
+  func attach(to drivers: inout RunDrivers) -> PreflightGate? {
+    let (gates, gate) = PreflightGate.entryGates(
+      for: drivers, skip: skipPreflight, strict: strict, report: { printError($0) })
+    drivers.waveEntryGates = gates
+    return gate
   }
 }

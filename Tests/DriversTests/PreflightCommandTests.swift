@@ -76,9 +76,9 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY         CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-a     fleet-sim-admin  ok          ok      ok           ok       ok
-        pf-b     fleet-sim-admin  ok          ok      ok           ok       ok
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  IMAGES
+        pf-a     fleet-sim-admin  ok          ok           ok      ok           ok       ok
+        pf-b     fleet-sim-admin  ok          ok           ok      ok           ok       ok
 
         """)
     #expect(result.stderr == "")
@@ -113,8 +113,8 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY  CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-gone  -         1 error     -       -            -        -
+        CLUSTER  IDENTITY  CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  IMAGES
+        pf-gone  -         1 error     -            -       -            -        -
 
         """)
     #expect(
@@ -198,9 +198,9 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY                           CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-a     \(deployer)  ok          ok      ok           ok       ok
-        pf-b     \(deployer)  ok          ok      1 error      ok       ok
+        CLUSTER  IDENTITY                           CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  IMAGES
+        pf-a     \(deployer)  ok          ok           ok      ok           ok       ok
+        pf-b     \(deployer)  ok          ok           ok      1 error      ok       ok
 
         """)
     #expect(
@@ -239,9 +239,9 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY         CONNECTION  RENDER  PERMISSIONS  RELEASE             IMAGES
-        pf-a     fleet-sim-admin  ok          ok      ok           1 error, 1 warning  ok
-        pf-b     fleet-sim-admin  ok          ok      ok           ok                  ok
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE             IMAGES
+        pf-a     fleet-sim-admin  ok          ok           ok      ok           1 error, 1 warning  ok
+        pf-b     fleet-sim-admin  ok          ok           ok      ok           ok                  ok
 
         """)
     #expect(
@@ -268,8 +268,8 @@ import Testing
     #expect(
       warned.stdout
         == """
-        CLUSTER  IDENTITY         CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-a     fleet-sim-admin  ok          ok      ok           ok       1 warning
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  IMAGES
+        pf-a     fleet-sim-admin  ok          ok           ok      ok           ok       1 warning
 
         """)
     #expect(
@@ -280,5 +280,34 @@ import Testing
     #expect(strict.status == 1)
     #expect(strict.stdout.hasSuffix("ok           ok       1 error\n"), "\(strict.stdout)")
     #expect(strict.stderr == line + "\npreflight failed on 1 of 1 cluster\n")
+  }
+
+  @Test func aServerOlderThanTheChartsKubeVersionIsAnErrorNamingBoth() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim)
+    let chart = fleet + "/charts/checkout/Chart.yaml"
+    let metadata = try String(contentsOfFile: chart, encoding: .utf8)
+    try (metadata + "kubeVersion: \">=1.33.0-0 || ~1.30\"\n").write(
+      toFile: chart, atomically: true, encoding: .utf8)
+
+    let result = try preflight(fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-a"])
+    #expect(result.status == 1)
+    #expect(
+      result.stdout
+        == """
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  IMAGES
+        pf-a     fleet-sim-admin  ok          1 error      ok      ok           ok       ok
+
+        """)
+    // fleet-sim says it is v1.32.0-fleet-sim.
+    #expect(
+      result.stderr
+        == "pf-a: the server's version v1.32.0-fleet-sim does not satisfy the chart's "
+        + "kubeVersion >=1.33.0-0 || ~1.30\npreflight failed on 1 of 1 cluster\n")
+
+    try (metadata + "kubeVersion: \">=1.25.0-0\"\n").write(
+      toFile: chart, atomically: true, encoding: .utf8)
+    let passed = try preflight(fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-a"])
+    #expect(passed.status == 0, "\(passed.stderr)")
   }
 }

@@ -7,15 +7,19 @@ import Kube
 enum ReleaseLockCheck {
   /// Nil when the release's records or Lease cannot be read for lack of permission: the
   /// permissions check names that already.
-  static func run(release: String, namespace: String, client: KubeClient) async
-    -> [PreflightProblem]?
-  {
+  /// A Lease held by one of `ours` (this process's identity and those of the run's earlier
+  /// processes, which the rollout takes over) is not another run's.
+  static func run(
+    release: String, namespace: String, client: KubeClient, ours: Set<String> = []
+  ) async -> [PreflightProblem]? {
     var problems: [PreflightProblem] = []
     do {
       let lease = try await client.get(
         apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: namespace,
         name: "fleetwave-\(release)")
-      if let holder = lease?["spec"]?["holderIdentity"]?.string, !holder.isEmpty {
+      if let holder = lease?["spec"]?["holderIdentity"]?.string, !holder.isEmpty,
+        !ours.contains(holder)
+      {
         let since = lease?["spec"]?["acquireTime"]?.string ?? "an unknown time"
         problems.append(
           PreflightProblem(
