@@ -101,6 +101,9 @@ public struct PreflightAction: Sendable {
     {
       result.record(.release, found)
     }
+    if let found = await QuotaCheck.run(objects, namespace: release.namespace, client: client) {
+      result.record(.quota, found)
+    }
     result.record(.images, ImageCheck.run(objects))
     return result
   }

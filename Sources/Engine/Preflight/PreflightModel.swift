@@ -14,6 +14,8 @@ public enum PreflightCheck: String, Sendable, CaseIterable {
   case permissions
   /// No other run holds the release Lease; no revision left pending.
   case release
+  /// The release's requests, limits, pods and objects fit each ResourceQuota's headroom.
+  case quota
   /// Image references that move (`:latest`, no tag).
   case images
 }
