@@ -6,6 +6,7 @@ import Engine
 import FleetCore
 import Foundation
 import Kube
+import Report
 
 extension FleetwaveCommand {
   struct Preflight: ParsableCommand {
@@ -23,7 +24,7 @@ extension FleetwaveCommand {
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-      case table, json
+      case table, json, markdown
     }
 
     @Argument(help: "The fleet directory, or its fleet.yaml.")
@@ -37,8 +38,13 @@ extension FleetwaveCommand {
 
     @OptionGroup var valueFlags: HelmValueOptions
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "table or json.")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "table, json or markdown.")
     var format: Format = .table
+
+    @Option(
+      help: ArgumentHelp(
+        "Also write a JUnit XML report, a test case per cluster.", valueName: "file"))
+    var junit: String?
 
     @Flag(help: "Fail on warnings too (a moving image tag, a revision left pending).")
     var strict = false
@@ -81,6 +87,9 @@ extension FleetwaveCommand {
       let action = PreflightAction(driver: kubeDriver, window: maxParallel)
       let results = Blocking.wait { () async -> [ClusterPreflight] in await action.run(clusters) }
 
+      // FLEETWAVE_NOW fixes the reports' time, as it does a rollout's.
+      let now = ProcessInfo.processInfo.environment["FLEETWAVE_NOW"].flatMap(Timestamp.parse)
+      let report = Self.report(results, fleet: loaded.fleet, strict: strict, at: now ?? Date())
       switch format {
       case .table: print(Self.table(results, strict: strict), terminator: "")
       case .json:
@@ -88,6 +97,16 @@ extension FleetwaveCommand {
           JSONWriter.string(
             Self.json(results, fleet: loaded.fleet, strict: strict),
             options: JSONWriter.Options(pretty: true)))
+      case .markdown:
+        print(PreflightMarkdown.string(report), terminator: "")
+      }
+      if let junit {
+        do {
+          try PreflightJUnit.string(report).write(toFile: junit, atomically: true, encoding: .utf8)
+        } catch {
+          printError("error: cannot write \(junit): \(error.localizedDescription)")
+          throw ExitCode(1)
+        }
       }
       for line in ClusterPreflight.problemLines(results, strict: strict) { printError(line) }
       let failing = results.filter { !$0.passes(strict: strict) }
@@ -116,6 +135,26 @@ extension FleetwaveCommand {
             : row[column] + String(repeating: " ", count: widths[column] - row[column].count + 2)
         }.joined()
       }.joined(separator: "\n") + "\n"
+    }
+
+    /// The results as the Markdown and JUnit reports take them.
+    static func report(_ results: [ClusterPreflight], fleet: Fleet, strict: Bool, at: Date)
+      -> PreflightReport
+    {
+      PreflightReport(
+        fleet: fleet.name, release: fleet.release.name, namespace: fleet.release.namespace,
+        strict: strict, checkedAt: at,
+        clusters: results.map { result in
+          PreflightReport.ClusterResult(
+            name: result.cluster, identity: result.identity,
+            checks: PreflightCheck.allCases.map {
+              (check: $0.rawValue, summary: result.summary($0, strict: strict))
+            },
+            problems: ClusterPreflight.problemLines([result], strict: strict).map {
+              String($0.dropFirst(result.cluster.count + 2))
+            },
+            passed: result.passes(strict: strict))
+        })
     }
 
     static func json(_ results: [ClusterPreflight], fleet: Fleet, strict: Bool) -> Value {

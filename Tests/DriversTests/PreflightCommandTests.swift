@@ -376,4 +376,73 @@ import Testing
         + "shop/sh.helm.release.v1.checkout.v2): a helm operation stopped mid-change (helm "
         + "refuses another until it is rolled back)\n")
   }
+
+  @Test func markdownAndJUnitListEveryProblemPerCluster() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim, tag: "latest")
+    try kubectl(sim, "pf-b", ["create", "namespace", "shop"])
+    try kubectl(
+      sim, "pf-b", ["create", "quota", "objects", "-n", "shop", "--hard=count/deployments.apps=0"])
+    let junit = sim.directory.file("preflight.xml")
+
+    let result = try fleetwave(
+      [
+        "preflight", fleet, "--kubeconfig", sim.kubeconfig, "-o", "markdown", "--junit", junit,
+      ],
+      environment: [
+        "FLEETWAVE_HELM": try #require(BuiltProducts.helm),
+        "FLEETWAVE_NOW": "2026-11-28T09:00:00Z",
+      ], timeout: 120)
+    #expect(result.status == 1)
+    let image =
+      "Deployment shop/checkout runs image shop/checkout:latest: the tag latest moves (pin a "
+      + "version or a digest)"
+    #expect(
+      result.stdout
+        == """
+        ## Fleetwave preflight `pf`: failed
+
+        Release **checkout** in namespace `shop`, 2 clusters, 1 failed, checked 2026-11-28T09:00:00.000Z.
+
+        | cluster | identity | connection | kubeVersion | render | permissions | release | quota | images |
+        |---|---|---|---|---|---|---|---|---|
+        | `pf-a` | fleet-sim-admin | ok | ok | ok | ok | ok | ok | 1 warning |
+        | `pf-b` | fleet-sim-admin | ok | ok | ok | ok | ok | 1 error | 1 warning |
+
+        ### Problems
+
+        - `pf-a`: warning: \(image)
+        - `pf-b`: quota objects: needs count/deployments.apps 1, 0 free
+        - `pf-b`: warning: \(image)
+
+        """)
+    let host = ProcessInfo.processInfo.hostName
+    let xml = try String(contentsOfFile: junit, encoding: .utf8)
+    #expect(
+      xml
+        == """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <testsuites name="fleetwave preflight pf" tests="2" failures="1" errors="0" skipped="0" time="0.000">
+          <testsuite name="preflight" tests="2" failures="1" errors="0" skipped="0" time="0.000" \
+        timestamp="2026-11-28T09:00:00" hostname="\(host)" id="0" package="pf">
+            <properties>
+              <property name="release" value="checkout"/>
+              <property name="namespace" value="shop"/>
+              <property name="strict" value="false"/>
+            </properties>
+            <testcase classname="pf.preflight" name="pf-a" time="0.000">
+              <system-out>warning: \(image)&#10;</system-out>
+            </testcase>
+            <testcase classname="pf.preflight" name="pf-b" time="0.000">
+              <failure message="2 problems: quota objects: needs count/deployments.apps 1, 0 free" \
+        type="preflight">quota objects: needs count/deployments.apps 1, 0 free&#10;warning: \
+        \(image)&#10;</failure>
+            </testcase>
+            <system-out/>
+            <system-err/>
+          </testsuite>
+        </testsuites>
+
+        """, "\(xml)")
+  }
 }
