@@ -13,11 +13,11 @@ import Testing
   let clusters = [Cluster(name: "pf-a"), Cluster(name: "pf-b")]
 
   /// The demo chart on two clusters, one wave each: pf-a first, then pf-b.
-  func writeFleet(_ sim: KubeSim) throws -> String {
+  func writeFleet(_ sim: KubeSim, tag: String = "1.0.0") throws -> String {
     let fleet = sim.directory.file("fleet")
     try copyDemoChart(into: fleet)
     try sim.directory.write(
-      "fleet/values.yaml", "image: {repository: shop/checkout, tag: \"1.0.0\"}\n")
+      "fleet/values.yaml", "image: {repository: shop/checkout, tag: \"\(tag)\"}\n")
     try sim.directory.write(
       "fleet/fleet.yaml",
       """
@@ -127,5 +127,28 @@ import Testing
     #expect(
       json["waves"]?.sequence?.first?["preflight"]
         == ["passed": true, "summary": "skipped (--skip-preflight)"])
+  }
+
+  @Test func warningsArePrintedAndTheWaveGoesOnUnlessStrict() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim, tag: "latest")
+    let warning =
+      "Deployment shop/checkout runs image shop/checkout:latest: the tag latest moves (pin a "
+      + "version or a digest)"
+
+    let strict = try fleetwave(
+      sim, ["rollout", fleet, "--kubeconfig", sim.kubeconfig, "--run", "r1", "--strict"])
+    #expect(strict.status == 1, "\(strict.stdout)\(strict.stderr)")
+    #expect(strict.stderr == "preflight: pf-a: \(warning)\n")
+    #expect(try sim.deployment("pf-a", namespace: "shop", name: "checkout") == nil)
+
+    // r1 stays unfinished, resumable: a new run must say so.
+    let warned = try fleetwave(
+      sim, ["rollout", fleet, "--kubeconfig", sim.kubeconfig, "--run", "r2", "--new-run"])
+    #expect(warned.status == 0, "\(warned.stdout)\(warned.stderr)")
+    #expect(
+      warned.stderr
+        == "preflight: pf-a: warning: \(warning)\npreflight: pf-b: warning: \(warning)\n")
+    #expect(warned.stdout.contains("rollout r2: succeeded (2 succeeded)"), "\(warned.stdout)")
   }
 }
