@@ -21,8 +21,10 @@ extension FleetwaveCommand {
         rollout and rolls back as the policy says. Ctrl-C stops starting clusters and lets the \
         running ones finish (a second Ctrl-C cancels them). Every transition is journaled \
         before it happens (STATE/runs/RUN/journal.log), so `fleetwave resume RUN` continues a \
-        run after a crash. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted \
-        or failed, 2 usage, 3 interrupted or waiting for approval, 4 nothing can start within the \
+        run after a crash. With the kube driver each wave's clusters are preflighted just \
+        before the wave starts (see `fleetwave preflight`); an error stops the run there, \
+        resumable. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted, \
+        failed or stopped by a failed preflight, 2 usage, 3 interrupted or waiting for approval, 4 nothing can start within the \
         planning horizon (a freeze or windows that never open).
         """)
 
