@@ -4,18 +4,20 @@
 #   Scripts/bench.sh                 every section (10+ minutes on 2 cores)
 #   Scripts/bench.sh yaml plan ...   only the named sections, in that order, written to
 #                                    $TMPDIR/fleetwave-bench/benchmarks.md
-# Sections: yaml inventory plan executor http sim e2e render children scale memory
+# Sections: yaml inventory plan executor http sim e2e render children scale memory preflight
 # Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 1000),
 #   BENCH_OUT (default docs/benchmarks.md),
 #   BENCH_SCALE_SIZES (default "1000 10000"; the sizes of the `scale` section),
 #   BENCH_CHILDREN_CLUSTERS (default 10000; the exec clusters of the `children` section),
 #   BENCH_MEMORY_MB (default 60; the size of the values file of the `memory` section),
+#   BENCH_PREFLIGHT_CLUSTERS (default 1000) and BENCH_PREFLIGHT_PARALLEL (default 64; the
+#   `preflight` section's clusters and --max-parallel),
 #   BENCH_BIN (a directory of binaries already built; default: build release first).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_sections=(yaml inventory plan executor http sim e2e render children scale memory)
+all_sections=(yaml inventory plan executor http sim e2e render children scale memory preflight)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for section in "${sections[@]}"; do
@@ -770,6 +772,79 @@ YAML
     echo
   } >>"$out"
   echo "== memory done" >&2
+}
+
+# `fleetwave preflight` over many emulated clusters: wall time, memory, and the API requests
+# each cluster costs, counted from fleet-sim's request log (one line per request).
+run_preflight() {
+  local n=${BENCH_PREFLIGHT_CLUSTERS:-1000}
+  echo "== preflight: $n emulated clusters" >&2
+  local dir="$work/preflight"
+  generate_fleet "$dir" "$n"
+  mkdir -p "$dir/fleet/charts"
+  cp -r "$root/fleets/demo/charts/checkout" "$dir/fleet/charts/checkout"
+  cat >"$dir/fleet/preflight.yaml" <<YAML
+# $n clusters from Scripts/gen-fleet.py, checked by Scripts/bench.sh preflight.
+apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {name: bench-preflight}
+release: {name: checkout, namespace: shop, version: 2.3.1, chart: charts/checkout, driver: kube}
+values:
+  - values/base.yaml
+  - values/env/{{ .labels.env }}.yaml
+  - values/region/{{ .labels.region }}.yaml
+  - path: values/clusters/{{ .name }}.yaml
+    optional: true
+defaults:
+  context: "{{ .name }}"
+clustersFrom: clusters/*.yaml
+rollout:
+  waves: [{name: all}]
+YAML
+  echo "== preflight: starting fleet-sim with $n virtual clusters (--log-requests)" >&2
+  start_fleet_sim "$dir" --fleet "$dir/fleet" --log-requests || return 1
+  local before
+  before=$(grep -c ' -> ' "$dir/sim.err" || true)
+  echo "== preflight: fleetwave preflight" >&2
+  # Exit 1 when a cluster fails a check: the figures stand either way, the outcome says it.
+  timed "$dir/preflight.time" "$bin/fleetwave" preflight "$dir/fleet/preflight.yaml" \
+    --kubeconfig "$dir/kubeconfig" --max-parallel "${BENCH_PREFLIGHT_PARALLEL:-64}" -o json \
+    >"$dir/preflight.json" 2>"$dir/preflight.err" || true
+  local counts
+  counts=$(tail -n +"$((before + 1))" "$dir/sim.err" | grep ' -> ' | python3 -c "
+import re, sys
+per = {}
+for line in sys.stdin:
+    m = re.search(r' /clusters/([^/ ?]+)', line)
+    if m: per[m.group(1)] = per.get(m.group(1), 0) + 1
+values = sorted(per.values()) or [0]
+print(len(per), sum(values), '%.1f' % (sum(values) / len(values)), values[0], values[-1])
+")
+  local clusters total mean least most
+  read -r clusters total mean least most <<<"$counts"
+  local passed
+  passed=$(python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(sum(1 for c in r['clusters'] if c['passed']), 'of', len(r['clusters']), 'passed')
+" "$dir/preflight.json" 2>/dev/null || echo "no report")
+  {
+    echo "## Preflight over $n emulated clusters"
+    echo
+    echo "\`fleetwave preflight\` on $n clusters of one fleet-sim (TLS, client certificates): the"
+    echo "demo chart (ConfigMap, Service, Deployment), values shared by environment and region,"
+    echo "\`--max-parallel ${BENCH_PREFLIGHT_PARALLEL:-64}\`. Outcome: $passed. API requests are counted from"
+    echo "fleet-sim's request log (\`--log-requests\`, one line per request)."
+    echo
+    echo "| clusters | wall | CPU | peak RSS | API requests | per cluster (mean, min, max) |"
+    echo "|---:|---:|---:|---:|---:|---|"
+    echo "| $n | $(wall_seconds "$dir/preflight.time") s | $(cpu_seconds "$dir/preflight.time") s | $(peak_mib "$dir/preflight.time") MiB | $total ($clusters clusters) | $mean, $least, $most |"
+    echo
+    echo "Command, in \`$dir\`: \`fleetwave preflight fleet/preflight.yaml --kubeconfig kubeconfig -o json\`."
+    echo
+  } >>"$out"
+  kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
+  echo "== preflight done" >&2
 }
 
 for section in "${sections[@]}"; do
