@@ -1,6 +1,7 @@
 // `onUnreachable` end to end: the built binary rolls out to fleet-sim while one virtual
 // cluster drops every connection (fleet-sim's `unreachable` API fault) from the start of its
-// wave until the test lifts the fault. `defer` waits it out and succeeds; `fail` fails it.
+// wave until the test lifts the fault: past its first retry, 10 s into the wave. `defer`
+// waits it out and succeeds; `fail` fails it at once.
 import Drivers
 import FleetCore
 import FleetSim
@@ -80,8 +81,11 @@ import Testing
       ))
 
     let deferring = try writeFleet(sim, onUnreachable: "defer")
+    // Tried at once and again 10 s later, both refused; lifted then, the third try at 30 s
+    // reaches it.
     let deferred = try rollout(deferring, sim, run: "d1") { line in
       line.contains("\"type\":\"deferred\"") && line.contains("\"cluster\":\"edge-b\"")
+        && line.contains("\"attempt\":2")
     }
     #expect(deferred.status == 0, "\(deferred.stdout)\(deferred.stderr)")
     #expect(deferred.stdout.contains("rollout d1: succeeded (2 succeeded)"), "\(deferred.stdout)")
@@ -90,7 +94,7 @@ import Testing
     let clusterReports = report["clusters"]?.sequence ?? []
     let b = try #require(clusterReports.first { $0["name"]?.string == "edge-b" })
     #expect(b["state"]?.string == "succeeded")
-    #expect(b["deferrals"]?.int == 1)
+    #expect(b["deferrals"]?.int == 2)
     #expect(
       b["deferralReason"]?.string?.hasPrefix("cannot read the current revision: edge-b: ") == true)
     #expect(

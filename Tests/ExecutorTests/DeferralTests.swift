@@ -7,6 +7,8 @@ import FleetCore
 import Foundation
 import Testing
 
+@testable import Report
+
 /// A driver whose clusters cannot be reached until a given time: every call before it fails
 /// `unreachable` as the kube driver reports a refused connection. Others answer at once, and
 /// an upgrade takes five seconds of the call's clock. `rejected` clusters answer 403.
@@ -263,5 +265,80 @@ private func executor(
       (1...6).map { policy.delay(beforeRetry: $0) } == [
         .seconds(10), .seconds(20), .seconds(40), .seconds(60), .seconds(60), .seconds(60),
       ])
+  }
+
+  @Test func theLiveViewCountsDeferredClustersAndNotesWhy() {
+    let clock = ManualClock(start: ExecutorClock.start)
+    let shapes = [WaveShape(name: "all", clusters: ["a", "b", "c"])]
+    let view = ProgressView(
+      plan: plan(shapes), style: .terminal, maxParallel: 3, clock: clock, width: 120,
+      write: { _ in })
+    let start = ExecutorClock.start
+    view.handle(.runStarted(run: "r1", at: start))
+    view.handle(.waveStarted(wave: 0, at: start))
+    for name in ["a", "b", "c"] {
+      view.handle(.clusterPhase(cluster: name, wave: 0, phase: .upgrading, detail: nil, at: start))
+    }
+    view.handle(
+      .clusterPhase(
+        cluster: "b", wave: 0, phase: .deferred, detail: "b: connection refused", at: start))
+    clock.advance(by: .seconds(4))
+    // `b` is out of flight (not in "now:"), not done (0/3), and said why.
+    #expect(
+      view.frame() == [
+        "fleetwave rollout test  elapsed 4s",
+        "▸ 0 all  running  0/3  upgrading 2  deferred 1",
+        "now: a (upgrading 4s), c (upgrading 4s)",
+        "b deferred, unreachable: b: connection refused",
+      ])
+    #expect(
+      ProgressView.line(
+        for: .clusterPhase(
+          cluster: "b", wave: 0, phase: .deferred, detail: "b: connection refused", at: start),
+        plan: plan(shapes), at: start)
+        == "2027-01-15T08:00:00.000Z wave 0 all b deferred: b: connection refused")
+  }
+
+  @Test func reportsSayHowOftenAndWhyEachClusterWasDeferred() throws {
+    let driver = ReachabilityDriver(unreachableUntil: ["b": ExecutorClock.at(25)])
+    let clock = ManualClock(start: ExecutorClock.start)
+    let summary = try executor(driver, WriteAheadLog(), clock: clock).runInVirtualTime(clock)
+    let markdown = RunMarkdown.string(summary)
+    let reason =
+      "cannot read the current revision: b: read release history: GET "
+      + "https://b.test/api/v1/namespaces/shop/secrets: connection refused"
+    #expect(
+      markdown.hasSuffix(
+        """
+        ### Deferred clusters (unreachable)
+
+        | cluster | wave | state | deferrals | last reason |
+        |---|---|---|---:|---|
+        | `b` | all | succeeded | 2 | \(reason) |
+
+        """))
+    let junit = RunJUnit.string(summary, hostname: "ci")
+    #expect(
+      junit.contains(
+        """
+            <testcase classname="test.all" name="a" time="5.000"/>
+            <testcase classname="test.all" name="b" time="35.000">
+              <system-out>deferred 2 times, unreachable: \(reason)</system-out>
+            </testcase>
+            <testcase classname="test.all" name="c" time="5.000"/>
+
+        """))
+    let html = RunHTML.string(summary)
+    #expect(
+      html.contains(
+        """
+        <h2 id="deferred">Deferred, unreachable (1)</h2>
+        <table><tr><th>cluster</th><th>wave</th><th>state</th><th>deferrals</th>\
+        <th>last reason</th></tr>
+        <tr><td><code>b</code></td><td>all</td><td class="succeeded">succeeded</td><td>2</td>\
+        <td>\(reason)</td></tr>
+        </table>
+
+        """))
   }
 }
