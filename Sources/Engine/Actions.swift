@@ -360,6 +360,7 @@ extension ExecutorOptions {
     options.excluded = excluded
     options.unreachable = policy.unreachable
     options.waveUnreachable = policy.waveUnreachable
+    options.canaryUnreachable = policy.canary?.unreachable
     return options
   }
 }

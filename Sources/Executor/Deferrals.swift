@@ -8,7 +8,9 @@ import Planner
 extension Executor {
   /// The `onUnreachable` policy of the wave at `index`.
   func unreachablePolicy(_ index: Int) -> UnreachablePolicy {
-    options.waveUnreachable[plan.waves[index].name] ?? options.unreachable
+    let wave = plan.waves[index]
+    if wave.isCanary, let canary = options.canaryUnreachable { return canary }
+    return options.waveUnreachable[wave.name] ?? options.unreachable
   }
 
   /// Defers the cluster instead of failing it, when its error says its API could not be

@@ -48,6 +48,8 @@ public struct ExecutorOptions: Sendable {
   /// do not set their own in `waveUnreachable` (by wave name).
   public var unreachable = UnreachablePolicy()
   public var waveUnreachable: [String: UnreachablePolicy] = [:]
+  /// The canary's own, for every canary wave (the planner names them).
+  public var canaryUnreachable: UnreachablePolicy?
 
   public init(
     run: String, instance: RunInstance? = nil, maxParallel: Int = 10,

@@ -112,6 +112,9 @@ public struct CanarySpec: Sendable, Equatable {
   /// With `spreadBy`, split the canaries into consecutive canary waves of one failure domain
   /// each, so a bad release reaches one new domain at a time.
   public var oneDomainPerWave: Bool
+  /// The fleet's `onUnreachable` policy with the canary's own keys laid over it, for every
+  /// canary wave; nil when the canary sets none.
+  public var unreachable: UnreachablePolicy?
   public var mark: SourceMark?
 
   public init(

@@ -23,10 +23,11 @@ enum PolicyReader {
     guard let fields = Fields.open(value, as: "rollout", allowed: policyKeys, &diagnostics) else {
       return policy
     }
-    if let value = fields["canary"] {
-      policy.canary = canary(value, clusters: clusters, &diagnostics)
-    }
     policy.unreachable = unreachable(fields, over: policy.unreachable, &diagnostics)
+    if let value = fields["canary"] {
+      policy.canary = canary(
+        value, clusters: clusters, unreachable: policy.unreachable, &diagnostics)
+    }
     if let value = fields["waves"] {
       policy.waves = waves(
         value, clusters: clusters, hasSpread: fields.has("spreadBy"),
@@ -74,9 +75,12 @@ enum PolicyReader {
   }
 
   private static func canary(
-    _ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics
+    _ value: Value, clusters: [Cluster], unreachable fleetUnreachable: UnreachablePolicy,
+    _ diagnostics: inout Diagnostics
   ) -> CanarySpec? {
-    let allowed = ["selector", "count", "maxFailures", "bake", "approval", "oneDomainPerWave"]
+    let allowed =
+      ["selector", "count", "maxFailures", "bake", "approval", "oneDomainPerWave"]
+      + unreachableKeys
     guard let fields = Fields.open(value, as: "rollout.canary", allowed: allowed, &diagnostics)
     else { return nil }
     let selector = fields.selector("selector", &diagnostics)
@@ -85,12 +89,16 @@ enum PolicyReader {
     if !fields.has("selector") && !fields.has("count") {
       diagnostics.error("rollout.canary needs 'selector' or 'count'", at: fields.mark)
     }
-    return CanarySpec(
+    var canary = CanarySpec(
       selector: selector, count: count,
       maxFailures: fields.failureLimit("maxFailures", &diagnostics) ?? .count(0),
       bake: fields.duration("bake", &diagnostics),
       approval: fields.bool("approval", &diagnostics) ?? false,
       oneDomainPerWave: fields.bool("oneDomainPerWave", &diagnostics) ?? false, mark: value.mark)
+    if unreachableKeys.contains(where: fields.has) {
+      canary.unreachable = unreachable(fields, over: fleetUnreachable, &diagnostics)
+    }
+    return canary
   }
 
   private static func waves(

@@ -117,12 +117,13 @@ private func executor(
   _ driver: ReachabilityDriver, _ log: WriteAheadLog, clock: ManualClock,
   waves: [WaveShape] = [WaveShape(name: "all", clusters: ["a", "b", "c"], maxParallel: 1)],
   unreachable: UnreachablePolicy = deferring, waveUnreachable: [String: UnreachablePolicy] = [:],
-  resumeFrom: RecordedRun? = nil
+  canaryUnreachable: UnreachablePolicy? = nil, resumeFrom: RecordedRun? = nil
 ) throws -> Executor {
   var options = ExecutorOptions(
     run: "run-1", failurePolicy: FailurePolicy(rollback: .none), resumeFrom: resumeFrom)
   options.unreachable = unreachable
   options.waveUnreachable = waveUnreachable
+  options.canaryUnreachable = canaryUnreachable
   let executor = try Executor(
     plan: plan(waves), clusters: clusters(waves.flatMap(\.clusters)), driver: driver,
     clock: clock, options: options)
@@ -219,6 +220,25 @@ private func executor(
         == "cannot read the current revision: b: read release history: GET "
         + "https://b.test/api/v1/namespaces/shop/secrets: connection refused")
     #expect(summary.record("c")?.deferrals == 0)
+  }
+
+  @Test func theCanaryMayFailWhatTheFleetDefers() throws {
+    let driver = ReachabilityDriver(unreachableUntil: ["k": ExecutorClock.at(25)])
+    let log = WriteAheadLog()
+    let clock = ManualClock(start: ExecutorClock.start)
+    let waves = [
+      WaveShape(name: "canary", clusters: ["k"], canary: true),
+      WaveShape(name: "rest", clusters: ["a"]),
+    ]
+    let summary = try executor(
+      driver, log, clock: clock, waves: waves, canaryUnreachable: UnreachablePolicy()
+    ).runInVirtualTime(clock)
+    #expect(summary.outcome == .halted)
+    #expect(
+      log.records == [
+        "0s k upgrading", "0s k failed",
+        "0s wave 0 halted: wave 'canary' has 1 failed of 1 clusters; its budget allows 0",
+      ])
   }
 
   @Test func aRunKilledMidDeferralResumesWithTheAttemptsLeftAfterTheBackoff() throws {

@@ -21,6 +21,7 @@ import Testing
           onUnreachable: defer
           deferAttempts: 5
           deferBackoff: 30s
+          canary: {selector: env=dev, onUnreachable: fail}
           waves:
             - {name: dev, selector: env=dev, onUnreachable: fail}
             - {name: prod, selector: env=prod, deferMaxBackoff: 10m}
@@ -33,6 +34,10 @@ import Testing
       rollout.unreachable
         == UnreachablePolicy(
           action: .defer, attempts: 5, backoff: .seconds(30), maxBackoff: .seconds(120)))
+    #expect(
+      rollout.canary?.unreachable
+        == UnreachablePolicy(
+          action: .fail, attempts: 5, backoff: .seconds(30), maxBackoff: .seconds(120)))
     #expect(
       rollout.waveUnreachable == [
         "dev": UnreachablePolicy(
@@ -51,6 +56,7 @@ import Testing
         == UnreachablePolicy(
           action: .fail, attempts: 3, backoff: .seconds(10), maxBackoff: .seconds(120)))
     #expect(rollout.waveUnreachable.isEmpty)
+    #expect(rollout.canary == nil)
   }
 
   @Test func badValuesAreLocatedErrors() throws {
