@@ -13,6 +13,9 @@ public struct DriverError: Error, Sendable, Equatable, CustomStringConvertible {
     case cancelled
     /// It could not be started at all (bad template, spawn failure).
     case setup
+    /// The cluster's API could not be reached (refused, reset, timed out, TLS handshake,
+    /// 502/503/504 from a proxy): the cluster may be fine once it can be reached again.
+    case unreachable
   }
 
   public var kind: Kind

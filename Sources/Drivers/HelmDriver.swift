@@ -285,8 +285,8 @@ public final class HelmDriver: Driver, @unchecked Sendable {
         guard let stdoutPath else { return "" }
         return (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
       case .exited(let code):
-        throw DriverError(
-          .failed, errorLine(log, from: logStart) ?? "helm \(step) exited with status \(code)")
+        let message = errorLine(log, from: logStart) ?? "helm \(step) exited with status \(code)"
+        throw DriverError(HelmDriver.failureKind(message), message)
       case .signaled(let signal):
         throw DriverError(
           .failed, errorLine(log, from: logStart) ?? "helm \(step) killed by signal \(signal)")
@@ -333,4 +333,13 @@ private func errorLine(_ path: String, from: UInt64) -> String? {
     return nil
   }
   return String(line.prefix(500))
+}
+
+extension HelmDriver {
+  /// helm says `Error: kubernetes cluster unreachable: ...` (v3: `Kubernetes`) when it cannot
+  /// reach the API server before doing anything: the executor may defer such a cluster. Any
+  /// other failure, one in the middle of an upgrade included, is a failure.
+  static func failureKind(_ message: String) -> DriverError.Kind {
+    message.lowercased().hasPrefix("error: kubernetes cluster unreachable") ? .unreachable : .failed
+  }
 }

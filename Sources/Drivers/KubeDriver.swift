@@ -468,13 +468,14 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   }
 
   /// API failures become driver failures; the message already names the cluster's context.
+  /// An API that cannot be reached is said so, so the executor may defer the cluster.
   private func kube<T>(_ cluster: String, _ body: () async throws(KubeError) -> T)
     async throws(DriverError) -> T
   {
     do {
       return try await body()
     } catch {
-      throw DriverError(.failed, error.description)
+      throw DriverError(error.isUnreachable ? .unreachable : .failed, error.description)
     }
   }
 

@@ -284,7 +284,8 @@ struct RunPasses {
             journal.refresh()
             return journal.withState { $0.paused ? $0.pausedBy ?? "someone" : nil }
           }
-        ).resumedRun(startedAt: journal.header.startedAt, excluding: request.excluded))
+        ).resumedRun(
+          startedAt: journal.header.startedAt, excluding: request.excluded, policy: policy))
     } catch {
       throw EngineError(error.message)
     }
@@ -353,11 +354,17 @@ final class RunInterrupts: @unchecked Sendable {
 
 extension ExecutorOptions {
   /// These options for a pass of a run whose journal began at `startedAt`, leaving
-  /// `excluded` clusters alone (a resumed run finds them so in its journal).
-  func resumedRun(startedAt: Date, excluding excluded: Set<String>) -> ExecutorOptions {
+  /// `excluded` clusters alone (a resumed run finds them so in its journal), with the fleet's
+  /// `onUnreachable` policies.
+  func resumedRun(startedAt: Date, excluding excluded: Set<String>, policy: RolloutPolicy)
+    -> ExecutorOptions
+  {
     var options = self
     options.startedAt = startedAt
     options.excluded = excluded
+    options.unreachable = policy.unreachable
+    options.waveUnreachable = policy.waveUnreachable
+    options.canaryUnreachable = policy.canary?.unreachable
     return options
   }
 }

@@ -49,6 +49,9 @@ public enum JournalSummary {
       finishedAt: recorded.finishedAt, error: recorded.failure,
       rollbackError: recorded.rollbackError, rollbackRevision: recorded.rollbackRevision,
       measurements: recorded.measurements, gates: recorded.gates)
+    record.deferrals = recorded.deferrals
+    record.deferredUntil = phase == .deferred ? recorded.deferredUntil : nil
+    record.deferralReason = recorded.deferralReason
     if interrupted && phase.isInFlight {
       record.interruptedMidUpgrade = true
       if phase == .rollingBack {

@@ -117,11 +117,16 @@ final class RunSession {
       guard let wave = waveOf[name] else { continue }
       let phase = ClusterPhase(rawValue: recorded.state) ?? .pending
       let upgraded: Set<ClusterPhase> = [.verifying, .baking, .succeeded]
-      clusters[name] = ClusterRunRecord(
+      var record = ClusterRunRecord(
         name: name, wave: wave, phase: phase, fromRevision: recorded.fromRevision,
         toRevision: upgraded.contains(phase) ? recorded.revision : nil,
         startedAt: recorded.startedAt, finishedAt: recorded.finishedAt, error: recorded.error,
         rollbackRevision: phase == .rolledBack ? recorded.revision : nil)
+      // A deferred cluster goes on with the attempts it has left, after its backoff.
+      record.deferrals = recorded.deferrals
+      record.deferredUntil = phase == .deferred ? recorded.deferredUntil : nil
+      record.deferralReason = recorded.deferralReason
+      clusters[name] = record
     }
     // Wave state is carried by wave name, so a changed plan (--replan) maps it correctly.
     var promoted: Set<String> = []

@@ -35,7 +35,8 @@ extension Executor {
         continue
       }
       pending.remove(at: position)
-      startUpgrade(slot)
+      // A cluster tried before may have been changed by the call that could not reach it.
+      startUpgrade(slot, reexamining: slots[slot].record.deferrals > 0)
       if recordingFailed != nil { return nil }
     }
     // Only a wait that holds back every pending cluster blocks the wave; it lasts until the
@@ -171,6 +172,7 @@ extension Executor {
   }
 
   func clusterFailed(_ slot: Int, _ message: String, _ error: DriverError) {
+    if deferIfUnreachable(slot, message, error) { return }
     let wave = slots[slot].record.wave
     let phase = slots[slot].record.phase
     leaveFlight(slot)
@@ -191,8 +193,12 @@ extension Executor {
       step()
       return
     }
-    slots[slot].record.error = message
-    setPhase(slot, .failed, detail: message)
+    let deferrals = slots[slot].record.deferrals
+    slots[slot].record.error =
+      error.kind == .unreachable && deferrals > 0
+      ? "\(message) (still unreachable after \(deferrals) "
+        + (deferrals == 1 ? "deferral" : "deferrals") + ")" : message
+    setPhase(slot, .failed, detail: slots[slot].record.error)
     waves[wave].failures += 1
     totalFailures += 1
     let allowed = plan.waves[wave].allowedFailures

@@ -50,6 +50,8 @@ public final class Executor: @unchecked Sendable {
   var reason: String?
   var waitingForApproval: String?
   var pending = PendingClusters()
+  /// Clusters of the current wave deferred and waiting for their retry (see Deferrals.swift).
+  var deferred: Set<Int> = []
   var inFlight = 0
   var inFlightByDomain: [String: Int] = [:]
   /// Driver and gate calls whose results have not been handled yet.
@@ -90,6 +92,8 @@ public final class Executor: @unchecked Sendable {
     var deadline: Cancellation?
     /// The driver or gate call the cluster waits on now.
     var call: PendingCall?
+    /// While deferred (its API could not be reached): the timer that queues it again.
+    var retry: Cancellation?
   }
 
   public init(
@@ -238,6 +242,7 @@ public final class Executor: @unchecked Sendable {
     timer = nil
     windowTimer?.cancel()
     windowTimer = nil
+    dropRetries()
     self.outcome = outcome
     reason = why
     finishedAt = clock.now()

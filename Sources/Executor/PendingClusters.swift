@@ -35,5 +35,9 @@ struct PendingClusters: Sequence {
     }
   }
 
+  /// Puts a cluster at the back: one deferred because its API could not be reached goes
+  /// behind the clusters still waiting for their first try.
+  mutating func append(_ slot: Int) { slots.append(slot) }
+
   func makeIterator() -> ArraySlice<Int>.Iterator { slots[head...].makeIterator() }
 }

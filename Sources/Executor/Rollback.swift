@@ -13,6 +13,7 @@ extension Executor {
     timer?.cancel()
     timer = nil
     pending = PendingClusters()
+    dropRetries()
     stage = .stopping
     waves[wave].phase = .halted
     waves[wave].haltReason = why
@@ -28,8 +29,10 @@ extension Executor {
 
   func startRollback(_ haltedWave: Int) {
     let touched = { (slot: Slot) in
+      // A deferred cluster could not be reached: it is left as it is, not rolled back to a
+      // revision that was perhaps never read.
       slot.record.wasTouched && !slot.record.interruptedMidUpgrade
-        && slot.record.phase != .rolledBack
+        && slot.record.phase != .rolledBack && slot.record.phase != .deferred
     }
     let chosen: [Int]
     switch rollbackEverything ? .all : options.failurePolicy.rollback {

@@ -44,6 +44,12 @@ public struct ExecutorOptions: Sendable {
   public var startedAt: Date?
   /// Clusters outside the subset the run acts on: recorded `excluded`, never touched.
   public var excluded: Set<String> = []
+  /// What happens to a cluster whose API cannot be reached (`onUnreachable`), for waves that
+  /// do not set their own in `waveUnreachable` (by wave name).
+  public var unreachable = UnreachablePolicy()
+  public var waveUnreachable: [String: UnreachablePolicy] = [:]
+  /// The canary's own, for every canary wave (the planner names them).
+  public var canaryUnreachable: UnreachablePolicy?
 
   public init(
     run: String, instance: RunInstance? = nil, maxParallel: Int = 10,
@@ -117,6 +123,7 @@ public struct RecordedRun: Sendable {
   public func conflicts(with plan: Plan) -> [String] {
     var problems: [String] = []
     let done: Set<ClusterPhase> = [.succeeded, .failed, .rolledBack, .rollbackFailed, .excluded]
+    // A deferred cluster still waits to be tried in its wave: not done.
     for wave in plan.waves where promoted.contains(wave.name) {
       for name in wave.clusters {
         guard let record = clusters[name], done.contains(record.phase) || record.phase == .baking

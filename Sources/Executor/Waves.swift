@@ -38,6 +38,7 @@ extension Executor {
     emit(.waveStarted(wave: index, at: clock.now()))
     let members = slots.indices.filter { slots[$0].record.wave == wave.index }
     pending = PendingClusters(members.filter { slots[$0].record.phase == .pending })
+    resumeDeferred(members)
     // A resumed run finds clusters it left mid-change: ask their driver where they stand.
     for slot in members where [.upgrading, .verifying].contains(slots[slot].record.phase) {
       startUpgrade(slot, reexamining: true)
@@ -52,7 +53,7 @@ extension Executor {
     case .upgrading(let index):
       let wait = startUpgrades(index)
       guard stage == .upgrading(index) else { return }
-      if pending.isEmpty && inFlight == 0 && outstanding == 0 {
+      if pending.isEmpty && inFlight == 0 && outstanding == 0 && deferred.isEmpty {
         waveFinished(index)
       } else if let wait {
         waitToStart(index, wait)

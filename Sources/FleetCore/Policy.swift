@@ -58,6 +58,50 @@ public struct FailurePolicy: Sendable, Equatable {
   }
 }
 
+/// What happens to a cluster whose API cannot be reached: the connection refused or reset, a
+/// connect or request timeout, a failed TLS handshake, or 502/503/504 from a proxy in front of
+/// it. Not a 401, 403 or other answer from the API server, and not a failed readiness: those
+/// say the cluster was reached and something else is wrong.
+public enum UnreachableAction: String, Sendable, CaseIterable {
+  /// The cluster fails at once, as any other failure.
+  case fail
+  /// The cluster goes back to its wave's queue and is tried again after a backoff, up to
+  /// `deferAttempts` times, before it counts as failed.
+  case `defer`
+}
+
+/// `onUnreachable` with its attempts and backoff, for the fleet or one wave.
+public struct UnreachablePolicy: Sendable, Equatable {
+  public var action: UnreachableAction
+  /// How many times a cluster is deferred before it fails.
+  public var attempts: Int
+  /// The wait before the first retry; each further one doubles it, up to `maxBackoff`.
+  public var backoff: Duration
+  public var maxBackoff: Duration
+
+  /// Failing at once is the default: a rollout that waits on an unreachable cluster is a
+  /// choice the fleet makes, not a surprise it finds.
+  public init(
+    action: UnreachableAction = .fail, attempts: Int = 3, backoff: Duration = .seconds(10),
+    maxBackoff: Duration = .seconds(120)
+  ) {
+    self.action = action
+    self.attempts = attempts
+    self.backoff = backoff
+    self.maxBackoff = maxBackoff
+  }
+
+  /// The wait before retry number `attempt` (1-based): 10s, 20s, 40s, ... capped.
+  public func delay(beforeRetry attempt: Int) -> Duration {
+    var delay = backoff
+    for _ in 1..<max(1, attempt) {
+      guard delay < maxBackoff else { break }
+      delay = delay * 2
+    }
+    return min(delay, maxBackoff)
+  }
+}
+
 /// The canary wave: always first, tolerating no failures unless told otherwise.
 public struct CanarySpec: Sendable, Equatable {
   public var selector: LabelSelector?
@@ -68,6 +112,9 @@ public struct CanarySpec: Sendable, Equatable {
   /// With `spreadBy`, split the canaries into consecutive canary waves of one failure domain
   /// each, so a bad release reaches one new domain at a time.
   public var oneDomainPerWave: Bool
+  /// The fleet's `onUnreachable` policy with the canary's own keys laid over it, for every
+  /// canary wave; nil when the canary sets none.
+  public var unreachable: UnreachablePolicy?
   public var mark: SourceMark?
 
   public init(
@@ -104,13 +151,17 @@ public struct WaveSpec: Sendable, Equatable {
   public var maxFailures: FailureLimit?
   /// The wave waits for `fleetwave approve` before it starts.
   public var approval: Bool
+  /// The fleet's `onUnreachable` policy with this wave's own keys laid over it; nil when the
+  /// wave sets none.
+  public var unreachable: UnreachablePolicy?
   public var mark: SourceMark?
 
   public init(
     name: String, members: Members, maxParallel: Int? = nil, maxPerDomain: Int? = nil,
     bake: Duration? = nil, maxFailures: FailureLimit? = nil, approval: Bool = false,
-    mark: SourceMark? = nil
+    unreachable: UnreachablePolicy? = nil, mark: SourceMark? = nil
   ) {
+    self.unreachable = unreachable
     self.name = name
     self.members = members
     self.maxParallel = maxParallel
@@ -154,11 +205,14 @@ public struct RolloutPolicy: Sendable, Equatable {
   public var expectedDuration: Duration
   /// Upper bound on one cluster's upgrade before it is cancelled and counted failed.
   public var clusterTimeout: Duration
+  /// What happens to a cluster whose API cannot be reached; a wave may override it.
+  public var unreachable = UnreachablePolicy()
 
   public init(
     canary: CanarySpec? = nil, waves: [WaveSpec] = [], growth: WaveGrowth = WaveGrowth(),
     maxParallel: Int = 10, spreadBy: String? = nil, maxPerDomain: Int? = nil,
-    priorityLabel: String? = nil, bake: Duration = .zero, failurePolicy: FailurePolicy = FailurePolicy(),
+    priorityLabel: String? = nil, bake: Duration = .zero,
+    failurePolicy: FailurePolicy = FailurePolicy(),
     health: [HealthCheckSpec] = [], waveHealth: [HealthCheckSpec] = [],
     expectedDuration: Duration = .seconds(300), clusterTimeout: Duration = .seconds(1800)
   ) {
@@ -175,5 +229,12 @@ public struct RolloutPolicy: Sendable, Equatable {
     self.waveHealth = waveHealth
     self.expectedDuration = expectedDuration
     self.clusterTimeout = clusterTimeout
+  }
+
+  /// The `onUnreachable` policy of each listed wave that sets its own, by wave name.
+  public var waveUnreachable: [String: UnreachablePolicy] {
+    Dictionary(
+      waves.compactMap { wave in wave.unreachable.map { (wave.name, $0) } },
+      uniquingKeysWith: { first, _ in first })
   }
 }

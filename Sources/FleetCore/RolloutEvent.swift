@@ -17,6 +17,9 @@ public enum ClusterPhase: String, Sendable, CaseIterable {
   case rollbackFailed = "rollback-failed"
   /// Outside the subset a run acts on (`--cluster`, `-l`): never touched, recorded as such.
   case excluded
+  /// Its API could not be reached; it waits, out of flight, to be tried again in its wave
+  /// (`onUnreachable: defer`).
+  case deferred
 
   /// Counts against the in-flight limits (global, per wave, per domain).
   public var isInFlight: Bool {
@@ -81,6 +84,11 @@ public struct ClusterRunRecord: Sendable, Equatable {
   public var interruptedMidUpgrade: Bool
   public var measurements: [Measurement]
   public var gates: [GateResult]
+  /// How many times the cluster was deferred because its API could not be reached.
+  public var deferrals = 0
+  /// While deferred: when it is tried again, and why it was deferred last.
+  public var deferredUntil: Date?
+  public var deferralReason: String?
 
   public init(
     name: String, wave: Int, phase: ClusterPhase = .pending, fromRevision: String? = nil,

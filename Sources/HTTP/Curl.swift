@@ -317,6 +317,18 @@ final class CurlTransfer: @unchecked Sendable {
       {
         return .tlsClientCertificateRejected
       }
+      // Under load the server may drop the connection while curl still writes, after the
+      // handshake already failed verification: curl then says "Send failure: Broken pipe",
+      // but the verification result it kept is the reason a person can act on. (Without
+      // verification curl keeps the result too, and goes on: then it is no reason.)
+      var verifyResult = 0
+      _ = fw_curl_easy_getinfo_long(easy, CURLINFO_SSL_VERIFYRESULT, &verifyResult)
+      if !settings.tls.insecureSkipVerify,
+        let failure = CurlVerifyResult.reason(
+          verifyResult, host: settings.tls.serverName ?? target.host)
+      {
+        return failure
+      }
       if code == CURLE_SSL_CONNECT_ERROR { return .tlsHandshakeFailed(Self.sslReason(detail)) }
       if osError == Int(ECONNRESET) || lowered.contains("reset") { return .connectionReset }
       return .other(code: Int(code.rawValue), message: detail)
@@ -441,4 +453,35 @@ struct URLTarget {
     components.host = name
     return components.string ?? url
   }
+}
+
+/// OpenSSL's certificate verification result (`CURLINFO_SSL_VERIFYRESULT`, an `X509_V_ERR_*`
+/// code) in OpenSSL's own words, as curl reports them for a failed verification.
+enum CurlVerifyResult {
+  /// The failure a non-zero verification result names; nil when verification passed (0) or
+  /// was never reached.
+  static func reason(_ result: Int, host: String) -> HTTPError.Reason? {
+    switch result {
+    case 0: return nil
+    case 62: return .tlsHostnameMismatch(host)
+    default:
+      return .tlsUntrusted(
+        openSSLText[result] ?? "certificate verification failed (OpenSSL verify result \(result))")
+    }
+  }
+
+  /// `X509_verify_cert_error_string` for the results a deployer meets.
+  static let openSSLText: [Int: String] = [
+    2: "unable to get issuer certificate",
+    7: "certificate signature failure",
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate",
+    21: "unable to verify the first certificate",
+    23: "certificate revoked",
+    24: "invalid CA certificate",
+    26: "unsupported certificate purpose",
+  ]
 }

@@ -58,6 +58,22 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
       }
     }
 
+    /// The server could not be reached or dropped the exchange: refused, reset, timed out, a
+    /// failed handshake, a proxy that failed. A host that does not resolve is left out (a
+    /// typo in a URL more often than an outage), and so are certificate problems (they do
+    /// not go away by waiting).
+    public var isUnreachable: Bool {
+      switch self {
+      case .connectionRefused, .connectFailed, .connectTimeout, .timeout, .tlsHandshakeFailed,
+        .emptyResponse, .incompleteResponse, .connectionReset, .proxyFailed:
+        return true
+      case .invalidURL, .hostNotFound, .tlsUntrusted, .tlsHostnameMismatch,
+        .tlsClientCertificateRequired, .tlsClientCertificateRejected, .tlsConfiguration,
+        .malformedResponse, .cancelled, .other:
+        return false
+      }
+    }
+
     /// Failures a repeat of an idempotent request may cure.
     public var isTransient: Bool {
       switch self {

@@ -4,9 +4,16 @@ import FleetCore
 import Foundation
 
 enum PolicyReader {
-  static let policyKeys = [
-    "canary", "waves", "growth", "maxParallel", "spreadBy", "maxPerDomain", "priorityLabel", "bake",
-    "failurePolicy", "health", "waveHealth", "expectedDuration", "clusterTimeout",
+  static let policyKeys =
+    [
+      "canary", "waves", "growth", "maxParallel", "spreadBy", "maxPerDomain", "priorityLabel",
+      "bake",
+      "failurePolicy", "health", "waveHealth", "expectedDuration", "clusterTimeout",
+    ] + unreachableKeys
+
+  /// `onUnreachable` and its attempts and backoff, read for the fleet and for each wave.
+  static let unreachableKeys = [
+    "onUnreachable", "deferAttempts", "deferBackoff", "deferMaxBackoff",
   ]
 
   static func read(_ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics)
@@ -16,12 +23,15 @@ enum PolicyReader {
     guard let fields = Fields.open(value, as: "rollout", allowed: policyKeys, &diagnostics) else {
       return policy
     }
+    policy.unreachable = unreachable(fields, over: policy.unreachable, &diagnostics)
     if let value = fields["canary"] {
-      policy.canary = canary(value, clusters: clusters, &diagnostics)
+      policy.canary = canary(
+        value, clusters: clusters, unreachable: policy.unreachable, &diagnostics)
     }
     if let value = fields["waves"] {
       policy.waves = waves(
-        value, clusters: clusters, hasSpread: fields.has("spreadBy"), &diagnostics)
+        value, clusters: clusters, hasSpread: fields.has("spreadBy"),
+        unreachable: policy.unreachable, &diagnostics)
     }
     if let value = fields["growth"] { policy.growth = growth(value, &diagnostics) }
     policy.maxParallel = fields.int("maxParallel", minimum: 1, &diagnostics) ?? policy.maxParallel
@@ -65,9 +75,12 @@ enum PolicyReader {
   }
 
   private static func canary(
-    _ value: Value, clusters: [Cluster], _ diagnostics: inout Diagnostics
+    _ value: Value, clusters: [Cluster], unreachable fleetUnreachable: UnreachablePolicy,
+    _ diagnostics: inout Diagnostics
   ) -> CanarySpec? {
-    let allowed = ["selector", "count", "maxFailures", "bake", "approval", "oneDomainPerWave"]
+    let allowed =
+      ["selector", "count", "maxFailures", "bake", "approval", "oneDomainPerWave"]
+      + unreachableKeys
     guard let fields = Fields.open(value, as: "rollout.canary", allowed: allowed, &diagnostics)
     else { return nil }
     let selector = fields.selector("selector", &diagnostics)
@@ -76,25 +89,33 @@ enum PolicyReader {
     if !fields.has("selector") && !fields.has("count") {
       diagnostics.error("rollout.canary needs 'selector' or 'count'", at: fields.mark)
     }
-    return CanarySpec(
+    var canary = CanarySpec(
       selector: selector, count: count,
       maxFailures: fields.failureLimit("maxFailures", &diagnostics) ?? .count(0),
       bake: fields.duration("bake", &diagnostics),
       approval: fields.bool("approval", &diagnostics) ?? false,
       oneDomainPerWave: fields.bool("oneDomainPerWave", &diagnostics) ?? false, mark: value.mark)
+    if unreachableKeys.contains(where: fields.has) {
+      canary.unreachable = unreachable(fields, over: fleetUnreachable, &diagnostics)
+    }
+    return canary
   }
 
   private static func waves(
-    _ value: Value, clusters: [Cluster], hasSpread: Bool, _ diagnostics: inout Diagnostics
+    _ value: Value, clusters: [Cluster], hasSpread: Bool,
+    unreachable fleetUnreachable: UnreachablePolicy,
+    _ diagnostics: inout Diagnostics
   ) -> [WaveSpec] {
     guard let items = value.sequence else {
       diagnostics.error("'waves' must be a list of waves, found \(value.kindName)", at: value.mark)
       return []
     }
-    let allowed = [
-      "name", "selector", "percent", "count", "maxParallel", "maxPerDomain", "bake", "maxFailures",
-      "approval",
-    ]
+    let allowed =
+      [
+        "name", "selector", "percent", "count", "maxParallel", "maxPerDomain", "bake",
+        "maxFailures",
+        "approval",
+      ] + unreachableKeys
     var waves: [WaveSpec] = []
     var names: [String: SourceMark?] = [:]
     for (index, item) in items.enumerated() {
@@ -139,9 +160,44 @@ enum PolicyReader {
           maxPerDomain: fields.int("maxPerDomain", minimum: 1, &diagnostics),
           bake: fields.duration("bake", &diagnostics),
           maxFailures: fields.failureLimit("maxFailures", &diagnostics),
-          approval: fields.bool("approval", &diagnostics) ?? false, mark: item.mark))
+          approval: fields.bool("approval", &diagnostics) ?? false,
+          unreachable: unreachableKeys.contains(where: fields.has)
+            ? unreachable(fields, over: fleetUnreachable, &diagnostics) : nil,
+          mark: item.mark))
     }
     return waves
+  }
+
+  /// `onUnreachable: fail | defer`, `deferAttempts`, `deferBackoff` and `deferMaxBackoff` in
+  /// `fields`, over `base` (the defaults, or the fleet's for a wave): a key not given keeps
+  /// the base's value.
+  private static func unreachable(
+    _ fields: Fields, over base: UnreachablePolicy, _ diagnostics: inout Diagnostics
+  ) -> UnreachablePolicy {
+    var policy = base
+    if let action = choice("onUnreachable", in: fields, UnreachableAction.self, &diagnostics) {
+      policy.action = action
+    }
+    policy.attempts = fields.int("deferAttempts", minimum: 1, &diagnostics) ?? policy.attempts
+    for key in ["deferBackoff", "deferMaxBackoff"] {
+      guard let duration = fields.duration(key, &diagnostics) else { continue }
+      guard duration > .zero else {
+        diagnostics.error(
+          "'\(key)' in \(fields.what) must be longer than 0s, found \(DurationText.format(duration))",
+          at: fields.mark(of: key))
+        continue
+      }
+      if key == "deferBackoff" { policy.backoff = duration } else { policy.maxBackoff = duration }
+    }
+    if policy.maxBackoff < policy.backoff,
+      let key = ["deferMaxBackoff", "deferBackoff"].first(where: fields.has)
+    {
+      diagnostics.error(
+        "'deferMaxBackoff' (\(DurationText.format(policy.maxBackoff))) in \(fields.what) is shorter"
+          + " than 'deferBackoff' (\(DurationText.format(policy.backoff)))",
+        at: fields.mark(of: key))
+    }
+    return policy
   }
 
   private static func growth(_ value: Value, _ diagnostics: inout Diagnostics) -> WaveGrowth {

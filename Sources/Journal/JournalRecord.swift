@@ -73,6 +73,9 @@ public enum JournalEntry: Sendable, Equatable {
   case measurement(cluster: String?, wave: String?, FleetCore.Measurement)
   /// A gate's verdict over its readings (the measurement records just before it).
   case gateResult(cluster: String?, wave: String?, gate: String, passed: Bool, summary: String)
+  /// A cluster whose API could not be reached was deferred (`onUnreachable: defer`) for the
+  /// `attempt`th time, to be tried again in its wave at `until`.
+  case deferred(cluster: String, attempt: Int, reason: String, until: Date?)
   /// The run stopped unfinished and says what it waits for (a window, a bake, an approval).
   case waiting(reason: String)
   case runFinished(outcome: String)
@@ -87,6 +90,7 @@ public enum JournalEntry: Sendable, Equatable {
     case .resumed: return "resumed"
     case .measurement: return "measurement"
     case .gateResult: return "gate-result"
+    case .deferred: return "deferred"
     case .waiting: return "waiting"
     case .runFinished: return "run-finished"
     }
@@ -139,6 +143,11 @@ enum RecordCoding {
       if let from { m["from"] = .string(from) }
     case .waiting(let reason):
       m["reason"] = .string(reason)
+    case .deferred(let cluster, let attempt, let reason, let until):
+      m["cluster"] = .string(cluster)
+      m["attempt"] = .int(Int64(attempt))
+      m["reason"] = .string(reason)
+      if let until { m["until"] = .string(Timestamp.iso(until)) }
     case .wave(let index, let state, let name, let reason):
       m["wave"] = .int(Int64(index))
       if let name { m["waveName"] = .string(name) }
@@ -204,6 +213,13 @@ enum RecordCoding {
       entry = .cluster(
         name: name, state: state, revision: v["revision"]?.string, error: v["error"]?.string,
         from: v["from"]?.string)
+    case "deferred":
+      guard let cluster = v["cluster"]?.string, let attempt = v["attempt"]?.int,
+        let reason = v["reason"]?.string
+      else { return nil }
+      entry = .deferred(
+        cluster: cluster, attempt: Int(attempt), reason: reason,
+        until: v["until"]?.string.flatMap(Timestamp.parse))
     case "waiting":
       guard let reason = v["reason"]?.string else { return nil }
       entry = .waiting(reason: reason)

@@ -17,6 +17,10 @@ public enum RunRecorder {
         reason: reason)
     }
     switch event {
+    case .clusterPhase(let name, _, .deferred, let detail, _):
+      return .deferred(
+        cluster: name, attempt: record?.deferrals ?? 1,
+        reason: detail ?? record?.deferralReason ?? "unreachable", until: record?.deferredUntil)
     case .clusterPhase(let name, _, let phase, let detail, _):
       let revision: String?
       switch phase {

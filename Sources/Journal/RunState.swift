@@ -24,6 +24,11 @@ public struct RunState: Sendable, Equatable {
     public var measurements: [FleetCore.Measurement] = []
     /// Every gate verdict on the cluster, each with the readings that decided it.
     public var gates: [GateResult] = []
+    /// How many times the cluster was deferred (its API could not be reached), when it is
+    /// tried again while deferred, and why it was deferred last.
+    public var deferrals = 0
+    public var deferredUntil: Date?
+    public var deferralReason: String?
   }
 
   public var header: RunHeader?
@@ -142,6 +147,18 @@ public struct RunState: Sendable, Equatable {
       } else if let wave {
         waveGates[wave, default: []].append(result)
       }
+    case .deferred(let name, let attempt, let reason, let until):
+      waitingFor = nil
+      var cluster =
+        clusters[name]
+        ?? ClusterRecord(
+          state: "deferred", revision: nil, fromRevision: nil, error: nil, startedAt: record.at)
+      cluster.state = "deferred"
+      cluster.error = nil
+      cluster.deferrals = attempt
+      cluster.deferredUntil = until
+      cluster.deferralReason = reason
+      clusters[name] = cluster
     case .waiting(let reason): waitingFor = reason
     case .runFinished(let outcome):
       self.outcome = outcome
@@ -168,7 +185,8 @@ public struct RunState: Sendable, Equatable {
     clusters.filter { !RunState.settled.contains($0.value.state) }.keys.sorted()
   }
 
-  static let settled: Set<String> = terminal.union(["pending", "baking"])
+  /// A deferred cluster is out of flight: its retry starts it again from the beginning.
+  static let settled: Set<String> = terminal.union(["pending", "baking", "deferred"])
 
   public var isFinished: Bool { outcome != nil }
 }
@@ -180,7 +198,11 @@ public enum JournalIntegrity {
   static let transitions: [String: Set<String>] = [
     "": ["pending", "upgrading", "skipped"],
     "pending": ["upgrading", "skipped"],
-    "upgrading": ["upgrading", "verifying", "baking", "succeeded", "failed", "rolling-back"],
+    "upgrading": [
+      "upgrading", "verifying", "baking", "succeeded", "failed", "rolling-back", "deferred",
+    ],
+    // Deferred (its API could not be reached), it is tried again, or the run is rolled back.
+    "deferred": ["upgrading", "deferred"],
     // A resumed run re-examines a cluster left verifying; if its revision moved, it upgrades.
     "verifying": ["verifying", "upgrading", "baking", "succeeded", "failed", "rolling-back"],
     "baking": ["baking", "succeeded", "failed", "rolling-back"],
@@ -220,6 +242,15 @@ public enum JournalIntegrity {
             "record \(record.sequence): cluster \(name) went from '\(from)' to '\(state)'")
         }
         states[name] = state
+      }
+      if case .deferred(let name, _, _, _) = record.entry {
+        let previous = states[name] ?? ""
+        if !(transitions[previous]?.contains("deferred") ?? false) {
+          let from = previous.isEmpty ? "nothing" : previous
+          problems.append(
+            "record \(record.sequence): cluster \(name) went from '\(from)' to 'deferred'")
+        }
+        states[name] = "deferred"
       }
       if case .runFinished = record.entry { finished = true }
     }

@@ -24,6 +24,17 @@ public struct KubeError: Error, Sendable, Equatable, CustomStringConvertible {
     return nil
   }
 
+  /// The API server could not be reached: the network failed (see `HTTPError.Reason`), or a
+  /// proxy or load balancer in front of it answered 502, 503 or 504. An answer of the API
+  /// server's own (401, 403, 404, 409, 422, ...) means it was reached.
+  public var isUnreachable: Bool {
+    switch reason {
+    case .transport(let error): return error.reason.isUnreachable
+    case .status(let code, _, _): return [502, 503, 504].contains(code)
+    case .unknownKind, .invalidResponse, .credentials: return false
+    }
+  }
+
   public var description: String {
     let detail: String
     switch reason {

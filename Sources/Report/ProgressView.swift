@@ -196,7 +196,10 @@ public final class ProgressView: @unchecked Sendable {
         startedAt[name] = at
         inFlight.append(name)
       } else if !phase.isInFlight {
-        if let start = startedAt[name], before == .upgrading || before == .verifying {
+        // A try that could not reach the cluster says nothing about how long an upgrade takes.
+        if let start = startedAt[name], before == .upgrading || before == .verifying,
+          phase != .deferred
+        {
           durations.append(at.timeIntervalSince(start))
         }
         inFlight.removeAll { $0 == name }
@@ -211,6 +214,12 @@ public final class ProgressView: @unchecked Sendable {
         } else {
           notes.append(Note(parts: [.name(name), .text(" failed: \(detail ?? "")")]))
         }
+      }
+      if phase == .deferred {
+        notes.append(
+          Note(
+            parts: [.name(name), .text(" deferred, unreachable: \(detail ?? "")")],
+            tone: .waiting))
       }
       if phase == .rollbackFailed {
         notes.append(
@@ -324,7 +333,7 @@ public final class ProgressView: @unchecked Sendable {
       for name in wave.clusters { counts[phases[name] ?? .pending, default: 0] += 1 }
       let done =
         wave.clusters.count - (counts[.pending] ?? 0) - (counts[.upgrading] ?? 0)
-        - (counts[.verifying] ?? 0)
+        - (counts[.verifying] ?? 0) - (counts[.deferred] ?? 0)
       let mark: String
       let tone: TerminalText.Tone
       switch phase {
@@ -382,7 +391,7 @@ public final class ProgressView: @unchecked Sendable {
       }
       guard phase == .pending || phase == .running else { continue }
       let left = wave.clusters.filter {
-        phases[$0] == .pending || (phases[$0]?.isInFlight ?? false)
+        phases[$0] == .pending || phases[$0] == .deferred || (phases[$0]?.isInFlight ?? false)
       }.count
       let parallel = Double(min(maxParallel, max(1, wave.maxParallel)))
       total += (Double(left) / parallel).rounded(.up) * mean + DurationText.seconds(wave.bake)

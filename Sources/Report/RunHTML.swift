@@ -56,6 +56,7 @@ public enum RunHTML {
       }
       html += "</table>\n"
     }
+    html += deferredSection(summary, states: states, waveNames: waveNames)
 
     html += "<h2 id=\"waves\">Waves</h2>\n<table><tr><th>#</th><th>wave</th><th>state</th>"
     html += "<th>clusters</th><th>succeeded</th><th>failed</th><th>rolled back</th>"
@@ -137,6 +138,26 @@ public enum RunHTML {
       html += summary.midUpgrade.map { "<code>\(e($0))</code>" }.joined(separator: ", ") + "</p>\n"
     }
     return html
+  }
+
+  /// Clusters deferred because their API could not be reached (`onUnreachable: defer`): how
+  /// often, and why the last time; empty when none was.
+  static func deferredSection(
+    _ summary: RunSummary, states: [ReportedState], waveNames: [Int: String]
+  ) -> String {
+    let e = MarkupText.escaped
+    let deferred = zip(summary.clusters, states).filter { $0.0.deferrals > 0 }
+    guard !deferred.isEmpty else { return "" }
+    var html = "<h2 id=\"deferred\">Deferred, unreachable (\(deferred.count))</h2>\n"
+    html += "<table><tr><th>cluster</th><th>wave</th><th>state</th><th>deferrals</th>"
+    html += "<th>last reason</th></tr>\n"
+    for (record, state) in deferred {
+      html += "<tr><td><code>\(e(record.name))</code></td>"
+      html += "<td>\(e(waveNames[record.wave] ?? String(record.wave)))</td>"
+      html += "<td class=\"\(state.rawValue)\">\(state.rawValue)</td>"
+      html += "<td>\(record.deferrals)</td><td>\(e(record.deferralReason ?? ""))</td></tr>\n"
+    }
+    return html + "</table>\n"
   }
 
   /// What went wrong with a cluster, upgrade and rollback together.

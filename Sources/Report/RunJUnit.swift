@@ -104,6 +104,7 @@ public enum RunJUnit {
   static func failureBody(_ record: ClusterRunRecord) -> String {
     var detail = "phase: \(record.phase.rawValue)\n"
     if let from = record.fromRevision { detail += "from revision: \(from)\n" }
+    if record.deferrals > 0 { detail += "deferred: \(RunJUnit.deferrals(record))\n" }
     if let rollback = record.rollbackRevision { detail += "rolled back to revision: \(rollback)\n" }
     if let rollback = record.rollbackError { detail += "rollback failed: \(rollback)\n" }
     for gate in record.gates where !gate.passed {
@@ -152,8 +153,18 @@ public enum RunJUnit {
     case .excluded:
       body.append("      <skipped message=\"excluded: outside the clusters this run acts on\"/>")
     }
+    // The schema allows a case only one verdict, so deferrals are said in its output.
+    if record.deferrals > 0 {
+      body.append("      <system-out>\(e("deferred " + deferrals(record)))</system-out>")
+    }
     if body.isEmpty { return xml + "/>\n" }
     return xml + ">\n" + body.joined(separator: "\n") + "\n    </testcase>\n"
+  }
+
+  /// "2 times, unreachable: REASON": how often and why the cluster was deferred.
+  static func deferrals(_ record: ClusterRunRecord) -> String {
+    let times = record.deferrals == 1 ? "once" : "\(record.deferrals) times"
+    return times + (record.deferralReason.map { ", unreachable: \($0)" } ?? "")
   }
 
   static func property(_ name: String, _ value: String) -> String {

@@ -53,6 +53,16 @@ public enum RunMarkdown {
       }
       if troubled.count > listLimit { md += "\n…and \(troubled.count - listLimit) more.\n" }
     }
+    let deferred = zip(summary.clusters, states).filter { $0.0.deferrals > 0 }
+    if !deferred.isEmpty {
+      md += "\n### Deferred clusters (unreachable)\n\n"
+      md += "| cluster | wave | state | deferrals | last reason |\n|---|---|---|---:|---|\n"
+      for (record, state) in deferred.prefix(listLimit) {
+        md += "| `\(record.name)` | \(cell(waveNames[record.wave] ?? "")) | \(state.rawValue) "
+        md += "| \(record.deferrals) | \(cell(record.deferralReason ?? "")) |\n"
+      }
+      if deferred.count > listLimit { md += "\n…and \(deferred.count - listLimit) more.\n" }
+    }
     return md
   }
 

@@ -24,7 +24,8 @@ public enum ReportedState: String, Sendable, CaseIterable {
       return
     }
     switch record.phase {
-    case .pending: self = outcome == .interrupted ? .notStarted : .skipped
+    // A deferred cluster waits for its retry: resuming runs it; otherwise it never ran.
+    case .pending, .deferred: self = outcome == .interrupted ? .notStarted : .skipped
     case .succeeded, .baking: self = .succeeded
     case .rolledBack: self = record.rollbackRevision == "uninstalled" ? .uninstalled : .rolledBack
     case .failed, .rollbackFailed, .upgrading, .verifying, .rollingBack: self = .failed
@@ -104,6 +105,8 @@ public enum RunReportJSON {
     map.append("error", optional(record.error))
     map.append("rollbackError", optional(record.rollbackError))
     map.append("midUpgrade", .bool(record.interruptedMidUpgrade))
+    map.append("deferrals", .int(Int64(record.deferrals)))
+    map.append("deferralReason", optional(record.deferralReason))
     map.append("measurements", .sequence(record.measurements.map(measurement)))
     return .mapping(map)
   }

@@ -121,6 +121,24 @@ import Testing
     #expect(log.contains(" --kube-apiserver \(byURL.server ?? "?") --namespace shop "))
   }
 
+  @Test func aClusterHelmCannotReachIsReportedUnreachable() throws {
+    let sim = try HelmFixture()
+    // Nothing listens on port 1: helm cannot reach the API server at all.
+    let gone = Cluster(name: "gone", server: "http://127.0.0.1:1")
+    let result = try finish { sim.driver().currentRevision(call(gone), completion: $0) }
+    #expect(
+      result
+        == .failure(
+          DriverError(
+            .unreachable,
+            "Error: kubernetes cluster unreachable: Get \"http://127.0.0.1:1/version\": dial tcp "
+              + "127.0.0.1:1: connect: connection refused")))
+    // Reached, but the release is unknown there: a plain answer, not unreachable.
+    let reached = try sim.cluster("b-1")
+    #expect(
+      try finish { sim.driver().currentRevision(call(reached), completion: $0) } == .success(nil))
+  }
+
   @Test func aReleaseLeftPendingByAKilledHelmIsReportedWithTheWayOut() throws {
     let sim = try HelmFixture(
       faults: FaultSet(images: [ImageFault(match: "*:stuck", effect: .neverReady)]))

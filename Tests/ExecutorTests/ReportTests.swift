@@ -111,6 +111,8 @@ let expectedJSON = #"""
         "error": null,
         "rollbackError": null,
         "midUpgrade": false,
+        "deferrals": 0,
+        "deferralReason": null,
         "measurements": [
           {
             "gate": "sim-health",
@@ -137,6 +139,8 @@ let expectedJSON = #"""
         "error": null,
         "rollbackError": null,
         "midUpgrade": false,
+        "deferrals": 0,
+        "deferralReason": null,
         "measurements": [
           {
             "gate": "sim-health",
@@ -163,6 +167,8 @@ let expectedJSON = #"""
         "error": "simulated upgrade failure",
         "rollbackError": "simulated rollback failure",
         "midUpgrade": false,
+        "deferrals": 0,
+        "deferralReason": null,
         "measurements": []
       },
       {
@@ -179,6 +185,8 @@ let expectedJSON = #"""
         "error": null,
         "rollbackError": null,
         "midUpgrade": false,
+        "deferrals": 0,
+        "deferralReason": null,
         "measurements": []
       }
     ]
