@@ -183,7 +183,8 @@ extension RolloutController {
       var updated = current
       updated.set(["status"], result.status)
       job = updated
-      return updated == current ? nil : updated
+      if updated == current { return nil }
+      return updated
     }
     guard store.get(key.type, namespace: key.namespace, name: key.name) != nil else {
       // Deleted: the garbage collector takes its pods.

@@ -75,6 +75,7 @@ public enum ResourceCatalog {
     type(
       "apps", "v1", "ReplicaSet", "replicasets", short: ["rs"], spec: true,
       sub: ["status", "scale"]),
+    type("apps", "v1", "ControllerRevision", "controllerrevisions"),
     type("batch", "v1", "Job", "jobs", spec: true, sub: ["status"]),
     type("batch", "v1", "CronJob", "cronjobs", short: ["cj"], spec: true, sub: ["status"]),
     type("coordination.k8s.io", "v1", "Lease", "leases", spec: true),
