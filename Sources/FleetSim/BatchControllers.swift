@@ -266,6 +266,7 @@ extension RolloutController {
         written, before: nil, after: nil, pods: [written], now: now)
       // A pod that has ended no longer counts against a quota.
       ResourceQuotas.refresh(cluster.store, namespace: key.namespace, now: now)
+      ServiceEndpoints.refresh(cluster.store, namespace: key.namespace, now: now)
     }
     if let wake { schedule(key, cluster, at: wake) } else { forget(key) }
   }

@@ -142,6 +142,8 @@ enum Pods {
           condition("ContainersReady", ready), condition("Ready", ready),
         ],
         "containerStatuses": .sequence(statuses), "hostIP": "10.0.0.1", "startTime": .string(stamp),
+        "podIP": .string(
+          ServiceEndpoints.podIP(namespace: workload.namespace ?? "default", name: name)),
       ],
     ]
   }
@@ -181,6 +183,7 @@ enum Pods {
       }
     }
     ResourceQuotas.refresh(store, namespace: namespace, now: now)
+    ServiceEndpoints.refresh(store, namespace: namespace, now: now)
   }
 
   private static func sameState(_ a: Value, _ b: Value) -> Bool {

@@ -49,6 +49,11 @@ public final class RolloutController: @unchecked Sendable {
     if type.kind == "Namespace", type.group.isEmpty {
       return namespaceDeleted(cluster, object.name)
     }
+    if type.kind == "Service", type.group.isEmpty {
+      // The endpoints controllers' part: no rollout, just the Service's pods listed again.
+      return ServiceEndpoints.refresh(
+        cluster.store, namespace: object.namespace ?? "default", now: clock.now())
+    }
     let key = Key(
       cluster: cluster.name, type: type, namespace: object.namespace ?? "", name: object.name)
     schedule(key, cluster, at: clock.now())

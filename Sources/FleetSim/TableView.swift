@@ -165,6 +165,38 @@ enum TableView {
         name, age, Column(name: "Request") { usage($0, limits: false) },
         Column(name: "Limit") { usage($0, limits: true) },
       ]
+    case ("", "Endpoints"):
+      // printEndpoints: each ready address with each port, at most three.
+      return [
+        name,
+        Column(name: "Endpoints") { o in
+          var listed: [String] = []
+          for subset in o["subsets"]?.sequence ?? [] {
+            let addresses = (subset["addresses"]?.sequence ?? []).compactMap { $0["ip"]?.string }
+            let ports = (subset["ports"]?.sequence ?? []).compactMap { $0["port"]?.scalarText }
+            if ports.isEmpty { listed += addresses }
+            for port in ports { listed += addresses.map { "\($0):\(port)" } }
+          }
+          return .string(atMostThree(listed, none: "<none>"))
+        },
+        age,
+      ]
+    case ("discovery.k8s.io", "EndpointSlice"):
+      // printEndpointSlice: address type, ports and addresses, at most three.
+      return [
+        name, Column(name: "AddressType") { .string($0["addressType"]?.string ?? "") },
+        Column(name: "Ports") { o in
+          let ports = (o["ports"]?.sequence ?? []).compactMap { $0["port"]?.scalarText }
+          return .string(ports.isEmpty ? "<unset>" : ports.joined(separator: ","))
+        },
+        Column(name: "Endpoints") { o in
+          let addresses = (o["endpoints"]?.sequence ?? []).flatMap {
+            ($0["addresses"]?.sequence ?? []).compactMap(\.string)
+          }
+          return .string(atMostThree(addresses, none: "<unset>"))
+        },
+        age,
+      ]
     case ("", "ConfigMap"):
       return [
         name,
@@ -204,6 +236,13 @@ enum TableView {
       requirements.append((key, text))
     }
     return requirements.sorted { $0.key < $1.key }.map(\.text).joined(separator: ",")
+  }
+
+  /// kubectl's `a,b,c + 2 more...`.
+  private static func atMostThree(_ items: [String], none: String) -> String {
+    guard !items.isEmpty else { return none }
+    let shown = items.prefix(3).joined(separator: ",")
+    return items.count > 3 ? "\(shown) + \(items.count - 3) more..." : shown
   }
 
   private static func containers(_ object: Value) -> [Value] {
