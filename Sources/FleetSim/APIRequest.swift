@@ -99,4 +99,7 @@ public struct WatchPlan: Sendable {
   /// After the initial objects, a BOOKMARK marking their end (`sendInitialEvents=true`).
   var initialEventsEndBookmark: Bool
   var timeoutSeconds: Int64
+  /// What each ADDED, MODIFIED or DELETED event carries instead of the object: a one-row Table
+  /// when the client asked for `as=Table` (as `kubectl get -w` does); nil sends the object.
+  var render: (@Sendable (Value) -> Value)? = nil
 }

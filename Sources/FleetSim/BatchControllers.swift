@@ -183,7 +183,8 @@ extension RolloutController {
       var updated = current
       updated.set(["status"], result.status)
       job = updated
-      return updated == current ? nil : updated
+      if updated == current { return nil }
+      return updated
     }
     guard store.get(key.type, namespace: key.namespace, name: key.name) != nil else {
       // Deleted: the garbage collector takes its pods.
@@ -265,6 +266,7 @@ extension RolloutController {
         written, before: nil, after: nil, pods: [written], now: now)
       // A pod that has ended no longer counts against a quota.
       ResourceQuotas.refresh(cluster.store, namespace: key.namespace, now: now)
+      ServiceEndpoints.refresh(cluster.store, namespace: key.namespace, now: now)
     }
     if let wake { schedule(key, cluster, at: wake) } else { forget(key) }
   }

@@ -140,8 +140,9 @@ extension RolloutController {
       if let due, !suspended {
         updated.set(["status", "lastScheduleTime"], .string(KubeTime.format(due)))
       }
-      updated.set(["status", "active"], active.isEmpty ? nil : .sequence(active))
-      return updated == current ? nil : updated
+      updated.set(["status", "active"], active.isEmpty ? Value?.none : .sequence(active))
+      if updated == current { return nil }
+      return updated
     }
     if let probe, !suspended { schedule(key, cluster, at: probe) }
   }

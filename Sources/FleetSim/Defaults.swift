@@ -115,6 +115,28 @@ enum TemplateHash {
     return hash
   }
 
+  /// The hash of a pod template, blind to what a Go client adds when it sends a template back
+  /// (`creationTimestamp: null`, `resources: {}`): `kubectl rollout undo` returns a ReplicaSet's
+  /// template that way, and it must come back to the same ReplicaSet, as on a real cluster where
+  /// the hash is taken from the decoded object.
+  static func ofTemplate(_ template: Value?) -> String { of(template.map(withoutEmpty)) }
+
+  private static func withoutEmpty(_ value: Value) -> Value {
+    switch value.kind {
+    case .mapping(let mapping):
+      var kept = Mapping()
+      for entry in mapping {
+        let child = withoutEmpty(entry.value)
+        if case .null = child.kind { continue }
+        if child.mapping?.isEmpty == true { continue }
+        kept[entry.key] = child
+      }
+      return .mapping(kept)
+    case .sequence(let items): return .sequence(items.map(withoutEmpty))
+    default: return value
+    }
+  }
+
   static func of(_ value: Value?) -> String {
     let text = value.map { JSONWriter.string($0.unmarked, options: .init(sortedKeys: true)) } ?? ""
     let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")

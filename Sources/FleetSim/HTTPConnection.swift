@@ -143,9 +143,11 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         .head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
       promise: nil)
     let channel = context.channel
+    let render = plan.render ?? { $0 }
     for object in plan.initial {
       channel.write(
-        HTTPServerResponsePart.body(.byteBuffer(Self.line("ADDED", object, channel))), promise: nil)
+        HTTPServerResponsePart.body(.byteBuffer(Self.line("ADDED", render(object), channel))),
+        promise: nil)
     }
     if plan.initialEventsEndBookmark {
       let bookmark: Value = [
@@ -167,7 +169,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
       channel.eventLoop.execute {
         channel.writeAndFlush(
           HTTPServerResponsePart.body(
-            .byteBuffer(Self.line(event.kind.rawValue, event.object, channel))),
+            .byteBuffer(Self.line(event.kind.rawValue, render(event.object), channel))),
           promise: nil)
       }
     }

@@ -270,10 +270,20 @@ struct KubeAPI {
       since = revision
     }
     let timeout = request.query["timeoutSeconds"].flatMap { Int64($0) } ?? 1800
-    return .watch(
-      WatchPlan(
-        store: store, filter: filter, since: since, initial: initial,
-        initialEventsEndBookmark: sendInitial, timeoutSeconds: max(1, timeout)))
+    var plan = WatchPlan(
+      store: store, filter: filter, since: since, initial: initial,
+      initialEventsEndBookmark: sendInitial, timeoutSeconds: max(1, timeout))
+    if Self.wantsTable(request) {
+      // Each event's object becomes a one-row Table, as the API server prints watch events for
+      // `kubectl get -w`; ages are taken when the event is sent.
+      let (type, clock, included) = (target.type, clock, try Self.included(request))
+      plan.render = { object in
+        let revision = object.at("metadata", "resourceVersion")?.string.flatMap { Int64($0) } ?? 0
+        return TableView.table(
+          type, [object], revision: revision, now: clock.now(), including: included)
+      }
+    }
+    return .watch(plan)
   }
 
   // MARK: writes

@@ -239,7 +239,8 @@ struct ManagerEntry {
 
   static func store(_ entries: [ManagerEntry], in object: inout Value) {
     let kept = entries.filter { !$0.fields.isEmpty }
-    object.set(["metadata", "managedFields"], kept.isEmpty ? nil : .sequence(kept.map(\.value)))
+    object.set(
+      ["metadata", "managedFields"], kept.isEmpty ? Value?.none : .sequence(kept.map(\.value)))
   }
 }
 

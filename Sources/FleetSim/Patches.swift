@@ -212,7 +212,7 @@ enum StrategicMergePatch {
         result[key] = try mergeList(field: key, patchItems, current.sequence ?? [])
       } else if entry.value.mapping != nil, current.mapping != nil || current.isNull {
         let merged = try apply(entry.value, to: current)
-        result[key] = merged.isNull ? nil : merged
+        result[key] = merged.isNull ? Value?.none : merged
       } else {
         result[key] = try stripped(entry.value)
       }

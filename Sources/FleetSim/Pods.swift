@@ -14,6 +14,8 @@ struct PodCensus {
   var updateRevision: String
   var currentRevision: String
   var fault: ImageFault?
+  /// A Deployment's ReplicaSets by name, with their uids: its pods are theirs.
+  var replicaSets: [String: String] = [:]
 }
 
 enum Pods {
@@ -34,6 +36,15 @@ enum Pods {
       }
     }()
     let hash = String(census.updateRevision.dropFirst(name.count + 1))
+    // A Deployment's pods belong to its ReplicaSets; a DaemonSet's to itself.
+    func replicaSet(_ name: String) -> Value? {
+      guard type.kind == "Deployment" else { return nil }
+      return [
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": .string(name),
+        "uid": .string(census.replicaSets[name] ?? ""), "controller": true,
+        "blockOwnerDeletion": true,
+      ]
+    }
     let oldHash = String(census.currentRevision.dropFirst(name.count + 1))
     switch type.kind {
     case "Job":
@@ -58,7 +69,8 @@ enum Pods {
         pods.append(
           pod(
             workload, type, name: "\(census.currentRevision)-\(suffix("\(oldHash)\(i)"))",
-            hash: oldHash, phase: "Running", waiting: nil, now: now))
+            hash: oldHash, phase: "Running", waiting: nil, now: now,
+            owner: replicaSet(census.currentRevision)))
       }
       for i in 0..<(census.ready + census.pending) {
         let isPending = i == census.ready
@@ -66,7 +78,8 @@ enum Pods {
           pod(
             workload, type, name: "\(census.updateRevision)-\(suffix("\(hash)\(i)"))", hash: hash,
             phase: isPending ? (waiting == "CrashLoopBackOff" ? "Running" : "Pending") : "Running",
-            waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now))
+            waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now,
+            owner: replicaSet(census.updateRevision)))
       }
     }
     return pods
@@ -74,7 +87,7 @@ enum Pods {
 
   static func pod(
     _ workload: Value, _ type: ResourceType, name: String, hash: String?, phase: String,
-    waiting: String?, now: Date
+    waiting: String?, now: Date, owner: Value? = nil
   ) -> Value {
     var labels = workload.at("spec", "template", "metadata", "labels")?.mapping ?? Mapping()
     if let hash, !hash.isEmpty {
@@ -113,11 +126,12 @@ enum Pods {
         "name": .string(name), "namespace": .string(workload.namespace ?? "default"),
         "labels": .mapping(labels),
         "ownerReferences": [
-          [
-            "apiVersion": .string(type.apiVersion), "kind": .string(type.kind),
-            "name": .string(workload.name), "uid": workload.at("metadata", "uid") ?? "",
-            "controller": true, "blockOwnerDeletion": true,
-          ]
+          owner
+            ?? [
+              "apiVersion": .string(type.apiVersion), "kind": .string(type.kind),
+              "name": .string(workload.name), "uid": workload.at("metadata", "uid") ?? "",
+              "controller": true, "blockOwnerDeletion": true,
+            ]
         ],
       ],
       "spec": spec,
@@ -128,13 +142,18 @@ enum Pods {
           condition("ContainersReady", ready), condition("Ready", ready),
         ],
         "containerStatuses": .sequence(statuses), "hostIP": "10.0.0.1", "startTime": .string(stamp),
+        "podIP": .string(
+          ServiceEndpoints.podIP(namespace: workload.namespace ?? "default", name: name)),
       ],
     ]
   }
 
   static func isOwned(_ pod: Value, by type: ResourceType, name: String) -> Bool {
     (pod.at("metadata", "ownerReferences")?.sequence ?? []).contains {
-      $0["kind"]?.string == type.kind && $0["name"]?.string == name
+      if type.kind == "Deployment", $0["kind"]?.string == "ReplicaSet" {
+        return ReplicaSets.isNamed($0["name"]?.string ?? "", for: name)
+      }
+      return $0["kind"]?.string == type.kind && $0["name"]?.string == name
     }
   }
 
@@ -164,6 +183,7 @@ enum Pods {
       }
     }
     ResourceQuotas.refresh(store, namespace: namespace, now: now)
+    ServiceEndpoints.refresh(store, namespace: namespace, now: now)
   }
 
   private static func sameState(_ a: Value, _ b: Value) -> Bool {

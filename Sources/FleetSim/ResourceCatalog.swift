@@ -22,10 +22,11 @@ public struct ResourceType: Sendable, Hashable {
     (group == "apps" && ["Deployment", "StatefulSet", "DaemonSet"].contains(kind))
       || (group == "batch" && kind == "Job")
   }
-  /// Whether writes wake a controller: workloads, CronJobs, and Pods (a Pod no workload owns
-  /// runs by itself, as `helm test` and hook Pods do).
+  /// Whether writes wake a controller: workloads, CronJobs, Pods (a Pod no workload owns
+  /// runs by itself, as `helm test` and hook Pods do) and Services (their endpoints).
   public var isControlled: Bool {
-    isWorkload || (group == "batch" && kind == "CronJob") || (group.isEmpty && kind == "Pod")
+    isWorkload || (group == "batch" && kind == "CronJob")
+      || (group.isEmpty && (kind == "Pod" || kind == "Service"))
   }
   /// Whether the type is a review: created to get an answer, never stored.
   public var isReview: Bool {
@@ -75,9 +76,11 @@ public enum ResourceCatalog {
     type(
       "apps", "v1", "ReplicaSet", "replicasets", short: ["rs"], spec: true,
       sub: ["status", "scale"]),
+    type("apps", "v1", "ControllerRevision", "controllerrevisions"),
     type("batch", "v1", "Job", "jobs", spec: true, sub: ["status"]),
     type("batch", "v1", "CronJob", "cronjobs", short: ["cj"], spec: true, sub: ["status"]),
     type("coordination.k8s.io", "v1", "Lease", "leases", spec: true),
+    type("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     type("events.k8s.io", "v1", "Event", "events", short: ["ev"]),
     type(
       "networking.k8s.io", "v1", "Ingress", "ingresses", short: ["ing"], spec: true,

@@ -49,6 +49,11 @@ public final class RolloutController: @unchecked Sendable {
     if type.kind == "Namespace", type.group.isEmpty {
       return namespaceDeleted(cluster, object.name)
     }
+    if type.kind == "Service", type.group.isEmpty {
+      // The endpoints controllers' part: no rollout, just the Service's pods listed again.
+      return ServiceEndpoints.refresh(
+        cluster.store, namespace: object.namespace ?? "default", now: clock.now())
+    }
     let key = Key(
       cluster: cluster.name, type: type, namespace: object.namespace ?? "", name: object.name)
     schedule(key, cluster, at: clock.now())
@@ -97,13 +102,18 @@ public final class RolloutController: @unchecked Sendable {
     // Read before the workload's write: the store's lock is not reentrant.
     let quota =
       ["Deployment", "StatefulSet"].contains(key.type.kind) ? podQuota(key, cluster) : nil
+    let isDeployment = key.type.kind == "Deployment"
+    let history =
+      isDeployment
+      ? ReplicaSets.owned(cluster.store, namespace: key.namespace, deployment: key.name) : []
     _ = try? cluster.store.modify(key.type, namespace: namespace, name: key.name, now: now) {
       (current: Value?) throws(APIError) -> Value? in
       guard let object = current else {
         self.forget(key)
         return nil
       }
-      let (updated, wake) = self.advance(key, cluster, object, now: now, quota: quota)
+      let (updated, wake) = self.advance(
+        key, cluster, object, now: now, quota: quota, history: history)
       next = wake
       workload = updated
       return updated
@@ -117,11 +127,27 @@ public final class RolloutController: @unchecked Sendable {
       let desiredCount =
         key.type.kind == "DaemonSet" ? Self.nodeCount : (workload.at("spec", "replicas")?.int ?? 1)
       let fits = quota.map { (state?.ready ?? 0) + (state?.oldReady ?? 0) < $0.room } ?? true
-      let census = PodCensus(
+      var census = PodCensus(
         ready: state?.ready ?? 0, pending: (state?.ready ?? 0) < desiredCount && fits ? 1 : 0,
         oldReady: state?.oldReady ?? 0, updateRevision: state?.updateRevision ?? "",
         currentRevision: state?.currentRevision ?? "", fault: behaviour(cluster, workload))
+      if isDeployment {
+        census.replicaSets = ReplicaSets.sync(
+          cluster.store, deployment: workload, census: census, now: now)
+      }
       desired = Pods.desired(key.type, workload, census, now: now)
+    } else if isDeployment {
+      ReplicaSets.removeAll(cluster.store, namespace: key.namespace, deployment: key.name)
+    }
+    if ["StatefulSet", "DaemonSet"].contains(key.type.kind) {
+      if let workload {
+        let revision = progress(key)?.updateRevision ?? ""
+        ControllerRevisions.record(
+          cluster.store, key.type, workload: workload, revision: revision, now: now)
+      } else {
+        ControllerRevisions.removeAll(
+          cluster.store, key.type, namespace: key.namespace, name: key.name)
+      }
     }
     Pods.sync(
       cluster.store, key.type, namespace: key.namespace, workload: key.name, desired: desired,
@@ -232,6 +258,12 @@ public final class RolloutController: @unchecked Sendable {
     for token in tokens { token.cancel() }
   }
 
+  private func progress(_ key: Key) -> Progress? {
+    lock.lock()
+    defer { lock.unlock() }
+    return progress[key]
+  }
+
   func forget(_ key: Key) {
     lock.lock()
     progress[key] = nil
@@ -264,7 +296,7 @@ public final class RolloutController: @unchecked Sendable {
       name =
         "\(workload.name)-\(pods.filter { Pods.isOwned($0, by: key.type, name: key.name) }.count)"
     } else {
-      name = "\(workload.name)-\(TemplateHash.of(template))-"
+      name = "\(workload.name)-\(TemplateHash.ofTemplate(template))-"
     }
     do {
       try ResourceQuotas.admit(cluster.store, podType, pod, name: name)
@@ -276,7 +308,7 @@ public final class RolloutController: @unchecked Sendable {
 
   private func advance(
     _ key: Key, _ cluster: VirtualCluster, _ object: Value, now: Date,
-    quota: (room: Int64, refusal: String)? = nil
+    quota: (room: Int64, refusal: String)? = nil, history: [Value] = []
   ) -> (Value, Date?) {
     lock.lock()
     var state = progress[key] ?? Progress(lastProgress: now, nextReady: now)
@@ -284,12 +316,13 @@ public final class RolloutController: @unchecked Sendable {
     let template = object.at("spec", "template")
     let desired =
       key.type.kind == "DaemonSet" ? Self.nodeCount : (object.at("spec", "replicas")?.int ?? 1)
-    let revision = "\(object.name)-\(TemplateHash.of(template))"
+    let revision = "\(object.name)-\(TemplateHash.ofTemplate(template))"
     let fault = behaviour(cluster, object)
     let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
     let step = interval(fault?.effect == .slow ? fault?.slowFactor ?? 1 : 1)
-    if state.template != template {
-      // A new template: pods of the old one keep serving until new ones are ready.
+    if state.template == nil || state.updateRevision != revision {
+      // A new template: pods of the old one keep serving until new ones are ready. (Compared by
+      // hash: a template sent back by `rollout undo` differs only in empty fields.)
       state.oldReady = state.template == nil ? 0 : min(state.ready, desired)
       state.currentRevision = state.template == nil ? revision : state.updateRevision
       state.template = template
@@ -335,6 +368,12 @@ public final class RolloutController: @unchecked Sendable {
     progress[key] = state
     lock.unlock()
     var updated = object
+    if key.type.kind == "Deployment" {
+      // The deployment controller numbers the ReplicaSet it rolls to on the Deployment too.
+      updated.set(
+        ["metadata", "annotations", ReplicaSets.revisionKey],
+        .string(String(ReplicaSets.revision(of: state.updateRevision, among: history))))
+    }
     let status: Value
     switch key.type.kind {
     case "StatefulSet":

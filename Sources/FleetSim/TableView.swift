@@ -60,6 +60,16 @@ enum TableView {
     let age = Column(name: "Age") { object in
       .string(Self.age(object.at("metadata", "creationTimestamp")?.string, now: now))
     }
+    // `-o wide`: what a Deployment's or ReplicaSet's pods run, and its selector.
+    let wide = [
+      Column(name: "Containers", priority: 1) { o in
+        .string(containers(o).map { $0["name"]?.string ?? "" }.joined(separator: ","))
+      },
+      Column(name: "Images", priority: 1) { o in
+        .string(containers(o).map { $0["image"]?.string ?? "" }.joined(separator: ","))
+      },
+      Column(name: "Selector", priority: 1) { .string(selector($0.at("spec", "selector"))) },
+    ]
     switch (type.group, type.kind) {
     case ("apps", "Deployment"):
       return [
@@ -73,12 +83,28 @@ enum TableView {
           .int(int(o, "status", "availableReplicas"))
         },
         age,
-        Column(name: "Containers", priority: 1) { o in
-          .string(containers(o).map { $0["name"]?.string ?? "" }.joined(separator: ","))
+      ] + wide
+    case ("apps", "ReplicaSet"):
+      // printReplicaSet: desired, current and ready replicas.
+      return [
+        name,
+        Column(name: "Desired", type: "integer") { .int(int($0, "spec", "replicas")) },
+        Column(name: "Current", type: "integer") { .int(int($0, "status", "replicas")) },
+        Column(name: "Ready", type: "integer") { .int(int($0, "status", "readyReplicas")) },
+        age,
+      ] + wide
+    case ("apps", "ControllerRevision"):
+      return [
+        name,
+        Column(name: "Controller") { o in
+          let owner = o.at("metadata", "ownerReferences")?.sequence?.first
+          guard let owner else { return "" }
+          let group = (owner["apiVersion"]?.string ?? "").split(separator: "/").dropLast().first
+          let kind = (owner["kind"]?.string ?? "").lowercased()
+          return .string(
+            "\(kind)\(group.map { ".\($0)" } ?? "")/\(owner["name"]?.string ?? "")")
         },
-        Column(name: "Images", priority: 1) { o in
-          .string(containers(o).map { $0["image"]?.string ?? "" }.joined(separator: ","))
-        },
+        Column(name: "Revision", type: "integer") { .int(int($0, "revision")) }, age,
       ]
     case ("apps", "StatefulSet"):
       return [
@@ -139,6 +165,38 @@ enum TableView {
         name, age, Column(name: "Request") { usage($0, limits: false) },
         Column(name: "Limit") { usage($0, limits: true) },
       ]
+    case ("", "Endpoints"):
+      // printEndpoints: each ready address with each port, at most three.
+      return [
+        name,
+        Column(name: "Endpoints") { o in
+          var listed: [String] = []
+          for subset in o["subsets"]?.sequence ?? [] {
+            let addresses = (subset["addresses"]?.sequence ?? []).compactMap { $0["ip"]?.string }
+            let ports = (subset["ports"]?.sequence ?? []).compactMap { $0["port"]?.scalarText }
+            if ports.isEmpty { listed += addresses }
+            for port in ports { listed += addresses.map { "\($0):\(port)" } }
+          }
+          return .string(atMostThree(listed, none: "<none>"))
+        },
+        age,
+      ]
+    case ("discovery.k8s.io", "EndpointSlice"):
+      // printEndpointSlice: address type, ports and addresses, at most three.
+      return [
+        name, Column(name: "AddressType") { .string($0["addressType"]?.string ?? "") },
+        Column(name: "Ports") { o in
+          let ports = (o["ports"]?.sequence ?? []).compactMap { $0["port"]?.scalarText }
+          return .string(ports.isEmpty ? "<unset>" : ports.joined(separator: ","))
+        },
+        Column(name: "Endpoints") { o in
+          let addresses = (o["endpoints"]?.sequence ?? []).flatMap {
+            ($0["addresses"]?.sequence ?? []).compactMap(\.string)
+          }
+          return .string(atMostThree(addresses, none: "<unset>"))
+        },
+        age,
+      ]
     case ("", "ConfigMap"):
       return [
         name,
@@ -157,6 +215,34 @@ enum TableView {
     default:
       return [name, age]
     }
+  }
+
+  /// A label selector as kubectl prints it (`app=web,tier in (a,b)`), requirements by key.
+  static func selector(_ selector: Value?) -> String {
+    var requirements: [(key: String, text: String)] = []
+    for entry in selector?["matchLabels"]?.mapping ?? Mapping() {
+      requirements.append((entry.key, "\(entry.key)=\(entry.value.scalarText ?? "")"))
+    }
+    for expression in selector?["matchExpressions"]?.sequence ?? [] {
+      let key = expression["key"]?.string ?? ""
+      let values = (expression["values"]?.sequence ?? []).compactMap(\.string).sorted()
+      let text: String
+      switch expression["operator"]?.string {
+      case "In": text = "\(key) in (\(values.joined(separator: ",")))"
+      case "NotIn": text = "\(key) notin (\(values.joined(separator: ",")))"
+      case "DoesNotExist": text = "!\(key)"
+      default: text = key
+      }
+      requirements.append((key, text))
+    }
+    return requirements.sorted { $0.key < $1.key }.map(\.text).joined(separator: ",")
+  }
+
+  /// kubectl's `a,b,c + 2 more...`.
+  private static func atMostThree(_ items: [String], none: String) -> String {
+    guard !items.isEmpty else { return none }
+    let shown = items.prefix(3).joined(separator: ",")
+    return items.count > 3 ? "\(shown) + \(items.count - 3) more..." : shown
   }
 
   private static func containers(_ object: Value) -> [Value] {
