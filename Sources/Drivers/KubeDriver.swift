@@ -68,6 +68,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     inTask(completion) { [self] () async throws(DriverError) -> String in
       try await withSession(call, begun: begun) { session async throws(DriverError) in
         let values = try self.values(call.cluster)
+        // Before placing: the chart's custom resources need their types served.
+        try await installChartCRDs(session, call)
         let manifest = try split(
           await place(renderer.render(call.cluster, values: values), session))
         let record = RevisionRecord(
