@@ -117,6 +117,9 @@ extension KubeDriver {
       try await crdCall { () async throws(KubeError) in
         _ = try await session.client.create(crd)
       }
+      // The cluster now serves more: the chart renders with the CRD's group, as after
+      // helm's own CRD install.
+      renderer.capabilities.forget(session.cluster)
     }
     for crd in crds where crd["kind"]?.string == "CustomResourceDefinition" {
       let name = crd["metadata"]?["name"]?.string ?? ""

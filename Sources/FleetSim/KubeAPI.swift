@@ -48,7 +48,7 @@ struct KubeAPI {
     switch path.first {
     case nil:
       return .json(200, ["paths": ["/api", "/api/v1", "/apis", "/healthz", "/readyz", "/version"]])
-    case "version": return .json(200, Self.version)
+    case "version": return .json(200, Self.version(cluster))
     case "openapi" where path.count >= 2 && path[1] == "v3":
       if path.count == 2 { return .json(200, customResources.openAPIRoot(prefix: pathPrefix)) }
       let key = path.dropFirst(2).joined(separator: "/")
@@ -82,6 +82,19 @@ struct KubeAPI {
       return try resource(request, apiVersion: apiVersion, Array(path.dropFirst(3)))
     default: throw APIError.unknownPath
     }
+  }
+
+  /// The cluster's `/version`: 1.32, or what its `fleet-sim/kube-version` label says (`1.29.4`),
+  /// so charts branching on `.Capabilities.KubeVersion` can be rehearsed per cluster.
+  static func version(_ cluster: VirtualCluster) -> Value {
+    guard let wanted = cluster.spec.labels["fleet-sim/kube-version"] else { return version }
+    let parts = wanted.split(separator: ".").map(String.init)
+    guard parts.count >= 2 else { return version }
+    var answer = version
+    answer.set(["major"], .string(parts[0]))
+    answer.set(["minor"], .string(parts[1]))
+    answer.set(["gitVersion"], .string("v\(wanted)-fleet-sim"))
+    return answer
   }
 
   static let version: Value = [

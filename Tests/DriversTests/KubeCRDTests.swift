@@ -44,6 +44,21 @@ private func writeCRDChart(_ directory: TemporaryDirectory, shortNames: String) 
     """)
 }
 
+/// Creates a CRD of kind CronTab in group stable.example.com under `plural`, as someone other
+/// than the chart would.
+private func createCronTabCRD(_ client: KubeClient, plural: String) throws {
+  try client.create(
+    [
+      "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+      "metadata": ["name": .string("\(plural).stable.example.com")],
+      "spec": [
+        "group": "stable.example.com", "scope": "Namespaced",
+        "names": ["plural": .string(plural), "kind": "CronTab"],
+        "versions": [["name": "v1", "served": true, "storage": true]],
+      ],
+    ])
+}
+
 @Suite struct KubeCRDTests {
   @Test func chartCRDsAreInstalledFirstAndNeverUpgraded() throws {
     let cluster = Cluster(name: "crd-1")
@@ -89,17 +104,7 @@ private func writeCRDChart(_ directory: TemporaryDirectory, shortNames: String) 
     defer { fleet.remove() }
     try writeCRDChart(fleet, shortNames: "ct")
     // Another CRD of the group already holds the kind CronTab.
-    let client = try sim.client(cluster.name)
-    try client.create(
-      [
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": ["name": "cronjobs.stable.example.com"],
-        "spec": [
-          "group": "stable.example.com", "scope": "Namespaced",
-          "names": ["plural": "cronjobs", "kind": "CronTab"],
-          "versions": [["name": "v1", "served": true, "storage": true]],
-        ],
-      ])
+    try createCronTabCRD(sim.client(cluster.name), plural: "cronjobs")
     let release = Release(name: "jobs", namespace: "jobs", driver: .kube, chart: "chart")
     let driver = try sim.driver(release, fleetDirectory: fleet.path) { _ in ["schedule": "x"] }
     let result = try finish { driver.upgrade(call(cluster), from: nil, completion: $0) }
@@ -110,5 +115,48 @@ private func writeCRDChart(_ directory: TemporaryDirectory, shortNames: String) 
     #expect(
       error.message
         == "CRD crontabs.stable.example.com names not accepted: \"CronTabList\" is already in use")
+  }
+}
+
+@Suite struct KubeCapabilitiesTests {
+  @Test func eachClusterRendersWithItsOwnVersionAndAPIVersions() throws {
+    let clusters = [
+      Cluster(name: "old", labels: ["fleet-sim/kube-version": "1.29.4"]),
+      Cluster(name: "crd"), Cluster(name: "plain-a"), Cluster(name: "plain-b"),
+    ]
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try TemporaryDirectory("kube-capabilities")
+    defer { fleet.remove() }
+    try fleet.write("chart/Chart.yaml", "apiVersion: v2\nname: caps\nversion: 0.1.0\n")
+    try fleet.write(
+      "chart/templates/caps.yaml",
+      """
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: caps}
+      data:
+        version: "{{ .Capabilities.KubeVersion.Version }}"
+        crontabs: "{{ .Capabilities.APIVersions.Has "stable.example.com/v1" }}"
+        {{- if semverCompare "<1.30-0" .Capabilities.KubeVersion.Version }}
+        legacy: "true"
+        {{- end }}
+      """)
+    try createCronTabCRD(sim.client("crd"), plural: "crontabs")
+    let release = Release(name: "caps", namespace: "caps", driver: .kube, chart: "chart")
+    let driver = try sim.driver(release, fleetDirectory: fleet.path) { _ in [:] }
+    for cluster in clusters {
+      #expect(try finish { driver.upgrade(call(cluster), from: nil, completion: $0) }.get() == "1")
+    }
+    func data(_ cluster: String) throws -> Value? {
+      try sim.client(cluster).get(
+        apiVersion: "v1", kind: "ConfigMap", namespace: "caps", name: "caps")?[
+          "data"]
+    }
+    #expect(try data("old") == ["version": "v1.29.4", "crontabs": "false", "legacy": "true"])
+    #expect(try data("crd") == ["version": "v1.32.0", "crontabs": "true"])
+    #expect(try data("plain-a") == ["version": "v1.32.0", "crontabs": "false"])
+    #expect(try data("plain-b") == ["version": "v1.32.0", "crontabs": "false"])
+    // plain-a and plain-b have the same capabilities and values: one render for both.
+    #expect(driver.renderer.cache.renders == 3)
   }
 }
