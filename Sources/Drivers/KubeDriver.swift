@@ -68,8 +68,14 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     inTask(completion) { [self] () async throws(DriverError) -> String in
       try await withSession(call, begun: begun) { session async throws(DriverError) in
         let values = try self.values(call.cluster)
+        // Before placing: the chart's custom resources need their types served.
+        try await installChartCRDs(session, call)
+        let capabilities = try await kube(session) { () async throws(KubeError) in
+          try await renderer.capabilities.capabilities(session.cluster, session.client)
+        }
         let manifest = try split(
-          await place(renderer.render(call.cluster, values: values), session))
+          await place(
+            renderer.render(call.cluster, values: values, capabilities: capabilities), session))
         let record = RevisionRecord(
           release: release.name, namespace: release.namespace, revision: 0,
           status: .pendingUpgrade, objects: manifest.resources,
@@ -163,8 +169,13 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   public func renderedManifest(_ cluster: Cluster) async throws(DriverError) -> ReleaseManifest {
     let client = try client(cluster)
     let values = try self.values(cluster)
+    let capabilities = try await kube(cluster.name) { () async throws(KubeError) in
+      try await renderer.capabilities.capabilities(cluster.name, client)
+    }
     return try split(
-      await objects(renderer.render(cluster, values: values), client: client, cluster: cluster))
+      await objects(
+        renderer.render(cluster, values: values, capabilities: capabilities), client: client,
+        cluster: cluster))
   }
 
   public func client(_ cluster: Cluster) throws(DriverError) -> KubeClient {

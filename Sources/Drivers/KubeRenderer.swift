@@ -50,6 +50,8 @@ public struct ReleaseRenderer: Sendable {
 
   /// The chart as fetched for the run (`ChartFetcher`); nil renders `release.chart` in place.
   public let fetched: FetchedChart?
+  /// Each cluster's capabilities, read once for the run.
+  public let capabilities: CapabilitiesBook
 
   /// A render slower than this is stuck, not slow (charts render in well under a second): it
   /// is killed with its process group, so it gives its slot back and leaves no helm behind.
@@ -58,8 +60,9 @@ public struct ReleaseRenderer: Sendable {
   public init(
     release: Release, fleetDirectory: String, helm: String? = locateHelm(),
     cache: RenderCache = RenderCache(), fetched: FetchedChart? = nil,
-    renderTimeout: Duration = .seconds(300)
+    capabilities: CapabilitiesBook = CapabilitiesBook(), renderTimeout: Duration = .seconds(300)
   ) {
+    self.capabilities = capabilities
     self.renderTimeout = renderTimeout
     self.release = release
     self.fleetDirectory = fleetDirectory
@@ -75,16 +78,20 @@ public struct ReleaseRenderer: Sendable {
   /// The rendered objects, before namespaces are filled in. A chart is rendered once per
   /// distinct input (`RenderCache`); a manifests directory is read per cluster, since its
   /// files may name the cluster.
-  public func render(_ cluster: Cluster, values: Value) async throws(DriverError) -> [Value] {
+  /// `capabilities`: the cluster's, passed to `helm template`; nil renders with helm's defaults.
+  public func render(
+    _ cluster: Cluster, values: Value, capabilities: ClusterCapabilities? = nil
+  ) async throws(DriverError) -> [Value] {
     if let chart = release.chart {
       let chartPath = fetched?.path ?? path(chart)
       // The values are emitted twice, into the key's digest and, on a cache miss, into the
       // file helm reads, rather than held as text between the two: the tree is shared with
       // the resolver, the text would be one more copy of it per cluster in flight.
       let key = RenderKey(
-        [release.name, release.namespace, chartPath, release.version ?? ""], values: values)
+        [release.name, release.namespace, chartPath, release.version ?? ""]
+          + (capabilities?.keyInputs ?? []), values: values)
       return try await cache.objects(key) { () throws(DriverError) in
-        try template(chart: chartPath, values: values)
+        try template(chart: chartPath, values: values, capabilities: capabilities)
       }
     }
     guard let manifests = release.manifests else {
@@ -106,7 +113,9 @@ public struct ReleaseRenderer: Sendable {
 
   /// `helm template RELEASE CHART --namespace NS -f VALUES`, the values in a 0600 file in a
   /// private directory that is removed afterwards.
-  private func template(chart: String, values: Value) throws(DriverError) -> [Value] {
+  private func template(chart: String, values: Value, capabilities: ClusterCapabilities?)
+    throws(DriverError) -> [Value]
+  {
     guard let helm else {
       throw DriverError(
         .setup,
@@ -123,8 +132,8 @@ public struct ReleaseRenderer: Sendable {
     let result = try HelmProcess(
       helm: helm, environment: ProcessInfo.processInfo.environment, timeout: renderTimeout
     ).run(
-      ["template", release.name, chart, "--namespace", release.namespace, "-f", valuesFile],
-      in: scratch)
+      ["template", release.name, chart, "--namespace", release.namespace, "-f", valuesFile]
+        + (capabilities?.helmFlags ?? []), in: scratch)
     guard result.status == 0 else {
       throw DriverError(
         .setup,

@@ -17,6 +17,8 @@ struct KubeAPI {
   let tokens: TokenBook
 
   var store: ClusterStore { cluster.store }
+  /// The fixed catalog plus this cluster's established CRDs.
+  var customResources: CustomResources { CustomResources(store: store) }
 
   private var now: Date { clock.now() }
 
@@ -31,7 +33,12 @@ struct KubeAPI {
       }
     }
     do {
-      return try route(request, path)
+      let result = try route(request, path)
+      // CRDs get their conditions from controllers that run after the write.
+      if request.method != "GET", path.contains(CustomResources.definitionType.plural) {
+        CRDController.reconcile(store, now: now)
+      }
+      return result
     } catch {
       return .error(error)
     }
@@ -41,13 +48,13 @@ struct KubeAPI {
     switch path.first {
     case nil:
       return .json(200, ["paths": ["/api", "/api/v1", "/apis", "/healthz", "/readyz", "/version"]])
-    case "version": return .json(200, Self.version)
+    case "version": return .json(200, Self.version(cluster))
     case "openapi" where path.count >= 2 && path[1] == "v3":
-      if path.count == 2 { return .json(200, OpenAPI.root(prefix: pathPrefix)) }
+      if path.count == 2 { return .json(200, customResources.openAPIRoot(prefix: pathPrefix)) }
       let key = path.dropFirst(2).joined(separator: "/")
       let apiVersion =
         key == "api/v1" ? "v1" : key.hasPrefix("apis/") ? String(key.dropFirst(5)) : ""
-      guard let document = OpenAPI.document(apiVersion: apiVersion) else {
+      guard let document = customResources.openAPIDocument(apiVersion: apiVersion) else {
         throw APIError.unknownPath
       }
       return .json(200, document)
@@ -62,19 +69,32 @@ struct KubeAPI {
       }
       return try resource(request, apiVersion: "v1", Array(path.dropFirst(2)))
     case "apis":
-      if path.count == 1 { return .json(200, ResourceCatalog.groupList()) }
+      if path.count == 1 { return .json(200, customResources.groupList()) }
       if path.count == 2 {
-        guard let group = ResourceCatalog.group(path[1]) else { throw APIError.unknownPath }
+        guard let group = customResources.group(path[1]) else { throw APIError.unknownPath }
         return .json(200, group)
       }
       let apiVersion = "\(path[1])/\(path[2])"
-      guard ResourceCatalog.servesGroupVersion(apiVersion) else { throw APIError.unknownPath }
-      if path.count == 3, let list = ResourceCatalog.resourceList(apiVersion: apiVersion) {
+      guard customResources.servesGroupVersion(apiVersion) else { throw APIError.unknownPath }
+      if path.count == 3, let list = customResources.resourceList(apiVersion: apiVersion) {
         return .json(200, list)
       }
       return try resource(request, apiVersion: apiVersion, Array(path.dropFirst(3)))
     default: throw APIError.unknownPath
     }
+  }
+
+  /// The cluster's `/version`: 1.32, or what its `fleet-sim/kube-version` label says (`1.29.4`),
+  /// so charts branching on `.Capabilities.KubeVersion` can be rehearsed per cluster.
+  static func version(_ cluster: VirtualCluster) -> Value {
+    guard let wanted = cluster.spec.labels["fleet-sim/kube-version"] else { return version }
+    let parts = wanted.split(separator: ".").map(String.init)
+    guard parts.count >= 2 else { return version }
+    var answer = version
+    answer.set(["major"], .string(parts[0]))
+    answer.set(["minor"], .string(parts[1]))
+    answer.set(["gitVersion"], .string("v\(wanted)-fleet-sim"))
+    return answer
   }
 
   static let version: Value = [
@@ -129,7 +149,8 @@ struct KubeAPI {
           200,
           TableView.table(
             target.type, [object], revision: revision, now: now,
-            including: try Self.included(request)))
+            including: try Self.included(request),
+            printerColumns: customResources.printerColumns(target.type)))
       }
       return .json(200, object)
     case ("POST", nil): return try create(request, target)
@@ -142,8 +163,9 @@ struct KubeAPI {
   }
 
   private func parseTarget(apiVersion: String, _ rest: [String]) -> Target? {
+    let custom = customResources
     func type(_ plural: String) -> ResourceType? {
-      ResourceCatalog.find(apiVersion: apiVersion, plural: plural)
+      custom.find(apiVersion: apiVersion, plural: plural)
     }
     if rest.count >= 3, rest[0] == "namespaces", let namespaced = type(rest[2]),
       namespaced.namespaced
@@ -244,7 +266,8 @@ struct KubeAPI {
     }
     if Self.wantsTable(request) {
       var table = TableView.table(
-        target.type, selected, revision: revision, now: now, including: try Self.included(request))
+        target.type, selected, revision: revision, now: now, including: try Self.included(request),
+        printerColumns: customResources.printerColumns(target.type))
       table.set(["metadata"], metadata)
       return .json(200, table)
     }
@@ -347,6 +370,8 @@ struct KubeAPI {
   }
 
   private func create(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
+    // Read before the store is locked for the write.
+    let admission = customResources.admission(target.type)
     var object = try body(request)
     try checkIdentity(object, target, name: nil)
     // Admission sees the name asked for, or the generateName prefix.
@@ -361,6 +386,7 @@ struct KubeAPI {
     }
     try validateName(target.type, object.name)
     object = prepareNew(object, target)
+    object = try admission.admit(request, object)
     try Validation.check(target.type, object, old: nil)
     try ResourceQuotas.admit(store, target.type, object, name: requestedName)
     FieldOwnership.recordUpdate(
@@ -446,6 +472,8 @@ struct KubeAPI {
   private func update(_ request: APIRequest, _ target: Target, name: String) throws(APIError)
     -> APIResult
   {
+    // Read before the store is locked for the write.
+    let admission = customResources.admission(target.type)
     var input = try body(request)
     try checkIdentity(input, target, name: name)
     if target.subresource == "scale" {
@@ -455,7 +483,7 @@ struct KubeAPI {
     let manager = request.fieldManager ?? request.defaultManager
     let result = try write(request, target, name: name) { (old: Value) throws(APIError) -> Value in
       try checkRevision(input, against: old, target.type)
-      var merged = merge(old: old, new: input, target)
+      var merged = try admission.admit(request, merge(old: old, new: input, target))
       try Validation.check(target.type, merged, old: old)
       FieldOwnership.recordUpdate(
         old: old, new: &merged, manager: manager, apiVersion: target.type.apiVersion,
@@ -490,6 +518,8 @@ struct KubeAPI {
   private func patch(_ request: APIRequest, _ target: Target, name: String) throws(APIError)
     -> APIResult
   {
+    // Read before the store is locked for the write.
+    let admission = customResources.admission(target.type)
     let kind = request.contentType
     guard APIError.patchMediaTypes.contains(kind) else {
       throw APIError.unsupportedMediaType(accepted: APIError.patchMediaTypes)
@@ -509,7 +539,7 @@ struct KubeAPI {
       let patched = try Self.applyPatch(kind, patch, to: old)
       try checkIdentity(patched, target, name: name)
       try checkRevision(patched, against: old, target.type)
-      var merged = merge(old: old, new: patched, target)
+      var merged = try admission.admit(request, merge(old: old, new: patched, target))
       try Validation.check(target.type, merged, old: old)
       merged.set(["metadata", "resourceVersion"], old.at("metadata", "resourceVersion"))
       FieldOwnership.recordUpdate(
@@ -547,6 +577,8 @@ struct KubeAPI {
   private func apply(_ request: APIRequest, _ target: Target, name: String, _ applied: Value)
     throws(APIError) -> APIResult
   {
+    // Read before the store is locked for the write.
+    let admission = customResources.admission(target.type)
     guard let manager = request.fieldManager else {
       throw APIError(
         code: 422, reason: "Invalid",
@@ -578,11 +610,13 @@ struct KubeAPI {
       guard let old else {
         var fresh = prepareNew(result, target)
         fresh.set(["metadata", "managedFields"], result.at("metadata", "managedFields"))
+        fresh = try admission.admit(request, fresh)
         try Validation.check(target.type, fresh, old: nil)
         return fresh
       }
       var final = merge(old: old, new: result, target)
       final.set(["metadata", "managedFields"], result.at("metadata", "managedFields"))
+      final = try admission.admit(request, final)
       try Validation.check(target.type, final, old: old)
       return final
     }
@@ -678,6 +712,9 @@ struct KubeAPI {
     // takes every controller's state for it along.
     if target.type.isControlled || target.type.kind == "Namespace" && target.type.group.isEmpty {
       onWorkloadWrite(cluster, target.type, deleted)
+    }
+    if target.type == CustomResources.definitionType {
+      CRDController.removeInstances(of: deleted, store)
     }
     if let namespace = target.namespace {
       ResourceQuotas.refresh(store, namespace: namespace, now: now)

@@ -18,7 +18,12 @@ enum OpenAPI {
   }
 
   static func document(apiVersion: String) -> Value? {
-    let types = ResourceCatalog.all.filter { $0.apiVersion == apiVersion }
+    document(
+      apiVersion: apiVersion, types: ResourceCatalog.all.filter { $0.apiVersion == apiVersion })
+  }
+
+  /// The document of one group version serving `types` (custom types too).
+  static func document(apiVersion: String, types: [ResourceType]) -> Value? {
     guard !types.isEmpty else { return nil }
     let base = apiVersion == "v1" ? "/api/v1" : "/apis/\(apiVersion)"
     let queryParameters: [Value] = ["dryRun", "fieldManager", "fieldValidation", "force", "pretty"]

@@ -100,6 +100,7 @@ public enum ResourceCatalog {
     type(
       "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
       namespaced: false),
+    CustomResources.definitionType,
     type(
       "authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced: false),
     type("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", namespaced: false),

@@ -21,9 +21,10 @@ enum TableView {
 
   static func table(
     _ type: ResourceType, _ items: [Value], revision: Int64, now: Date,
-    including included: Included = .metadata
+    including included: Included = .metadata, printerColumns: [Value]? = nil
   ) -> Value {
-    let columns = self.columns(type, now: now)
+    let columns =
+      printerColumns.map { Self.printerColumns($0, now: now) } ?? self.columns(type, now: now)
     let definitions: [Value] = columns.map {
       [
         "name": .string($0.name), "type": .string($0.type), "format": .string($0.format),
@@ -243,6 +244,25 @@ enum TableView {
     guard !items.isEmpty else { return none }
     let shown = items.prefix(3).joined(separator: ",")
     return items.count > 3 ? "\(shown) + \(items.count - 3) more..." : shown
+  }
+
+  /// A custom resource's columns: Name, then its CRD's `additionalPrinterColumns`, each cell read
+  /// at the column's JSONPath (`.spec.cronSpec`); `date` cells shown as ages, as the
+  /// apiextensions-apiserver's table convertor shows them.
+  private static func printerColumns(_ printer: [Value], now: Date) -> [Column] {
+    let name = Column(name: "Name", format: "name") { .string($0.name) }
+    return [name]
+      + printer.map { column in
+        let path = (column["jsonPath"]?.string ?? "").split(separator: ".").map(String.init)
+        let type = column["type"]?.string ?? "string"
+        return Column(
+          name: column["name"]?.string ?? "", type: type,
+          format: column["format"]?.string ?? "", priority: Int(column["priority"]?.int ?? 0)
+        ) { object in
+          guard let value = object.at(path) else { return .null }
+          return type == "date" ? .string(Self.age(value.string, now: now)) : value
+        }
+      }
   }
 
   private static func containers(_ object: Value) -> [Value] {

@@ -214,6 +214,14 @@ public final class KubeClient: @unchecked Sendable {
 
   // MARK: Discovery
 
+  /// A read of a path outside the object URLs (`/version`, `/apis`), decoded; nil on 404.
+  public func read(path: String) async throws(KubeError) -> Value? {
+    let operation = "get \(path)"
+    let response = try await send(.get, path, operation: operation)
+    if response.status == 404 { return nil }
+    return try decode(response, operation: operation)
+  }
+
   /// Where `kind` of `apiVersion` lives, from the server's resource list for that group version.
   public func mapping(apiVersion: String, kind: String) async throws(KubeError)
     -> ResourceMapping
