@@ -118,7 +118,7 @@ extension KubeDriver {
 
   /// Calls `check` until it returns nil, pausing between calls on the call's clock (doubling
   /// from the driver's first poll); at `deadline` fails with `late` and the last message.
-  private func poll(
+  func poll(
     _ call: DriverCall, deadline: Date, late: String,
     _ check: () async throws(DriverError) -> String?
   ) async throws(DriverError) {

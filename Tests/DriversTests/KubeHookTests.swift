@@ -12,28 +12,7 @@ import Testing
 /// A chart with a Deployment, a ConfigMap, a pre-upgrade migration Job, a post-install Job
 /// deleted on success, a weighted pre-upgrade ConfigMap and a `helm test` Pod.
 private func writeHookChart(_ directory: TemporaryDirectory, extraHook: String = "") throws {
-  try directory.write(
-    "chart/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: \"1.0\"\n")
-  try directory.write("chart/values.yaml", "tag: \"1.0\"\n")
-  try directory.write(
-    "chart/templates/app.yaml",
-    """
-    apiVersion: v1
-    kind: ConfigMap
-    metadata: {name: shop-config}
-    data: {tag: "{{ .Values.tag }}"}
-    ---
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata: {name: shop, labels: {app: shop}}
-    spec:
-      replicas: 1
-      selector: {matchLabels: {app: shop}}
-      template:
-        metadata: {labels: {app: shop}}
-        spec:
-          containers: [{name: shop, image: "shop:{{ .Values.tag }}"}]
-    """)
+  try writeShopChart(directory)
   try directory.write(
     "chart/templates/hooks.yaml",
     """
