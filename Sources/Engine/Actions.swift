@@ -273,11 +273,15 @@ struct RunPasses {
     let journal = session.journal
     let setup = PassSetup(
       drivers: drivers, policy: policy.failurePolicy, header: journal.header)
+    for gate in setup.waveEntryGates {
+      (gate as? PreflightGate)?.checking(for: session.instance)
+    }
     let executor: Executor
     do {
       executor = try Executor(
         plan: plan, clusters: fleet.clusters, driver: setup.driver, gates: setup.gates,
-        waveGates: setup.waveGates, clock: drivers.clock,
+        waveGates: setup.waveGates, waveEntryGates: setup.waveEntryGates,
+        clock: drivers.clock,
         approvals: JournalApprovals(journal: journal, approved: Set(request.approve)),
         options: ExecutorOptions(
           run: session.run, instance: session.instance, maxParallel: request.maxParallel,

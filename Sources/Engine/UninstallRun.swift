@@ -27,13 +27,15 @@ public enum UninstallRun {
 
 /// The driver, gates and failure policy of one pass: the run's own, or, for an uninstall run,
 /// the driver's uninstall in place of its upgrade, no health gates (they check that the
-/// release works, and there is no release left to check) and no rollback (an uninstall has no
-/// earlier revision to go back to; a failed cluster keeps what its failed uninstall left,
-/// which `resume` tries again).
+/// release works, and there is no release left to check), no wave-entry preflight (it checks
+/// what an upgrade needs: rights to apply, the chart's kubeVersion, quota headroom) and no
+/// rollback (an uninstall has no earlier revision to go back to; a failed cluster keeps what
+/// its failed uninstall left, which `resume` tries again).
 struct PassSetup {
   var driver: any Driver
   var gates: [any HealthGate]
   var waveGates: [any HealthGate]
+  var waveEntryGates: [any HealthGate]
   var failurePolicy: FailurePolicy
 
   init(drivers: RunDrivers, policy: FailurePolicy, header: RunHeader) {
@@ -41,6 +43,7 @@ struct PassSetup {
       self.driver = drivers.driver
       self.gates = drivers.gates
       self.waveGates = drivers.waveGates
+      self.waveEntryGates = drivers.waveEntryGates
       self.failurePolicy = policy
       return
     }
@@ -48,6 +51,7 @@ struct PassSetup {
       driver: drivers.driver, keepHistory: header.settings["keepHistory"] == "true")
     self.gates = []
     self.waveGates = []
+    self.waveEntryGates = []
     var policy = policy
     policy.rollback = .none
     self.failurePolicy = policy
