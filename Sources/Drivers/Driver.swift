@@ -85,6 +85,19 @@ public protocol Driver: Sendable {
   /// What an upgrade of `cluster` to `version` would deploy, in the terms `deployedRelease`
   /// reports, so the two compare.
   func target(for cluster: Cluster, version: String?) throws(DriverError) -> ReleaseTarget
+  /// Removes the release from the cluster (`fleetwave uninstall`); completes with
+  /// `uninstalled`, or `not-installed` when the cluster had no release to remove.
+  /// `keepHistory` keeps the revision records, marked uninstalled, as
+  /// `helm uninstall --keep-history` does.
+  func uninstall(
+    _ call: DriverCall, keepHistory: Bool, completion: @escaping DriverCompletion<String>)
+}
+
+/// The revisions an uninstall completes with.
+public enum UninstallOutcome {
+  public static let uninstalled = "uninstalled"
+  /// The cluster had no release: nothing to do, and the cluster counts as done.
+  public static let notInstalled = "not-installed"
 }
 
 /// What a release revision carries: the version, and a digest of the values it was deployed
@@ -136,5 +149,12 @@ extension Driver {
 
   public func target(for cluster: Cluster, version: String?) throws(DriverError) -> ReleaseTarget {
     ReleaseTarget(version: version)
+  }
+
+  /// Drivers without an uninstall (`exec` has no uninstall command) refuse it.
+  public func uninstall(
+    _ call: DriverCall, keepHistory: Bool, completion: @escaping DriverCompletion<String>
+  ) {
+    completion(.failure(DriverError(.setup, "the \(name) driver cannot uninstall a release")))
   }
 }

@@ -79,9 +79,9 @@ public struct HelmCommandLine: Sendable, Equatable {
       + ["--wait", "--timeout", Self.goDuration(wait)]
   }
 
-  public func uninstall(_ cluster: Cluster, wait: Duration) -> [String] {
+  public func uninstall(_ cluster: Cluster, wait: Duration, keepHistory: Bool = false) -> [String] {
     [helm, "uninstall", release] + connection(cluster)
-      + ["--wait", "--timeout", Self.goDuration(wait)]
+      + ["--wait", "--timeout", Self.goDuration(wait)] + (keepHistory ? ["--keep-history"] : [])
   }
 
   /// Whole seconds, at least one, in Go's duration syntax.

@@ -70,6 +70,26 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     }
   }
 
+  /// `helm uninstall --wait [--keep-history]`. A release helm has no record of, or whose
+  /// every revision is already uninstalled, is `not-installed`; without --keep-history helm
+  /// is still asked to purge the kept records, as `helm uninstall` of such a release does.
+  public func uninstall(
+    _ call: DriverCall, keepHistory: Bool, completion: @escaping DriverCompletion<String>
+  ) {
+    inTask(completion) { [self] () async throws(DriverError) -> String in
+      let session = try Session(self, call)
+      guard let history = try await session.history() else { return UninstallOutcome.notInstalled }
+      let installed = history.revisions.contains { $0.status != "uninstalled" }
+      if installed || !keepHistory {
+        try await session.run(
+          "uninstall",
+          commandLine.uninstall(
+            call.cluster, wait: waitTimeout(call.timeout), keepHistory: keepHistory))
+      }
+      return installed ? UninstallOutcome.uninstalled : UninstallOutcome.notInstalled
+    }
+  }
+
   public func currentRevision(_ call: DriverCall, completion: @escaping DriverCompletion<String?>) {
     inTask(completion) { [self] () async throws(DriverError) -> String? in
       let session = try Session(self, call)

@@ -9,6 +9,9 @@ import Kube
 public struct ObjectDiff: Sendable, Equatable {
   public var key: ObjectKey
   public var text: String
+  /// A hook: compared with what the deployed revision recorded, not with a live object,
+  /// since a hook runs at its event rather than being applied (and may be deleted by then).
+  public var isHook = false
 }
 
 public enum KubeDiff {
@@ -65,17 +68,54 @@ public enum KubeDiff {
   }
 
   /// The diff of one object, nil when nothing would change.
-  public static func object(key: ObjectKey, cluster: String, live: Value?, wanted: Value?)
+  public static func object(
+    key: ObjectKey, cluster: String, live: Value?, wanted: Value?, before: String = "live"
+  )
     -> ObjectDiff?
   {
     let (left, right) = masked(live: live.map(comparable), wanted: wanted.map(comparable))
     let name = "\(cluster)/\(key.kind)/" + (key.namespace.map { "\($0)/" } ?? "") + key.name
     guard
       let text = unified(
-        lines(left), lines(right), from: left == nil ? "/dev/null" : "live/" + name,
+        lines(left), lines(right), from: left == nil ? "/dev/null" : "\(before)/" + name,
         to: right == nil ? "/dev/null" : "rendered/" + name)
     else { return nil }
     return ObjectDiff(key: key, text: text)
+  }
+
+  /// The hooks that changed between what the deployed revision recorded and the render, test
+  /// hooks left out (only `helm test` runs them); nil `recorded` (a revision written before
+  /// records kept hooks) compares nothing.
+  static func hooks(recorded: [ReleaseHook]?, rendered: [ReleaseHook], cluster: String)
+    -> [ObjectDiff]
+  {
+    guard let recorded else { return [] }
+    let before = Dictionary(
+      recorded.filter { !$0.isTest }.map { ($0.key, $0.object) }
+    ) { first, _ in first }
+    let after = rendered.filter { !$0.isTest }
+    let keys = Set(after.map(\.key))
+    var diffs: [ObjectDiff] = []
+    for hook in after {
+      diffs +=
+        object(
+          key: hook.key, cluster: cluster, live: before[hook.key], wanted: hook.object,
+          before: "recorded"
+        )
+        .map { [$0] } ?? []
+    }
+    for (key, object) in before.sorted(by: { $0.key < $1.key }) where !keys.contains(key) {
+      diffs +=
+        Self.object(
+          key: key, cluster: cluster, live: object, wanted: nil, before: "recorded"
+        )
+        .map { [$0] } ?? []
+    }
+    return diffs.map {
+      var diff = $0
+      diff.isHook = true
+      return diff
+    }
   }
 
   static func lines(_ value: Value?) -> [String] {
@@ -176,12 +216,17 @@ public enum KubeDiff {
 
 extension KubeDriver {
   /// What an upgrade of `cluster` would change: each rendered object against its live version
-  /// (as a server-side dry-run apply would leave it), and the objects of the deployed revision
-  /// that are no longer rendered and would be pruned.
+  /// (as a server-side dry-run apply would leave it), the objects of the deployed revision
+  /// that are no longer rendered and would be pruned, and last the hooks (`isHook`) that differ
+  /// from the ones the deployed revision recorded.
   public func diff(_ cluster: Cluster) throws(DriverError) -> [ObjectDiff] {
     let client = try client(cluster)
-    let objects = try rendered(cluster)
+    let manifest = try Blocking.wait { () async throws(DriverError) in
+      try await self.renderedManifest(cluster)
+    }
+    let objects = manifest.resources
     var diffs: [ObjectDiff] = []
+    var recordedHooks: [Value]?
     do throws(KubeError) {
       let keys = Set(objects.map(ObjectKey.init))
       for object in objects {
@@ -197,7 +242,9 @@ extension KubeDriver {
       }
       let history = RevisionHistory(
         client: client, release: release.name, namespace: release.namespace)
-      for object in try history.current()?.objects ?? [] where !keys.contains(ObjectKey(object)) {
+      let current = try history.current()
+      recordedHooks = current?.hooks
+      for object in current?.objects ?? [] where !keys.contains(ObjectKey(object)) {
         let key = ObjectKey(object)
         guard
           let live = try client.get(
@@ -210,6 +257,8 @@ extension KubeDriver {
     } catch {
       throw DriverError(.failed, error.description)
     }
+    let recorded = try recordedHooks.map { hooks throws(DriverError) in try split(hooks).hooks }
     return diffs
+      + KubeDiff.hooks(recorded: recorded, rendered: manifest.hooks, cluster: cluster.name)
   }
 }

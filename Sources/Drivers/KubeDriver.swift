@@ -80,7 +80,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
           release: release.name, namespace: release.namespace, revision: 0,
           status: .pendingUpgrade, objects: manifest.resources,
           valuesDigest: RevisionRecord.digest(values: values),
-          version: release.version, chart: renderer.source, created: call.clock.now())
+          version: release.version, chart: renderer.source, created: call.clock.now(),
+          hooks: manifest.hooks.map(\.object))
         return String(try await deploy(record, session, call, hooks: manifest))
       }
     }
@@ -112,7 +113,10 @@ public final class KubeDriver: Driver, @unchecked Sendable {
         record.status = .pendingRollback
         record.created = call.clock.now()
         record.description = "rollback to \(target.revision)"
-        return String(try await deploy(record, session, call))
+        // The target's own pre-rollback and post-rollback hooks, as helm runs them; a record
+        // written before revisions carried hooks has none to run.
+        let hooks = try target.hooks.map { hooks throws(DriverError) in try split(hooks) }
+        return String(try await deploy(record, session, call, hooks: hooks))
       }
     }
   }
@@ -219,7 +223,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   }
 
   /// Runs `body` holding the cluster's lease, and gives the lease back however it ends.
-  private func withSession<T>(
+  func withSession<T>(
     _ call: DriverCall, begun: Date, _ body: (Session) async throws(DriverError) -> T
   ) async throws(DriverError) -> T {
     let session = try await open(call, begun: begun)
@@ -316,6 +320,10 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     }
     // Helm installs when no revision was ever deployed, a failed first attempt included.
     let installing = !records.contains { $0.status == .deployed || $0.status == .superseded }
+    let events: (before: HookEvent, after: HookEvent) =
+      proposed.status == .pendingRollback
+      ? (.preRollback, .postRollback)
+      : installing ? (.preInstall, .postInstall) : (.preUpgrade, .postUpgrade)
     let hookDeadline = hookDeadline(session, call)
     var record = proposed
     if installing && record.status == .pendingUpgrade { record.status = .pendingInstall }
@@ -344,8 +352,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     try await kube(session) { () async throws(KubeError) in try await session.history.save(record) }
     do throws(DriverError) {
       if let hooks {
-        try await runHooks(
-          installing ? .preInstall : .preUpgrade, of: hooks, session, call, deadline: hookDeadline)
+        try await runHooks(events.before, of: hooks, session, call, deadline: hookDeadline)
       }
       for object in record.objects {
         try checkCancelled(call)
@@ -374,9 +381,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
         }
       }
       if let hooks {
-        try await runHooks(
-          installing ? .postInstall : .postUpgrade, of: hooks, session, call,
-          deadline: hookDeadline)
+        try await runHooks(events.after, of: hooks, session, call, deadline: hookDeadline)
       }
     } catch {
       record.status = .failed

@@ -86,6 +86,8 @@ public final class SimDriver: Driver, @unchecked Sendable {
   private let lock = NSLock()
   /// Revisions per cluster, oldest first; a cluster starts at revision 1.
   private var histories: [String: [Int]] = [:]
+  /// Clusters whose release an uninstall removed.
+  private var removed: Set<String> = []
 
   public init(
     duration: SimDuration = .fixed(.seconds(1)), durations: [String: SimDuration] = [:],
@@ -141,8 +143,24 @@ public final class SimDriver: Driver, @unchecked Sendable {
     }
   }
 
+  /// Takes as long as an upgrade and fails where an upgrade would (`--sim-fail`); a cluster
+  /// uninstalled before answers `not-installed`.
+  public func uninstall(
+    _ call: DriverCall, keepHistory: Bool, completion: @escaping DriverCompletion<String>
+  ) {
+    let cluster = call.cluster
+    let length = (durations[cluster.name] ?? duration).draw(random.unit(cluster.name, "duration"))
+    let fails = faults.upgrade.hits(cluster, random: random, purpose: "upgrade")
+    after(length, call, completion) { [self] in
+      if fails { return .failure(DriverError(.failed, "simulated uninstall failure")) }
+      let (inserted, _) = lock.withLock { removed.insert(cluster.name) }
+      return .success(inserted ? UninstallOutcome.uninstalled : UninstallOutcome.notInstalled)
+    }
+  }
+
   public func currentRevision(_ call: DriverCall, completion: @escaping DriverCompletion<String?>) {
-    let current = String(revision(of: call.cluster.name))
+    let gone = lock.withLock { removed.contains(call.cluster.name) }
+    let current = gone ? nil : String(revision(of: call.cluster.name))
     call.queue.async { completion(.success(current)) }
   }
 

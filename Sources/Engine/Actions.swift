@@ -21,6 +21,8 @@ public struct RunResult {
   public var blocked: Blocked?
   public var finishedBefore: String?
   public var isRollback: Bool
+  /// The run removes the release (`fleetwave uninstall`) rather than rolling it out.
+  public var isUninstall = false
 }
 
 /// A new run of a fleet: freezes the plan in a new journal and runs it.
@@ -123,6 +125,12 @@ public struct ResumeAction {
         run: run, summary: nil, blocked: nil, finishedBefore: outcome, isRollback: rollback)
     }
     let header = journal.header
+    if rollback && UninstallRun.isUninstall(header) {
+      lock?.release()
+      throw EngineError(
+        "run \(run) uninstalled the release; an uninstall cannot be rolled back (roll the "
+          + "release out again to reinstall it)")
+    }
     // --set values are not journaled (they may be secrets), only their digest: continuing
     // with other values would finish the run with a different release than it started.
     if try !SecretDigest.matches(request.setDigest, header.settings["setDigest"]) {
@@ -255,26 +263,29 @@ struct RunPasses {
     }
     return RunResult(
       run: session.run, summary: report, blocked: blocked, finishedBefore: nil,
-      isRollback: session.rollback)
+      isRollback: session.rollback,
+      isUninstall: UninstallRun.isUninstall(session.journal.header))
   }
 
   /// One pass of the executor over the run as its journal stands.
   private func pass(interrupts: RunInterrupts) throws(EngineError) -> (RunSummary, Blocked?) {
     let policy = fleet.rollout
     let journal = session.journal
-    for gate in drivers.waveEntryGates {
+    let setup = PassSetup(
+      drivers: drivers, policy: policy.failurePolicy, header: journal.header)
+    for gate in setup.waveEntryGates {
       (gate as? PreflightGate)?.checking(for: session.instance)
     }
     let executor: Executor
     do {
       executor = try Executor(
-        plan: plan, clusters: fleet.clusters, driver: drivers.driver, gates: drivers.gates,
-        waveGates: drivers.waveGates, waveEntryGates: drivers.waveEntryGates,
+        plan: plan, clusters: fleet.clusters, driver: setup.driver, gates: setup.gates,
+        waveGates: setup.waveGates, waveEntryGates: setup.waveEntryGates,
         clock: drivers.clock,
         approvals: JournalApprovals(journal: journal, approved: Set(request.approve)),
         options: ExecutorOptions(
           run: session.run, instance: session.instance, maxParallel: request.maxParallel,
-          failurePolicy: policy.failurePolicy,
+          failurePolicy: setup.failurePolicy,
           clusterTimeout: request.clusterTimeout ?? policy.clusterTimeout,
           startTimes: StartTimes(fleet: fleet),
           waiting: request.waiting == .untilBlocked ? .untilBlocked : .follow,

@@ -76,7 +76,13 @@ extension FleetwaveCommand {
             print("\(cluster.name): no changes")
           } else {
             changed = true
-            for diff in diffs { print(diff.text, terminator: "") }
+            for diff in diffs where !diff.isHook { print(diff.text, terminator: "") }
+            // Hooks run at their events instead of being applied: a section of their own.
+            let hooks = diffs.filter(\.isHook)
+            if !hooks.isEmpty {
+              print("\(cluster.name): hooks, as recorded by the deployed revision and as rendered:")
+              for diff in hooks { print(diff.text, terminator: "") }
+            }
           }
         } catch {
           failed = true

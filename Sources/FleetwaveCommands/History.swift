@@ -19,8 +19,8 @@ extension FleetwaveCommand {
         print("no runs in \(store.location)")
         return
       }
-      // DRIVER comes last so that scripts reading the older columns by position keep working.
-      var rows = [["RUN", "OUTCOME", "DURATION", "VERSION", "STARTED", "BY", "DRIVER"]]
+      // New columns go last so that scripts reading the older ones by position keep working.
+      var rows = [["RUN", "OUTCOME", "DURATION", "VERSION", "STARTED", "BY", "DRIVER", "ACTION"]]
       let runs = store.runsByStart()
       for stored in runs {
         let view = RunView(
@@ -28,13 +28,13 @@ extension FleetwaveCommand {
         rows.append([
           stored.header.id, view.condition, view.duration, stored.header.version ?? "-",
           Timestamp.iso(stored.header.startedAt), stored.header.user,
-          stored.header.settings["driver"] ?? "-",
+          stored.header.settings["driver"] ?? "-", stored.header.settings["action"] ?? "rollout",
         ])
       }
       // Runs whose journal cannot be read have no start time: listed last.
       let readable = Set(runs.map(\.header.id))
       for run in ids.sorted() where !readable.contains(run) {
-        rows.append([run, "unreadable", "-", "-", "-", "-", "-"])
+        rows.append([run, "unreadable", "-", "-", "-", "-", "-", "-"])
       }
       let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
       for row in rows {

@@ -228,6 +228,14 @@ extension FleetwaveCommand {
       let continued =
         try standbyRun.map { run in store.listRuns().contains(run) ? try store.readRun(run) : nil }
         ?? runToContinue(store: store, fleet: fleet)
+      // A rollout must not carry on removing the release: an uninstall goes on by its id.
+      if let continued, UninstallRun.isUninstall(continued.header) {
+        let id = continued.header.id
+        printError(
+          "error: run \(id) of fleet '\(fleet.name)' is an unfinished uninstall; continue it "
+            + "with: fleetwave resume \(id)\(NextSteps(fleet: self.fleet, state: state).location)")
+        throw ExitCode(1)
+      }
       // A continued run keeps the driver it started with unless told otherwise.
       if driver == nil, let recorded = continued?.header.settings["driver"],
         let recordedKind = DriverKind(rawValue: recorded)
@@ -353,7 +361,8 @@ extension FleetwaveCommand {
     }
 
     static func closingLine(
-      _ summary: RunSummary, rollback: Bool = false, nextSteps: NextSteps = NextSteps()
+      _ summary: RunSummary, rollback: Bool = false, uninstall: Bool = false,
+      nextSteps: NextSteps = NextSteps()
     ) -> String {
       var counts: [ReportedState: Int] = [:]
       for record in summary.clusters {
@@ -368,7 +377,8 @@ extension FleetwaveCommand {
           ? "rollback failed" : "rolled back")
         : summary.outcome.rawValue
       var line =
-        "\(rollback ? "rollback" : "rollout") \(summary.run): \(outcome) ("
+        "\(rollback ? "rollback" : uninstall ? "uninstall" : "rollout") \(summary.run): "
+        + "\(outcome) ("
         + parts.joined(separator: ", ") + ")"
       if let reason = summary.reason { line += "\n  " + reason }
       let rolledBack = summary.clusters.filter { $0.phase == .rolledBack }.map(\.name)
@@ -388,13 +398,26 @@ extension FleetwaveCommand {
       return RunInstance.runID(fleet: fleet, stamp: String(stamp))
     }
 
+    /// What a dry run of `fleetwave uninstall` does with the revision records.
+    enum DryRunUninstall {
+      case purge, keepHistory
+    }
+
     static func describe(
       _ plan: FleetCore.Plan, fleet: Fleet, driver: DriverKind, maxParallel: Int,
-      subset: Set<String>? = nil, clusterTimeout: Duration? = nil
+      subset: Set<String>? = nil, clusterTimeout: Duration? = nil,
+      uninstall: DryRunUninstall? = nil
     ) -> String {
       let policy = fleet.rollout.failurePolicy
       var text =
         "dry run: \(plan.clusterCount) clusters of \(fleet.name) in \(plan.waves.count) waves, "
+      if let uninstall {
+        text =
+          "dry run: uninstall \(fleet.release.name) from \(plan.clusterCount) clusters of "
+          + "\(fleet.name) in \(plan.waves.count) waves, in the plan's order, "
+          + (uninstall == .keepHistory
+            ? "keeping the revision records, " : "deleting the revision records, ")
+      }
       text += "driver \(driver.rawValue), at most \(maxParallel) at once; nothing was changed\n"
       for wave in plan.waves {
         text += "wave \(wave.index) \(wave.name)\(wave.isCanary ? " (canary)" : ""): "
@@ -412,7 +435,10 @@ extension FleetwaveCommand {
       if let clusterTimeout {
         text += "each cluster may take \(DurationText.format(clusterTimeout)) (--timeout)\n"
       }
-      text += "on a crossed budget: halt, rollback \(policy.rollback.rawValue), in-flight clusters "
+      text +=
+        uninstall == nil
+        ? "on a crossed budget: halt, rollback \(policy.rollback.rawValue), in-flight clusters "
+        : "on a crossed budget: halt (an uninstall is not rolled back), in-flight clusters "
       text += policy.inFlight == .finish ? "finish\n" : "cancelled\n"
       if driver == .exec, let exec = fleet.release.exec,
         let first = plan.waves.first?.clusters.first,
@@ -590,7 +616,8 @@ func finishRun(
   }
   try reports.write(summary)
   print(
-    FleetwaveCommand.Rollout.closingLine(summary, rollback: result.isRollback, nextSteps: nextSteps)
+    FleetwaveCommand.Rollout.closingLine(
+      summary, rollback: result.isRollback, uninstall: result.isUninstall, nextSteps: nextSteps)
   )
   if let blocked = result.blocked, untilBlocked || follow {
     print("waiting for: \(blocked.reason)")

@@ -155,6 +155,7 @@ struct RunView {
     var text = "run \(header.id): \(condition)\n"
     text += "  fleet \(header.fleet), release \(header.release) \(header.version ?? "-")"
     if let driver = header.settings["driver"] { text += ", driver \(driver)" }
+    if let action = header.settings["action"] { text += ", \(action)" }
     text += ", started \(Timestamp.iso(header.startedAt)) by \(header.user) on \(header.host)\n"
     if let holder {
       text += "  live: pid \(holder.pid) on \(holder.host) since \(Timestamp.iso(holder.since))\n"
@@ -207,6 +208,7 @@ struct RunView {
     root["release"] = .string(header.release)
     root["version"] = header.version.map { .string($0) } ?? .null
     root["driver"] = header.settings["driver"].map { .string($0) } ?? .null
+    root["action"] = .string(header.settings["action"] ?? "rollout")
     root["condition"] = .string(condition)
     root["outcome"] = state.outcome.map { .string($0) } ?? .null
     root["waitingFor"] = state.waitingFor.map { .string($0) } ?? .null

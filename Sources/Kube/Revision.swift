@@ -34,12 +34,17 @@ public struct RevisionRecord: Sendable, Equatable {
   public var created: Date
   /// Why the revision exists or failed, e.g. "rollback to 2" or the readiness error.
   public var description: String?
+  /// The release's hooks as rendered with this revision (test hooks included), so that a
+  /// rollback to it and its uninstall run its own hooks, as helm's release records keep them.
+  /// Nil in records written before revisions carried hooks.
+  public var hooks: [Value]?
 
   public init(
     release: String, namespace: String, revision: Int, status: RevisionStatus, objects: [Value],
     valuesDigest: String, version: String? = nil, chart: String? = nil, created: Date,
-    description: String? = nil
+    description: String? = nil, hooks: [Value]? = nil
   ) {
+    self.hooks = hooks
     self.release = release
     self.namespace = namespace
     self.revision = revision
@@ -84,6 +89,7 @@ public struct RevisionRecord: Sendable, Equatable {
     if let chart { mapping["chart"] = .string(chart) }
     mapping["created"] = .string(Timestamp.iso(created))
     if let description { mapping["description"] = .string(description) }
+    if let hooks { mapping["hooks"] = .sequence(hooks.map(\.unmarked)) }
     return .mapping(mapping)
   }
 
@@ -137,7 +143,8 @@ public struct RevisionRecord: Sendable, Equatable {
       release: release, namespace: namespace, revision: Int(revision), status: status,
       objects: objects.map(\.unmarked), valuesDigest: digest, version: payload["version"]?.string,
       chart: payload["chart"]?.string, created: created,
-      description: payload["description"]?.string)
+      description: payload["description"]?.string,
+      hooks: payload["hooks"]?.sequence?.map(\.unmarked))
   }
 }
 

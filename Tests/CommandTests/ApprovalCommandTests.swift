@@ -143,9 +143,10 @@ private func runVerbatim(_ command: String, in dir: TemporaryDirectory) throws -
       $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
     }
     #expect(rows.map { $0.first ?? "" } == ["RUN", "zz-first", "aa-second"])
-    // BY, then DRIVER, the last column.
-    #expect(rows.map { $0.dropLast().last ?? "" } == ["BY", "octocat", "carol"])
-    #expect(rows.map { $0.last ?? "" } == ["DRIVER", "exec", "exec"])
+    // BY, then DRIVER, then ACTION, the last column.
+    #expect(rows.map { $0.dropLast(2).last ?? "" } == ["BY", "octocat", "carol"])
+    #expect(rows.map { $0.dropLast().last ?? "" } == ["DRIVER", "exec", "exec"])
+    #expect(rows.map { $0.last ?? "" } == ["ACTION", "rollout", "rollout"])
     let status = try fleetwave(["status", "--fleet", "fleet"], currentDirectory: dir.path)
     #expect(status.stdout.hasPrefix("run aa-second: succeeded\n"))
   }

@@ -104,3 +104,42 @@ func leavePending(
     chart: driver.renderer.source, created: Date())
   try Blocking.wait { () async throws(KubeError) in try await history.save(record) }
 }
+
+extension KubeSim {
+  /// The real kubectl against one of this emulator's clusters.
+  func kubectl(_ cluster: String, _ arguments: [String]) throws -> ProcessResult {
+    try runProcess(
+      "/usr/bin/env",
+      ["kubectl", "--request-timeout=30s", "--kubeconfig", kubeconfig, "--context", cluster]
+        + arguments, timeout: 90)
+  }
+}
+
+/// A `shop` chart's Chart.yaml and its release objects (a ConfigMap and a one-replica
+/// Deployment labelled app=shop, both carrying `.Values.tag`), in `directory`/`chart`; the
+/// test adds its own hooks beside them.
+func writeShopChart(_ directory: TemporaryDirectory, under prefix: String = "") throws {
+  try directory.write(
+    prefix + "chart/Chart.yaml",
+    "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: \"1.0\"\n")
+  try directory.write("\(prefix)chart/values.yaml", "tag: \"1.0\"\n")
+  try directory.write(
+    prefix + "chart/templates/app.yaml",
+    """
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: shop-config}
+    data: {tag: "{{ .Values.tag }}"}
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: shop, labels: {app: shop}}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: shop}}
+      template:
+        metadata: {labels: {app: shop}}
+        spec:
+          containers: [{name: shop, image: "shop:{{ .Values.tag }}"}]
+    """)
+}
