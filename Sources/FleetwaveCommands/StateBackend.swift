@@ -126,7 +126,7 @@ enum StateBackend {
   /// The local directory for what stays on this machine (cluster logs) when runs live in a
   /// home cluster; the state directory itself otherwise.
   static func localDirectory(state: String?, fallback: String) -> String {
-    guard let state, !state.hasPrefix("kube://") else { return state ?? fallback }
-    return fallback
+    guard let state, !state.hasPrefix("kube://") else { return fallback }
+    return state
   }
 }

@@ -48,8 +48,9 @@ import Testing
       ["rollout", dir.file("fleet"), "--run", "r1"], environment: runner("runner-1"),
       currentDirectory: dir.file("runner-1"))
     #expect(first.status == 3, "\(first.stdout)\(first.stderr)")
-    // Nothing of the run was kept on the runner.
-    #expect(!FileManager.default.fileExists(atPath: dir.file("fleet/.fleetwave/runs/r1")))
+    // Nothing of the run but its cluster logs was kept on the runner.
+    #expect(
+      !FileManager.default.fileExists(atPath: dir.file("fleet/.fleetwave/runs/r1/journal.log")))
 
     let elsewhere = runner("runner-2")
     let approve = try fleetwave(
@@ -146,6 +147,10 @@ import Testing
       environment: runner("runner-1"), currentDirectory: dir.file("runner-1"))
     outputs.append(first)
     #expect(first.status == 3, "\(first.stdout)\(first.stderr)")
+    // The cluster logs stay beside the fleet, not in a directory named after the home cluster.
+    #expect(
+      FileManager.default.fileExists(atPath: dir.file("fleet/.fleetwave/runs/v1/logs/can-1.log")))
+    #expect(!FileManager.default.fileExists(atPath: dir.file("runner-1/kube:")))
     let expected = """
       db:
         password: s3cr3t-pw
@@ -253,7 +258,10 @@ import Testing
     let homed = try fleetwave(
       ["rollout", fleetDirectory, "--run", "p1", "--lease-duration", "5s"], environment: plain)
     #expect(homed.status == 0, "\(homed.stdout)\(homed.stderr)")
-    #expect(!FileManager.default.fileExists(atPath: dir.file("fleet/.fleetwave/runs/p1")))
+    #expect(
+      !FileManager.default.fileExists(atPath: dir.file("fleet/.fleetwave/runs/p1/journal.log")))
+    #expect(
+      FileManager.default.fileExists(atPath: dir.file("fleet/.fleetwave/runs/p1/logs/can-1.log")))
     #expect(fleet.upgrades == ["can-1": 1])
     let key = String(SHA256.hex(Array("p1".utf8)).prefix(20))
     let journal = try kubectl([
