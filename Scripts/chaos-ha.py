@@ -10,12 +10,16 @@ moment (up to 2 s) after it has upgraded at least one cluster, and restarted as 
 Checked: the other runner takes over each time, within the lease duration and one renew
 period (about 7 s) plus start-up; the rollout succeeds;
 every cluster was upgraded, and again at most for the clusters in flight at each kill
-(maxParallel per kill); the journal passes `status --check`.
+(maxParallel per kill); the journal passes `status --check`; and fleet-sim's request log
+(`--request-log`, one JSON line per write, the writer's run and instance in its User-Agent)
+shows no two instances writing to the home cluster in overlapping spans of time.
 """
 import argparse
 import ctypes
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -45,6 +49,7 @@ class Chaos:
         self.kubeconfig = os.path.join(self.work, "kubeconfig")
         self.upgrades = os.path.join(self.work, "upgrades.log")
         self.fleet = os.path.join(self.work, "fleet")
+        self.request_log = os.path.join(self.work, "requests.jsonl")
         self.sim = None
         self.runners = {}
         seed = args.seed if args.seed is not None else random.randrange(1 << 32)
@@ -93,7 +98,8 @@ rollout:
         log = open(os.path.join(self.work, "sim.log"), "w")
         self.sim = subprocess.Popen(
             [os.path.join(self.args.bin, "fleet-sim"), "serve", "--clusters", "1", "--tls",
-             "--state", os.path.join(self.work, "sim"), "--kubeconfig", self.kubeconfig],
+             "--state", os.path.join(self.work, "sim"), "--kubeconfig", self.kubeconfig,
+             "--request-log", self.request_log],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         limit = time.time() + 30
         while time.time() < limit:
@@ -194,8 +200,30 @@ rollout:
             env=dict(os.environ, HOME=self.work, KUBECONFIG=self.kubeconfig))
         if check.returncode != 0:
             self.fail("status --check: " + check.stdout + check.stderr)
+        instances = self.check_request_log()
         print(f"chaos(ha): passed: {kills} kills, run {run} succeeded, {len(expected)} clusters, "
-              f"{repeats} repeated upgrades")
+              f"{repeats} repeated upgrades, {instances} instances wrote one after another")
+
+    def check_request_log(self):
+        """Each instance's writes span [first, last]; no two spans may overlap."""
+        spans = {}
+        with open(self.request_log) as log:
+            for line in log:
+                entry = json.loads(line)
+                match = re.search(r"\(run (\S+); instance (\w+)\)", entry["userAgent"])
+                if not match:
+                    continue
+                at = entry["time"]
+                first, last = spans.get(match.group(2), (at, at))
+                spans[match.group(2)] = (min(first, at), max(last, at))
+        ordered = sorted(spans.items(), key=lambda item: item[1][0])
+        for (before, (_, ended)), (after, (began, _)) in zip(ordered, ordered[1:]):
+            if began < ended:
+                self.fail(f"instance {after} wrote from {began} while instance {before} wrote "
+                          f"until {ended}")
+        if len(ordered) < self.args.kills + 1:
+            self.fail(f"only {len(ordered)} instances wrote, expected at least {self.args.kills + 1}")
+        return len(ordered)
 
     def close(self):
         for process in list(self.runners.values()) + [self.sim]:

@@ -321,6 +321,9 @@ public struct KubeStateStore: StateStore {
   /// Holders of the run lock this process takes it from at once: a standby's claim, made for
   /// the run action that follows it (see `RunStandby`).
   public var lockSuccessors: Set<String> = []
+  /// `fleetwave/VERSION`: the `User-Agent` the home cluster sees, before the run and
+  /// instance a lock holder adds.
+  public var userAgent = "fleetwave"
   /// The value flags a new run keeps beside its journal (nil: none given).
   public var runValues: RunValueFlags?
 
@@ -405,7 +408,9 @@ public struct KubeStateStore: StateStore {
   public func lock(fleet: String, instance: RunInstance, at date: Date) throws(RunLockError)
     -> any RunLease
   {
-    try KubeRunLock.acquire(store: self, fleet: fleet, instance: instance, at: date)
+    // From here on the home cluster's request log can tell this process's writes apart.
+    client.userAgent = "\(userAgent) (run \(instance.run); instance \(instance.token))"
+    return try KubeRunLock.acquire(store: self, fleet: fleet, instance: instance, at: date)
   }
 
   public func lockHolder() -> LockHolder? { nil }

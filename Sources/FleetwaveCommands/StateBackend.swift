@@ -26,8 +26,11 @@ enum StateBackend {
         try kubeconfig.map { path throws(Diagnostic) in
           try Kubeconfig.load(paths: [path], explicit: true)
         } ?? Kubeconfig.load()
-      return KubeStateStore(
+      var store = KubeStateStore(
         client: KubeClient(connection: try config.connection(context: home.context)), home: home)
+      store.userAgent = "fleetwave/\(FleetwaveCommand.version)"
+      store.client.userAgent = store.userAgent
+      return store
     } catch {
       printError("error: --state \(state): \(error)")
       throw ExitCode(1)
