@@ -5,6 +5,7 @@
 #   Scripts/bench.sh yaml plan ...   only the named sections, in that order, written to
 #                                    $TMPDIR/fleetwave-bench/benchmarks.md
 # Sections: yaml inventory plan executor http sim e2e render children scale memory preflight
+#   statekube
 # Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 1000),
 #   BENCH_OUT (default docs/benchmarks.md),
 #   BENCH_SCALE_SIZES (default "1000 10000"; the sizes of the `scale` section),
@@ -12,12 +13,14 @@
 #   BENCH_MEMORY_MB (default 60; the size of the values file of the `memory` section),
 #   BENCH_PREFLIGHT_CLUSTERS (default 1000) and BENCH_PREFLIGHT_PARALLEL (default 64; the
 #   `preflight` section's clusters and --max-parallel),
+#   BENCH_STATEKUBE_CLUSTERS (default 1000; the sim-driver fleet of the `statekube` section),
 #   BENCH_BIN (a directory of binaries already built; default: build release first).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_sections=(yaml inventory plan executor http sim e2e render children scale memory preflight)
+all_sections=(yaml inventory plan executor http sim e2e render children scale memory preflight
+  statekube)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for section in "${sections[@]}"; do
@@ -845,6 +848,71 @@ print(sum(1 for c in r['clusters'] if c['passed']), 'of', len(r['clusters']), 'p
   } >>"$out"
   kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
   echo "== preflight done" >&2
+}
+
+# The journal in a home cluster (`--state kube://`): a sim-driver rollout (virtual time, so
+# the journal is the work) against fleet-sim over TLS, whose --request-log counts the API
+# writes to the journal's Secrets; the records are read back from the chunks.
+run_statekube() {
+  local n=${BENCH_STATEKUBE_CLUSTERS:-1000}
+  echo "== statekube: journal of a $n-cluster run in a home cluster" >&2
+  local dir="$work/statekube"
+  rm -rf "$dir"
+  mkdir -p "$dir/fleet"
+  start_fleet_sim "$dir" --clusters 1 --request-log "$dir/requests.jsonl"
+  kubectl --kubeconfig "$dir/kubeconfig" --context sim-0001 create namespace fw >/dev/null
+  {
+    printf 'apiVersion: fleetwave/v1\nkind: Fleet\nmetadata: {name: journal}\n'
+    printf 'release: {name: app, namespace: app, driver: sim, version: 2.0.0}\n'
+    printf 'rollout: {maxParallel: 50}\nclusters:\n'
+    for i in $(seq 1 "$n"); do printf '  - {name: c-%05d}\n' "$i"; done
+  } >"$dir/fleet/fleet.yaml"
+  local start end
+  start=$(date +%s.%N)
+  "$bin/fleetwave" rollout "$dir/fleet" --run bench --state kube://sim-0001/fw \
+    --kubeconfig "$dir/kubeconfig" >"$dir/rollout.out" 2>&1
+  end=$(date +%s.%N)
+  kubectl --kubeconfig "$dir/kubeconfig" --context sim-0001 -n fw get secrets \
+    -l fleetwave.io/chunk -o json >"$dir/chunks.json"
+  local row
+  row=$(python3 - "$dir" "$n" "$start" "$end" <<'PY'
+import base64, json, sys
+directory, clusters, start, end = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+writes = 0
+for line in open(f"{directory}/requests.jsonl"):
+    entry = json.loads(line)
+    # Creates of chunks (POST to .../secrets) and updates of the tail chunk (PUT).
+    if "/secrets" in entry["path"] and entry["method"] in ("POST", "PUT") and entry["status"] < 300:
+        writes += 1
+chunks = json.load(open(f"{directory}/chunks.json"))["items"]
+records = sum(base64.b64decode(c["data"]["records"]).count(b"\n") for c in chunks)
+wall = end - start
+per_write = records / writes
+per_cluster = records / clusters
+print(f"| {clusters:,} | {wall:.2f} s | {records:,} | {per_cluster:.2f} | {writes:,} | "
+      f"{per_write:.2f} | {writes / wall:.0f} | {len(chunks)} | "
+      f"{per_cluster * 10000 / per_write:,.0f} |")
+PY
+)
+  {
+    echo "## Journal in a home cluster: API writes against fleet-sim"
+    echo
+    echo "A $n-cluster rollout with the \`sim\` driver (virtual time, one wave, maxParallel 50),"
+    echo "its journal in a fleet-sim virtual cluster over TLS (\`--state kube://sim-0001/fw\`)."
+    echo "Writes are the creates and updates of journal Secrets in fleet-sim's \`--request-log\`;"
+    echo "records are the lines read back from the chunks. API writes at 10,000 clusters ="
+    echo "records per cluster x 10,000 / records per write."
+    echo
+    echo "Command, in \`$dir\`: \`fleetwave rollout fleet --run bench --state kube://sim-0001/fw --kubeconfig kubeconfig\`"
+    echo
+    echo "| clusters | wall | records | records per cluster | API writes | records per write | writes per second | chunks | API writes at 10,000 clusters |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "$row"
+    echo
+  } >>"$out"
+  kill "$sim" 2>/dev/null || true
+  wait "$sim" 2>/dev/null || true
+  echo "== statekube done" >&2
 }
 
 for section in "${sections[@]}"; do

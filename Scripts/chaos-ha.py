@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
 """HA chaos test of `rollout --follow --standby` (run by Scripts/test.sh).
 
-fleet-sim serves one virtual cluster, the home (`kube://sim-0001/fw`); a 40-cluster fleet is
+fleet-sim serves one virtual cluster, the home (`kube://sim-0001/fw`); a 60-cluster fleet is
 rolled out by the exec driver (each upgrade appends the cluster's name to a log, then takes
 2 s). Two runner processes, each with its own working directory and HOME, both run
-`rollout --follow --standby --state kube://sim-0001/fw`. The active one (the runner that said
-it took the run lock) is SIGKILLed KILLS times, each time once it has upgraded at least one
-cluster, and restarted as a new standby. Checked: the other runner takes over each time,
-within the lease duration and one renew period (20 s) plus start-up; the rollout succeeds;
+`rollout --follow --standby --state kube://sim-0001/fw --lease-duration 5s`. The active one
+(the runner that said it took the run lock) is SIGKILLed KILLS times, each time at a random
+moment (up to 2 s) after it has upgraded at least one cluster, and restarted as a new standby.
+Checked: the other runner takes over each time, within the lease duration and one renew
+period (about 7 s) plus start-up; the rollout succeeds;
 every cluster was upgraded, and again at most for the clusters in flight at each kill
-(maxParallel per kill); the journal passes `status --check`.
+(maxParallel per kill); the journal passes `status --check`; and fleet-sim's request log
+(`--request-log`, one JSON line per write, the writer's run and instance in its User-Agent)
+shows no two instances writing to the home cluster in overlapping spans of time.
 """
 import argparse
 import ctypes
+import json
 import os
+import random
+import re
 import shutil
 import signal
 import subprocess
@@ -21,10 +27,13 @@ import sys
 import tempfile
 import time
 
-CLUSTERS = 40
-PARALLEL = 2
-# Lease duration 15 s + renew period 5 s, plus a process start and a journal read.
-TAKEOVER_LIMIT = 30.0
+CLUSTERS = 60
+PARALLEL = 3
+# Short, so ten takeovers fit in a couple of minutes (the default is 15 s).
+LEASE = "5s"
+# Lease duration 5 s + renew period 1.7 s, plus a process start and a journal read on a busy
+# machine.
+TAKEOVER_LIMIT = 20.0
 
 
 def die_with_parent():
@@ -40,8 +49,12 @@ class Chaos:
         self.kubeconfig = os.path.join(self.work, "kubeconfig")
         self.upgrades = os.path.join(self.work, "upgrades.log")
         self.fleet = os.path.join(self.work, "fleet")
+        self.request_log = os.path.join(self.work, "requests.jsonl")
         self.sim = None
         self.runners = {}
+        seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+        print(f"chaos(ha): seed {seed} (--seed {seed} repeats the kill times)")
+        self.random = random.Random(seed)
 
     def fail(self, message):
         print(f"chaos(ha): FAILED: {message}", file=sys.stderr)
@@ -85,7 +98,8 @@ rollout:
         log = open(os.path.join(self.work, "sim.log"), "w")
         self.sim = subprocess.Popen(
             [os.path.join(self.args.bin, "fleet-sim"), "serve", "--clusters", "1", "--tls",
-             "--state", os.path.join(self.work, "sim"), "--kubeconfig", self.kubeconfig],
+             "--state", os.path.join(self.work, "sim"), "--kubeconfig", self.kubeconfig,
+             "--request-log", self.request_log],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         limit = time.time() + 30
         while time.time() < limit:
@@ -108,7 +122,8 @@ rollout:
         environment.pop("FLEETWAVE_STATE", None)
         self.runners[name] = subprocess.Popen(
             [os.path.join(self.args.bin, "fleetwave"), "rollout", self.fleet, "--follow",
-             "--standby", "--state", "kube://sim-0001/fw", "--kubeconfig", self.kubeconfig],
+             "--standby", "--state", "kube://sim-0001/fw", "--kubeconfig", self.kubeconfig,
+             "--lease-duration", LEASE],
             cwd=home, env=environment, stdout=out, stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent)
 
@@ -147,6 +162,9 @@ rollout:
                 if self.runners[name].poll() is not None:
                     self.fail(f"runner {name} ended before {self.args.kills} kills")
                 time.sleep(0.05)
+            time.sleep(self.random.uniform(0, 2))
+            if self.runners[name].poll() is not None:
+                self.fail(f"runner {name} ended before {self.args.kills} kills")
             self.runners[name].kill()
             self.runners[name].wait()
             kills += 1
@@ -182,8 +200,30 @@ rollout:
             env=dict(os.environ, HOME=self.work, KUBECONFIG=self.kubeconfig))
         if check.returncode != 0:
             self.fail("status --check: " + check.stdout + check.stderr)
+        instances = self.check_request_log()
         print(f"chaos(ha): passed: {kills} kills, run {run} succeeded, {len(expected)} clusters, "
-              f"{repeats} repeated upgrades")
+              f"{repeats} repeated upgrades, {instances} instances wrote one after another")
+
+    def check_request_log(self):
+        """Each instance's writes span [first, last]; no two spans may overlap."""
+        spans = {}
+        with open(self.request_log) as log:
+            for line in log:
+                entry = json.loads(line)
+                match = re.search(r"\(run (\S+); instance (\w+)\)", entry["userAgent"])
+                if not match:
+                    continue
+                at = entry["time"]
+                first, last = spans.get(match.group(2), (at, at))
+                spans[match.group(2)] = (min(first, at), max(last, at))
+        ordered = sorted(spans.items(), key=lambda item: item[1][0])
+        for (before, (_, ended)), (after, (began, _)) in zip(ordered, ordered[1:]):
+            if began < ended:
+                self.fail(f"instance {after} wrote from {began} while instance {before} wrote "
+                          f"until {ended}")
+        if len(ordered) < self.args.kills + 1:
+            self.fail(f"only {len(ordered)} instances wrote, expected at least {self.args.kills + 1}")
+        return len(ordered)
 
     def close(self):
         for process in list(self.runners.values()) + [self.sim]:
@@ -195,7 +235,8 @@ rollout:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin", required=True, help="directory holding fleetwave and fleet-sim")
-    parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--seed", type=int, help="for the random kill times")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     chaos = Chaos(args)

@@ -47,7 +47,7 @@ fi
 # Two `rollout --follow --standby` replicas with the run in a home cluster: SIGKILL the active
 # one; the other takes over and the rollout completes (docs/operations.md, Standby replicas).
 if ! python3 "$root/Scripts/chaos-ha.py" --bin "$(cd "$root" && swift build --show-bin-path)" \
-    --kills 3; then
+    --kills 10; then
   status=1
 fi
 exit "$status"

@@ -22,9 +22,12 @@ public struct KubeStateLocation: Sendable, Equatable, CustomStringConvertible {
   /// error when it is one written wrong.
   public static func parse(_ text: String) throws(EngineError) -> KubeStateLocation? {
     guard text.hasPrefix("kube://") else { return nil }
-    let parts = text.dropFirst("kube://".count).split(
-      separator: "/", omittingEmptySubsequences: false)
-    guard parts.count == 2, !parts[0].isEmpty, isNamespaceName(parts[1]) else {
+    // Split at the last slash: a namespace has none, a context may (EKS names its contexts
+    // by ARN, `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`).
+    let rest = text.dropFirst("kube://".count)
+    let slash = rest.lastIndex(of: "/") ?? rest.endIndex
+    let parts = [rest[..<slash], rest[slash...].dropFirst()]
+    guard !parts[0].isEmpty, FleetStateHome.isNamespaceName(parts[1]) else {
       throw EngineError(
         "--state \(text): expected kube://CONTEXT/NAMESPACE (a kubeconfig context and a "
           + "namespace name of lowercase letters, digits and '-')")
@@ -33,16 +36,6 @@ public struct KubeStateLocation: Sendable, Equatable, CustomStringConvertible {
   }
 
   public var description: String { "kube://\(context)/\(namespace)" }
-
-  /// A DNS label, as namespace names are: 1-63 of [a-z0-9-], alphanumeric at both ends.
-  private static func isNamespaceName(_ name: Substring) -> Bool {
-    let bytes = Array(name.utf8)
-    let alphanumeric = { (b: UInt8) in (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) }
-    guard let first = bytes.first, let last = bytes.last, bytes.count <= 63,
-      alphanumeric(first), alphanumeric(last)
-    else { return false }
-    return bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") }
-  }
 }
 
 /// The objects of one run's journal: Secrets `fleetwave-journal-KEY-N` for N = 0, 1, ...,
@@ -163,9 +156,11 @@ final class KubeJournal: RunJournal, @unchecked Sendable {
     self.tailBytes = tailBytes
   }
 
-  static func create(_ chunks: JournalChunks, header: RunHeader, clock: any RolloutClock)
-    throws(EngineError) -> KubeJournal
-  {
+  /// Starts the run's journal, and keeps `values` beside it before any record announces an
+  /// action, so that whoever continues the run has them.
+  static func create(
+    _ chunks: JournalChunks, header: RunHeader, values: RunValueFlags?, clock: any RolloutClock
+  ) throws(EngineError) -> KubeJournal {
     let record = JournalRecord(sequence: 1, at: clock.now(), entry: .runStarted(header))
     let line = JournalLine.encode(record)
     let created: Value
@@ -176,6 +171,17 @@ final class KubeJournal: RunJournal, @unchecked Sendable {
     } catch {
       throw EngineError(
         "cannot start the journal of run \(chunks.run) in \(chunks.location): \(error)")
+    }
+    if let values {
+      do {
+        try RunValuesSecret(chunks: chunks).create(values, ownedBy: created)
+      } catch {
+        // A run that cannot keep its values is not started: a resume elsewhere would lack them.
+        _ = try? chunks.client.delete(
+          apiVersion: "v1", kind: "Secret", namespace: chunks.location.namespace,
+          name: chunks.name(0))
+        throw error
+      }
     }
     let version = created["metadata"]?["resourceVersion"]?.string ?? ""
     return try KubeJournal(
@@ -315,6 +321,11 @@ public struct KubeStateStore: StateStore {
   /// Holders of the run lock this process takes it from at once: a standby's claim, made for
   /// the run action that follows it (see `RunStandby`).
   public var lockSuccessors: Set<String> = []
+  /// `fleetwave/VERSION`: the `User-Agent` the home cluster sees, before the run and
+  /// instance a lock holder adds.
+  public var userAgent = "fleetwave"
+  /// The value flags a new run keeps beside its journal (nil: none given).
+  public var runValues: RunValueFlags?
 
   public init(
     client: KubeClient, home: KubeStateLocation, chunkLimit: Int = 512 * 1024,
@@ -366,7 +377,12 @@ public struct KubeStateStore: StateStore {
   public func createRun(_ header: RunHeader, clock: any RolloutClock) throws(EngineError)
     -> any RunJournal
   {
-    try KubeJournal.create(chunks(header.id), header: header, clock: clock)
+    try KubeJournal.create(chunks(header.id), header: header, values: runValues, clock: clock)
+  }
+
+  /// The value flags `run` was started with, as kept beside its journal; nil without any.
+  public func storedValues(_ run: String) throws(EngineError) -> RunValueFlags? {
+    try RunValuesSecret(chunks: chunks(run)).read()
   }
 
   public func reopenRun(_ run: String, clock: any RolloutClock) throws(EngineError)
@@ -392,7 +408,9 @@ public struct KubeStateStore: StateStore {
   public func lock(fleet: String, instance: RunInstance, at date: Date) throws(RunLockError)
     -> any RunLease
   {
-    try KubeRunLock.acquire(store: self, fleet: fleet, instance: instance, at: date)
+    // From here on the home cluster's request log can tell this process's writes apart.
+    client.userAgent = "\(userAgent) (run \(instance.run); instance \(instance.token))"
+    return try KubeRunLock.acquire(store: self, fleet: fleet, instance: instance, at: date)
   }
 
   public func lockHolder() -> LockHolder? { nil }

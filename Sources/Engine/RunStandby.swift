@@ -7,7 +7,7 @@ import Kube
 
 /// Waits for the fleet's run lock as client-go's leader election does: the lock's record is
 /// read every renew period (a third of the lease duration), and a holder whose record has not
-/// changed for a whole lease duration of our clock is gone (a live holder rewrites it every
+/// changed for a whole lease duration (the one the holder declared) of our clock is gone (a live holder rewrites it every
 /// renew period, and a cut-off one fences itself at the renew deadline). So a standby takes
 /// over at most one lease duration and one renew period after the holder's last renewal.
 public struct RunStandby: Sendable {
@@ -66,8 +66,11 @@ public struct RunStandby: Sendable {
       let holder = live?["spec"]?["holderIdentity"]?.string ?? ""
       let version = live?["metadata"]?["resourceVersion"]?.string ?? ""
       if observed?.version != version { observed = (version, holder, clock.now()) }
+      // The holder's terms, not ours: it renews and fences by the duration it declared.
+      let declared =
+        live?["spec"]?["leaseDurationSeconds"]?.int.map { TimeInterval(max(1, $0)) } ?? duration
       let expired =
-        observed.map { clock.now().timeIntervalSince($0.since) >= duration } ?? false
+        observed.map { clock.now().timeIntervalSince($0.since) >= declared } ?? false
       if live == nil || holder.isEmpty || expired {
         guard let run = try chooseRun(lastHolder) else { return .nothingToDo }
         let claim = RunInstance(run: run).identity
@@ -90,7 +93,8 @@ public struct RunStandby: Sendable {
         if !announced { waiting(named) }
         announced = true
       }
-      if !clock.wait(for: store.lockDuration / 3, cancellation: cancellation) { break }
+      let poll = Duration.milliseconds(Int64(min(declared, duration) * 1000 / 3))
+      if !clock.wait(for: poll, cancellation: cancellation) { break }
     }
     return .cancelled
   }

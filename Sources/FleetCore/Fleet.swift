@@ -209,6 +209,8 @@ public struct Fleet: Sendable {
   public var rollout: RolloutPolicy
   public var windows: [String: MaintenanceWindow]
   public var freezes: [FreezePeriod]
+  /// The home cluster `state:` names for the fleet's runs; nil: the local directory.
+  public var state: FleetStateHome? = nil
 
   public init(
     name: String, directory: String, release: Release, values: [ValuesLayer] = [],

@@ -24,6 +24,8 @@ public struct FleetSimOptions: Sendable {
   /// One line per request on stderr: method, path, content type, status.
   public var logRequests: Bool
   public var threads: Int
+  /// A JSON line per mutating request (method, path, user agent, time, status) to this file.
+  public var requestLog: String? = nil
 
   public init(
     port: Int = 0, tls: Bool = false, tlsPort: Int = 0, stateDirectory: String? = nil,
@@ -59,6 +61,7 @@ public final class FleetSimServer: @unchecked Sendable {
   let tokens = TokenBook()
   private let group: MultiThreadedEventLoopGroup
   private var channels: [Channel] = []
+  private let requestLog: RequestLog?
   /// The bound plain HTTP port.
   public private(set) var port = 0
   /// The bound TLS port (0 without TLS).
@@ -66,6 +69,7 @@ public final class FleetSimServer: @unchecked Sendable {
 
   private init(clusters specs: [VirtualClusterSpec], options: FleetSimOptions) throws {
     self.options = options
+    requestLog = try options.requestLog.map { try RequestLog(path: $0, clock: options.clock) }
     let now = options.clock.now()
     if options.tls {
       guard let directory = options.stateDirectory else {
@@ -136,6 +140,7 @@ public final class FleetSimServer: @unchecked Sendable {
       server: self, adminToken: try credentials?.token(), requiresCredentials: tls != nil)
     let maxBody = options.maxBodyBytes
     let log = options.logRequests
+    let requestLog = self.requestLog
     return try ServerBootstrap(group: group)
       .serverChannelOption(ChannelOptions.backlog, value: 512)
       .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -147,7 +152,9 @@ public final class FleetSimServer: @unchecked Sendable {
           }
           try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
           try channel.pipeline.syncOperations.addHandler(
-            HTTPConnection(router: router, maxBodyBytes: maxBody, secure: tls != nil, log: log))
+            HTTPConnection(
+              router: router, maxBodyBytes: maxBody, secure: tls != nil, log: log,
+              requestLog: requestLog))
         }
       }
       .bind(host: "127.0.0.1", port: port).wait()

@@ -14,6 +14,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
   private let maxBodyBytes: Int
   private let secure: Bool
   private let log: Bool
+  private let requestLog: RequestLog?
   private var head: HTTPRequestHead?
   private var body: [UInt8] = []
   private var tooLarge = false
@@ -23,11 +24,12 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
   private var peerSubject: CertificateSubject?
   private var peerSubjectRead = false
 
-  init(router: Router, maxBodyBytes: Int, secure: Bool, log: Bool) {
+  init(router: Router, maxBodyBytes: Int, secure: Bool, log: Bool, requestLog: RequestLog? = nil) {
     self.router = router
     self.maxBodyBytes = maxBodyBytes
     self.secure = secure
     self.log = log
+    self.requestLog = requestLog
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -105,6 +107,9 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
       let line = "\(request.method) \(head.uri)\(type) -> \(result.status)\n"
       FileHandle.standardError.write(Data(line.utf8))
     }
+    requestLog?.record(
+      method: request.method, path: request.path, userAgent: request.header("User-Agent"),
+      status: result.status)
     switch result {
     case .closeConnection:
       context.close(promise: nil)

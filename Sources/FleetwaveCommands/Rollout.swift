@@ -45,6 +45,13 @@ extension FleetwaveCommand {
 
     @OptionGroup var valueFlags: HelmValueOptions
 
+    @Option(
+      help: ArgumentHelp(
+        "With kube:// state: the run lock's lease duration, 3s to 5m, renewed every third of "
+          + "it and fenced at two thirds (default: a continued run's own, else 15s).",
+        valueName: "duration"))
+    var leaseDuration: String?
+
     @OptionGroup var scope: RolloutScopeOptions
 
     @Option(
@@ -107,7 +114,8 @@ extension FleetwaveCommand {
     @Option(
       help: ArgumentHelp(
         "Where runs, journals and the lock live: a directory, or kube://CONTEXT/NAMESPACE in a "
-          + "home cluster (default: FLEET/.fleetwave).", valueName: "dir"))
+          + "home cluster (default: a kube:// $FLEETWAVE_STATE, else fleet.yaml's state:, "
+          + "else FLEET/.fleetwave).", valueName: "dir"))
     var state: String?
 
     @Flag(
@@ -185,13 +193,14 @@ extension FleetwaveCommand {
         throw ValidationError("--now: '\(text)' is not a time like 2027-01-15T08:00:00Z")
       }
       if !(pollInterval > 0) { throw ValidationError("--poll-interval must be positive") }
+      _ = try StateBackend.leaseDuration(leaseDuration)
       if standby && (!follow || newRun) {
         throw ValidationError("--standby needs --follow and excludes --new-run")
       }
     }
 
     func run() throws {
-      let overrides = try valueFlags.overrides()
+      var overrides = try valueFlags.overrides()
       var loaded = try loadFleet(
         fleet, reports: InvalidFleetReports(junit: junit, markdown: markdown ?? stepSummary))
       try versions.apply(to: &loaded.fleet.release, fleetDirectory: loaded.fleet.directory)
@@ -202,14 +211,18 @@ extension FleetwaveCommand {
       let nowOverride = (now ?? ProcessInfo.processInfo.environment["FLEETWAVE_NOW"])
         .flatMap(Timestamp.parse)
       let startTime = nowOverride ?? Date()
-      // $FLEETWAVE_STATE names a home cluster for every verb; a directory there is for the
-      // run verbs only (a rollout keeps its runs beside its fleet unless --state says).
-      let environmentState = ProcessInfo.processInfo.environment["FLEETWAVE_STATE"]
-      let state = self.state ?? environmentState.flatMap { $0.hasPrefix("kube://") ? $0 : nil }
+      // --state, then $FLEETWAVE_STATE naming a home cluster (a directory there is for the run
+      // verbs only), then fleet.yaml's `state:`, then the directory beside the fleet.
+      let state =
+        self.state ?? StateBackend.kubeState(ProcessInfo.processInfo.environment["FLEETWAVE_STATE"])
+        ?? fleet.state?.location
       let stateDirectory = StateBackend.localDirectory(
         state: state, fallback: fleet.directory + "/.fleetwave")
-      var store = try StateBackend.store(
-        state: state, directory: stateDirectory, kubeconfig: kube.connection.kubeconfig)
+      let leaseTerm = try StateBackend.leaseDuration(leaseDuration)
+      var store = try StateBackend.withLeaseDuration(
+        leaseTerm, recorded: nil,
+        in: StateBackend.store(
+          state: state, directory: stateDirectory, kubeconfig: kube.connection.kubeconfig))
       let plan = Planner().plan(fleet, start: startTime)
       try requireWaves(approve, in: plan)
       if dryRun {
@@ -248,6 +261,14 @@ extension FleetwaveCommand {
       let runID =
         continued?.header.id ?? standbyRun ?? self.runID
         ?? Self.runID(fleet: fleet.name, at: startTime)
+      if let continued {
+        overrides = try StateBackend.valueOverrides(
+          given: valueFlags, store: store, run: continued.header.id)
+        store = try StateBackend.withLeaseDuration(
+          leaseTerm, recorded: continued.header.settings["leaseDuration"], in: store)
+      } else {
+        store = StateBackend.keepingValues(valueFlags, overrides, in: store)
+      }
       var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
       request.approve = approve
       request.force = force
@@ -271,6 +292,8 @@ extension FleetwaveCommand {
         : follow ? .follow(poll: .milliseconds(Int64(pollInterval * 1000))) : .stop
       var settings = ["driver": kind.rawValue]
       if let maxParallel { settings["maxParallel"] = String(maxParallel) }
+      // Journaled, so whoever continues the run holds its lock on the same terms.
+      if let leaseTerm { settings["leaseDuration"] = DurationText.format(leaseTerm) }
       if let kubeconfig = kube.connection.kubeconfig {
         settings["kubeconfig"] = URL(fileURLWithPath: kubeconfig).standardizedFileURL.path
       }

@@ -9,7 +9,8 @@ struct RunLocation: ParsableArguments {
   @Option(
     help: ArgumentHelp(
       "The state directory, or kube://CONTEXT/NAMESPACE for runs kept in a home cluster "
-        + "(default: FLEET/.fleetwave with --fleet, else $FLEETWAVE_STATE, else ./.fleetwave).",
+        + "(default with --fleet: a kube:// $FLEETWAVE_STATE, else fleet.yaml's state:, else "
+        + "FLEET/.fleetwave; without: $FLEETWAVE_STATE, else ./.fleetwave).",
       valueName: "dir"))
   var state: String?
 
@@ -28,11 +29,18 @@ struct RunLocation: ParsableArguments {
     return ".fleetwave"
   }
 
-  /// --state, else FLEET/.fleetwave with --fleet, else $FLEETWAVE_STATE, else ./.fleetwave.
+  /// --state; else $FLEETWAVE_STATE (with --fleet, only a kube:// one); else, with --fleet,
+  /// the home cluster its fleet.yaml names in `state:`, else FLEET/.fleetwave; else
+  /// ./.fleetwave.
   var stateStore: any StateStore {
     get throws {
-      let environment = ProcessInfo.processInfo.environment
-      let named = state ?? (fleet == nil ? environment["FLEETWAVE_STATE"] : nil)
+      let environment = ProcessInfo.processInfo.environment["FLEETWAVE_STATE"]
+      var named = state
+      if named == nil, let fleet {
+        named = try StateBackend.kubeState(environment) ?? StateBackend.fleetState(fleet)
+      } else if named == nil {
+        named = environment
+      }
       return try StateBackend.store(state: named, directory: localDirectory, kubeconfig: nil)
     }
   }
@@ -93,6 +101,14 @@ struct ContinueOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Write the run as an HTML page.", valueName: "file"))
   var html: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "With kube:// state: the run lock's lease duration (default: the run's own, else 15s).",
+      valueName: "duration"))
+  var leaseDuration: String?
+
+  func validate() throws { _ = try StateBackend.leaseDuration(leaseDuration) }
+
   /// The value flags the run started with (checked against the digests it recorded).
   @OptionGroup var valueFlags: HelmValueOptions
 
@@ -101,8 +117,10 @@ struct ContinueOptions: ParsableArguments {
     _ run: String, location: RunLocation, replan: Bool = false, rollback: Bool = false,
     preflight: WavePreflightOptions? = nil, waiting: RunWaiting = .stop
   ) throws {
-    let store = try location.stateStore
     let header = try location.read(run).header
+    let store = try StateBackend.withLeaseDuration(
+      StateBackend.leaseDuration(leaseDuration), recorded: header.settings["leaseDuration"],
+      in: location.stateStore)
     guard let directory = location.fleet ?? header.fleetDirectory else {
       printError("error: run \(run) does not record its fleet directory; pass --fleet DIR")
       throw ExitCode(1)
@@ -123,7 +141,7 @@ struct ContinueOptions: ParsableArguments {
     if let nowText, Timestamp.parse(nowText) == nil {
       throw ValidationError("--now: '\(nowText)' is not a time like 2027-01-15T08:00:00Z")
     }
-    let overrides = try valueFlags.overrides()
+    let overrides = try StateBackend.valueOverrides(given: valueFlags, store: store, run: run)
     var request = RunRequest(maxParallel: parallel, by: RunRecords.user(by))
     request.sets = overrides.sets
     request.valueDigest = overrides.digest

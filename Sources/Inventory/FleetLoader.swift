@@ -143,7 +143,7 @@ struct FleetReader {
 
   static let topKeys = [
     "apiVersion", "kind", "metadata", "release", "values", "defaults", "clusters", "clustersFrom",
-    "rollout", "windows", "freeze",
+    "rollout", "windows", "freeze", "state",
   ]
 
   mutating func read(_ document: Value) -> Fleet? {
@@ -173,10 +173,12 @@ struct FleetReader {
         clusters: clusters.filter { !clustersWithRefusedLabels.contains($0.name) })
     }
     // Without a readable release (already reported) the rest is still checked.
-    return Fleet(
+    var fleet = Fleet(
       name: name, directory: directory, release: release ?? Release(name: name), values: layers,
       clusters: clusters,
       rollout: policy, windows: windows, freezes: freezes)
+    fleet.state = top["state"].flatMap { StateReader.read($0, &diagnostics) }
+    return fleet
   }
 
   private mutating func checkHeader(_ top: Fields) {

@@ -31,8 +31,11 @@ public struct HelmValueFlags: Sendable, Equatable {
 
   /// Reads every file the flags name and checks every argument, so that a mistake is reported,
   /// located and naming its flag, before any cluster is looked at. Relative paths are taken
-  /// from the working directory, as helm takes them.
-  public func read() throws(DiagnosticError) -> ValueOverrides {
+  /// from the working directory, as helm takes them. `setFileContents` holds `--set-file` contents
+  /// known already (a run's stored flags, read on another machine), used instead of the disk.
+  public func read(setFileContents: [String: String] = [:]) throws(DiagnosticError)
+    -> ValueOverrides
+  {
     var problems: [Diagnostic] = []
     var layers: [Mapping] = []
     for path in files {
@@ -42,7 +45,7 @@ public struct HelmValueFlags: Sendable, Equatable {
         problems.append(contentsOf: error.diagnostics)
       }
     }
-    var contents: [String: String] = [:]
+    var contents: [String: String] = setFileContents
     let reader: SetArgument.FileReader = { path throws(Diagnostic) in
       if let known = contents[path] { return known }
       guard let data = FileManager.default.contents(atPath: path) else {
@@ -141,6 +144,10 @@ public struct ValueOverrides: Sendable {
   }
 
   public var isEmpty: Bool { layers.isEmpty && arguments.isEmpty }
+
+  /// What the `--set-file` arguments read, by path: kept with a run so that another machine
+  /// can apply the same flags without the files.
+  public var setFileContents: [String: String] { fileContents }
 
   /// The `--set` arguments alone (runs journal their digest apart, as they always have).
   public var sets: [String] { arguments.filter { $0.kind == .typed }.map(\.text) }

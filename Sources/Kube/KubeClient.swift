@@ -82,6 +82,14 @@ public final class KubeClient: @unchecked Sendable {
   /// Resource lists per group version, fetched once (discovery is the costly part of a client).
   private var discovered: [String: [ResourceMapping]] = [:]
   private var transports: [String: HTTPTransport] = [:]
+  private var agent = "fleetwave"
+
+  /// The `User-Agent` of every request; a process acting for a run names the run and its
+  /// instance there (never a secret), so a server's request log tells processes apart.
+  public var userAgent: String {
+    get { lock.withLock { agent } }
+    set { lock.withLock { agent = newValue } }
+  }
 
   public init(
     connection: ClusterConnection, credentials: ExecCredentialProvider = ExecCredentialProvider(),
@@ -314,7 +322,7 @@ public final class KubeClient: @unchecked Sendable {
   ) async throws(KubeError) -> HTTPResponse {
     var headers: [(name: String, value: String)] = [("Accept", "application/json")]
     if let contentType { headers.append(("Content-Type", contentType)) }
-    headers.append(("User-Agent", "fleetwave"))
+    headers.append(("User-Agent", userAgent))
     let request = HTTPRequest(
       method, baseURL + path, headers: headers, body: body, timeout: timeout,
       idempotent: idempotent)

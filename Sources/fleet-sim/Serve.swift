@@ -43,6 +43,12 @@ extension FleetSimCommand {
     @Flag(name: .customLong("log-requests"), help: "Log one line per request to stderr.")
     var logRequests = false
 
+    @Option(
+      help: ArgumentHelp(
+        "Append a JSON line per mutating request (time, method, path, userAgent, status) here.",
+        valueName: "file"))
+    var requestLog: String?
+
     func validate() throws {
       if fleet != nil, clusters != nil {
         throw ValidationError("--fleet and --clusters cannot be used together")
@@ -55,6 +61,7 @@ extension FleetSimCommand {
       var options = FleetSimOptions(
         port: port, tls: tls, tlsPort: tlsPort, stateDirectory: state, speed: speed,
         logRequests: logRequests)
+      options.requestLog = requestLog
       if let faults {
         do {
           options.faults = try FaultsFile.load(faults)

@@ -59,6 +59,11 @@ import Testing
       try KubeStateLocation.parse("kube://home-admin/fleetwave")
         == KubeStateLocation(context: "home-admin", namespace: "fleetwave"))
     #expect(try KubeStateLocation.parse("/var/lib/fleetwave") == nil)
+    // A context may hold slashes (EKS names contexts by ARN); a namespace cannot.
+    #expect(
+      try KubeStateLocation.parse("kube://arn:aws:eks:eu-west-1:1234:cluster/home/fleetwave")
+        == KubeStateLocation(
+          context: "arn:aws:eks:eu-west-1:1234:cluster/home", namespace: "fleetwave"))
     let message =
       "--state kube://home/Fleet_Wave: expected kube://CONTEXT/NAMESPACE (a kubeconfig context "
       + "and a namespace name of lowercase letters, digits and '-')"
