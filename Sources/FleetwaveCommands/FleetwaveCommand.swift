@@ -16,7 +16,7 @@ public struct FleetwaveCommand: AsyncParsableCommand {
     version: BuildStamp.versionText(release: version),
     subcommands: [
       Validate.self, Values.self, Plan.self, Rollout.self, Simulate.self, Diff.self, Resume.self,
-      Status.self, History.self, RollbackRun.self, Approve.self, Pause.self, Preflight.self,
+      Status.self, History.self, RollbackRun.self, Approve.self, Pause.self, Preflight.self, Rbac.self,
     ]
   )
 
