@@ -25,7 +25,9 @@ public struct Diagnosis: Sendable, Equatable {
   /// Reads the namespace of `workloads` (the ones not ready, first first) once: one list of
   /// pods, one of ReplicaSets where the API serves them, one of events. Nil when the cluster
   /// cannot be read or nothing there explains the failure; diagnosis never adds a failure.
-  public static func read(_ workloads: [Value], client: KubeClient) async -> Diagnosis? {
+  public static func read(_ workloads: [Value], client: KubeClient, podsMayBeGone: Bool = false)
+    async -> Diagnosis?
+  {
     guard let first = workloads.first else { return nil }
     let namespace = first["metadata"]?["namespace"]?.string ?? "default"
     let inNamespace = workloads.filter {
@@ -42,7 +44,10 @@ public struct Diagnosis: Sendable, Equatable {
         (try? await client.list(apiVersion: "apps/v1", kind: "ReplicaSet", namespace: namespace))
         ?? []
       for workload in inNamespace {
-        if let found = of(workload, pods: pods, replicaSets: replicaSets, events: events) {
+        if let found = of(
+          workload, pods: pods, replicaSets: replicaSets, events: events,
+          podsMayBeGone: podsMayBeGone)
+        {
           return found
         }
       }
@@ -52,12 +57,43 @@ public struct Diagnosis: Sendable, Equatable {
     }
   }
 
+  /// The cause for a helm release that failed: its workloads found by the annotation helm
+  /// puts on every object it manages (one list per workload kind), those not ready first,
+  /// then `read`. helm may already have rolled the release back, taking the failing pods
+  /// with it, so the events of pods that are gone count too.
+  public static func release(_ name: String, namespace: String, client: KubeClient) async
+    -> Diagnosis?
+  {
+    var notReady: [Value] = []
+    var ready: [Value] = []
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+      guard
+        let listed = try? await client.list(
+          apiVersion: "apps/v1", kind: kind, namespace: namespace)
+      else { continue }
+      for item in listed
+      where item["metadata"]?["annotations"]?["meta.helm.sh/release-name"]?.string == name {
+        // List items carry no kind; readiness is judged by it.
+        var object = item.mapping ?? Mapping()
+        object["kind"] = .string(kind)
+        let workload = Value.mapping(object)
+        if Readiness.of(workload).isReady {
+          ready.append(workload)
+        } else {
+          notReady.append(workload)
+        }
+      }
+    }
+    return await read(notReady + ready, client: client, podsMayBeGone: true)
+  }
+
   /// The cause for one workload from what was read, checked in the order a person would:
   /// pods that cannot start (image, crash, scheduling), pods running but not ready (probe),
   /// then pods never created (quota, admission).
-  public static func of(_ workload: Value, pods: [Value], replicaSets: [Value], events: [Value])
-    -> Diagnosis?
-  {
+  public static func of(
+    _ workload: Value, pods: [Value], replicaSets: [Value], events: [Value],
+    podsMayBeGone: Bool = false
+  ) -> Diagnosis? {
     let name = workload["metadata"]?["name"]?.string ?? ""
     let selector = workload["spec"]?["selector"]?["matchLabels"]?.mapping
     let owned = pods.filter { pod in
@@ -90,7 +126,40 @@ public struct Diagnosis: Sendable, Equatable {
         cause: "FailedCreate: \(object): \(last["message"]?.string ?? "")",
         evidence: lines(refused))
     }
-    return nil
+    return podsMayBeGone ? goneCause(name, events: events) : nil
+  }
+
+  /// The cause from the last warning about a pod of `workload` that no longer exists: its
+  /// events outlive it. Only where pods may be gone (helm rolled back), because on a live
+  /// rollout an old warning would name an earlier failure.
+  private static func goneCause(_ workload: String, events: [Value]) -> Diagnosis? {
+    let causes: [(reason: String, text: String, cause: String)] = [
+      ("Failed", "pull image", "ImagePullBackOff"),
+      ("BackOff", "Back-off restarting", "CrashLoopBackOff"),
+      ("FailedScheduling", "", "Unschedulable"),
+      ("Unhealthy", "Readiness probe", "readiness probe failing"),
+    ]
+    var named: (event: Value, cause: String)?
+    for event in events
+    where event["involvedObject"]?["kind"]?.string == "Pod"
+      && (event["involvedObject"]?["name"]?.string ?? "").hasPrefix(workload + "-")
+    {
+      let message = event["message"]?.string ?? ""
+      if let match = causes.first(where: {
+        event["reason"]?.string == $0.reason && (message.contains($0.text))
+      }) {
+        named = (event, match.cause)
+      }
+    }
+    guard let named else { return nil }
+    let pod = named.event["involvedObject"]?["name"]?.string ?? ""
+    let about = events.filter {
+      $0["involvedObject"]?["kind"]?.string == "Pod"
+        && $0["involvedObject"]?["name"]?.string == pod
+    }
+    return Diagnosis(
+      cause: "\(named.cause): pod \(pod): \(named.event["message"]?.string ?? "")",
+      evidence: lines(about))
   }
 
   private static func podCause(_ pod: Value, events: [Value]) -> Diagnosis? {

@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct KubeDiagnosisTests {
   /// The demo chart on `clusters`, one wave that lets them all fail, no rollback.
-  func writeFleet(_ sim: KubeSim, clusters: [String]) throws -> String {
+  func writeFleet(_ sim: KubeSim, clusters: [String], timeout: String = "2m") throws -> String {
     let fleet = sim.directory.file("fleet")
     try copyDemoChart(into: fleet)
     try sim.directory.write(
@@ -26,7 +26,7 @@ import Testing
       rollout:
         waves: [{name: all}]
         maxParallel: 5
-        clusterTimeout: 2m
+        clusterTimeout: \(timeout)
         failurePolicy: {maxFailuresPerWave: 5, maxFailuresTotal: 5, rollback: none}
       """)
     return fleet
@@ -132,6 +132,39 @@ import Testing
         "<td>"
           + crash.replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(
             of: "\n", with: "<br>") + "</td>"))
+  }
+
+  @Test func theHelmDriverNamesTheCauseAfterHelmRolledBack() throws {
+    let sim = try KubeSim(
+      clusters: [Cluster(name: "diag-helm")], speed: 200,
+      faults: FaultSet(images: [ImageFault(match: "shop/checkout:2.0.0", effect: .crashLoop)]))
+    // helm waits half the cluster timeout, then rolls back by itself.
+    let fleet = try writeFleet(sim, clusters: ["diag-helm"], timeout: "20s")
+    let report = sim.directory.file("run.json")
+    func rollout(_ extra: [String]) throws -> ProcessResult {
+      try fleetwave(
+        [
+          "rollout", fleet, "--driver", "helm", "--kubeconfig", sim.kubeconfig, "--report-json",
+          report, "--state", sim.directory.file("runs"), "--log-dir", sim.directory.file("logs"),
+        ] + extra,
+        environment: ["FLEETWAVE_HELM": try #require(BuiltProducts.helm)], timeout: 180)
+    }
+    // A good revision first: a failed first install is uninstalled by helm, workloads and all.
+    let install = try rollout(["--set", "image.tag=1.0.0"])
+    #expect(install.status == 0, "\(install.stdout)\(install.stderr)")
+    let upgrade = try rollout([])
+    #expect(upgrade.status == 1)
+    let json = try JSONReader.parse(String(contentsOfFile: report, encoding: .utf8))
+    let error = withoutEventCounts(json["clusters"]?.sequence?.first?["error"]?.string ?? "")
+    // The failing pod is gone with helm's rollback; its events name the cause.
+    let pod = "checkout-lc4zqms9kx-ctp6w"
+    let backOff = "Back-off restarting failed container checkout in pod \(pod)"
+    #expect(
+      error
+        == "Error: UPGRADE FAILED: release checkout failed, and has been rolled back due to "
+        + "rollback-on-failure being set: resource Deployment/shop/checkout not ready. status: "
+        + "Failed, message: Progress deadline exceeded: CrashLoopBackOff: pod \(pod): \(backOff)\n"
+        + "  Warning BackOff pod/\(pod): \(backOff)")
   }
 }
 
