@@ -164,7 +164,9 @@ let package = Package(
         "FleetwaveTestSupport", "Drivers", "Kube", "FleetSim", "Inventory", "FleetCore",
         "FleetYAML",
       ]),
-    .testTarget(name: "ProcessGroupsTests", dependencies: ["ProcessGroups", "FleetCore"]),
+    .testTarget(
+      name: "ProcessGroupsTests",
+      dependencies: ["FleetwaveTestSupport", "ProcessGroups", "FleetCore"]),
     .testTarget(
       name: "JournalTests", dependencies: ["FleetwaveTestSupport", "Journal", "FleetCore"]),
     /// The built `fleetwave` binary as users and CI run it; the libraries only compute what

@@ -4,18 +4,20 @@
 #   Scripts/bench.sh                 every section (10+ minutes on 2 cores)
 #   Scripts/bench.sh yaml plan ...   only the named sections, in that order, written to
 #                                    $TMPDIR/fleetwave-bench/benchmarks.md
-# Sections: yaml inventory plan executor http sim e2e render children scale memory
-# Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 300),
+# Sections: yaml inventory plan executor http sim e2e render children scale memory preflight
+# Environment: BENCH_E2E_CLUSTERS (default 1000), BENCH_RENDER_CLUSTERS (default 1000),
 #   BENCH_OUT (default docs/benchmarks.md),
 #   BENCH_SCALE_SIZES (default "1000 10000"; the sizes of the `scale` section),
 #   BENCH_CHILDREN_CLUSTERS (default 10000; the exec clusters of the `children` section),
 #   BENCH_MEMORY_MB (default 60; the size of the values file of the `memory` section),
+#   BENCH_PREFLIGHT_CLUSTERS (default 1000) and BENCH_PREFLIGHT_PARALLEL (default 64; the
+#   `preflight` section's clusters and --max-parallel),
 #   BENCH_BIN (a directory of binaries already built; default: build release first).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-all_sections=(yaml inventory plan executor http sim e2e render children scale memory)
+all_sections=(yaml inventory plan executor http sim e2e render children scale memory preflight)
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 for section in "${sections[@]}"; do
@@ -387,16 +389,29 @@ for name in sys.argv[1:]:
   echo "== e2e done" >&2
 }
 
-# A chart rollout where clusters share their values (every cluster of an environment and
-# region) against one where every cluster's values are its own: the kube driver renders once
-# per distinct input, so the first should cost a fraction of the second.
+# The kube driver rendering the demo chart, side by side with what it saves and what it
+# replaces: values shared by environment and region (one `helm template` per distinct input),
+# values made distinct per cluster (one per cluster), the same objects from a manifests
+# directory (no helm at all), and the helm driver (one `helm upgrade` per cluster). helm runs
+# through a wrapper that counts its invocations by subcommand, so the "once per distinct
+# input" claim is measured, not assumed.
 run_render() {
-  local n=${BENCH_RENDER_CLUSTERS:-300}
-  echo "== render: chart rollout of $n emulated clusters, shared against distinct values" >&2
+  local n=${BENCH_RENDER_CLUSTERS:-1000}
+  echo "== render: chart rollout of $n emulated clusters: shared, distinct, manifests, helm driver" >&2
   local dir="$work/render"
   generate_fleet "$dir" "$n"
-  mkdir -p "$dir/fleet/charts"
+  mkdir -p "$dir/fleet/charts" "$dir/fleet/manifests" "$dir/fleet/values/own"
   cp -r "$root/fleets/demo/charts/checkout" "$dir/fleet/charts/checkout"
+  local helm_real
+  helm_real=${FLEETWAVE_HELM:-$root/.tools/helm/helm}
+  [ -x "$helm_real" ] || { echo "bench.sh: helm not found at $helm_real" >&2; return 1; }
+  # Counts every helm run into $HELM_CALLS (one line: the subcommand), then runs helm.
+  cat >"$dir/helm" <<SH
+#!/bin/sh
+echo "\$1" >>"\$HELM_CALLS"
+exec "$helm_real" "\$@"
+SH
+  chmod +x "$dir/helm"
   local distinct
   distinct=$(python3 - "$dir/fleet" <<'PY'
 import glob, os, re, sys
@@ -408,30 +423,29 @@ for path in glob.glob(os.path.join(root, "clusters", "*.yaml")):
         fields = dict(part.split(": ", 1) for part in labels.split(", "))
         override = os.path.exists(os.path.join(root, "values", "clusters", name + ".yaml"))
         inputs.add(name if override else (fields["env"], fields["region"]))
+        with open(os.path.join(root, "values", "own", name + ".yaml"), "w") as f:
+            f.write(f"config:\n  cluster: {name}\n")
 print(len(inputs))
 PY
 )
-  local variant
-  for variant in shared distinct; do
-    local layer=""
-    if [ "$variant" = distinct ]; then
-      layer='  - values/own/{{ .name }}.yaml'
-      python3 - "$dir/fleet" <<'PY'
-import glob, os, re, sys
-root = sys.argv[1]
-os.makedirs(os.path.join(root, "values", "own"), exist_ok=True)
-for path in glob.glob(os.path.join(root, "clusters", "*.yaml")):
-    for name in re.findall(r"name: (\S+)", open(path).read()):
-        with open(os.path.join(root, "values", "own", name + ".yaml"), "w") as f:
-            f.write(f"config:\n  cluster: {name}\n")
-PY
-    fi
+  # The manifests run applies what the chart renders with the base values: the same objects.
+  "$helm_real" template app-manifests "$dir/fleet/charts/checkout" --namespace app \
+    -f "$dir/fleet/values/base.yaml" >"$dir/fleet/manifests/checkout.yaml"
+  local variant release layer
+  for variant in shared distinct manifests helm; do
+    layer=""
+    case $variant in
+      distinct) release="chart: charts/checkout, driver: kube"; layer='  - values/own/{{ .name }}.yaml' ;;
+      manifests) release="manifests: manifests, driver: kube" ;;
+      helm) release="chart: charts/checkout, driver: helm" ;;
+      *) release="chart: charts/checkout, driver: kube" ;;
+    esac
     cat >"$dir/fleet/$variant.yaml" <<YAML
 # $n clusters from Scripts/gen-fleet.py, rolled out by Scripts/bench.sh render.
 apiVersion: fleetwave/v1
 kind: Fleet
 metadata: {name: bench-render-$variant}
-release: {name: app-$variant, namespace: app, version: 2.3.1, chart: charts/checkout, driver: kube}
+release: {name: app-$variant, namespace: app, version: 2.3.1, $release}
 values:
   - values/base.yaml
   - values/env/{{ .labels.env }}.yaml
@@ -447,37 +461,49 @@ rollout:
   waves:
     - {name: rest}
   maxParallel: 50
-  clusterTimeout: 2m
+  clusterTimeout: 5m
   failurePolicy: {maxFailuresPerWave: 5%, rollback: none}
 YAML
   done
   echo "== render: starting fleet-sim with $n virtual clusters" >&2
   start_fleet_sim "$dir" || return 1
-  local rows=()
-  echo "== render: shared values ($distinct distinct inputs)" >&2
-  rows+=("$(measure_rollout "values shared: $distinct distinct inputs" "$dir" shared \
-    fleet/shared.yaml --kubeconfig "$dir/kubeconfig")")
-  echo "== render: distinct values ($n distinct inputs)" >&2
-  rows+=("$(measure_rollout "values distinct: $n distinct inputs" "$dir" distinct \
-    fleet/distinct.yaml --kubeconfig "$dir/kubeconfig")")
+  local rows=() label calls
+  for variant in shared distinct manifests helm; do
+    case $variant in
+      shared) label="\`kube\`, chart, values shared ($distinct distinct inputs)" ;;
+      distinct) label="\`kube\`, chart, values distinct ($n distinct inputs)" ;;
+      manifests) label="\`kube\`, manifests directory (no helm)" ;;
+      helm) label="\`helm\` driver, chart, values shared" ;;
+    esac
+    echo "== render: $label" >&2
+    : >"$dir/$variant.calls"
+    rows+=("$(HELM_CALLS="$dir/$variant.calls" FLEETWAVE_HELM="$dir/helm" measure_rollout \
+      "$label" "$dir" "$variant" "fleet/$variant.yaml" --kubeconfig "$dir/kubeconfig" \
+      --log-dir "$dir/logs-$variant")")
+    calls=$(sort "$dir/$variant.calls" | uniq -c | awk '{printf "%s%s %s", sep, $1, $2; sep=", "}')
+    rows[-1]="${rows[-1]} ${calls:-none} |"
+  done
   local ratio
   ratio=$(awk -v a="$(cpu_seconds "$dir/shared.time")" -v b="$(cpu_seconds "$dir/distinct.time")" \
     'BEGIN {printf "%.2f", b / a}')
   {
     echo "## Rendering: once per distinct input"
     echo
-    echo "A rollout of the demo chart to $n emulated clusters with the \`kube\` driver, twice: with"
-    echo "values layered by environment and region as Scripts/gen-fleet.py writes them, and with"
-    echo "one more layer that makes every cluster's values its own. \`helm template\` runs once per"
-    echo "distinct input, so the second run renders $n times where the first renders $distinct"
-    echo "times. CPU with children, distinct against shared: **$ratio x**."
+    echo "A rollout of the demo chart to $n emulated clusters (fleet-sim over TLS), four ways, one"
+    echo "after the other: the \`kube\` driver with values layered by environment and region as"
+    echo "Scripts/gen-fleet.py writes them ($distinct distinct inputs); the same with one more layer"
+    echo "that makes every cluster's values its own; the \`kube\` driver applying the same objects"
+    echo "from a manifests directory; and the \`helm\` driver. helm runs through a wrapper that"
+    echo "counts its invocations by subcommand. CPU with children, distinct against shared:"
+    echo "**$ratio x**."
     echo
-    echo "| run | wall | CPU, with children | peak RSS, largest process | CPU, fleetwave alone | peak RSS, fleetwave alone |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| run | wall | CPU, with children | peak RSS, largest process | CPU, fleetwave alone | peak RSS, fleetwave alone | helm invocations |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
     printf '%s\n' "${rows[@]}"
     echo
-    echo "Commands, in \`$dir\`: \`fleetwave rollout fleet/shared.yaml --kubeconfig kubeconfig\` and"
-    echo "\`fleetwave rollout fleet/distinct.yaml --kubeconfig kubeconfig\`."
+    echo "Commands, in \`$dir\`: \`fleetwave rollout fleet/VARIANT.yaml --kubeconfig kubeconfig\`"
+    echo "for VARIANT in shared, distinct, manifests, helm, with \`FLEETWAVE_HELM\` the counting"
+    echo "wrapper."
     echo
   } >>"$out"
   kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
@@ -746,6 +772,79 @@ YAML
     echo
   } >>"$out"
   echo "== memory done" >&2
+}
+
+# `fleetwave preflight` over many emulated clusters: wall time, memory, and the API requests
+# each cluster costs, counted from fleet-sim's request log (one line per request).
+run_preflight() {
+  local n=${BENCH_PREFLIGHT_CLUSTERS:-1000}
+  echo "== preflight: $n emulated clusters" >&2
+  local dir="$work/preflight"
+  generate_fleet "$dir" "$n"
+  mkdir -p "$dir/fleet/charts"
+  cp -r "$root/fleets/demo/charts/checkout" "$dir/fleet/charts/checkout"
+  cat >"$dir/fleet/preflight.yaml" <<YAML
+# $n clusters from Scripts/gen-fleet.py, checked by Scripts/bench.sh preflight.
+apiVersion: fleetwave/v1
+kind: Fleet
+metadata: {name: bench-preflight}
+release: {name: checkout, namespace: shop, version: 2.3.1, chart: charts/checkout, driver: kube}
+values:
+  - values/base.yaml
+  - values/env/{{ .labels.env }}.yaml
+  - values/region/{{ .labels.region }}.yaml
+  - path: values/clusters/{{ .name }}.yaml
+    optional: true
+defaults:
+  context: "{{ .name }}"
+clustersFrom: clusters/*.yaml
+rollout:
+  waves: [{name: all}]
+YAML
+  echo "== preflight: starting fleet-sim with $n virtual clusters (--log-requests)" >&2
+  start_fleet_sim "$dir" --fleet "$dir/fleet" --log-requests || return 1
+  local before
+  before=$(grep -c ' -> ' "$dir/sim.err" || true)
+  echo "== preflight: fleetwave preflight" >&2
+  # Exit 1 when a cluster fails a check: the figures stand either way, the outcome says it.
+  timed "$dir/preflight.time" "$bin/fleetwave" preflight "$dir/fleet/preflight.yaml" \
+    --kubeconfig "$dir/kubeconfig" --max-parallel "${BENCH_PREFLIGHT_PARALLEL:-64}" -o json \
+    >"$dir/preflight.json" 2>"$dir/preflight.err" || true
+  local counts
+  counts=$(tail -n +"$((before + 1))" "$dir/sim.err" | grep ' -> ' | python3 -c "
+import re, sys
+per = {}
+for line in sys.stdin:
+    m = re.search(r' /clusters/([^/ ?]+)', line)
+    if m: per[m.group(1)] = per.get(m.group(1), 0) + 1
+values = sorted(per.values()) or [0]
+print(len(per), sum(values), '%.1f' % (sum(values) / len(values)), values[0], values[-1])
+")
+  local clusters total mean least most
+  read -r clusters total mean least most <<<"$counts"
+  local passed
+  passed=$(python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(sum(1 for c in r['clusters'] if c['passed']), 'of', len(r['clusters']), 'passed')
+" "$dir/preflight.json" 2>/dev/null || echo "no report")
+  {
+    echo "## Preflight over $n emulated clusters"
+    echo
+    echo "\`fleetwave preflight\` on $n clusters of one fleet-sim (TLS, client certificates): the"
+    echo "demo chart (ConfigMap, Service, Deployment), values shared by environment and region,"
+    echo "\`--max-parallel ${BENCH_PREFLIGHT_PARALLEL:-64}\`. Outcome: $passed. API requests are counted from"
+    echo "fleet-sim's request log (\`--log-requests\`, one line per request)."
+    echo
+    echo "| clusters | wall | CPU | peak RSS | API requests | per cluster (mean, min, max) |"
+    echo "|---:|---:|---:|---:|---:|---|"
+    echo "| $n | $(wall_seconds "$dir/preflight.time") s | $(cpu_seconds "$dir/preflight.time") s | $(peak_mib "$dir/preflight.time") MiB | $total ($clusters clusters) | $mean, $least, $most |"
+    echo
+    echo "Command, in \`$dir\`: \`fleetwave preflight fleet/preflight.yaml --kubeconfig kubeconfig -o json\`."
+    echo
+  } >>"$out"
+  kill "$sim" 2>/dev/null && wait "$sim" 2>/dev/null || true
+  echo "== preflight done" >&2
 }
 
 for section in "${sections[@]}"; do

@@ -10,8 +10,9 @@ packages=(pkg-config libyaml-dev libcrypt-dev libcurl4-openssl-dev zlib1g-dev li
   # The user-facing tests: the live view in tmux, run HTML in headless Chromium, JUnit against
   # its XSD with xmllint.
   tmux chromium libxml2-utils
-  # The CNCF distribution registry: chart-source tests push charts to a real OCI registry.
-  docker-registry)
+  # The CNCF distribution registry: chart-source tests push charts to a real OCI registry,
+  # one of them behind a login (htpasswd writes its bcrypt password file).
+  docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -263,54 +263,25 @@ public struct ChartFetcher: Sendable {
     }
   }
 
-  private struct Output {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
+  /// A pull, login or dependency build that takes longer than this is stuck (an unreachable
+  /// registry that never refuses), not slow: it is killed and the run does not start.
+  static let helmTimeout: Duration = .seconds(300)
 
   /// Runs helm with its output in files of `scratch` (no pipe to drain) and `input` on stdin.
   private func run(_ arguments: [String], in scratch: PrivateDirectory, input: String? = nil)
-    throws(DriverError) -> Output
+    throws(DriverError) -> HelmOutput
   {
-    let name = "helm-\(UUID().uuidString)"
-    let outPath = scratch.path + "/\(name).out"
-    let errPath = scratch.path + "/\(name).err"
-    do {
-      let files = FileManager.default
-      _ = files.createFile(atPath: outPath, contents: nil)
-      _ = files.createFile(atPath: errPath, contents: nil)
-      let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-      let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-      defer {
-        try? out.close()
-        try? err.close()
+    var stdin: String?
+    if let input {
+      do {
+        stdin = try scratch.writePrivate("helm-\(UUID().uuidString).in", input)
+      } catch {
+        throw DriverError(.setup, "cannot write helm's input: \(error)")
       }
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: helm)
-      process.arguments = arguments
-      process.environment = environment
-      process.standardOutput = out
-      process.standardError = err
-      if let input {
-        let stdin = try scratch.writePrivate("\(name).in", input)
-        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdin))
-      } else {
-        process.standardInput = FileHandle.nullDevice
-      }
-      try process.run()
-      process.waitUntilExit()
-      let output = Output(
-        status: process.terminationStatus,
-        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
-      try? files.removeItem(atPath: scratch.path + "/\(name).in")
-      return output
-    } catch let error as DriverError {
-      throw error
-    } catch {
-      throw DriverError(.setup, "cannot run helm: \(error.localizedDescription)")
     }
+    defer { if let stdin { try? FileManager.default.removeItem(atPath: stdin) } }
+    return try HelmProcess(helm: helm, environment: environment, timeout: Self.helmTimeout)
+      .run(arguments, in: scratch, stdin: stdin)
   }
 
   /// helm's error, one line: its last non-empty line, without the `Error: ` prefix.

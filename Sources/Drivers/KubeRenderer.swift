@@ -51,10 +51,16 @@ public struct ReleaseRenderer: Sendable {
   /// The chart as fetched for the run (`ChartFetcher`); nil renders `release.chart` in place.
   public let fetched: FetchedChart?
 
+  /// A render slower than this is stuck, not slow (charts render in well under a second): it
+  /// is killed with its process group, so it gives its slot back and leaves no helm behind.
+  public let renderTimeout: Duration
+
   public init(
     release: Release, fleetDirectory: String, helm: String? = locateHelm(),
-    cache: RenderCache = RenderCache(), fetched: FetchedChart? = nil
+    cache: RenderCache = RenderCache(), fetched: FetchedChart? = nil,
+    renderTimeout: Duration = .seconds(300)
   ) {
+    self.renderTimeout = renderTimeout
     self.release = release
     self.fleetDirectory = fleetDirectory
     self.helm = helm
@@ -113,43 +119,19 @@ public struct ReleaseRenderer: Sendable {
       throw DriverError(.setup, "cannot create a private temporary directory: \(error)")
     }
     defer { scratch.remove() }
-    let output: String
-    do {
-      let valuesFile = try Self.writeValues(values, into: scratch.path + "/values.yaml")
-      let stdoutPath = scratch.path + "/manifest.yaml"
-      let stderrPath = scratch.path + "/stderr"
-      _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-      _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: helm)
-      process.arguments = [
-        "template", release.name, chart, "--namespace", release.namespace, "-f", valuesFile,
-      ]
-      // Output goes to files: no pipe to drain, however large the chart.
-      let out = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-      let err = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-      defer {
-        try? out.close()
-        try? err.close()
-      }
-      process.standardOutput = out
-      process.standardError = err
-      process.standardInput = FileHandle.nullDevice
-      try process.run()
-      process.waitUntilExit()
-      if process.terminationStatus != 0 {
-        let message = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-        throw DriverError(
-          .setup,
-          "helm template failed (exit \(process.terminationStatus)): "
-            + message.trimmingCharacters(in: .whitespacesAndNewlines))
-      }
-      output = try String(contentsOfFile: stdoutPath, encoding: .utf8)
-    } catch let error as DriverError {
-      throw error
-    } catch {
-      throw DriverError(.setup, "cannot run helm template: \(error.localizedDescription)")
+    let valuesFile = try Self.writeValues(values, into: scratch.path + "/values.yaml")
+    let result = try HelmProcess(
+      helm: helm, environment: ProcessInfo.processInfo.environment, timeout: renderTimeout
+    ).run(
+      ["template", release.name, chart, "--namespace", release.namespace, "-f", valuesFile],
+      in: scratch)
+    guard result.status == 0 else {
+      throw DriverError(
+        .setup,
+        "helm template failed (exit \(result.status)): "
+          + result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
     }
+    let output = result.stdout
     do {
       return try Manifests.objects(in: output, path: "helm template \(release.name)")
     } catch {

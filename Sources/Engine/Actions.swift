@@ -262,11 +262,15 @@ struct RunPasses {
   private func pass(interrupts: RunInterrupts) throws(EngineError) -> (RunSummary, Blocked?) {
     let policy = fleet.rollout
     let journal = session.journal
+    for gate in drivers.waveEntryGates {
+      (gate as? PreflightGate)?.checking(for: session.instance)
+    }
     let executor: Executor
     do {
       executor = try Executor(
         plan: plan, clusters: fleet.clusters, driver: drivers.driver, gates: drivers.gates,
-        waveGates: drivers.waveGates, clock: drivers.clock,
+        waveGates: drivers.waveGates, waveEntryGates: drivers.waveEntryGates,
+        clock: drivers.clock,
         approvals: JournalApprovals(journal: journal, approved: Set(request.approve)),
         options: ExecutorOptions(
           run: session.run, instance: session.instance, maxParallel: request.maxParallel,

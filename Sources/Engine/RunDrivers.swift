@@ -25,6 +25,8 @@ public struct RunDrivers {
   public var driver: any Driver
   public var gates: [any HealthGate]
   public var waveGates: [any HealthGate]
+  /// Run over a wave's pending clusters just before it starts (the preflight).
+  public var waveEntryGates: [any HealthGate] = []
   public var clock: any RolloutClock
   /// The sim driver's virtual clock, which the executor advances itself.
   public var virtualClock: ManualClock?

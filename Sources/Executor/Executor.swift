@@ -11,6 +11,9 @@ public final class Executor: @unchecked Sendable {
   public let driver: any Driver
   public let gates: [any HealthGate]
   public let waveGates: [any HealthGate]
+  /// Checks run over a wave's pending clusters just before they start (after its approval):
+  /// a failure stops the run there, resumable, with none of the wave's clusters touched.
+  public let waveEntryGates: [any HealthGate]
   public let clock: any RolloutClock
   public let approvals: any ApprovalSource
 
@@ -59,6 +62,8 @@ public final class Executor: @unchecked Sendable {
   var timer: Cancellation?
   /// The wave gate running after a bake: only a wait, so the first interrupt ends it.
   var waveGateCancellation: Cancellation?
+  /// Waves whose entry gates passed in this pass: each runs them once.
+  var enteredWaves: Set<Int> = []
   var rollbackGroups: [[Int]] = []
   /// Set by `runInVirtualTime`: gates run inline instead of on threads of their own.
   var virtualTime = false
@@ -67,6 +72,8 @@ public final class Executor: @unchecked Sendable {
     case notStarted
     case upgrading(Int)
     case baking(Int)
+    /// The wave's entry gates are running; none of its clusters has started.
+    case entering(Int)
     case stopping
     case rollingBack
     case finished
@@ -87,7 +94,8 @@ public final class Executor: @unchecked Sendable {
 
   public init(
     plan: Plan, clusters: [Cluster], driver: any Driver, gates: [any HealthGate] = [],
-    waveGates: [any HealthGate] = [], clock: any RolloutClock = SystemClock(),
+    waveGates: [any HealthGate] = [], waveEntryGates: [any HealthGate] = [],
+    clock: any RolloutClock = SystemClock(),
     approvals: any ApprovalSource = StaticApprovals(), options: ExecutorOptions
   ) throws(ExecutorError) {
     self.plan = plan
@@ -95,6 +103,7 @@ public final class Executor: @unchecked Sendable {
     self.driver = driver
     self.gates = gates
     self.waveGates = waveGates
+    self.waveEntryGates = waveEntryGates
     self.clock = clock
     self.approvals = approvals
     var byName: [String: Cluster] = [:]

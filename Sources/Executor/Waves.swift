@@ -31,6 +31,7 @@ extension Executor {
       finish(.interrupted, "waiting for approval of wave '\(wave.name)'")
       return
     }
+    if enterWave(index) { return }
     stage = .upgrading(index)
     waves[index].phase = .running
     waves[index].startedAt = waves[index].startedAt ?? clock.now()
@@ -83,7 +84,7 @@ extension Executor {
         rollbackGroups.removeFirst()
         step()
       }
-    case .notStarted, .baking, .finished:
+    case .notStarted, .baking, .entering, .finished:
       return
     }
   }
@@ -171,12 +172,7 @@ extension Executor {
     runGates(waveGates, over: clusters, cancellation: cancellation) { [self] results in
       waveGateCancellation = nil
       waves[index].gates = results
-      for result in results {
-        for measurement in result.measurements {
-          emit(.measurement(cluster: nil, wave: index, measurement))
-        }
-        emit(.gateResult(cluster: nil, wave: index, result))
-      }
+      emitWaveGateResults(index, results)
       guard stage == .baking(index) else {
         step()
         return
@@ -187,6 +183,16 @@ extension Executor {
       } else {
         promote(index)
       }
+    }
+  }
+
+  /// A wave's gate results (after its bake, or before it starts), each after its readings.
+  func emitWaveGateResults(_ index: Int, _ results: [GateResult]) {
+    for result in results {
+      for measurement in result.measurements {
+        emit(.measurement(cluster: nil, wave: index, measurement))
+      }
+      emit(.gateResult(cluster: nil, wave: index, result))
     }
   }
 

@@ -1,11 +1,12 @@
-// `fleetwave preflight FLEET`: check every cluster before a rollout (identity, render,
-// permissions, release lock, images), print a table, and exit 1 naming every problem.
+// `fleetwave preflight FLEET`: check every cluster before a rollout (identity, kubeVersion,
+// render, permissions, release lock, images), print a table, and exit 1 naming every problem.
 import ArgumentParser
 import Drivers
 import Engine
 import FleetCore
 import Foundation
 import Kube
+import Report
 
 extension FleetwaveCommand {
   struct Preflight: ParsableCommand {
@@ -13,7 +14,8 @@ extension FleetwaveCommand {
       abstract: "Check every cluster before a rollout: what would fail, and why.",
       discussion: """
         For each cluster, in parallel: the API is reachable and accepts our credentials (and \
-        as whom, by SelfSubjectReview); the release renders; a SelfSubjectAccessReview allows \
+        as whom, by SelfSubjectReview); its version satisfies the chart's kubeVersion; the \
+        release renders; a SelfSubjectAccessReview allows \
         everything the kube driver will do (each rendered kind, revision-record Secrets, the \
         release Lease, creating the namespace when it is missing); no other run holds the \
         release Lease; no image is :latest or untagged. Prints a table (or -o json) and every \
@@ -22,7 +24,7 @@ extension FleetwaveCommand {
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-      case table, json
+      case table, json, markdown
     }
 
     @Argument(help: "The fleet directory, or its fleet.yaml.")
@@ -36,8 +38,13 @@ extension FleetwaveCommand {
 
     @OptionGroup var valueFlags: HelmValueOptions
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "table or json.")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "table, json or markdown.")
     var format: Format = .table
+
+    @Option(
+      help: ArgumentHelp(
+        "Also write a JUnit XML report, a test case per cluster.", valueName: "file"))
+    var junit: String?
 
     @Flag(help: "Fail on warnings too (a moving image tag, a revision left pending).")
     var strict = false
@@ -80,6 +87,9 @@ extension FleetwaveCommand {
       let action = PreflightAction(driver: kubeDriver, window: maxParallel)
       let results = Blocking.wait { () async -> [ClusterPreflight] in await action.run(clusters) }
 
+      // FLEETWAVE_NOW fixes the reports' time, as it does a rollout's.
+      let now = ProcessInfo.processInfo.environment["FLEETWAVE_NOW"].flatMap(Timestamp.parse)
+      let report = Self.report(results, fleet: loaded.fleet, strict: strict, at: now ?? Date())
       switch format {
       case .table: print(Self.table(results, strict: strict), terminator: "")
       case .json:
@@ -87,8 +97,18 @@ extension FleetwaveCommand {
           JSONWriter.string(
             Self.json(results, fleet: loaded.fleet, strict: strict),
             options: JSONWriter.Options(pretty: true)))
+      case .markdown:
+        print(PreflightMarkdown.string(report), terminator: "")
       }
-      for line in Self.problemLines(results, strict: strict) { printError(line) }
+      if let junit {
+        do {
+          try PreflightJUnit.string(report).write(toFile: junit, atomically: true, encoding: .utf8)
+        } catch {
+          printError("error: cannot write \(junit): \(error.localizedDescription)")
+          throw ExitCode(1)
+        }
+      }
+      for line in ClusterPreflight.problemLines(results, strict: strict) { printError(line) }
       let failing = results.filter { !$0.passes(strict: strict) }
       if !failing.isEmpty {
         printError(
@@ -117,15 +137,24 @@ extension FleetwaveCommand {
       }.joined(separator: "\n") + "\n"
     }
 
-    /// Every problem, one line each, clusters in fleet order: `CLUSTER: MESSAGE`, warnings
-    /// marked as such unless `strict` makes them errors.
-    static func problemLines(_ results: [ClusterPreflight], strict: Bool) -> [String] {
-      results.flatMap { result in
-        result.problems.map { problem in
-          let warning = problem.severity == .warning && !strict
-          return "\(result.cluster): " + (warning ? "warning: " : "") + problem.message
-        }
-      }
+    /// The results as the Markdown and JUnit reports take them.
+    static func report(_ results: [ClusterPreflight], fleet: Fleet, strict: Bool, at: Date)
+      -> PreflightReport
+    {
+      PreflightReport(
+        fleet: fleet.name, release: fleet.release.name, namespace: fleet.release.namespace,
+        strict: strict, checkedAt: at,
+        clusters: results.map { result in
+          PreflightReport.ClusterResult(
+            name: result.cluster, identity: result.identity,
+            checks: PreflightCheck.allCases.map {
+              (check: $0.rawValue, summary: result.summary($0, strict: strict))
+            },
+            problems: ClusterPreflight.problemLines([result], strict: strict).map {
+              String($0.dropFirst(result.cluster.count + 2))
+            },
+            passed: result.passes(strict: strict))
+        })
     }
 
     static func json(_ results: [ClusterPreflight], fleet: Fleet, strict: Bool) -> Value {
@@ -160,5 +189,28 @@ extension FleetwaveCommand {
         "clusters": .sequence(clusters),
       ]
     }
+  }
+}
+
+/// `rollout` and `resume`: the preflight run before each wave (kube driver only).
+struct WavePreflightOptions: ParsableArguments {
+  @Flag(
+    help: """
+      kube: do not check a wave's clusters before it starts (the journal records that the \
+      preflight was skipped).
+      """)
+  var skipPreflight = false
+
+  @Flag(
+    help: "kube: a preflight warning (a moving image tag, a pending revision) stops the wave too.")
+  var strict = false
+
+  /// Gives the run's executor the preflight as each wave's entry gate; the gate, when there is
+  /// one, says afterwards whether it stopped the run.
+  func attach(to drivers: inout RunDrivers) -> PreflightGate? {
+    let (gates, gate) = PreflightGate.entryGates(
+      for: drivers, skip: skipPreflight, strict: strict, report: { printError($0) })
+    drivers.waveEntryGates = gates
+    return gate
   }
 }

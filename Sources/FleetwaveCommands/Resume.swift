@@ -29,9 +29,11 @@ extension FleetwaveCommand {
     @Flag(help: "Sleep through waits and poll for approvals.")
     var follow = false
 
+    @OptionGroup var preflight: WavePreflightOptions
+
     func run() throws {
       try options.continueRun(
-        runID, location: location, replan: replan,
+        runID, location: location, replan: replan, preflight: preflight,
         waiting: untilBlocked ? .untilBlocked : follow ? .follow(poll: .seconds(30)) : .stop)
     }
   }

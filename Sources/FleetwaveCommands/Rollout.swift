@@ -21,8 +21,10 @@ extension FleetwaveCommand {
         rollout and rolls back as the policy says. Ctrl-C stops starting clusters and lets the \
         running ones finish (a second Ctrl-C cancels them). Every transition is journaled \
         before it happens (STATE/runs/RUN/journal.log), so `fleetwave resume RUN` continues a \
-        run after a crash. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted \
-        or failed, 2 usage, 3 interrupted or waiting for approval, 4 nothing can start within the \
+        run after a crash. With the kube driver each wave's clusters are preflighted just \
+        before the wave starts (see `fleetwave preflight`); an error stops the run there, \
+        resumable. Exit codes: 0 succeeded (or, with --until-blocked, waiting), 1 halted, \
+        failed or stopped by a failed preflight, 2 usage, 3 interrupted or waiting for approval, 4 nothing can start within the \
         planning horizon (a freeze or windows that never open).
         """)
 
@@ -97,6 +99,8 @@ extension FleetwaveCommand {
     var realTime = false
 
     @OptionGroup var kube: KubeRolloutOptions
+
+    @OptionGroup var preflight: WavePreflightOptions
 
     @OptionGroup var versions: ReleaseVersionOptions
 
@@ -272,11 +276,13 @@ extension FleetwaveCommand {
 
       let observer = RolloutOutput(resumeCommand: resumeCommand(runID))
       let result: RunResult
+      var preflightGate: PreflightGate?
       do {
-        let drivers = try RunDrivers.make(
+        var drivers = try RunDrivers.make(
           kind, for: loaded, run: runID, stateDirectory: stateDirectory, values: overrides,
           kubeconfig: kube.connection.kubeconfig, forceUnlock: kube.forceUnlock,
           logDirectory: logDir, sim: sim, now: nowOverride)
+        preflightGate = preflight.attach(to: &drivers)
         if let continued {
           // Unbuffered, like the live view that follows it.
           observer.say(
@@ -302,7 +308,7 @@ extension FleetwaveCommand {
         result,
         reports: RunReportFiles(json: reportJson, junit: junit, markdown: markdown, html: html),
         nextSteps: NextSteps(fleet: self.fleet, state: state), untilBlocked: untilBlocked,
-        follow: follow)
+        follow: follow, checksFailed: preflightGate?.failed ?? false)
     }
 
     /// The run this invocation continues: the one --run names if it exists, else, with
@@ -572,11 +578,11 @@ struct NextSteps {
 }
 
 /// Prints how a run action ended, writes its reports and exits with the run's code: 0
-/// succeeded (or stopped at a wait with --until-blocked), 1 halted or failed, 3 interrupted
-/// or waiting for approval, 4 nothing can start within the planning horizon.
+/// succeeded (or stopped at a wait with --until-blocked), 1 halted or failed (or stopped by a
+/// failed preflight, `checksFailed`), 3 interrupted or waiting for approval, 4 nothing can start within the planning horizon.
 func finishRun(
   _ result: RunResult, reports: RunReportFiles, nextSteps: NextSteps, untilBlocked: Bool,
-  follow: Bool
+  follow: Bool, checksFailed: Bool = false
 ) throws {
   guard let summary = result.summary else {
     print("run \(result.run) already finished: \(result.finishedBefore ?? "?"); nothing to do")
@@ -603,6 +609,7 @@ func finishRun(
     }
     throw ExitCode(1)
   case .failed: throw ExitCode(1)
-  case .interrupted: throw ExitCode(3)
+  // Stopped by a failed preflight: not a wait or an interrupt, but a problem to fix.
+  case .interrupted: throw ExitCode(checksFailed ? 1 : 3)
   }
 }

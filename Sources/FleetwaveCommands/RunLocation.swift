@@ -99,7 +99,7 @@ struct ContinueOptions: ParsableArguments {
   /// Runs the recorded run on its fleet: resumes it, or rolls it back.
   func continueRun(
     _ run: String, location: RunLocation, replan: Bool = false, rollback: Bool = false,
-    waiting: RunWaiting = .stop
+    preflight: WavePreflightOptions? = nil, waiting: RunWaiting = .stop
   ) throws {
     let store = try location.stateStore
     let header = try location.read(run).header
@@ -130,13 +130,16 @@ struct ContinueOptions: ParsableArguments {
     request.clusterTimeout = header.settings["clusterTimeout"].flatMap(DurationText.parse)
     request.waiting = waiting
     let result: RunResult
+    var preflightGate: PreflightGate?
     do {
-      let drivers = try RunDrivers.make(
+      var drivers = try RunDrivers.make(
         kind, for: loaded, run: run,
         stateDirectory: StateBackend.localDirectory(
           state: location.state, fallback: loaded.fleet.directory + "/.fleetwave"),
         values: overrides,
         kubeconfig: header.settings["kubeconfig"], now: nowText.flatMap(Timestamp.parse))
+      // A rollback starts no wave: nothing to check before one.
+      if !rollback { preflightGate = preflight?.attach(to: &drivers) }
       result = try ResumeAction(
         fleet: loaded, store: store, drivers: drivers, run: run, request: request,
         replan: replan || rollback, rollback: rollback
@@ -151,6 +154,7 @@ struct ContinueOptions: ParsableArguments {
       nextSteps: NextSteps(
         fleet: location.fleet,
         state: location.state ?? (location.fleet == nil ? store.location : nil)),
-      untilBlocked: waiting == .untilBlocked, follow: waiting != .stop && waiting != .untilBlocked)
+      untilBlocked: waiting == .untilBlocked, follow: waiting != .stop && waiting != .untilBlocked,
+      checksFailed: preflightGate?.failed ?? false)
   }
 }

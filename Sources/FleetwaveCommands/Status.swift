@@ -175,6 +175,10 @@ struct RunView {
         text += state.approvals[wave.name].map { "; approved by \($0)" } ?? "; needs approval"
       }
       if let reason = state.haltReasons[wave.name] { text += "; halted: \(reason)" }
+      // Its summary says how it went: passed on, failed on, or skipped (--skip-preflight).
+      if let preflight = state.waveGates[wave.name]?.last(where: { $0.gate == "preflight" }) {
+        text += "; preflight \(preflight.summary)"
+      }
       text += "\n"
       let moving = wave.clusters.filter {
         !["pending", "succeeded", "excluded"].contains(clusterState($0))
@@ -216,6 +220,10 @@ struct RunView {
         m["state"] = .string(wave.state)
         m["approvedBy"] = state.approvals[wave.name].map { .string($0) } ?? .null
         m["haltReason"] = state.haltReasons[wave.name].map { .string($0) } ?? .null
+        m["preflight"] =
+          state.waveGates[wave.name]?.last(where: { $0.gate == "preflight" }).map {
+            ["passed": .bool($0.passed), "summary": .string($0.summary)]
+          } ?? .null
         m["bakeEndsAt"] = bakeEnds(wave).map { .string(Timestamp.iso($0)) } ?? .null
         return .mapping(m)
       })

@@ -84,6 +84,12 @@ public final class KubeClient: @unchecked Sendable {
     baseURL = base
   }
 
+  /// The server's `/version` answer (`gitVersion`, `major`, `minor`, ...).
+  public func serverVersion() async throws(KubeError) -> Value {
+    let operation = "get /version"
+    return try decode(await send(.get, "/version", operation: operation), operation: operation)
+  }
+
   // MARK: Objects
 
   /// The object, or nil when it does not exist.

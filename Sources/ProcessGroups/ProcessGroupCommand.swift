@@ -1,5 +1,6 @@
-// One shell command in its own process group: spawned with posix_spawn, bounded by a timeout,
-// cancellable, and never leaving a process behind.
+// One command in its own process group (a shell command line, or a program and its arguments):
+// spawned with posix_spawn, bounded by a timeout, cancellable, and never leaving a process
+// behind.
 import FleetCore
 import Foundation
 
@@ -16,20 +17,32 @@ public enum CommandOutcome: Sendable, Equatable {
   case spawnFailed(String)
 }
 
-/// Runs `/bin/sh -c COMMAND` as the leader of a new process group.
+/// Runs `/bin/sh -c COMMAND`, or a program with its arguments, as the leader of a new process
+/// group.
 ///
 /// The whole group is the unit: a timeout or a cancellation sends SIGTERM to the group, then
 /// SIGKILL after `killGrace`; and when the leader exits, whatever it left running in the group
 /// (a background `sleep &`) is killed before the leader is reaped, so the group id cannot be
 /// reused by an unrelated process while we still signal it.
 public struct ProcessGroupCommand: Sendable {
-  public var command: String
+  /// What runs as the group's leader.
+  public enum Program: Sendable, Equatable {
+    /// `/bin/sh -c COMMAND`: a command line an operator wrote.
+    case shell(String)
+    /// A program by absolute path and its arguments, with no shell between: for the commands
+    /// fleetwave itself builds (helm), whose arguments are data and must never be parsed.
+    case executable(String, arguments: [String])
+  }
+
+  public var program: Program
   /// `KEY=VALUE` pairs, the child's whole environment.
   public var environment: [String: String]
   /// stdout and stderr are appended here.
   public var logPath: String
   /// When set, stdout goes here instead of the log (stderr still goes to the log).
   public var stdoutPath: String?
+  /// The child's stdin; /dev/null when nil.
+  public var stdinPath: String?
   public var timeout: Duration
   public var killGrace: TimeInterval
 
@@ -37,10 +50,20 @@ public struct ProcessGroupCommand: Sendable {
     command: String, environment: [String: String], logPath: String, stdoutPath: String? = nil,
     timeout: Duration, killGrace: TimeInterval = 5
   ) {
-    self.command = command
+    self.init(
+      program: .shell(command), environment: environment, logPath: logPath,
+      stdoutPath: stdoutPath, timeout: timeout, killGrace: killGrace)
+  }
+
+  public init(
+    program: Program, environment: [String: String], logPath: String, stdoutPath: String? = nil,
+    stdinPath: String? = nil, timeout: Duration, killGrace: TimeInterval = 5
+  ) {
+    self.program = program
     self.environment = environment
     self.logPath = logPath
     self.stdoutPath = stdoutPath
+    self.stdinPath = stdinPath
     self.timeout = timeout
     self.killGrace = killGrace
   }
@@ -127,11 +150,20 @@ public struct ProcessGroupCommand: Sendable {
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     let append = O_WRONLY | O_CREAT | O_APPEND
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 0, stdinPath ?? "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, stdoutPath ?? logPath, append, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, logPath, append, 0o600)
 
-    let words: [String] = ["/bin/sh", "-c", command]
+    let path: String
+    let words: [String]
+    switch program {
+    case .shell(let command):
+      path = "/bin/sh"
+      words = [path, "-c", command]
+    case .executable(let executable, let arguments):
+      path = executable
+      words = [executable] + arguments
+    }
     let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) }
     let pairs: [String] = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     let envp: [UnsafeMutablePointer<CChar>?] = pairs.map { strdup($0) }
@@ -142,12 +174,12 @@ public struct ProcessGroupCommand: Sendable {
     let status = (argv + [nil]).withUnsafeBufferPointer { args in
       (envp + [nil]).withUnsafeBufferPointer { env in
         guard let args = args.baseAddress, let env = env.baseAddress else { return EINVAL }
-        return posix_spawn(&pid, "/bin/sh", &actions, &attributes, args, env)
+        return posix_spawn(&pid, path, &actions, &attributes, args, env)
       }
     }
     guard status == 0 else {
       return .failure(
-        SpawnFailure(message: "cannot start /bin/sh: \(String(cString: strerror(status)))"))
+        SpawnFailure(message: "cannot start \(path): \(String(cString: strerror(status)))"))
     }
     return .success(pid)
   }

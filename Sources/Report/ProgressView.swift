@@ -219,6 +219,13 @@ public final class ProgressView: @unchecked Sendable {
       if let detail, phase == before {
         notes.append(Note(parts: [.name(name), .text(": \(detail)")], tone: .waiting))
       }
+    case .gateResult(nil, let wave, let result) where result.gate == "preflight":
+      // Checked before the wave starts: not one of its health gates; only a failure shows.
+      if !result.passed {
+        let name = plan.waves.first { $0.index == wave }?.name ?? "?"
+        notes.append(
+          Note(parts: [.text("wave \(name) preflight failed: " + GateText.verdict(result))]))
+      }
     case .gateResult(let cluster, let wave, let result):
       var tally = gates[wave] ?? GateTally()
       tally.total += 1
@@ -415,9 +422,12 @@ public final class ProgressView: @unchecked Sendable {
     case .gateResult(let cluster, let wave, let result):
       // Every result, passed ones too: a CI log is where people look for what was measured.
       let verdict = result.passed ? "passed" : "FAILED"
+      // The preflight is checked before the wave starts: not a gate of its clusters' health.
+      let subject =
+        cluster == nil && result.gate == "preflight"
+        ? "preflight" : "\(cluster ?? "wave gate") gate \(GateText.name(result))"
       return "\(Timestamp.iso(result.measurements.last?.at ?? now)) \(waveName(wave)) "
-        + "\(cluster ?? "wave gate") gate \(GateText.name(result)) \(verdict): "
-        + GateText.verdict(result)
+        + "\(subject) \(verdict): " + GateText.verdict(result)
     case .measurement:
       return nil
     case .interruptRequested(let forced, let at):

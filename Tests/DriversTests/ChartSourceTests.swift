@@ -189,6 +189,84 @@ struct VersionedCharts {
     #expect(try renderedVersions(sim) == ["1.1.0", "1.1.0"])
   }
 
+  /// A registry as production runs one: HTTPS with a private CA (`caFile`) and a login
+  /// (FLEETWAVE_REGISTRY_USERNAME/PASSWORD, given to helm on stdin). The password never shows.
+  @Test(.enabled(if: canRun, "\(registryMissing ?? "")"))
+  func ociRegistryBehindALoginAndAPrivateCA() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let charts = try VersionedCharts(sim.directory)
+    let tls = try TLSMaterial.get()
+    let password = "s3cret-Pa55-\(UUID().uuidString.prefix(8))"
+    let registryDirectory = sim.directory.file("registry")
+    try FileManager.default.createDirectory(
+      atPath: registryDirectory, withIntermediateDirectories: true)
+    let hashed = try runProcess("/usr/bin/htpasswd", ["-Bbn", "deployer", password])
+    try #require(hashed.status == 0, "\(hashed.stderr)")
+    let htpasswd = try sim.directory.write("registry/htpasswd", hashed.stdout)
+    let registry = try OCIRegistry.start(
+      in: registryDirectory, htpasswd: htpasswd,
+      tls: (tls.directory.file("server.crt"), tls.directory.file("server.key")))
+    defer { registry.stop() }
+    let host = "127.0.0.1:\(registry.port)"
+    try charts.helmOK([
+      "registry", "login", host, "--username", "deployer", "--password", password, "--ca-file",
+      tls.caFile,
+    ])
+    try charts.package("1.0.0", into: sim.directory.file("packages"))
+    try charts.helmOK([
+      "push", sim.directory.file("packages/checkout-1.0.0.tgz"), "oci://\(host)/charts",
+      "--ca-file", tls.caFile,
+    ])
+
+    // The rollout's helm has no login of its own: a fresh HELM_CONFIG_HOME.
+    let fleet = try writeFleet(
+      sim,
+      "  chart: oci://\(host)/charts/checkout\n  chartVersion: 1.0.0\n  appVersion: 1.0.0\n"
+        + "  caFile: ca.crt")
+    try FileManager.default.copyItem(atPath: tls.caFile, toPath: fleet + "/ca.crt")
+    func rollout(run: String, password: String?) throws -> ProcessResult {
+      var environment = charts.environment.merging([
+        "FLEETWAVE_HELM": charts.helm, "HELM_CONFIG_HOME": sim.directory.file("rollout-helm"),
+      ]) { $1 }
+      if let password {
+        environment["FLEETWAVE_REGISTRY_USERNAME"] = "deployer"
+        environment["FLEETWAVE_REGISTRY_PASSWORD"] = password
+      }
+      return try fleetwave(
+        ["rollout", fleet, "--driver", "kube", "--kubeconfig", sim.kubeconfig, "--run", run],
+        environment: environment, timeout: 180)
+    }
+
+    let anonymous = try rollout(run: "r1", password: nil)
+    #expect(anonymous.status == 1)
+    #expect(
+      anonymous.stderr
+        == "error: \(fleet)/fleet.yaml:9:17: cannot fetch chart oci://\(host)/charts/checkout"
+        + " version 1.0.0: failed to perform \"FetchReference\" on source: GET"
+        + " \"https://\(host)/v2/charts/checkout/manifests/1.0.0\": basic credential not found\n")
+
+    let wrong = try rollout(run: "r2", password: "not-the-password")
+    #expect(wrong.status == 1)
+    #expect(
+      wrong.stderr
+        == "error: \(fleet)/fleet.yaml:8:10: cannot log in to \(host) as deployer"
+        + " (FLEETWAVE_REGISTRY_PASSWORD): authenticating to \"\(host)\": GET"
+        + " \"https://\(host)/v2/\": response status code 401: unauthorized: authentication"
+        + " required\n")
+    #expect(!wrong.stderr.contains("not-the-password"))
+    #expect(try renderedVersions(sim) == ["-", "-"])
+
+    let done = try rollout(run: "r3", password: password)
+    #expect(done.status == 0, "\(done.stdout)\(done.stderr)")
+    #expect(try renderedVersions(sim) == ["1.0.0", "1.0.0"])
+    for output in [done.stdout, done.stderr] { #expect(!output.contains(password)) }
+    let state = try FileManager.default.subpathsOfDirectory(atPath: fleet + "/.fleetwave")
+    for file in state {
+      let text = (try? String(contentsOfFile: fleet + "/.fleetwave/" + file, encoding: .utf8))
+      #expect(text?.contains(password) != true, "\(file)")
+    }
+  }
+
   @Test func helmRepositoryThenAPackagedChartWithTheKubeDriver() throws {
     let sim = try KubeSim(clusters: clusters)
     let charts = try VersionedCharts(sim.directory)

@@ -68,7 +68,16 @@ import Testing
     let approve = try fleetwave(
       ["approve", "r1", "--wave", "prod", "--fleet", fleet], environment: ["USER": "ops"])
     #expect(approve.status == 0, "\(approve.stderr)")
-    let resume = try fleetwave(["resume", "r1", "--fleet", fleet], environment: ["USER": "ops"])
+    // The preflight names the stranger's Lease, not the predecessor's, which resume takes over.
+    let checked = try fleetwave(["resume", "r1", "--fleet", fleet], environment: ["USER": "ops"])
+    #expect(checked.status == 1, "\(checked.stdout)\(checked.stderr)")
+    #expect(
+      checked.stderr
+        == "preflight: us-1: release shop is locked: the Lease shop/fleetwave-shop is held by "
+        + "r1/stranger since \(strangerSince)\n")
+    // Past the preflight, the driver itself refuses the stranger's Lease.
+    let resume = try fleetwave(
+      ["resume", "r1", "--fleet", fleet, "--skip-preflight"], environment: ["USER": "ops"])
     #expect(resume.status == 1, "\(resume.stdout)\(resume.stderr)")
     #expect(
       resume.stdout.contains(

@@ -76,9 +76,9 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY         CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-a     fleet-sim-admin  ok          ok      ok           ok       ok
-        pf-b     fleet-sim-admin  ok          ok      ok           ok       ok
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA  IMAGES
+        pf-a     fleet-sim-admin  ok          ok           ok      ok           ok       ok     ok
+        pf-b     fleet-sim-admin  ok          ok           ok      ok           ok       ok     ok
 
         """)
     #expect(result.stderr == "")
@@ -113,8 +113,8 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY  CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-gone  -         1 error     -       -            -        -
+        CLUSTER  IDENTITY  CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA  IMAGES
+        pf-gone  -         1 error     -            -       -            -        -      -
 
         """)
     #expect(
@@ -198,9 +198,9 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY                           CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-a     \(deployer)  ok          ok      ok           ok       ok
-        pf-b     \(deployer)  ok          ok      1 error      ok       ok
+        CLUSTER  IDENTITY                           CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA  IMAGES
+        pf-a     \(deployer)  ok          ok           ok      ok           ok       -      ok
+        pf-b     \(deployer)  ok          ok           ok      1 error      ok       -      ok
 
         """)
     #expect(
@@ -239,9 +239,9 @@ import Testing
     #expect(
       result.stdout
         == """
-        CLUSTER  IDENTITY         CONNECTION  RENDER  PERMISSIONS  RELEASE             IMAGES
-        pf-a     fleet-sim-admin  ok          ok      ok           1 error, 1 warning  ok
-        pf-b     fleet-sim-admin  ok          ok      ok           ok                  ok
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE             QUOTA  IMAGES
+        pf-a     fleet-sim-admin  ok          ok           ok      ok           1 error, 1 warning  ok     ok
+        pf-b     fleet-sim-admin  ok          ok           ok      ok           ok                  ok     ok
 
         """)
     #expect(
@@ -268,8 +268,8 @@ import Testing
     #expect(
       warned.stdout
         == """
-        CLUSTER  IDENTITY         CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-a     fleet-sim-admin  ok          ok      ok           ok       1 warning
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA  IMAGES
+        pf-a     fleet-sim-admin  ok          ok           ok      ok           ok       ok     1 warning
 
         """)
     #expect(
@@ -278,7 +278,171 @@ import Testing
     let strict = try preflight(
       fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-a", "--strict"])
     #expect(strict.status == 1)
-    #expect(strict.stdout.hasSuffix("ok           ok       1 error\n"), "\(strict.stdout)")
+    #expect(strict.stdout.hasSuffix("ok           ok       ok     1 error\n"), "\(strict.stdout)")
     #expect(strict.stderr == line + "\npreflight failed on 1 of 1 cluster\n")
+  }
+
+  @Test func aServerOlderThanTheChartsKubeVersionIsAnErrorNamingBoth() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim)
+    let chart = fleet + "/charts/checkout/Chart.yaml"
+    let metadata = try String(contentsOfFile: chart, encoding: .utf8)
+    try (metadata + "kubeVersion: \">=1.33.0-0 || ~1.30\"\n").write(
+      toFile: chart, atomically: true, encoding: .utf8)
+
+    let result = try preflight(fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-a"])
+    #expect(result.status == 1)
+    #expect(
+      result.stdout
+        == """
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA  IMAGES
+        pf-a     fleet-sim-admin  ok          1 error      ok      ok           ok       ok     ok
+
+        """)
+    // fleet-sim says it is v1.32.0-fleet-sim.
+    #expect(
+      result.stderr
+        == "pf-a: the server's version v1.32.0-fleet-sim does not satisfy the chart's "
+        + "kubeVersion >=1.33.0-0 || ~1.30\npreflight failed on 1 of 1 cluster\n")
+
+    try (metadata + "kubeVersion: \">=1.25.0-0\"\n").write(
+      toFile: chart, atomically: true, encoding: .utf8)
+    let passed = try preflight(fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-a"])
+    #expect(passed.status == 0, "\(passed.stderr)")
+  }
+
+  @Test func aQuotaTooSmallForTheReleaseAndItsSurgeIsNamedWithNeedAndFree() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim)
+    // 2 replicas and 1 surge pod (25% of 2, rounded up) of 500m each: 1500m at the peak.
+    try sim.directory.write(
+      "fleet/values.yaml",
+      """
+      image: {repository: shop/checkout, tag: "1.0.0"}
+      replicaCount: 2
+      resources: {requests: {cpu: 500m, memory: 100Mi}, limits: {memory: 256Mi}}
+
+      """)
+    try kubectl(sim, "pf-a", ["create", "namespace", "shop"])
+    try kubectl(
+      sim, "pf-a",
+      ["create", "quota", "compute-quota", "-n", "shop", "--hard=requests.cpu=1,limits.memory=1Gi"])
+    try kubectl(
+      sim, "pf-a", ["create", "quota", "objects", "-n", "shop", "--hard=count/deployments.apps=0"])
+
+    let result = try preflight(fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-a"])
+    #expect(result.status == 1)
+    #expect(
+      result.stdout
+        == """
+        CLUSTER  IDENTITY         CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA     IMAGES
+        pf-a     fleet-sim-admin  ok          ok           ok      ok           ok       2 errors  ok
+
+        """)
+    #expect(
+      result.stderr
+        == """
+        pf-a: quota compute-quota: needs requests.cpu 1500m, 1 free
+        pf-a: quota objects: needs count/deployments.apps 1, 0 free
+        preflight failed on 1 of 1 cluster
+
+        """)
+  }
+
+  @Test func helmsOwnPendingRecordIsReportedLikeFleetwaves() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim)
+    try kubectl(sim, "pf-b", ["create", "namespace", "shop"])
+    // What `helm upgrade` leaves behind when it is killed mid-change.
+    try kubectl(
+      sim, "pf-b",
+      [
+        "create", "secret", "generic", "sh.helm.release.v1.checkout.v2", "-n", "shop",
+        "--type=helm.sh/release.v1", "--from-literal=release=H4sI",
+      ])
+    try kubectl(
+      sim, "pf-b",
+      [
+        "label", "secret", "sh.helm.release.v1.checkout.v2", "-n", "shop", "owner=helm",
+        "name=checkout", "status=pending-upgrade", "version=2",
+      ])
+
+    let result = try preflight(fleet, kubeconfig: sim.kubeconfig, ["--cluster", "pf-b"])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.hasSuffix("ok           1 warning  ok     ok\n"), "\(result.stdout)")
+    #expect(
+      result.stderr
+        == "pf-b: warning: helm's revision 2 of checkout is pending-upgrade (Secret "
+        + "shop/sh.helm.release.v1.checkout.v2): a helm operation stopped mid-change (helm "
+        + "refuses another until it is rolled back)\n")
+  }
+
+  @Test func markdownAndJUnitListEveryProblemPerCluster() throws {
+    let sim = try KubeSim(clusters: clusters)
+    let fleet = try writeFleet(sim, tag: "latest")
+    try kubectl(sim, "pf-b", ["create", "namespace", "shop"])
+    try kubectl(
+      sim, "pf-b", ["create", "quota", "objects", "-n", "shop", "--hard=count/deployments.apps=0"])
+    let junit = sim.directory.file("preflight.xml")
+
+    let result = try fleetwave(
+      [
+        "preflight", fleet, "--kubeconfig", sim.kubeconfig, "-o", "markdown", "--junit", junit,
+      ],
+      environment: [
+        "FLEETWAVE_HELM": try #require(BuiltProducts.helm),
+        "FLEETWAVE_NOW": "2026-11-28T09:00:00Z",
+      ], timeout: 120)
+    #expect(result.status == 1)
+    let image =
+      "Deployment shop/checkout runs image shop/checkout:latest: the tag latest moves (pin a "
+      + "version or a digest)"
+    #expect(
+      result.stdout
+        == """
+        ## Fleetwave preflight `pf`: failed
+
+        Release **checkout** in namespace `shop`, 2 clusters, 1 failed, checked 2026-11-28T09:00:00.000Z.
+
+        | cluster | identity | connection | kubeVersion | render | permissions | release | quota | images |
+        |---|---|---|---|---|---|---|---|---|
+        | `pf-a` | fleet-sim-admin | ok | ok | ok | ok | ok | ok | 1 warning |
+        | `pf-b` | fleet-sim-admin | ok | ok | ok | ok | ok | 1 error | 1 warning |
+
+        ### Problems
+
+        - `pf-a`: warning: \(image)
+        - `pf-b`: quota objects: needs count/deployments.apps 1, 0 free
+        - `pf-b`: warning: \(image)
+
+        """)
+    let host = ProcessInfo.processInfo.hostName
+    let xml = try String(contentsOfFile: junit, encoding: .utf8)
+    #expect(
+      xml
+        == """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <testsuites name="fleetwave preflight pf" tests="2" failures="1" errors="0" skipped="0" time="0.000">
+          <testsuite name="preflight" tests="2" failures="1" errors="0" skipped="0" time="0.000" \
+        timestamp="2026-11-28T09:00:00" hostname="\(host)" id="0" package="pf">
+            <properties>
+              <property name="release" value="checkout"/>
+              <property name="namespace" value="shop"/>
+              <property name="strict" value="false"/>
+            </properties>
+            <testcase classname="pf.preflight" name="pf-a" time="0.000">
+              <system-out>warning: \(image)&#10;</system-out>
+            </testcase>
+            <testcase classname="pf.preflight" name="pf-b" time="0.000">
+              <failure message="2 problems: quota objects: needs count/deployments.apps 1, 0 free" \
+        type="preflight">quota objects: needs count/deployments.apps 1, 0 free&#10;warning: \
+        \(image)&#10;</failure>
+            </testcase>
+            <system-out/>
+            <system-err/>
+          </testsuite>
+        </testsuites>
+
+        """, "\(xml)")
   }
 }

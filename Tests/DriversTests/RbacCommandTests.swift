@@ -204,14 +204,15 @@ import Testing
       try preflightFleet.kubectl(sim, cluster, ["apply", "-f", "-"], input: rbac.stdout)
     }
 
+    // QUOTA is skipped: the driver never reads ResourceQuotas, so the deployer may not either.
     let allowed = try fleetwave(["preflight", fleet, "--kubeconfig", deployer])
     #expect(allowed.status == 0, "\(allowed.stderr)")
     #expect(
       allowed.stdout
         == """
-        CLUSTER  IDENTITY                                     CONNECTION  RENDER  PERMISSIONS  RELEASE  IMAGES
-        pf-a     \(identity)  ok          ok      ok           ok       ok
-        pf-b     \(identity)  ok          ok      ok           ok       ok
+        CLUSTER  IDENTITY                                     CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA  IMAGES
+        pf-a     \(identity)  ok          ok           ok      ok           ok       -      ok
+        pf-b     \(identity)  ok          ok           ok      ok           ok       -      ok
 
         """)
     let rollout = try fleetwave(["rollout", fleet, "--kubeconfig", deployer])

@@ -164,3 +164,37 @@ private final class ResultsBox: @unchecked Sendable {
   }
   var all: [String: Result<String, DriverError>] { lock.withLock { results } }
 }
+
+@Suite struct RenderTimeoutTests {
+  /// A helm that never finishes (here a stand-in that starts a child and waits on it, the one
+  /// fault a real helm will not produce on demand) is killed with its whole process group at
+  /// the render timeout, and the cluster gets an error that says so.
+  @Test func aHungRenderIsKilledWithEverythingItStarted() async throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("fleetwave-render-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let helm = directory + "/helm"
+    try "#!/bin/sh\nsleep 300 &\necho $! > \(directory)/child\nwait\n".write(
+      toFile: helm, atomically: true, encoding: .utf8)
+    #expect(chmod(helm, 0o755) == 0)
+    let renderer = ReleaseRenderer(
+      release: Release(name: "shop", namespace: "shop", driver: .kube, chart: "chart"),
+      fleetDirectory: directory, helm: helm, renderTimeout: .milliseconds(300))
+
+    await #expect(
+      throws: DriverError(.setup, "helm template did not finish within 300ms; killed")
+    ) {
+      _ = try await renderer.render(Cluster(name: "eu-1"), values: ["replicas": 2])
+    }
+    let child = try #require(
+      pid_t(
+        try String(contentsOfFile: directory + "/child", encoding: .utf8)
+          .trimmingCharacters(in: .whitespacesAndNewlines)))
+    // The whole group got SIGKILL before the render returned: the child is gone, or dies now.
+    if let watch = ProcessExitWatch(child) {
+      defer { close(watch.descriptor) }
+      #expect(watch.exited(withinMilliseconds: 10_000))
+    }
+  }
+}

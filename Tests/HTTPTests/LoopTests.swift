@@ -91,4 +91,43 @@ func threadCount() -> Int {
     let fine = try transport.send(HTTPRequest(.get, server.baseURL + "/fine"))
     #expect(fine.text == "fine")
   }
+
+  /// Requests beyond the connection cap wait for a free connection, and that wait is not a
+  /// slow connect: the connect timeout runs per connect, from when the request's own
+  /// connection starts (libcurl's documentation leaves room for either; a run of thousands of
+  /// clusters, each with a connection of its own, depends on this one).
+  @Test func requestsWaitingForTheCapAreNotTimedOutAsSlowConnects() throws {
+    // One server per request: no connection can be reused, as with a client certificate
+    // per cluster.
+    let servers = try (0..<3).map { _ in
+      try LoopbackServer { _ in .respond(status: 200, body: "late", delayMs: 400) }
+    }
+    defer { for server in servers { server.stop() } }
+    var configuration = direct
+    configuration.loop = HTTPLoop(HTTPLoop.Limits(maxConnections: 1, maxIdleHandles: 1))
+    let transport = HTTPTransport(configuration)
+    let finished = DispatchGroup()
+    let outcomes = ResultBox<[String]>()
+    outcomes.value = []
+    for n in 0..<3 {
+      finished.enter()
+      transport.send(
+        HTTPRequest(
+          .get, servers[n].baseURL + "/r\(n)", connectTimeout: .milliseconds(150),
+          timeout: .seconds(30), retry: .none),
+        cancellation: Cancellation()
+      ) { result in
+        let text: String
+        switch result {
+        case .success(let response): text = "HTTP \(response.status) \(response.text)"
+        case .failure(let error): text = error.reason.description
+        }
+        outcomes.value = (outcomes.value ?? []) + [text]
+        finished.leave()
+      }
+    }
+    #expect(finished.wait(timeout: .now() + 30) == .success)
+    #expect(outcomes.value == Array(repeating: "HTTP 200 late", count: 3))
+    #expect(servers.map(\.connectionsAccepted) == [1, 1, 1])
+  }
 }

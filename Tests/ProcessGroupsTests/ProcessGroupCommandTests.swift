@@ -1,5 +1,6 @@
 // Children run without a thread each, and a cancellation kills a child's whole group at once.
 import FleetCore
+import FleetwaveTestSupport
 import Foundation
 import ProcessGroups
 import Testing
@@ -70,7 +71,7 @@ import Testing
     // Opening the FIFO blocks until the leader writes: the start barrier.
     let reported = readAll(fifo)
     let grandchild = try #require(pid_t(reported.trimmingCharacters(in: .whitespacesAndNewlines)))
-    let watch = try #require(PidDescriptor(grandchild))
+    let watch = try #require(ProcessExitWatch(grandchild))
     defer { close(watch.descriptor) }
 
     cancellation.cancel()
@@ -105,6 +106,43 @@ import Testing
   }
 }
 
+extension ProcessGroupCommandTests {
+  /// Arguments fleetwave builds (a chart reference, a values path) are data: with no shell
+  /// between, nothing in them is expanded or run.
+  @Test func aProgramGetsItsArgumentsVerbatimAndItsStdinFromAFile() throws {
+    let directory = try scratchDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let hostile = "x; touch \(directory)/PWNED; $(touch \(directory)/PWNED2) `id` *"
+    let printed = ProcessGroupCommand(
+      program: .executable("/usr/bin/printf", arguments: ["[%s][%s]", "a  b", hostile]),
+      environment: [:], logPath: directory + "/err", stdoutPath: directory + "/out",
+      timeout: .seconds(60)
+    ).run(clock: ManualClock(), cancellation: Cancellation())
+    #expect(printed == .exited(0))
+    #expect(try String(contentsOfFile: directory + "/out", encoding: .utf8) == "[a  b][\(hostile)]")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/PWNED"))
+    #expect(!FileManager.default.fileExists(atPath: directory + "/PWNED2"))
+
+    try "secret from a file\n".write(
+      toFile: directory + "/in", atomically: true, encoding: .utf8)
+    let copied = ProcessGroupCommand(
+      program: .executable("/bin/cat", arguments: []), environment: [:],
+      logPath: directory + "/err", stdoutPath: directory + "/copy", stdinPath: directory + "/in",
+      timeout: .seconds(60)
+    ).run(clock: ManualClock(), cancellation: Cancellation())
+    #expect(copied == .exited(0))
+    #expect(
+      try String(contentsOfFile: directory + "/copy", encoding: .utf8) == "secret from a file\n")
+
+    let missing = ProcessGroupCommand(
+      program: .executable(directory + "/no-such-helm", arguments: []), environment: [:],
+      logPath: directory + "/err", timeout: .seconds(60)
+    ).run(clock: ManualClock(), cancellation: Cancellation())
+    #expect(
+      missing == .spawnFailed("cannot start \(directory)/no-such-helm: No such file or directory"))
+  }
+}
+
 /// Reads a FIFO to its end; opening it waits for the writer.
 private func readAll(_ path: String) -> String {
   let descriptor = open(path, O_RDONLY)
@@ -134,24 +172,5 @@ private final class Outcomes: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     return outcomes
-  }
-}
-
-/// A pidfd on a process the test did not spawn, to see it exit without polling /proc.
-private struct PidDescriptor {
-  let descriptor: Int32
-
-  init?(_ pid: pid_t) {
-    typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") else {
-      return nil
-    }
-    descriptor = unsafeBitCast(symbol, to: PidfdOpen.self)(pid, 0)
-    if descriptor < 0 { return nil }
-  }
-
-  func exited(withinMilliseconds limit: Int32) -> Bool {
-    var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-    return poll(&entry, 1, limit) == 1
   }
 }

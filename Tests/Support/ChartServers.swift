@@ -73,8 +73,12 @@ public enum OCIRegistry {
   /// Whether a missing registry must fail the test rather than skip it.
   public static var required: Bool { ProcessInfo.processInfo.environment["CI"] != nil }
 
-  /// A registry serving from `directory`; `htpasswd` (a bcrypt htpasswd file) requires a login.
-  public static func start(in directory: String, htpasswd: String? = nil) throws -> LoopbackServer {
+  /// A registry serving from `directory`; `htpasswd` (a bcrypt htpasswd file) requires a login,
+  /// `tls` (PEM files) serves HTTPS instead of plain HTTP.
+  public static func start(
+    in directory: String, htpasswd: String? = nil,
+    tls: (certificate: String, key: String)? = nil
+  ) throws -> LoopbackServer {
     let port = try freeLoopbackPort()
     var config = """
       version: 0.1
@@ -85,6 +89,9 @@ public enum OCIRegistry {
       http:
         addr: 127.0.0.1:\(port)
       """
+    if let tls {
+      config += "\n  tls: {certificate: \(tls.certificate), key: \(tls.key)}"
+    }
     if let htpasswd {
       config += "\nauth:\n  htpasswd: {realm: fleetwave-test, path: \(htpasswd)}\n"
     }

@@ -12,6 +12,8 @@ import Kube
 public struct PreflightAction: Sendable {
   public let driver: KubeDriver
   public var window: Int
+  /// The run whose rollout is checked, if any: Leases it holds or takes over are its own.
+  public var instance: RunInstance?
 
   public init(driver: KubeDriver, window: Int = 64) {
     self.driver = driver
@@ -20,6 +22,8 @@ public struct PreflightAction: Sendable {
 
   /// One result per cluster, in the order given.
   public func run(_ clusters: [Cluster]) async -> [ClusterPreflight] {
+    // One chart for the whole fleet: its Chart.yaml is read once.
+    let kubeVersion = KubeVersionCheck.constraint(of: driver.renderer)
     var results: [ClusterPreflight?] = Array(repeating: nil, count: clusters.count)
     await withTaskGroup(of: (Int, ClusterPreflight).self) { group in
       var next = 0
@@ -28,7 +32,7 @@ public struct PreflightAction: Sendable {
         let index = next
         let cluster = clusters[index]
         next += 1
-        group.addTask { (index, await self.check(cluster)) }
+        group.addTask { (index, await self.check(cluster, kubeVersion: kubeVersion)) }
       }
       for _ in 0..<window { startNext() }
       for await (index, result) in group {
@@ -41,7 +45,8 @@ public struct PreflightAction: Sendable {
 
   /// Every check of one cluster; a check whose input is missing (no connection, no render)
   /// is skipped, not failed again.
-  public func check(_ cluster: Cluster) async -> ClusterPreflight {
+  /// `kubeVersion` is the chart's constraint on the server version, if it has one.
+  public func check(_ cluster: Cluster, kubeVersion: String?) async -> ClusterPreflight {
     var result = ClusterPreflight(cluster: cluster.name)
     let client: KubeClient
     do {
@@ -59,6 +64,12 @@ public struct PreflightAction: Sendable {
       result.record(.connection, [])
     }
     let identity = result.identity ?? "?"
+    if let kubeVersion {
+      result.record(
+        .kubeVersion, await KubeVersionCheck.run(constraint: kubeVersion, client: client))
+    } else {
+      result.record(.kubeVersion, [])
+    }
 
     let manifest: ReleaseManifest
     do {
@@ -84,10 +95,14 @@ public struct PreflightAction: Sendable {
         [PreflightProblem(.permissions, .error, IdentityCheck.reachability(error))])
     }
 
+    let ours = instance.map { $0.succeeds.union([$0.identity]) } ?? []
     if let found = await ReleaseLockCheck.run(
-      release: release.name, namespace: release.namespace, client: client)
+      release: release.name, namespace: release.namespace, client: client, ours: ours)
     {
       result.record(.release, found)
+    }
+    if let found = await QuotaCheck.run(objects, namespace: release.namespace, client: client) {
+      result.record(.quota, found)
     }
     result.record(.images, ImageCheck.run(objects))
     return result

@@ -6,12 +6,16 @@ import FleetCore
 public enum PreflightCheck: String, Sendable, CaseIterable {
   /// Reachable and authenticated, and as whom (`SelfSubjectReview`).
   case connection
+  /// The server's version satisfies the chart's `kubeVersion`.
+  case kubeVersion
   /// The release renders for this cluster.
   case render
   /// A `SelfSubjectAccessReview` for everything the kube driver will do.
   case permissions
   /// No other run holds the release Lease; no revision left pending.
   case release
+  /// The release's requests, limits, pods and objects fit each ResourceQuota's headroom.
+  case quota
   /// Image references that move (`:latest`, no tag).
   case images
 }
@@ -80,5 +84,18 @@ public struct ClusterPreflight: Sendable, Equatable {
   /// True when nothing here fails the preflight (warnings fail it only when `strict`).
   public func passes(strict: Bool) -> Bool {
     !problems.contains { strict || $0.severity == .error }
+  }
+}
+
+extension ClusterPreflight {
+  /// Every problem, one line each, clusters in the order given: `CLUSTER: MESSAGE`, warnings
+  /// marked as such unless `strict` makes them errors.
+  public static func problemLines(_ results: [ClusterPreflight], strict: Bool) -> [String] {
+    results.flatMap { result in
+      result.problems.map { problem in
+        let warning = problem.severity == .warning && !strict
+        return "\(result.cluster): " + (warning ? "warning: " : "") + problem.message
+      }
+    }
   }
 }

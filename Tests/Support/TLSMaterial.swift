@@ -1,29 +1,28 @@
-import FleetwaveTestSupport
-// Certificates for the TLS tests, made by the openssl CLI in a temporary directory.
+// Certificates for the TLS tests, made by the openssl CLI in a temporary directory: a CA with
+// server and client certificates, for fleetwave's HTTP client and for the servers tests start
+// (a TLS registry).
 import Foundation
-import NIOCore
-import NIOSSL
 
 /// A CA with server and client certificates, plus a second, unrelated CA ("rogue") and a server
 /// certificate for a name other than 127.0.0.1.
-struct TLSMaterial: Sendable {
-  let directory: TemporaryDirectory
+public struct TLSMaterial: Sendable {
+  public let directory: TemporaryDirectory
 
-  var caFile: String { directory.file("ca.crt") }
-  var caPEM: String { read("ca.crt") }
-  var clientCertFile: String { directory.file("client.crt") }
-  var clientKeyFile: String { directory.file("client.key") }
-  var rogueClientCertFile: String { directory.file("rogue-client.crt") }
-  var rogueClientKeyFile: String { directory.file("rogue-client.key") }
+  public var caFile: String { directory.file("ca.crt") }
+  public var caPEM: String { read("ca.crt") }
+  public var clientCertFile: String { directory.file("client.crt") }
+  public var clientKeyFile: String { directory.file("client.key") }
+  public var rogueClientCertFile: String { directory.file("rogue-client.crt") }
+  public var rogueClientKeyFile: String { directory.file("rogue-client.key") }
 
-  func read(_ name: String) -> String {
+  public func read(_ name: String) -> String {
     (try? String(contentsOfFile: directory.file(name), encoding: .utf8)) ?? ""
   }
 
   /// Made once per test process; openssl takes a moment per key.
-  static let shared: Result<TLSMaterial, any Error> = Result { try TLSMaterial() }
+  public static let shared: Result<TLSMaterial, any Error> = Result { try TLSMaterial() }
 
-  static func get() throws -> TLSMaterial { try shared.get() }
+  public static func get() throws -> TLSMaterial { try shared.get() }
 
   private init() throws {
     directory = try TemporaryDirectory("fleetwave-tls")
@@ -65,31 +64,9 @@ struct TLSMaterial: Sendable {
       "-CAcreateserial", "-out", "\(name).crt", "-days", "2", "-extfile", extensions,
     ])
   }
-
-  /// A TLS server presenting `certificate` ("server", "other", "rogue-server"); with
-  /// `requireClientCertificate` it demands a client certificate issued by the test CA.
-  func server(
-    certificate: String = "server", requireClientCertificate: Bool = false,
-    route: @escaping LoopbackServer.Route = { _ in .ok() }
-  ) throws -> LoopbackServer {
-    let chain = try NIOSSLCertificate(file: directory.file("\(certificate).crt"), format: .pem)
-    let key = try NIOSSLPrivateKey(file: directory.file("\(certificate).key"), format: .pem)
-    var configuration = TLSConfiguration.makeServerConfiguration(
-      certificateChain: [.certificate(chain)], privateKey: .privateKey(key))
-    if requireClientCertificate {
-      configuration.certificateVerification = .noHostnameVerification
-      configuration.trustRoots = .certificates(
-        try NIOSSLCertificate.fromPEMFile(caFile))
-    }
-    let context = try NIOSSLContext(configuration: configuration)
-    return try LoopbackServer(
-      secure: { channel in
-        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-      }, route: route)
-  }
 }
 
-struct TLSMaterialError: Error, CustomStringConvertible {
-  var message: String
-  var description: String { message }
+public struct TLSMaterialError: Error, CustomStringConvertible {
+  public var message: String
+  public var description: String { message }
 }
