@@ -130,6 +130,12 @@ import Testing
           - list
           - patch
         - apiGroups:
+          - ""
+          resources:
+          - resourcequotas
+          verbs:
+          - list
+        - apiGroups:
           - apps
           resources:
           - deployments
@@ -204,15 +210,15 @@ import Testing
       try preflightFleet.kubectl(sim, cluster, ["apply", "-f", "-"], input: rbac.stdout)
     }
 
-    // QUOTA is skipped: the driver never reads ResourceQuotas, so the deployer may not either.
+    // QUOTA runs too: the stream grants the quota read preflight's headroom check needs.
     let allowed = try fleetwave(["preflight", fleet, "--kubeconfig", deployer])
     #expect(allowed.status == 0, "\(allowed.stderr)")
     #expect(
       allowed.stdout
         == """
         CLUSTER  IDENTITY                                     CONNECTION  KUBEVERSION  RENDER  PERMISSIONS  RELEASE  QUOTA  IMAGES
-        pf-a     \(identity)  ok          ok           ok      ok           ok       -      ok
-        pf-b     \(identity)  ok          ok           ok      ok           ok       -      ok
+        pf-a     \(identity)  ok          ok           ok      ok           ok       ok     ok
+        pf-b     \(identity)  ok          ok           ok      ok           ok       ok     ok
 
         """)
     let rollout = try fleetwave(["rollout", fleet, "--kubeconfig", deployer])

@@ -65,10 +65,14 @@ public struct RbacAction: Sendable {
       let client = try driver.client(cluster)
       let manifest = try await driver.renderedManifest(cluster)
       do throws(KubeError) {
-        return .success(
-          try await PermissionCheck.accesses(
-            manifest.resources + manifest.hooks.map(\.object),
-            release: driver.release.namespace, namespaceExists: true, client: client))
+        let driverNeeds = try await PermissionCheck.accesses(
+          manifest.resources + manifest.hooks.map(\.object),
+          release: driver.release.namespace, namespaceExists: true, client: client)
+        // Preflight runs before each wave as the deployer and reads the quotas to check
+        // headroom; without this grant it skips that check.
+        let quotas = ResourceAccess(
+          verb: "list", group: "", resource: "resourcequotas", namespace: driver.release.namespace)
+        return .success(driverNeeds + [quotas])
       } catch {
         return .failure(DriverError(.setup, error.description))
       }
