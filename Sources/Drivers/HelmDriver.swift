@@ -4,6 +4,7 @@
 import FleetCore
 import FleetYAML
 import Foundation
+import Kube
 import ProcessGroups
 
 #if canImport(Glibc)
@@ -28,6 +29,9 @@ public final class HelmDriver: Driver, @unchecked Sendable {
   /// The environment helm starts with (fleetwave's own, by default).
   public let baseEnvironment: [String: String]
   public let killGrace: TimeInterval
+  /// Reads the cluster after helm fails an upgrade and names the cause (docs/driver-kube.md,
+  /// "Diagnosis"); nil to report helm's own error alone.
+  public let diagnose: (@Sendable (Cluster) async -> Diagnosis?)?
 
   private let lock = NSLock()
   private var rollbackFlag: String?
@@ -38,8 +42,9 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     setValues: @escaping @Sendable (Cluster) throws -> Value? = { _ in nil },
     wait: Duration? = nil,
     baseEnvironment: [String: String] = ProcessInfo.processInfo.environment,
-    killGrace: TimeInterval = 5
+    killGrace: TimeInterval = 5, diagnose: (@Sendable (Cluster) async -> Diagnosis?)? = nil
   ) {
+    self.diagnose = diagnose
     self.commandLine = commandLine
     self.chart = chart
     self.logDirectory = logDirectory
@@ -135,10 +140,16 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     } catch {
       throw DriverError(.setup, "cannot write the --set values file: \(error)")
     }
-    try await session.run(
-      "upgrade",
-      upgradeArguments(
-        for: call.cluster, valuesFiles: files, rollbackOnFailureFlag: flag, timeout: call.timeout))
+    do {
+      try await session.run(
+        "upgrade",
+        upgradeArguments(
+          for: call.cluster, valuesFiles: files, rollbackOnFailureFlag: flag,
+          timeout: call.timeout))
+    } catch  where error.kind == .failed || error.kind == .timedOut {
+      guard let diagnosis = await diagnose?(call.cluster) else { throw error }
+      throw DriverError(error.kind, diagnosis.explaining(error.message))
+    }
     return try await session.deployedRevision(after: "upgrade")
   }
 

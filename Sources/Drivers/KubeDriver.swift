@@ -437,7 +437,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
         }
         switch Readiness.of(live) {
         case .ready: continue
-        case .failed(let message): throw DriverError(.failed, message)
+        case .failed(let message): throw await diagnosed(.failed, message, [object], session)
         case .progressing(let message): waiting.append((object, message))
         }
       }
@@ -445,8 +445,9 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       pending = waiting.map(\.0)
       let now = call.clock.now()
       if now >= deadline {
-        throw DriverError(
-          .timedOut, "not ready after \(DurationText.format(waited)): \(first.1)")
+        throw await diagnosed(
+          .timedOut, "not ready after \(DurationText.format(waited)): \(first.1)", pending,
+          session)
       }
       if now.timeIntervalSince(session.lastRenewal) >= DurationText.seconds(options.leaseDuration)
         / 3
@@ -465,6 +466,17 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       }
       pause = min(pause * 2, options.maximumPoll)
     }
+  }
+
+  /// The readiness failure with its cause, when the workloads' pods and events name one
+  /// (docs/driver-kube.md, "Diagnosis"): three list requests, once per failed call.
+  private func diagnosed(
+    _ kind: DriverError.Kind, _ message: String, _ workloads: [Value], _ session: Session
+  ) async -> DriverError {
+    guard let diagnosis = await Diagnosis.read(workloads, client: session.client) else {
+      return DriverError(kind, message)
+    }
+    return DriverError(kind, diagnosis.explaining(message))
   }
 
   private func checkCancelled(_ call: DriverCall) throws(DriverError) {

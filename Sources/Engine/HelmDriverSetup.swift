@@ -4,6 +4,7 @@ import Drivers
 import FleetCore
 import Foundation
 import Inventory
+import Kube
 
 public enum HelmRollout {
   /// The helm driver; a remote chart is pulled once first (to check it is there and resolve
@@ -34,6 +35,7 @@ public enum HelmRollout {
       ? .remote(reference: fetched.source.reference, version: fetched.version)
       : .local(path: fetched.path)
     let values = loaded.values
+    let connections = KubeConnections(path: kubeconfig)
     return HelmDriver(
       commandLine: HelmCommandLine(
         helm: helm, release: release.name, namespace: release.namespace, kubeconfig: kubeconfig,
@@ -57,6 +59,14 @@ public enum HelmRollout {
           throw DriverError(.setup, error.diagnostics.map(\.message).joined(separator: "; "))
         }
       },
-      baseEnvironment: environment)
+      baseEnvironment: environment,
+      // After helm fails, the cluster is read with fleetwave's own client (helm has rolled
+      // back by then; the events of the failed pods remain).
+      diagnose: { cluster in
+        guard let connection = try? connections.connection(cluster) else { return nil }
+        return await Diagnosis.release(
+          release.name, namespace: release.namespace,
+          client: KubeClient(connection: connection))
+      })
   }
 }

@@ -26,6 +26,12 @@ public enum ImageEffect: String, Sendable, Equatable {
   case neverReady = "never-ready"
   /// Pods start and crash; the rollout stalls as in Kubernetes (CrashLoopBackOff).
   case crashLoop = "crash-loop"
+  /// Pods stay Pending, unscheduled (`PodScheduled` False, `Unschedulable`, a
+  /// `FailedScheduling` event); the rollout stalls. Workload pods only.
+  case unschedulable
+  /// Pods run but their readiness probe keeps failing (an `Unhealthy` event); the rollout
+  /// stalls. Workload pods only.
+  case probeFailing = "probe-failing"
   /// Each replica takes `slowFactor` times as long.
   case slow
   /// Pods become ready, but the application's error ratio rises to `errorRatio`.
@@ -141,7 +147,8 @@ public struct FaultSet: Sendable, Equatable {
       let effectText = mapping["effect"]?.string ?? "errors"
       guard let effect = ImageEffect(rawValue: effectText) else {
         throw Diagnostic.error(
-          "unknown image effect '\(effectText)'; expected never-ready, crash-loop, slow or errors",
+          "unknown image effect '\(effectText)'; expected never-ready, crash-loop, "
+            + "unschedulable, probe-failing, slow or errors",
           at: mapping["effect"]?.mark)
       }
       set.images.append(

@@ -32,6 +32,8 @@ enum Pods {
       switch census.fault?.effect {
       case .neverReady?: return "ImagePullBackOff"
       case .crashLoop?: return "CrashLoopBackOff"
+      case .unschedulable?: return Self.notScheduled
+      case .probeFailing?: return Self.notReady
       default: return nil
       }
     }()
@@ -61,7 +63,7 @@ enum Pods {
         pods.append(
           pod(
             workload, type, name: "\(name)-\(i)", hash: isNew ? hash : oldHash,
-            phase: isPending ? (waiting == "CrashLoopBackOff" ? "Running" : "Pending") : "Running",
+            phase: isPending ? phase(waiting) : "Running",
             waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now))
       }
     default:
@@ -77,12 +79,28 @@ enum Pods {
         pods.append(
           pod(
             workload, type, name: "\(census.updateRevision)-\(suffix("\(hash)\(i)"))", hash: hash,
-            phase: isPending ? (waiting == "CrashLoopBackOff" ? "Running" : "Pending") : "Running",
+            phase: isPending ? phase(waiting) : "Running",
             waiting: isPending ? (waiting ?? "ContainerCreating") : nil, now: now,
             owner: replicaSet(census.updateRevision)))
       }
     }
     return pods
+  }
+
+  /// Stand-ins for `waiting` that are no container waiting reason: a pod the scheduler cannot
+  /// place, and one running whose readiness probe fails.
+  static let notScheduled = "(unschedulable)"
+  static let notReady = "(probe failing)"
+  /// The scheduler's message for an `unschedulable` fault, on the pod and its event.
+  static let unschedulable =
+    "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: "
+    + "3 No preemption victims found for incoming pod."
+  /// What the kubelet says of a `probe-failing` pod's readiness probe.
+  static let probeFailure = "HTTP probe failed with statuscode: 503"
+
+  /// A pending pod's phase: a crash-looping or unready container runs, others wait.
+  static func phase(_ waiting: String?) -> String {
+    waiting == "CrashLoopBackOff" || waiting == notReady ? "Running" : "Pending"
   }
 
   static func pod(
@@ -96,15 +114,24 @@ enum Pods {
     }
     let stamp = KubeTime.format(now)
     let ready = waiting == nil && phase == "Running"
-    let containers = workload.at("spec", "template", "spec", "containers")?.sequence ?? []
+    let scheduled = waiting != notScheduled
+    let containers =
+      scheduled ? workload.at("spec", "template", "spec", "containers")?.sequence ?? [] : []
     let statuses: [Value] = containers.map { container in
       var status: Value = [
         "name": container["name"] ?? "", "image": container["image"] ?? "",
         "ready": .bool(ready), "started": .bool(phase == "Running" && waiting == nil),
         "restartCount": waiting == "CrashLoopBackOff" ? 5 : 0,
       ]
-      if let waiting {
+      if waiting == notReady {
+        status.set(["state"], ["running": ["startedAt": .string(stamp)]])
+        status.set(["started"], true)
+      } else if let waiting {
         status.set(["state"], ["waiting": ["reason": .string(waiting)]])
+        // What the kubelet reports of the run that crashed, as crash-looping Job pods end.
+        if waiting == "CrashLoopBackOff" {
+          status.set(["lastState"], ["terminated": ["exitCode": 1, "reason": "Error"]])
+        }
       } else if phase == "Succeeded" {
         status.set(["state"], ["terminated": ["exitCode": 0, "reason": "Completed"]])
       } else {
@@ -119,7 +146,7 @@ enum Pods {
       ]
     }
     var spec = workload.at("spec", "template", "spec") ?? [:]
-    spec.set(["nodeName"], .string(nodeName))
+    if scheduled { spec.set(["nodeName"], .string(nodeName)) }
     return [
       "apiVersion": "v1", "kind": "Pod",
       "metadata": [
@@ -137,10 +164,17 @@ enum Pods {
       "spec": spec,
       "status": [
         "phase": .string(phase),
-        "conditions": [
-          condition("PodScheduled", true), condition("Initialized", true),
-          condition("ContainersReady", ready), condition("Ready", ready),
-        ],
+        "conditions": scheduled
+          ? [
+            condition("PodScheduled", true), condition("Initialized", true),
+            condition("ContainersReady", ready), condition("Ready", ready),
+          ]
+          : [
+            [
+              "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+              "message": .string(unschedulable), "lastTransitionTime": .string(stamp),
+            ]
+          ],
         "containerStatuses": .sequence(statuses), "hostIP": "10.0.0.1", "startTime": .string(stamp),
         "podIP": .string(
           ServiceEndpoints.podIP(namespace: workload.namespace ?? "default", name: name)),

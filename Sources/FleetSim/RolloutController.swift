@@ -212,6 +212,17 @@ public final class RolloutController: @unchecked Sendable {
     }
     guard let podType = ResourceCatalog.find(apiVersion: "v1", kind: "Pod") else { return }
     for pod in pods {
+      let scheduled = pod.at("status", "conditions")?.sequence?.first {
+        $0["type"]?.string == "PodScheduled"
+      }
+      if scheduled?["status"]?.string == "False",
+        let stored = store.get(podType, namespace: pod.namespace, name: pod.name)
+      {
+        ClusterEvents.record(
+          store, about: ClusterEvents.involved(stored, podType), type: "Warning",
+          reason: "FailedScheduling", message: Pods.unschedulable, component: "default-scheduler",
+          now: now)
+      }
       for status in pod.at("status", "containerStatuses")?.sequence ?? [] {
         let image = status["image"]?.string ?? ""
         let container = status["name"]?.string ?? ""
@@ -234,6 +245,11 @@ public final class RolloutController: @unchecked Sendable {
             store, about: about, type: "Warning", reason: "BackOff",
             message: "Back-off restarting failed container \(container) in pod \(pod.name)",
             component: "kubelet", now: now)
+        case nil where status.at("state", "running") != nil && status["ready"]?.bool == false:
+          ClusterEvents.record(
+            store, about: about, type: "Warning", reason: "Unhealthy",
+            message: "Readiness probe failed: \(Pods.probeFailure)", component: "kubelet",
+            now: now)
         default:
           break
         }
@@ -318,7 +334,7 @@ public final class RolloutController: @unchecked Sendable {
       key.type.kind == "DaemonSet" ? Self.nodeCount : (object.at("spec", "replicas")?.int ?? 1)
     let revision = "\(object.name)-\(TemplateHash.ofTemplate(template))"
     let fault = behaviour(cluster, object)
-    let blocked = fault?.effect == .neverReady || fault?.effect == .crashLoop
+    let blocked = [.neverReady, .crashLoop, .unschedulable, .probeFailing].contains(fault?.effect)
     let step = interval(fault?.effect == .slow ? fault?.slowFactor ?? 1 : 1)
     if state.template == nil || state.updateRevision != revision {
       // A new template: pods of the old one keep serving until new ones are ready. (Compared by

@@ -17,7 +17,7 @@ public struct FleetwaveCommand: AsyncParsableCommand {
     subcommands: [
       Validate.self, Values.self, Plan.self, Rollout.self, Simulate.self, Diff.self, Resume.self,
       Status.self, History.self, RollbackRun.self, Approve.self, Pause.self, Preflight.self,
-      Uninstall.self,
+      Rbac.self, Uninstall.self,
     ]
   )
 

@@ -52,7 +52,7 @@ public enum RunHTML {
           "<tr><td><a href=\"#\(anchor(record.name))\"><code>\(e(record.name))</code></a></td>"
         html += "<td>\(e(waveNames[record.wave] ?? String(record.wave)))</td>"
         html += "<td class=\"\(state.rawValue)\">\(state.rawValue)</td>"
-        html += "<td>\(e(cause(record)))</td><td>\(measurements(decisive(record)))</td></tr>\n"
+        html += "<td>\(lines(cause(record)))</td><td>\(measurements(decisive(record)))</td></tr>\n"
       }
       html += "</table>\n"
     }
@@ -91,7 +91,7 @@ public enum RunHTML {
       html += "\(state.rawValue)</span> <small>wave \(e(waveName))</small></summary><div>"
       html += "revisions \(e(revisions))"
       let problem = cause(record)
-      if !problem.isEmpty { html += "<br>\(e(problem))" }
+      if !problem.isEmpty { html += "<br>\(lines(problem))" }
       html += measurements(record.measurements) + gates(record.gates.filter { !$0.passed })
       html += "</div></details>\n"
     }
@@ -158,6 +158,13 @@ public enum RunHTML {
       html += "<td>\(record.deferrals)</td><td>\(e(record.deferralReason ?? ""))</td></tr>\n"
     }
     return html + "</table>\n"
+  }
+
+  /// Escaped, one `<br>` per line: a diagnosed failure's event lines stay lines.
+  static func lines(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false).map {
+      MarkupText.escaped(String($0))
+    }.joined(separator: "<br>")
   }
 
   /// What went wrong with a cluster, upgrade and rollback together.

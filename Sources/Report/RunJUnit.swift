@@ -103,6 +103,9 @@ public enum RunJUnit {
   /// The failure's body: phase, revisions, and every measurement with its value rounded.
   static func failureBody(_ record: ClusterRunRecord) -> String {
     var detail = "phase: \(record.phase.rawValue)\n"
+    // A diagnosed failure's event lines (docs/driver-kube.md) read better here than in the
+    // message attribute, where they are escaped onto one line.
+    if let error = record.error, error.contains("\n") { detail += "error: \(error)\n" }
     if let from = record.fromRevision { detail += "from revision: \(from)\n" }
     if record.deferrals > 0 { detail += "deferred: \(RunJUnit.deferrals(record))\n" }
     if let rollback = record.rollbackRevision { detail += "rolled back to revision: \(rollback)\n" }

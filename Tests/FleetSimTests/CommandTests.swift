@@ -132,7 +132,7 @@ private final class Background {
     #expect(
       result.stderr.hasPrefix(
         "\(faults):3:13: error: unknown image effect 'explode'; expected never-ready,"
-          + " crash-loop, slow or errors\n"
+          + " crash-loop, unschedulable, probe-failing, slow or errors\n"
       ),
       "\(result.stderr)")
   }
