@@ -15,16 +15,50 @@ public struct Value: Sendable, CustomStringConvertible {
   }
 
   public var kind: Kind
-  public var mark: SourceMark?
+  // The mark, stored in the seven bytes after `kind`'s tag byte and a file reference, so that a
+  // value is 32 bytes where `Kind` (17) and a `SourceMark?` (16) would take 40: a values file's
+  // tree holds millions of nodes, and its size sets the peak memory of every command that reads
+  // one (docs/benchmarks.md). The fields stay separate because a struct of them would be aligned
+  // past the tag's padding.
+  private var packedLow: UInt8
+  private var packedMiddle: UInt16
+  private var packedHigh: UInt32
+  private var markFile: SourceFile?
 
   public init(_ kind: Kind, mark: SourceMark? = nil) {
     self.kind = kind
+    (packedLow, packedMiddle, packedHigh, markFile) = (0, 0, 0, nil)
     self.mark = mark
   }
 
+  /// Where this node was written, or nil for a value built in code.
+  public var mark: SourceMark? {
+    get {
+      guard let markFile else { return nil }
+      let position = PackedPosition(high: packedHigh, middle: packedMiddle, low: packedLow)
+      return SourceMark(file: markFile, line: position.line, column: position.column)
+    }
+    set {
+      guard let newValue else {
+        (packedLow, packedMiddle, packedHigh, markFile) = (0, 0, 0, nil)
+        return
+      }
+      let position = PackedPosition(newValue)
+      (packedLow, packedMiddle, packedHigh) = (position.low, position.middle, position.high)
+      markFile = newValue.file
+    }
+  }
+
+  /// The file of this node's mark, without building the mark.
+  fileprivate var markedFile: SourceFile? { markFile }
+
   public static let null = Value(.null)
-  public static func bool(_ b: Bool, mark: SourceMark? = nil) -> Value { Value(.bool(b), mark: mark) }
-  public static func int(_ i: Int64, mark: SourceMark? = nil) -> Value { Value(.int(i), mark: mark) }
+  public static func bool(_ b: Bool, mark: SourceMark? = nil) -> Value {
+    Value(.bool(b), mark: mark)
+  }
+  public static func int(_ i: Int64, mark: SourceMark? = nil) -> Value {
+    Value(.int(i), mark: mark)
+  }
   public static func double(_ d: Double, mark: SourceMark? = nil) -> Value {
     Value(.double(d), mark: mark)
   }
@@ -168,15 +202,66 @@ extension Value: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expressib
 /// An insertion-ordered mapping from string keys to values; keys carry their own marks.
 public struct Mapping: Sendable, Equatable, Sequence {
   public struct Entry: Sendable {
+    // The key's mark almost always lies in the file of the value's mark, so only its line and
+    // column are stored (8 bytes where a `SourceMark?` takes 16): an entry is 56 bytes.
+    private var storedValue: Value
+    private var storedKeyMark: KeyMark
     public var key: String
-    public var keyMark: SourceMark?
-    public var value: Value
 
     public init(key: String, keyMark: SourceMark? = nil, value: Value) {
+      storedValue = value
+      storedKeyMark = .none
       self.key = key
       self.keyMark = keyMark
-      self.value = value
     }
+
+    public var value: Value {
+      get { storedValue }
+      set {
+        // The key's position was relative to the old value's file.
+        let keyMark = self.keyMark
+        storedValue = newValue
+        self.keyMark = keyMark
+      }
+    }
+
+    public var keyMark: SourceMark? {
+      get {
+        switch storedKeyMark {
+        case .none: return nil
+        case .inValueFile(let position):
+          return storedValue.markedFile.map {
+            SourceMark(file: $0, line: position.line, column: position.column)
+          }
+        case .elsewhere(let boxed): return boxed.mark
+        }
+      }
+      set {
+        guard let newValue else {
+          storedKeyMark = .none
+          return
+        }
+        if newValue.file === storedValue.markedFile {
+          storedKeyMark = .inValueFile(PackedPosition(newValue))
+        } else {
+          storedKeyMark = .elsewhere(BoxedMark(newValue))
+        }
+      }
+    }
+  }
+
+  /// Where an entry's key was written. The position's spare bits hold the case, so this is 8
+  /// bytes; a key whose file differs from its value's (a value replaced from another layer, or
+  /// an unmarked value) pays for a box instead.
+  private enum KeyMark: Sendable {
+    case none
+    case inValueFile(PackedPosition)
+    case elsewhere(BoxedMark)
+  }
+
+  private final class BoxedMark: Sendable {
+    let mark: SourceMark
+    init(_ mark: SourceMark) { self.mark = mark }
   }
 
   public private(set) var entries: [Entry] = []
@@ -266,4 +351,36 @@ public struct Mapping: Sendable, Equatable, Sequence {
     }
     return true
   }
+}
+
+/// A mark's line and column in 56 bits (28 each), in fields that pack beside an enum tag.
+///
+/// Lines and columns past 268,435,455 (four times the largest values file Fleetwave reads, on
+/// one line) are clamped to that. The trailing `Bool` is never read: its seven spare bits let
+/// an enum with this payload and a class reference stay 8 bytes.
+struct PackedPosition: Sendable {
+  static let bits = 28
+  static let limit = 1 << bits - 1
+
+  let high: UInt32
+  let middle: UInt16
+  let low: UInt8
+  private let spareBits = false
+
+  init(high: UInt32, middle: UInt16, low: UInt8) {
+    (self.high, self.middle, self.low) = (high, middle, low)
+  }
+
+  init(_ mark: SourceMark) {
+    let line = UInt64(min(max(mark.line, 0), Self.limit))
+    let column = UInt64(min(max(mark.column, 0), Self.limit))
+    let packed = line << Self.bits | column
+    high = UInt32(truncatingIfNeeded: packed >> 24)
+    middle = UInt16(truncatingIfNeeded: packed >> 8)
+    low = UInt8(truncatingIfNeeded: packed)
+  }
+
+  private var packed: UInt64 { UInt64(high) << 24 | UInt64(middle) << 8 | UInt64(low) }
+  var line: Int { Int(packed >> Self.bits) }
+  var column: Int { Int(packed & UInt64(Self.limit)) }
 }

@@ -123,4 +123,23 @@ import Testing
     }
     #expect(calls == 1)
   }
+
+  /// Marks are packed into the nodes (a key's mark beside its value's); a duplicate down a
+  /// file still quotes both places exactly, the first through its entry's key mark.
+  @Test func packedMarksStillLocateADuplicateKey() {
+    let services = (1...2_000).map { "  s\($0): {port: \($0)}" }.joined(separator: "\n")
+    let text = "services:\n\(services)\n  s1999:   {port: 1}\n"
+    #expect {
+      try YAML.parse(text, path: "values.yaml")
+    } throws: { error in
+      (error as? Diagnostic)?.description == """
+        values.yaml:2002:3: error: duplicate key 's1999' in mapping
+              s1999:   {port: 1}
+              ^
+        values.yaml:2000:3: note: 's1999' was first defined here
+              s1999: {port: 1999}
+              ^
+        """
+    }
+  }
 }
