@@ -304,7 +304,14 @@ final class CurlTransfer: @unchecked Sendable {
       if let range = detail.range(of: marker) {
         return .tlsUntrusted(String(detail[range.upperBound...]))
       }
-      return .tlsUntrusted(detail)
+      // curl's message can be overwritten by a later one ("Send failure: Broken pipe" when the
+      // server drops the connection as curl sends its alert); the verification result it kept
+      // still says which check failed. A chain OpenSSL accepted (0) leaves the host name,
+      // which curl checks itself.
+      var verifyResult = 0
+      _ = fw_curl_easy_getinfo_long(easy, CURLINFO_SSL_VERIFYRESULT, &verifyResult)
+      let host = settings.tls.serverName ?? target.host
+      return CurlVerifyResult.reason(verifyResult, host: host) ?? .tlsHostnameMismatch(host)
     case CURLE_SSL_CONNECT_ERROR, CURLE_RECV_ERROR, CURLE_SEND_ERROR:
       if lowered.contains("certificate required")
         || (settings.tls.clientCertificate == nil && lowered.contains("alert handshake failure"))

@@ -22,7 +22,9 @@ enum IdentityCheck {
       }
       return .user(user)
     } catch {
-      return .problem(PreflightProblem(.connection, .error, reachability(error)))
+      return .problem(
+        PreflightProblem(
+          .connection, .error, reachability(error), unreachable: error.isUnreachable))
     }
   }
 

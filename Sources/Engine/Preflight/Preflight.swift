@@ -65,8 +65,11 @@ public struct PreflightAction: Sendable {
     }
     let identity = result.identity ?? "?"
     if let kubeVersion {
-      result.record(
-        .kubeVersion, await KubeVersionCheck.run(constraint: kubeVersion, client: client))
+      let found = await KubeVersionCheck.run(constraint: kubeVersion, client: client)
+      result.record(.kubeVersion, found)
+      // The render uses the cluster's capabilities, so helm refuses this chart for this
+      // server too: the render and the checks built on it are skipped, not failed again.
+      if found.contains(where: { $0.severity == .error }) { return result }
     } else {
       result.record(.kubeVersion, [])
     }

@@ -67,7 +67,19 @@ public final class PreflightGate: HealthGate, @unchecked Sendable {
   public func verify(clusters: [Cluster], clock: any RolloutClock, cancellation: Cancellation)
     async -> GateResult
   {
-    let results = await configured.run(clusters)
+    let all = await configured.run(clusters)
+    // A cluster whose API cannot be reached is not the release's problem: it goes on into
+    // the wave, where the wave's `onUnreachable` policy fails it or defers it until it can be
+    // reached, as it would without a preflight.
+    let unreachable = all.filter(\.unreachable)
+    for result in unreachable {
+      for problem in result.problems {
+        report(
+          "preflight: \(result.cluster): unreachable, left to the wave's onUnreachable policy: "
+            + problem.message)
+      }
+    }
+    let results = all.filter { !$0.unreachable }
     let lines = ClusterPreflight.problemLines(results, strict: strict)
     for line in lines { report("preflight: " + line) }
     let failing = results.filter { !$0.passes(strict: strict) }
@@ -86,7 +98,8 @@ public final class PreflightGate: HealthGate, @unchecked Sendable {
     return GateResult(
       gate: name, passed: true,
       summary: "passed on \(results.count) cluster" + (results.count == 1 ? "" : "s")
-        + (warnings == 0 ? "" : warnings == 1 ? ", 1 warning" : ", \(warnings) warnings"))
+        + (warnings == 0 ? "" : warnings == 1 ? ", 1 warning" : ", \(warnings) warnings")
+        + (unreachable.isEmpty ? "" : ", \(unreachable.count) unreachable"))
   }
 }
 

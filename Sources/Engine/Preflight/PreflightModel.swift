@@ -32,11 +32,18 @@ public struct PreflightProblem: Sendable, Equatable {
   public var severity: PreflightSeverity
   /// The sentence after `CLUSTER: `, e.g. `cannot create namespaces (as system:...)`.
   public var message: String
+  /// The cluster's API could not be reached at all (refused, reset, timed out): not a fault of
+  /// the release, and before a wave the wave's `onUnreachable` policy decides what it means.
+  public var unreachable: Bool
 
-  public init(_ check: PreflightCheck, _ severity: PreflightSeverity, _ message: String) {
+  public init(
+    _ check: PreflightCheck, _ severity: PreflightSeverity, _ message: String,
+    unreachable: Bool = false
+  ) {
     self.check = check
     self.severity = severity
     self.message = message
+    self.unreachable = unreachable
   }
 }
 
@@ -80,6 +87,9 @@ public struct ClusterPreflight: Sendable, Equatable {
       return parts.joined(separator: ", ")
     }
   }
+
+  /// True when the cluster's API could not be reached, so no other check ran.
+  public var unreachable: Bool { problems.contains { $0.unreachable } }
 
   /// True when nothing here fails the preflight (warnings fail it only when `strict`).
   public func passes(strict: Bool) -> Bool {
