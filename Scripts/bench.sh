@@ -465,6 +465,8 @@ rollout:
     - {name: rest}
   maxParallel: 50
   clusterTimeout: 5m
+  # A loaded machine makes TLS handshakes time out; those clusters are tried again.
+  onUnreachable: defer
   failurePolicy: {maxFailuresPerWave: 5%, rollback: none}
 YAML
   done
