@@ -52,6 +52,7 @@ import Testing
 
   private func history(_ sim: SimFixture) throws -> [String] {
     let output = try sim.helm(["history", "demo", "-n", "shop", "-o", "json"])
+    try #require(output.status == 0, "helm history: \(output.stderr)")
     let entries = try JSONReader.parse(output.stdout).sequence ?? []
     return entries.map {
       let revision = $0["revision"]?.scalarText ?? ""
@@ -82,8 +83,9 @@ import Testing
       "rollback", "demo", "1", "-n", "shop", "--wait", "--timeout", "60s",
     ])
     #expect(rollback.stdout == "Rollback was a success! Happy Helming!\n", "\(rollback.stderr)")
-    let status = try JSONReader.parse(
-      try sim.helm(["status", "demo", "-n", "shop", "-o", "json"]).stdout)
+    let shown = try sim.helm(["status", "demo", "-n", "shop", "-o", "json"])
+    try #require(shown.status == 0, "helm status: \(shown.stderr)")
+    let status = try JSONReader.parse(shown.stdout)
     #expect(status.at("info", "status") == "deployed")
     #expect(status["version"] == 3)
     #expect(
