@@ -3,6 +3,7 @@
 # cluster and spread over all of them, and resident memory with 10 objects per cluster.
 # The load generator is wrk (Debian package, installed here if missing).
 #   Scripts/sim-bench.sh [--clusters N] [--duration SECONDS] [--connections C] [--debug]
+#                        [--bin FILE]   (a fleet-sim already built: compare two side by side)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,13 +12,15 @@ clusters=1000
 duration=10
 connections=32
 configuration=release
+bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --clusters) clusters=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --debug) configuration=debug; shift ;;
-    *) echo "usage: $0 [--clusters N] [--duration SECONDS] [--connections C] [--debug]" >&2; exit 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    *) echo "usage: $0 [--clusters N] [--duration SECONDS] [--connections C] [--debug] [--bin FILE]" >&2; exit 2 ;;
   esac
 done
 
@@ -28,9 +31,14 @@ if ! command -v wrk >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends wrk >&2
 fi
 
-echo "== building fleet-sim ($configuration)" >&2
-swift build -c "$configuration" --product fleet-sim 2>&1 | tail -n 1 >&2
-bin="$root/.build/$configuration/fleet-sim"
+built="$configuration build"
+if [ -n "$bin" ]; then
+  built="binary $bin"
+else
+  echo "== building fleet-sim ($configuration)" >&2
+  swift build -c "$configuration" --product fleet-sim 2>&1 | tail -n 1 >&2
+  bin="$root/.build/$configuration/fleet-sim"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fleet-sim-bench.XXXXXX")
 pid=""
@@ -113,7 +121,7 @@ measure() {
 }
 
 echo
-echo "fleet-sim benchmark: $clusters virtual clusters, wrk -t2 -c$connections -d${duration}s, $configuration build, $(nproc) cores"
+echo "fleet-sim benchmark: $clusters virtual clusters, wrk -t2 -c$connections -d${duration}s, $built, $(nproc) cores"
 echo
 echo "| workload                           | requests/s | p99      | non-2xx |"
 echo "|------------------------------------|------------|----------|---------|"
