@@ -38,7 +38,8 @@ let package = Package(
     /// The libcurl transport: TLS, client certificates, tokens, timeouts, retries, reuse.
     .target(name: "HTTP", dependencies: ["CCurl", "FleetCore"]),
     /// Kubeconfig, a Kubernetes API client on the HTTP transport, Lease locks, revision records.
-    .target(name: "Kube", dependencies: ["CZlib", "HTTP", "FleetCore", "FleetYAML"]),
+    .target(
+      name: "Kube", dependencies: ["CZlib", "HTTP", "ProcessGroups", "FleetCore", "FleetYAML"]),
     /// Health gates: HTTP probes, Prometheus analysis, commands.
     .target(name: "Health", dependencies: ["HTTP", "Kube", "ProcessGroups", "FleetCore"]),
     /// Runs commands in their own process group: bounded, cancellable, leaving nothing behind.
@@ -93,7 +94,7 @@ let package = Package(
     .target(
       name: "FleetSim",
       dependencies: [
-        "FleetCore", "FleetYAML",
+        "FleetCore", "FleetYAML", "ProcessGroups",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -118,7 +119,9 @@ let package = Package(
       ]),
 
     /// Shared by the test targets: built binaries, child processes, temporary directories.
-    .target(name: "FleetwaveTestSupport", path: "Tests/Support"),
+    .target(
+      name: "FleetwaveTestSupport", dependencies: ["ProcessGroups", "FleetCore"],
+      path: "Tests/Support"),
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetwaveTestSupport", "FleetCore"]),
     .testTarget(
       name: "FleetYAMLTests", dependencies: ["FleetwaveTestSupport", "FleetYAML", "FleetCore"]),

@@ -136,7 +136,7 @@ public struct ChartFetcher: Sendable {
     }
     var pull = ["pull", source.reference, "-d", scratch.path + "/pulled"] + access
     if let version = release.chartVersion { pull += ["--version", version] }
-    let result = try run(pull, in: scratch)
+    let result = try run(pull)
     guard result.status == 0 else {
       let what = release.chartVersion.map { " version \($0)" } ?? ""
       // A version the source lacks is the chartVersion's fault; anything else (no such
@@ -184,7 +184,7 @@ public struct ChartFetcher: Sendable {
     login += ["--registry-config", config]
     if release.access.plainHTTP { login.append("--plain-http") }
     if let caFile = release.access.caFile { login += ["--ca-file", caFile] }
-    let result = try run(login, in: scratch, input: password)
+    let result = try run(login, input: password)
     guard result.status == 0 else {
       throw located(
         "chart",
@@ -227,7 +227,7 @@ public struct ChartFetcher: Sendable {
 
   /// `version` of the chart's Chart.yaml, as `helm show chart` prints it.
   private func chartVersion(of chart: String) throws(DriverError) -> String? {
-    let shown = try run(["show", "chart", chart], in: try Self.scratch())
+    let shown = try run(["show", "chart", chart])
     guard shown.status == 0 else {
       throw DriverError(.setup, "helm show chart \(chart): \(Self.lastLine(shown.stderr))")
     }
@@ -243,7 +243,7 @@ public struct ChartFetcher: Sendable {
   {
     let missing = ChartDependencies.missing(in: chart)
     guard !missing.isEmpty else { return }
-    let result = try run(["dependency", "build", chart], in: try Self.scratch())
+    let result = try run(["dependency", "build", chart])
     guard result.status == 0 else {
       throw located(
         "chart",
@@ -265,23 +265,12 @@ public struct ChartFetcher: Sendable {
 
   /// A pull, login or dependency build that takes longer than this is stuck (an unreachable
   /// registry that never refuses), not slow: it is killed and the run does not start.
-  static let helmTimeout: Duration = .seconds(300)
+  public static let helmTimeout: Duration = .seconds(300)
 
-  /// Runs helm with its output in files of `scratch` (no pipe to drain) and `input` on stdin.
-  private func run(_ arguments: [String], in scratch: PrivateDirectory, input: String? = nil)
-    throws(DriverError) -> HelmOutput
-  {
-    var stdin: String?
-    if let input {
-      do {
-        stdin = try scratch.writePrivate("helm-\(UUID().uuidString).in", input)
-      } catch {
-        throw DriverError(.setup, "cannot write helm's input: \(error)")
-      }
-    }
-    defer { if let stdin { try? FileManager.default.removeItem(atPath: stdin) } }
-    return try HelmProcess(helm: helm, environment: environment, timeout: Self.helmTimeout)
-      .run(arguments, in: scratch, stdin: stdin)
+  /// Runs helm, bounded by `helmTimeout`, with `input` on stdin.
+  private func run(_ arguments: [String], input: String? = nil) throws(DriverError) -> HelmOutput {
+    try HelmProcess(helm: helm, environment: environment, timeout: Self.helmTimeout)
+      .run(arguments, input: input)
   }
 
   /// helm's error, one line: its last non-empty line, without the `Error: ` prefix.

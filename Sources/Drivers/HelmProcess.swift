@@ -1,5 +1,5 @@
 // Runs helm for fleetwave's own needs (template, pull, login, dependency build): its arguments
-// passed as they are (no shell), its output in files, bounded in time, and killed with every
+// passed as they are (no shell), its output captured in files, bounded in time, and killed with every
 // process it started when the time is up, so a helm that hangs on a registry or a chart that
 // never finishes rendering cannot hold a render slot or outlive the run.
 import FleetCore
@@ -7,39 +7,36 @@ import Foundation
 import ProcessGroups
 
 /// What one helm run printed, and how it ended.
-struct HelmOutput {
-  var status: Int32
-  var stdout: String
-  var stderr: String
+public struct HelmOutput: Sendable {
+  public var status: Int32
+  public var stdout: String
+  public var stderr: String
 }
 
-struct HelmProcess {
+public struct HelmProcess: Sendable {
   let helm: String
   let environment: [String: String]
   let timeout: Duration
 
-  /// Runs `helm ARGUMENTS` with stdout and stderr in files of `scratch` and `stdin` (a file)
-  /// as its input. A run that does not finish in `timeout` is killed with its process group
-  /// and reported as `helm SUBCOMMAND did not finish within T`.
-  func run(_ arguments: [String], in scratch: PrivateDirectory, stdin: String? = nil)
-    throws(DriverError) -> HelmOutput
-  {
-    let name = "helm-\(UUID().uuidString)"
-    let outPath = scratch.path + "/\(name).out"
-    let errPath = scratch.path + "/\(name).err"
-    let outcome = ProcessGroupCommand(
-      program: .executable(helm, arguments: arguments), environment: environment,
-      logPath: errPath, stdoutPath: outPath, stdinPath: stdin, timeout: timeout
-    ).run(clock: SystemClock(), cancellation: Cancellation())
-    defer {
-      try? FileManager.default.removeItem(atPath: outPath)
-      try? FileManager.default.removeItem(atPath: errPath)
-    }
-    let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+  public init(helm: String, environment: [String: String], timeout: Duration) {
+    self.helm = helm
+    self.environment = environment
+    self.timeout = timeout
+  }
+
+  /// Runs `helm ARGUMENTS` with `input` on its stdin. A run that does not finish in `timeout`
+  /// is killed with its process group and reported as `helm SUBCOMMAND did not finish within
+  /// T`.
+  public func run(_ arguments: [String], input: String? = nil) throws(DriverError) -> HelmOutput {
+    let captured = ProcessGroupCommand.capture(
+      helm, arguments, environment: environment, stdin: input.map { Data($0.utf8) },
+      timeout: timeout)
     let subcommand = arguments.first.map { "helm \($0)" } ?? "helm"
-    switch outcome {
+    switch captured.outcome {
     case .exited(let status):
-      return HelmOutput(status: status, stdout: read(outPath), stderr: read(errPath))
+      return HelmOutput(
+        status: status, stdout: String(decoding: captured.stdout, as: UTF8.self),
+        stderr: String(decoding: captured.stderr, as: UTF8.self))
     case .signaled(let signal):
       throw DriverError(.setup, "\(subcommand) was killed by signal \(signal)")
     case .timedOut:

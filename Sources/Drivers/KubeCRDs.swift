@@ -63,30 +63,17 @@ enum HelmShow {
         .setup,
         "helm not found: set FLEETWAVE_HELM, run Scripts/install-helm.sh, or put helm on PATH")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: helm)
-    process.arguments = ["show", "crds", chart]
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    do {
-      try process.run()
-    } catch {
-      throw DriverError(.setup, "cannot run helm show crds: \(error.localizedDescription)")
-    }
-    // CRD files are small; stderr is read after stdout reaches its end.
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let shown = try HelmProcess(
+      helm: helm, environment: ProcessInfo.processInfo.environment,
+      timeout: ChartFetcher.helmTimeout
+    ).run(["show", "crds", chart])
+    guard shown.status == 0 else {
       throw DriverError(
         .setup,
-        "helm show crds failed (exit \(process.terminationStatus)): "
-          + String(decoding: errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        "helm show crds failed (exit \(shown.status)): "
+          + shown.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
     }
-    return String(decoding: output, as: UTF8.self)
+    return shown.stdout
   }
 }
 

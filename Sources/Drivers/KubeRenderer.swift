@@ -133,7 +133,7 @@ public struct ReleaseRenderer: Sendable {
       helm: helm, environment: ProcessInfo.processInfo.environment, timeout: renderTimeout
     ).run(
       ["template", release.name, chart, "--namespace", release.namespace, "-f", valuesFile]
-        + (capabilities?.helmFlags ?? []), in: scratch)
+        + (capabilities?.helmFlags ?? []))
     guard result.status == 0 else {
       throw DriverError(
         .setup,

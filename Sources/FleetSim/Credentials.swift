@@ -1,6 +1,7 @@
 // The emulator's own certificate authority, serving certificate, client certificate and bearer
 // token, generated with the `openssl` command into a state directory and reused on restart.
 import Foundation
+import ProcessGroups
 
 /// Paths of the TLS material in a state directory; the token is read from `token`.
 public struct Credentials: Sendable {
@@ -76,20 +77,12 @@ public struct Credentials: Sendable {
   }
 
   private static func openssl(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["openssl"] + arguments
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let output = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let ran = ProcessGroupCommand.capture(
+      "/usr/bin/env", ["openssl"] + arguments, environment: ProcessInfo.processInfo.environment,
+      timeout: .seconds(60))
+    guard ran.outcome == .exited(0) else {
       // openssl's stderr names files and options, never key material.
-      throw Failure(
-        description: "openssl \(arguments.first ?? "") failed: "
-          + String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+      throw Failure(description: "openssl \(arguments.first ?? "") failed: \(ran.errorText)")
     }
   }
 }

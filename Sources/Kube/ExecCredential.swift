@@ -1,6 +1,7 @@
 // Exec credential plugins (client.authentication.k8s.io): run once, cached until they expire.
 import FleetCore
 import Foundation
+import ProcessGroups
 
 /// Runs kubeconfig exec plugins and caches what they return until its expiry, so a rollout
 /// over hundreds of clusters that share one login runs the plugin once, not once per request.
@@ -108,57 +109,29 @@ public final class ExecCredentialProvider: @unchecked Sendable {
     environment["KUBERNETES_EXEC_INFO"] = execInfo(plugin, connection: connection)
 
     // A plugin being replaced on disk, or a file another thread's fork still holds open for
-    // writing, makes exec fail with "text file busy" for a moment: try a few times, each with
-    // a new Process (one that failed to launch cannot be launched again).
+    // writing, makes exec fail with "text file busy" for a moment: try a few times.
     var attempt = 0
-    var launched: (process: Process, stdout: Pipe, stderr: Pipe, done: DispatchSemaphore)?
-    while launched == nil {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: executable)
-      process.arguments = plugin.args
-      process.environment = environment
-      process.standardInput = FileHandle.nullDevice
-      let stdout = Pipe()
-      let stderr = Pipe()
-      process.standardOutput = stdout
-      process.standardError = stderr
-      let done = DispatchSemaphore(value: 0)
-      process.terminationHandler = { _ in done.signal() }
-      do {
-        try process.run()
-        launched = (process, stdout, stderr, done)
-      } catch {
-        attempt += 1
-        guard attempt < 5 else {
-          throw .error("\(what) could not be started: \(error.localizedDescription)")
-        }
-        Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
-      }
+    var captured: CapturedOutput
+    while true {
+      captured = ProcessGroupCommand.capture(
+        executable, plugin.args, environment: environment,
+        timeout: .milliseconds(Int(timeout * 1000)), killGrace: killGrace)
+      guard case .spawnFailed(let message) = captured.outcome else { break }
+      attempt += 1
+      guard attempt < 5 else { throw .error("\(what) could not be started: \(message)") }
+      Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
     }
-    guard let (process, stdout, stderr, done) = launched else {
-      throw .error("\(what) could not be started")
+    switch captured.outcome {
+    case .exited(0): break
+    case .timedOut: throw .error("\(what) did not finish within \(Int(timeout)) s")
+    case .exited(let status):
+      let detail =
+        captured.errorText.split(separator: "\n").last.map { ": " + $0.prefix(300) } ?? ""
+      throw .error("\(what) exited with status \(status)\(detail)")
+    case .signaled(let signal): throw .error("\(what) was killed by signal \(signal)")
+    case .cancelled, .spawnFailed: throw .error("\(what) could not be started")
     }
-    // Read both pipes while the plugin runs, so a chatty plugin cannot fill a pipe and hang.
-    let output = PipeReader(stdout.fileHandleForReading)
-    let errors = PipeReader(stderr.fileHandleForReading)
-    if done.wait(timeout: .now() + timeout) == .timedOut {
-      process.terminate()
-      // SIGTERM may never arrive: a plugin can ignore it, and Foundation starts a child with
-      // the spawning thread's signal mask, in which a dispatch worker thread blocks SIGTERM.
-      // SIGKILL cannot be ignored or blocked, so the wait for a stuck plugin ends.
-      if done.wait(timeout: .now() + killGrace) == .timedOut {
-        kill(process.processIdentifier, SIGKILL)
-        done.wait()
-      }
-      throw .error("\(what) did not finish within \(Int(timeout)) s")
-    }
-    let outputBytes = output.finish()
-    let errorText = String(decoding: errors.finish(), as: UTF8.self)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
-    guard process.terminationStatus == 0 else {
-      let detail = errorText.split(separator: "\n").last.map { ": " + $0.prefix(300) } ?? ""
-      throw .error("\(what) exited with status \(process.terminationStatus)\(detail)")
-    }
+    let outputBytes = [UInt8](captured.stdout)
     return try parse(outputBytes, plugin: plugin, what: what)
   }
 
@@ -229,24 +202,6 @@ public final class ExecCredentialProvider: @unchecked Sendable {
       if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
     return nil
-  }
-}
-
-/// Drains a pipe on a background thread until EOF.
-private final class PipeReader: @unchecked Sendable {
-  private let done = DispatchSemaphore(value: 0)
-  private var data = Data()
-
-  init(_ handle: FileHandle) {
-    DispatchQueue.global().async {
-      self.data = handle.readDataToEndOfFile()
-      self.done.signal()
-    }
-  }
-
-  func finish() -> [UInt8] {
-    done.wait()
-    return [UInt8](data)
   }
 }
 

@@ -43,6 +43,8 @@ public struct ProcessGroupCommand: Sendable {
   public var stdoutPath: String?
   /// The child's stdin; /dev/null when nil.
   public var stdinPath: String?
+  /// The child's working directory; this process's when nil.
+  public var workingDirectory: String?
   public var timeout: Duration
   public var killGrace: TimeInterval
 
@@ -57,9 +59,11 @@ public struct ProcessGroupCommand: Sendable {
 
   public init(
     program: Program, environment: [String: String], logPath: String, stdoutPath: String? = nil,
-    stdinPath: String? = nil, timeout: Duration, killGrace: TimeInterval = 5
+    stdinPath: String? = nil, workingDirectory: String? = nil, timeout: Duration,
+    killGrace: TimeInterval = 5
   ) {
     self.program = program
+    self.workingDirectory = workingDirectory
     self.environment = environment
     self.logPath = logPath
     self.stdoutPath = stdoutPath
@@ -153,6 +157,17 @@ public struct ProcessGroupCommand: Sendable {
     posix_spawn_file_actions_addopen(&actions, 0, stdinPath ?? "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, stdoutPath ?? logPath, append, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, logPath, append, 0o600)
+    // The child gets stdin, stdout and stderr and nothing else: a descriptor another thread
+    // opened without O_CLOEXEC (a pipe, a socket) must not leak into it and keep it open.
+    SpawnActions.closeFrom(&actions, 3)
+    if let workingDirectory {
+      guard SpawnActions.changeDirectory(&actions, workingDirectory) else {
+        return .failure(
+          SpawnFailure(
+            message: "cannot start a command in \(workingDirectory): the C library lacks "
+              + "posix_spawn_file_actions_addchdir_np"))
+      }
+    }
 
     let path: String
     let words: [String]
@@ -182,6 +197,36 @@ public struct ProcessGroupCommand: Sendable {
         SpawnFailure(message: "cannot start \(path): \(String(cString: strerror(status)))"))
     }
     return .success(pid)
+  }
+}
+
+/// The file actions glibc has but Swift's Glibc module does not declare (they need
+/// `_GNU_SOURCE`), looked up once at run time like `pidfd_open`.
+private enum SpawnActions {
+  private typealias CloseFrom =
+    @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+  private typealias ChangeDirectory =
+    @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+  private static let closeFromFunction: CloseFrom? = symbol(
+    "posix_spawn_file_actions_addclosefrom_np")
+  private static let changeDirectoryFunction: ChangeDirectory? = symbol(
+    "posix_spawn_file_actions_addchdir_np")
+
+  private static func symbol<F>(_ name: String) -> F? {
+    dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: F.self) }
+  }
+
+  /// Closes every descriptor from `lowest` up in the child (glibc 2.34 and later; on an older
+  /// C library descriptors opened without O_CLOEXEC are inherited).
+  static func closeFrom(_ actions: inout posix_spawn_file_actions_t, _ lowest: Int32) {
+    _ = closeFromFunction?(&actions, lowest)
+  }
+
+  /// Changes the child's directory before it execs; false when the C library cannot.
+  static func changeDirectory(_ actions: inout posix_spawn_file_actions_t, _ path: String) -> Bool {
+    guard let changeDirectoryFunction else { return false }
+    return changeDirectoryFunction(&actions, path) == 0
   }
 }
 

@@ -20,9 +20,17 @@ import Testing
       fleet: "demo", instance: RunInstance(run: "demo-1", token: "aaaaaa"), at: clock.now())
     let standby = StandbyAttempt(RunStandby(store: store, fleet: "demo"), run: "demo-1")
     // A minute of renewals every 5 s: the standby reads the lock every 5 s and keeps waiting.
+    // Each renewal lands in the Lease before time moves on, as it would on a real clock; time
+    // moving past a renewal still on the wire would only show the standby a silent holder.
+    let lease = try store.lockLease(fleet: "demo", holder: "observer", annotations: [:])
     for _ in 0..<12 {
       #expect(clock.waitForWaiters(1))
       clock.advance(by: .seconds(5))
+      let renewedAt = ReleaseLease.microTime(clock.now())
+      #expect(
+        eventually(timeout: 10) {
+          (try? lease.read())?["spec"]?["renewTime"]?.string == renewedAt
+        })
     }
     #expect(clock.waitForWaiters(1))
     #expect(standby.outcome == nil)

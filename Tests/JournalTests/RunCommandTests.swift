@@ -324,15 +324,14 @@ private func lastLine(_ text: String) -> String {
         maxParallel: 1
         failurePolicy: {maxFailuresPerWave: 0, rollback: wave}
       """)
-    // Started through a shell that exits at once, with every inherited descriptor beyond
-    // stdio closed: the run is not our child, and neither it nor its orphaned commands hold
-    // a pipe of this test process open.
+    // Started through a shell that exits at once, in a session of its own (`setsid --wait`
+    // returns once the shell has): the run is not our child and outlives the shell's process
+    // group, which is killed when the command ends.
     let started = try runProcess(
-      "/bin/bash",
+      "/usr/bin/setsid",
       [
-        "-c",
-        "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\"; done; "
-          + "\"$0\" rollout \"$1\" --run h-1 </dev/null >/dev/null 2>&1 & echo $!",
+        "--wait", "/bin/bash", "-c",
+        "\"$0\" rollout \"$1\" --run h-1 </dev/null >/dev/null 2>&1 & echo $!",
         BuiltProducts.path("fleetwave"), fleet,
       ])
     let pid = try #require(Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))

@@ -174,3 +174,33 @@ private final class Outcomes: @unchecked Sendable {
     return outcomes
   }
 }
+
+extension ProcessGroupCommandTests {
+  /// A captured program gets its input, directory and environment, keeps stdout and stderr
+  /// apart, and inherits none of this process's descriptors beyond stdio: a pipe opened without
+  /// O_CLOEXEC, as Foundation's are, stays out of it.
+  @Test func aCapturedProgramInheritsOnlyStdioAndRunsWhereItIsTold() throws {
+    var ends: [Int32] = [0, 0]
+    #expect(pipe(&ends) == 0)
+    defer { for end in ends { close(end) } }
+    let script = """
+      cat; pwd; echo "$GREETING"; echo oops >&2
+      ls /proc/self/fd | sort -n | tr '\\n' ' '
+      exit 3
+      """
+    let captured = ProcessGroupCommand.capture(
+      "/bin/sh", ["-c", script], environment: ["GREETING": "hello", "PATH": "/usr/bin:/bin"],
+      stdin: Data("input\n".utf8), workingDirectory: "/usr/share", timeout: .seconds(60))
+    #expect(captured.outcome == .exited(3))
+    #expect(captured.exitStatus == 3)
+    // `ls` lists its own descriptors: stdio and the directory it reads.
+    #expect(
+      String(decoding: captured.stdout, as: UTF8.self) == "input\n/usr/share\nhello\n0 1 2 3 ")
+    #expect(captured.errorText == "oops")
+
+    let nowhere = ProcessGroupCommand.capture(
+      "/bin/pwd", [], environment: [:], workingDirectory: "/no/such/directory",
+      timeout: .seconds(60))
+    #expect(nowhere.outcome == .spawnFailed("cannot start /bin/pwd: No such file or directory"))
+  }
+}

@@ -1,5 +1,7 @@
 // Shared by the test targets: built binaries, child processes, temporary directories, ports.
+import FleetCore
 import Foundation
+import ProcessGroups
 
 /// Where the package's built products live (the directory holding the test bundle).
 public enum BuiltProducts {
@@ -63,69 +65,33 @@ public struct ProcessResult: Sendable {
 
 /// Runs a program to completion, capturing its output; kills it after `timeout` seconds.
 ///
-/// Each pipe is drained by one thread doing blocking reads until end of file. (Foundation's
-/// `readabilityHandler` mixed with a final read loses output and can crash on Linux when the
-/// handler is torn down while a read is in flight.)
+/// The child leads its own process group, which is killed once it exits: a test that wants
+/// something to outlive its command starts it with `setsid`.
 @discardableResult
 public func runProcess(
   _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
   currentDirectory: String? = nil, input: String? = nil, timeout: TimeInterval = 120
 ) throws -> ProcessResult {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: executable)
-  process.arguments = arguments
-  process.environment = childEnvironment(environment ?? [:])
-  if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-  let out = Pipe()
-  let err = Pipe()
-  let inPipe = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  process.standardInput = inPipe
-  let finished = DispatchSemaphore(value: 0)
-  process.terminationHandler = { _ in finished.signal() }
-  // Process.run closes the parent's copies of the pipes' write ends, so the readers see end
-  // of file when the child (and any grandchild holding its output) is gone.
-  try process.run()
-  let outReader = PipeDrain(out.fileHandleForReading)
-  let errReader = PipeDrain(err.fileHandleForReading)
-  if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-  try? inPipe.fileHandleForWriting.close()
-  var timedOut = false
-  if finished.wait(timeout: .now() + timeout) == .timedOut {
-    timedOut = true
-    process.terminate()
-    // The child has this test thread's signal mask, in which SIGTERM may be blocked: SIGKILL
-    // after a grace, so a stuck child fails its test instead of hanging the run.
-    if finished.wait(timeout: .now() + 10) == .timedOut {
-      kill(process.processIdentifier, SIGKILL)
-      finished.wait()
-    }
+  let captured = ProcessGroupCommand.capture(
+    executable, arguments, environment: childEnvironment(environment ?? [:]),
+    stdin: input.map { Data($0.utf8) }, workingDirectory: currentDirectory,
+    timeout: .milliseconds(Int(timeout * 1000)), killGrace: 10)
+  let status: Int32
+  switch captured.outcome {
+  case .exited(let code): status = code
+  case .signaled(let signal): status = signal
+  case .timedOut, .cancelled: status = -1
+  case .spawnFailed(let message): throw SpawnFailed(description: message)
   }
   return ProcessResult(
-    status: process.terminationStatus, stdout: outReader.text(), stderr: errReader.text(),
-    timedOut: timedOut)
+    status: status, stdout: String(decoding: captured.stdout, as: UTF8.self),
+    stderr: String(decoding: captured.stderr, as: UTF8.self),
+    timedOut: captured.outcome == .timedOut)
 }
 
-/// Reads a pipe to end of file on its own thread.
-final class PipeDrain: @unchecked Sendable {
-  private let done = DispatchSemaphore(value: 0)
-  private var data = Data()
-
-  init(_ handle: FileHandle) {
-    let thread = Thread { [self] in
-      data = handle.readDataToEndOfFile()
-      done.signal()
-    }
-    thread.start()
-  }
-
-  /// The whole output; waits at most a few seconds after the process ended, in case a
-  /// grandchild still holds the pipe open.
-  func text() -> String {
-    guard done.wait(timeout: .now() + 10) == .success else { return "" }
-    return String(decoding: data, as: UTF8.self)
-  }
+/// A program `runProcess` could not start.
+public struct SpawnFailed: Error, CustomStringConvertible {
+  public var description: String
 }
 
 /// Runs the built `fleetwave` with arguments, as a user would.

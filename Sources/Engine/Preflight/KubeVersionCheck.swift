@@ -24,7 +24,11 @@ enum KubeVersionCheck {
     } else {
       // A packaged chart: helm reads its Chart.yaml out of the archive.
       text = renderer.helm.flatMap { helm in
-        try? runProcessOutput(helm, ["show", "chart", path])
+        let shown = try? HelmProcess(
+          helm: helm, environment: ProcessInfo.processInfo.environment,
+          timeout: ChartFetcher.helmTimeout
+        ).run(["show", "chart", path])
+        return shown?.status == 0 ? shown?.stdout : nil
       }
     }
     guard let text, let metadata = try? YAML.parse(text),
@@ -71,23 +75,5 @@ enum KubeVersionCheck {
         .kubeVersion, .error,
         "the server's version \(server) does not satisfy the chart's kubeVersion \(constraint)")
     ]
-  }
-
-  /// Standard output of a short command, or nil when it fails.
-  private static func runProcessOutput(_ executable: String, _ arguments: [String]) throws
-    -> String?
-  {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Chart.yaml is small: reading to the end before waiting cannot fill the pipe.
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return process.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
   }
 }

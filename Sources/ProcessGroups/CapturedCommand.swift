@@ -1,0 +1,75 @@
+// A short program run to completion with its output kept: a credential plugin, `helm show`,
+// openssl. Built on ProcessGroupCommand, so it has the same bounds (a timeout, a kill of the
+// whole group) and spawns with posix_spawn, inheriting no descriptor but stdin, stdout and
+// stderr. (Foundation's Process lists /proc/self/fd before each spawn and, with a few thousand
+// descriptors open, reads past the end of its directory buffer and crashes.)
+import FleetCore
+import Foundation
+
+/// What a captured command printed, and how it ended.
+public struct CapturedOutput: Sendable {
+  public var outcome: CommandOutcome
+  public var stdout: Data
+  public var stderr: Data
+
+  /// The exit status when the command exited, nil when it was signalled, timed out or never
+  /// started.
+  public var exitStatus: Int32? {
+    if case .exited(let status) = outcome { return status }
+    return nil
+  }
+
+  /// stderr as trimmed text.
+  public var errorText: String {
+    String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+}
+
+extension ProcessGroupCommand {
+  /// Runs `executable` with `arguments` to completion, blocking the calling thread, and returns
+  /// what it wrote. stdout and stderr go to files in a private scratch directory (mode 0700,
+  /// removed before this returns), so a chatty program can never block on a full pipe.
+  public static func capture(
+    _ executable: String, _ arguments: [String], environment: [String: String],
+    stdin: Data? = nil, workingDirectory: String? = nil, timeout: Duration,
+    killGrace: TimeInterval = 5, cancellation: Cancellation = Cancellation()
+  ) -> CapturedOutput {
+    guard let directory = scratchDirectory() else {
+      return CapturedOutput(
+        outcome: .spawnFailed("cannot make a directory for the output of \(executable)"),
+        stdout: Data(), stderr: Data())
+    }
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let stdoutPath = "\(directory)/stdout"
+    let stderrPath = "\(directory)/stderr"
+    var stdinPath: String?
+    if let stdin {
+      stdinPath = "\(directory)/stdin"
+      guard FileManager.default.createFile(atPath: stdinPath!, contents: stdin) else {
+        return CapturedOutput(
+          outcome: .spawnFailed("cannot write the input of \(executable)"), stdout: Data(),
+          stderr: Data())
+      }
+    }
+    let command = ProcessGroupCommand(
+      program: .executable(executable, arguments: arguments), environment: environment,
+      logPath: stderrPath, stdoutPath: stdoutPath, stdinPath: stdinPath,
+      workingDirectory: workingDirectory, timeout: timeout, killGrace: killGrace)
+    let outcome = command.run(clock: SystemClock(), cancellation: cancellation)
+    return CapturedOutput(
+      outcome: outcome,
+      stdout: FileManager.default.contents(atPath: stdoutPath) ?? Data(),
+      stderr: FileManager.default.contents(atPath: stderrPath) ?? Data())
+  }
+
+  /// A fresh private directory in the run's scratch directory (the temporary directory when
+  /// there is none).
+  private static func scratchDirectory() -> String? {
+    let base = (try? RunScratch.current.get().path) ?? FileManager.default.temporaryDirectory.path
+    var template = Array("\(base)/command-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { buffer -> String? in
+      guard let pointer = buffer.baseAddress, mkdtemp(pointer) != nil else { return nil }
+      return String(cString: pointer)
+    }
+  }
+}
