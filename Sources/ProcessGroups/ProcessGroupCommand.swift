@@ -128,9 +128,15 @@ public struct ProcessGroupCommand: Sendable {
     return box.outcome
   }
 
-  private struct SpawnFailure: Error {
-    var message: String
+  public struct SpawnFailure: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
   }
+
+  /// Starts the command and returns its pid, leaving the waiting, the signalling and the
+  /// reaping to the caller, and ignoring `timeout`: for a caller that owns the child's whole
+  /// life (a test's background server). Everything else goes through `start`.
+  public func launch() -> Result<pid_t, SpawnFailure> { spawn() }
 
   private func spawn() -> Result<pid_t, SpawnFailure> {
     var attributes = posix_spawnattr_t()

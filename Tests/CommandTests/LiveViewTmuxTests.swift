@@ -10,25 +10,6 @@ import Testing
 
 @testable import Report
 
-/// A command started by the test in its own process group (ProcessGroupCommand: posix_spawn,
-/// no Foundation Process), stopped with its whole group when the test is done with it.
-final class BackgroundProcess {
-  private let stopping = Cancellation()
-  private let ended = DispatchSemaphore(value: 0)
-
-  init(_ arguments: [String], log: String) {
-    ProcessGroupCommand(
-      command: shellCommand(arguments), environment: childEnvironment(),
-      logPath: log, timeout: .seconds(600), killGrace: 2
-    ).start(clock: SystemClock(), cancellation: stopping) { [ended] _ in ended.signal() }
-  }
-
-  func stop() {
-    stopping.cancel()
-    ended.wait()
-  }
-}
-
 func shellCommand(_ arguments: [String]) -> String {
   "exec " + arguments.map(Escaping.shellWord).joined(separator: " ")
 }
@@ -80,12 +61,13 @@ final class LiveFleet {
     let port = try freeLoopbackPort()
     do {
       processes.append(
-        BackgroundProcess(
+        try BackgroundProcess(
+          BuiltProducts.path("fleet-sim"),
           [
-            BuiltProducts.path("fleet-sim"), "serve", "--fleet", directory.file("fleet"), "--port",
+            "serve", "--fleet", directory.file("fleet"), "--port",
             String(port), "--kubeconfig",
             kubeconfig, "--faults", faults, "--speed", "10", "--state", directory.file("sim"),
-          ], log: directory.file("fleet-sim.log")))
+          ], output: directory.file("fleet-sim.log")))
       guard eventually(timeout: 30, { FileManager.default.fileExists(atPath: kubeconfig) }) else {
         throw LiveViewError("fleet-sim did not start: \(directory.file("fleet-sim.log"))")
       }
@@ -145,12 +127,13 @@ final class LiveFleet {
           static_configs: [{targets: ["\(target)"]}]
       """)
     processes.append(
-      BackgroundProcess(
+      try BackgroundProcess(
+        "/usr/bin/prometheus",
         [
-          "/usr/bin/prometheus", "--config.file=\(config)",
+          "--config.file=\(config)",
           "--storage.tsdb.path=\(directory.file("prometheus"))",
           "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
-        ], log: directory.file("prometheus.log")))
+        ], output: directory.file("prometheus.log")))
     let url = "http://127.0.0.1:\(port)"
     let transport = HTTPTransport(.init(proxy: .direct))
     // The gate's rate() needs two scrapes in its window: wait for them, not for a time.

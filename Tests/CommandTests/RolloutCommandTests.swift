@@ -239,25 +239,10 @@ func states(_ report: Value) -> [String: String] {
   }
 
   /// Starts `fleetwave` with output to files, so the test can signal it mid-run.
-  func start(_ arguments: [String], in dir: TemporaryDirectory) throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: BuiltProducts.path("fleetwave"))
-    process.arguments = arguments
-    process.environment = childEnvironment()
-    FileManager.default.createFile(atPath: dir.file("out.txt"), contents: nil)
-    FileManager.default.createFile(atPath: dir.file("err.txt"), contents: nil)
-    process.standardOutput = FileHandle(forWritingAtPath: dir.file("out.txt"))
-    process.standardError = FileHandle(forWritingAtPath: dir.file("err.txt"))
-    try process.run()
-    return process
-  }
-
-  func finish(_ process: Process) -> Int32? {
-    guard eventually(timeout: 60, { !process.isRunning }) else {
-      process.terminate()
-      return nil
-    }
-    return process.terminationStatus
+  func start(_ arguments: [String], in dir: TemporaryDirectory) throws -> BackgroundProcess {
+    try BackgroundProcess(
+      BuiltProducts.path("fleetwave"), arguments, output: dir.file("out.txt"),
+      errors: dir.file("err.txt"))
   }
 
   /// Wave "first" blocks until the test creates `go`; each cluster records its shell's pid.
@@ -283,14 +268,14 @@ func states(_ report: Value) -> [String: String] {
         FileManager.default.fileExists(atPath: dir.file("pid-b-1"))
           && FileManager.default.fileExists(atPath: dir.file("pid-b-2"))
       })
-    kill(process.processIdentifier, SIGINT)
+    process.signal(SIGINT)
     #expect(
       eventually(timeout: 60) {
         (try? String(contentsOfFile: dir.file("out.txt"), encoding: .utf8))?.contains(
           "interrupt: no new clusters start") ?? false
       })
     FileManager.default.createFile(atPath: dir.file("go"), contents: nil)
-    #expect(finish(process) == 3)
+    #expect(process.exit(within: 60) == 3)
     let report = try json(dir.file("run.json"))
     #expect(report["outcome"] == "interrupted")
     #expect(report["midUpgrade"] == [])
@@ -316,14 +301,14 @@ func states(_ report: Value) -> [String: String] {
         FileManager.default.fileExists(atPath: dir.file("pid-b-1"))
           && FileManager.default.fileExists(atPath: dir.file("pid-b-2"))
       })
-    kill(process.processIdentifier, SIGINT)
+    process.signal(SIGINT)
     #expect(
       eventually(timeout: 60) {
         (try? String(contentsOfFile: dir.file("out.txt"), encoding: .utf8))?.contains(
           "interrupt: no new clusters start") ?? false
       })
-    kill(process.processIdentifier, SIGINT)
-    #expect(finish(process) == 3)
+    process.signal(SIGINT)
+    #expect(process.exit(within: 60) == 3)
     let report = try json(dir.file("run.json"))
     #expect(report["outcome"] == "interrupted")
     #expect(report["midUpgrade"] == ["b-1", "b-2"])

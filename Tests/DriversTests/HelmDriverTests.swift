@@ -148,16 +148,13 @@ import Testing
       try finish { driver.upgrade(call(cluster), from: nil, completion: $0) } == .success("1"))
 
     // A helm that is killed while it waits leaves revision 2 in pending-upgrade for good.
-    let helm = Process()
-    helm.executableURL = URL(fileURLWithPath: sim.helm)
-    helm.arguments = [
-      "upgrade", "checkout", sim.chartDirectory, "--kube-context", "b-2", "-n", "shop",
-      "--set", "image.tag=stuck", "--wait", "--timeout", "120s",
-    ]
-    helm.environment = ProcessInfo.processInfo.environment.merging(sim.environment) { $1 }
-    helm.standardOutput = FileHandle.nullDevice
-    helm.standardError = FileHandle.nullDevice
-    try helm.run()
+    let helm = try BackgroundProcess(
+      sim.helm,
+      [
+        "upgrade", "checkout", sim.chartDirectory, "--kube-context", "b-2", "-n", "shop",
+        "--set", "image.tag=stuck", "--wait", "--timeout", "120s",
+      ],
+      environment: sim.environment)
     let pending = eventually(timeout: 60) {
       let status = try? sim.kubectl(
         [
@@ -166,8 +163,8 @@ import Testing
         ], cluster: "b-2")
       return status?.stdout == "pending-upgrade"
     }
-    kill(helm.processIdentifier, SIGKILL)
-    helm.waitUntilExit()
+    helm.signal(SIGKILL)
+    helm.wait()
     #expect(pending)
     #expect(
       try sim.history("b-2")

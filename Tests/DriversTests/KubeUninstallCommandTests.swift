@@ -122,19 +122,16 @@ import Testing
           + "deleting the revision records, driver kube, at most 5 at once; nothing was changed\n"
           + "wave 0 canary (canary): 1 clusters"), "\(dryRun.stdout)")
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: BuiltProducts.path("fleetwave"))
-    process.arguments = ["uninstall", fleet, "--kubeconfig", sim.kubeconfig, "--run", "retire-1"]
-    process.environment = ProcessInfo.processInfo.environment.merging(try helm) { $1 }
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let process = try BackgroundProcess(
+      BuiltProducts.path("fleetwave"),
+      ["uninstall", fleet, "--kubeconfig", sim.kubeconfig, "--run", "retire-1"],
+      environment: try helm)
     let stuck = eventually(timeout: 120) {
       (try? sim.client("u-17").get(
         apiVersion: "batch/v1", kind: "Job", namespace: "shop", name: "shop-drain")) != nil
     }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    process.signal(SIGKILL)
+    process.wait()
     #expect(stuck)
     #expect(try left(sim, "u-17").contains("deployment.apps/shop"))
 

@@ -6,11 +6,9 @@ import Testing
 @Suite struct RunScratchTests {
   /// A pid that has just exited (and been reaped): nothing runs under it now.
   func deadPid() throws -> pid_t {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/true")
-    try process.run()
-    process.waitUntilExit()
-    return process.processIdentifier
+    let process = try BackgroundProcess("/bin/true", [])
+    process.wait()
+    return process.pid
   }
 
   @Test func aDeadOwnersDirectoryIsRemovedAndALiveOwnersKept() throws {

@@ -6,42 +6,32 @@ import Testing
 
 @testable import FleetSim
 
-/// A child process whose output goes to a file, stopped with SIGTERM.
-private final class Background {
-  let process = Process()
-  let output: String
+/// A background program's output so far.
+private func text(_ path: String) -> String {
+  (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+}
 
-  init(_ executable: String, _ arguments: [String], output: String) throws {
-    self.output = output
-    FileManager.default.createFile(atPath: output, contents: nil)
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-    process.standardOutput = handle
-    process.standardError = handle
-    try process.run()
-  }
-
-  var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
-
-  func stop() -> Int32 {
-    if process.isRunning { process.terminate() }
-    process.waitUntilExit()
-    return process.terminationStatus
-  }
+/// Stops a background program with SIGTERM; its exit status.
+private func stop(_ process: BackgroundProcess) -> Int32 {
+  process.signal(SIGTERM)
+  return process.wait()
 }
 
 @Suite struct FleetSimCommandTests {
   @Test func serveWithTLSThenWriteAKubeconfigFromAnotherProcess() throws {
     let dir = try TemporaryDirectory("fleet-sim-cli")
     defer { dir.remove() }
-    let server = try Background(
+    let server = try BackgroundProcess(
       BuiltProducts.path("fleet-sim"),
       ["serve", "--clusters", "2", "--tls", "--state", dir.file("state"), "--speed", "50"],
       output: dir.file("serve.log"))
-    defer { _ = server.stop() }
-    #expect(eventually(timeout: 60) { server.text.contains("metrics:") }, "\(server.text)")
-    #expect(server.text.hasPrefix("fleet-sim: 2 virtual clusters\n  http:    http://127.0.0.1:"))
+    defer { _ = stop(server) }
+    #expect(
+      eventually(timeout: 60) { text(dir.file("serve.log")).contains("metrics:") },
+      "\(text(dir.file("serve.log")))")
+    #expect(
+      text(dir.file("serve.log")).hasPrefix(
+        "fleet-sim: 2 virtual clusters\n  http:    http://127.0.0.1:"))
 
     let written = try runProcess(
       BuiltProducts.path("fleet-sim"),
@@ -65,7 +55,7 @@ private final class Background {
         == "namespace/default\nnamespace/kube-node-lease\nnamespace/kube-public\n"
         + "namespace/kube-system\n",
       "\(namespaces.stderr)")
-    #expect(server.stop() == 0)
+    #expect(stop(server) == 0)
   }
 
   @Test func usageErrorsExitTwo() throws {
@@ -78,15 +68,17 @@ private final class Background {
     let dir = try TemporaryDirectory("fleet-sim-cli")
     defer { dir.remove() }
     let fleet = BuiltProducts.packageRoot.appendingPathComponent("fleets/demo").path
-    let server = try Background(
+    let server = try BackgroundProcess(
       BuiltProducts.path("fleet-sim"),
       [
         "serve", "--fleet", fleet, "--state", dir.file("state"), "--kubeconfig", dir.file("kc"),
       ],
       output: dir.file("serve.log"))
-    defer { _ = server.stop() }
-    #expect(eventually(timeout: 60) { server.text.contains("metrics:") }, "\(server.text)")
-    #expect(server.text.hasPrefix("fleet-sim: 60 virtual clusters\n"))
+    defer { _ = stop(server) }
+    #expect(
+      eventually(timeout: 60) { text(dir.file("serve.log")).contains("metrics:") },
+      "\(text(dir.file("serve.log")))")
+    #expect(text(dir.file("serve.log")).hasPrefix("fleet-sim: 60 virtual clusters\n"))
     let environment = [
       "KUBECONFIG": dir.file("kc"), "HOME": dir.path, "KUBECACHEDIR": dir.file("cache"),
     ]
@@ -103,7 +95,7 @@ private final class Background {
       ],
       environment: environment)
     #expect(namespace.stdout == "namespace/default\n", "\(namespace.stderr)")
-    #expect(server.stop() == 0)
+    #expect(stop(server) == 0)
   }
 
   @Test func serveRefusesABrokenFleetWithItsErrors() throws {
@@ -149,21 +141,21 @@ private final class Background {
           static_configs: [{targets: ["127.0.0.1:\(sim.server.port)"]}]
 
       """)
-    let prometheus = try Background(
+    let prometheus = try BackgroundProcess(
       "/usr/bin/prometheus",
       [
         "--config.file=\(config)", "--storage.tsdb.path=\(sim.directory.file("tsdb"))",
         "--web.listen-address=127.0.0.1:\(port)",
       ],
       output: sim.directory.file("prometheus.log"))
-    defer { _ = prometheus.stop() }
+    defer { _ = stop(prometheus) }
     let query = "http://127.0.0.1:\(port)/api/v1/query?query=count%28app_requests_total%29"
     var answer: Value?
     let scraped = eventually(timeout: 60) {
       answer = try? HTTPExchange.send("GET", query).json
       return answer?.at("data", "result")?.sequence?.isEmpty == false
     }
-    #expect(scraped, "\(prometheus.text.suffix(2000))")
+    #expect(scraped, "\(text(sim.directory.file("prometheus.log")).suffix(2000))")
     // One series per virtual cluster, told apart by the cluster label.
     let value = answer?.at("data", "result")?.sequence?.first?["value"]?.sequence?.last
     #expect(value == "2")

@@ -135,14 +135,9 @@ import Testing
 
     // helm killed while it waits for a never-ready image leaves the release pending-upgrade.
     let helm = try #require(BuiltProducts.helm)
-    let stuck = Process()
-    stuck.executableURL = URL(fileURLWithPath: helm)
-    stuck.arguments =
-      ["upgrade", "web", chart, "-n", "dev", "-f", dev, "--set", "image.tag=stuck"] + wait
-    stuck.environment = childEnvironment(sim.environment)
-    stuck.standardOutput = FileHandle.nullDevice
-    stuck.standardError = FileHandle.nullDevice
-    try stuck.run()
+    let stuck = try BackgroundProcess(
+      helm, ["upgrade", "web", chart, "-n", "dev", "-f", dev, "--set", "image.tag=stuck"] + wait,
+      environment: sim.environment)
     let pending = sim.url("sim-0001", "/api/v1/namespaces/dev/secrets/sh.helm.release.v1.web.v6")
     var waited = 0
     while try HTTPExchange.send("GET", pending).json?.at("metadata", "labels", "status")
@@ -152,8 +147,8 @@ import Testing
       Thread.sleep(forTimeInterval: 0.05)
       waited += 1
     }
-    kill(stuck.processIdentifier, SIGKILL)
-    stuck.waitUntilExit()
+    stuck.signal(SIGKILL)
+    stuck.wait()
     let blocked = try sim.helm(["upgrade", "web", chart, "-n", "dev", "-f", dev] + wait)
     #expect(
       blocked.stderr

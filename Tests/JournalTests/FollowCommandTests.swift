@@ -27,34 +27,6 @@ private func writeApprovalFleet(_ dir: TemporaryDirectory) throws -> String {
   return dir.file("fleet")
 }
 
-/// The built fleetwave started in the background, its output in files.
-final class Background {
-  let process = Process()
-  private let ended = DispatchSemaphore(value: 0)
-
-  init(_ arguments: [String], output: String) throws {
-    FileManager.default.createFile(atPath: output, contents: nil)
-    process.executableURL = URL(fileURLWithPath: BuiltProducts.path("fleetwave"))
-    process.arguments = arguments
-    process.environment = childEnvironment()
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-    process.standardOutput = handle
-    process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
-    process.terminationHandler = { [ended] _ in ended.signal() }
-    try process.run()
-    try handle.close()
-  }
-
-  /// The exit status, or nil if it did not end within `timeout` seconds (then it is killed).
-  func exit(within timeout: TimeInterval) -> Int32? {
-    if ended.wait(timeout: .now() + timeout) == .success { return process.terminationStatus }
-    kill(process.processIdentifier, SIGKILL)
-    ended.wait()
-    return nil
-  }
-}
-
 @Suite struct FollowCommandTests {
   func waveRecords(_ journal: String) -> [String] {
     let records = (try? JournalFile.read(path: journal).records) ?? []
@@ -64,9 +36,10 @@ final class Background {
     }
   }
 
-  func startFollowing(_ dir: TemporaryDirectory) throws -> (Background, journal: String) {
+  func startFollowing(_ dir: TemporaryDirectory) throws -> (BackgroundProcess, journal: String) {
     let fleet = try writeApprovalFleet(dir)
-    let run = try Background(
+    let run = try BackgroundProcess(
+      BuiltProducts.path("fleetwave"),
       ["rollout", fleet, "--follow", "--poll-interval", "0.1", "--run", "f-1"],
       output: dir.file("out.txt"))
     let journal = RunStore(stateDirectory: fleet + "/.fleetwave").journalPath("f-1")
@@ -103,7 +76,7 @@ final class Background {
     let (run, journal) = try startFollowing(dir)
     Thread.sleep(forTimeInterval: 0.3)
     let sent = Date()
-    kill(run.process.processIdentifier, signal)
+    run.signal(signal)
     #expect(run.exit(within: 10) == 3)
     #expect(Date().timeIntervalSince(sent) < 2)
     #expect(waveRecords(journal).filter { $0.hasPrefix("prod") } == ["prod waiting-for-approval"])
@@ -160,7 +133,8 @@ struct WaitingPhase: Sendable, CustomStringConvertible {
       \(phase.rollout)
       """)
     let fleet = dir.file("fleet")
-    let run = try Background(
+    let run = try BackgroundProcess(
+      BuiltProducts.path("fleetwave"),
       ["rollout", fleet, "--follow", "--run", "s-1"] + phase.arguments,
       output: dir.file("out.txt"))
     let journal = RunStore(stateDirectory: fleet + "/.fleetwave").journalPath("s-1")
@@ -175,7 +149,7 @@ struct WaitingPhase: Sendable, CustomStringConvertible {
     // Let a wave gate's command start.
     Thread.sleep(forTimeInterval: 0.5)
     let sent = Date()
-    kill(run.process.processIdentifier, signal)
+    run.signal(signal)
     let status = run.exit(within: 30)
     let output = (try? String(contentsOfFile: dir.file("out.txt"), encoding: .utf8)) ?? ""
     #expect(status == 3, "\(output)")

@@ -216,19 +216,19 @@ import Testing
       print("locked", flush=True)
       time.sleep(60)
       """
-    let child = Process()
-    child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    child.arguments = ["python3", "-c", script, lockPath, holderJSON]
-    let out = Pipe()
-    child.standardOutput = out
-    try child.run()
-    _ = out.fileHandleForReading.availableData  // blocks until "locked" is printed
+    let output = dir.path + "/child.out"
+    let child = try BackgroundProcess(
+      "/usr/bin/env", ["python3", "-c", script, lockPath, holderJSON], output: output)
+    #expect(
+      eventually(timeout: 60) {
+        (try? String(contentsOfFile: output, encoding: .utf8)) == "locked\n"
+      })
     #expect(RunLock.holder(stateDirectory: dir.path)?.run == "run-dead")
     #expect(throws: RunLockError.self) {
       try RunLock.acquire(stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
     }
-    kill(child.processIdentifier, SIGKILL)
-    child.waitUntilExit()
+    child.signal(SIGKILL)
+    child.wait()
     let lock = try RunLock.acquire(
       stateDirectory: dir.path, fleet: "demo", run: "run-new", at: start)
     #expect(lock.previousHolder?.run == "run-dead")

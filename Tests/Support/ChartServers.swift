@@ -5,22 +5,12 @@ import Foundation
 /// A server process the test started; stopped (and waited for) by `stop()` or on deinit.
 public final class LoopbackServer: @unchecked Sendable {
   public let port: Int
-  private let process: Process
+  private let process: BackgroundProcess
 
   /// Starts `executable` and waits until 127.0.0.1:`port` accepts connections.
   init(_ executable: String, _ arguments: [String], port: Int, log: String) throws {
     self.port = port
-    process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = childEnvironment()
-    _ = FileManager.default.createFile(atPath: log, contents: nil)
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    try? output.close()
+    process = try BackgroundProcess(executable, arguments, output: log)
     guard eventually(timeout: 30, { acceptsConnections(port: port) }) else {
       stop()
       let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -31,10 +21,9 @@ public final class LoopbackServer: @unchecked Sendable {
   deinit { stop() }
 
   public func stop() {
-    guard process.isRunning else { return }
-    // SIGKILL: a child inherits ignored signals, and the test runner may ignore SIGTERM.
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    // SIGKILL: nothing of the server's state outlives the test.
+    process.signal(SIGKILL)
+    process.wait()
   }
 }
 

@@ -1,1 +1,0 @@
-../HTTPTests/TetheredProcess.swift
