@@ -24,22 +24,58 @@ struct HelmProcess {
   func run(_ arguments: [String], in scratch: PrivateDirectory, stdin: String? = nil)
     throws(DriverError) -> HelmOutput
   {
-    let name = "helm-\(UUID().uuidString)"
-    let outPath = scratch.path + "/\(name).out"
-    let errPath = scratch.path + "/\(name).err"
-    let outcome = ProcessGroupCommand(
+    let files = OutputFiles(scratch)
+    let outcome = command(arguments, files, stdin: stdin)
+      .run(clock: SystemClock(), cancellation: Cancellation())
+    return try finished(outcome, arguments, files)
+  }
+
+  /// `run`, suspended rather than blocking while helm works (`helm test` as a health gate, on
+  /// the executor's clock): holds no thread until helm is gone, and stops helm on
+  /// `cancellation`.
+  func outcome(
+    _ arguments: [String], in scratch: PrivateDirectory, clock: any RolloutClock,
+    cancellation: Cancellation
+  ) async throws(DriverError) -> HelmOutput {
+    let files = OutputFiles(scratch)
+    let outcome = await command(arguments, files, stdin: nil)
+      .outcome(clock: clock, cancellation: cancellation)
+    return try finished(outcome, arguments, files)
+  }
+
+  /// Where one helm run's stdout and stderr go.
+  private struct OutputFiles {
+    let out: String
+    let err: String
+
+    init(_ scratch: PrivateDirectory) {
+      let name = "helm-\(UUID().uuidString)"
+      out = scratch.path + "/\(name).out"
+      err = scratch.path + "/\(name).err"
+    }
+  }
+
+  private func command(_ arguments: [String], _ files: OutputFiles, stdin: String?)
+    -> ProcessGroupCommand
+  {
+    ProcessGroupCommand(
       program: .executable(helm, arguments: arguments), environment: environment,
-      logPath: errPath, stdoutPath: outPath, stdinPath: stdin, timeout: timeout
-    ).run(clock: SystemClock(), cancellation: Cancellation())
+      logPath: files.err, stdoutPath: files.out, stdinPath: stdin, timeout: timeout)
+  }
+
+  /// Reads what helm printed, removes its files, and turns an abnormal end into an error.
+  private func finished(
+    _ outcome: CommandOutcome, _ arguments: [String], _ files: OutputFiles
+  ) throws(DriverError) -> HelmOutput {
     defer {
-      try? FileManager.default.removeItem(atPath: outPath)
-      try? FileManager.default.removeItem(atPath: errPath)
+      try? FileManager.default.removeItem(atPath: files.out)
+      try? FileManager.default.removeItem(atPath: files.err)
     }
     let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
     let subcommand = arguments.first.map { "helm \($0)" } ?? "helm"
     switch outcome {
     case .exited(let status):
-      return HelmOutput(status: status, stdout: read(outPath), stderr: read(errPath))
+      return HelmOutput(status: status, stdout: read(files.out), stderr: read(files.err))
     case .signaled(let signal):
       throw DriverError(.setup, "\(subcommand) was killed by signal \(signal)")
     case .timedOut:
