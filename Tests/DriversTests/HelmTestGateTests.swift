@@ -141,6 +141,26 @@ private func gate(_ driver: any ReleaseTesting, timeout: Duration = .seconds(30)
     #expect(connection == nil)
   }
 
+  @Test func aTestPodThatNeverFinishesFailsTheGateAtItsTimeout() async throws {
+    let cluster = Cluster(name: "tests-3")
+    let sim = try KubeSim(
+      clusters: [cluster],
+      faults: FaultSet(images: [ImageFault(match: "shop-auth-check:stuck", effect: .neverReady)]))
+    let fleet = try TemporaryDirectory("kube-tests")
+    defer { fleet.remove() }
+    try writeTestedChart(fleet)
+    let driver = try sim.driver(release, fleetDirectory: fleet.path) { _ in ["tag": "stuck"] }
+    #expect(try finish { driver.upgrade(call(cluster), from: nil, completion: $0) }.get() == "1")
+
+    let result = await gate(driver, timeout: .seconds(2)).verify(
+      clusters: [cluster], clock: SystemClock(), cancellation: Cancellation())
+    #expect(!result.passed)
+    #expect(
+      result.summary
+        == "test hook Pod shop/shop-test-auth did not complete in time: pod \"shop-test-auth\" is Pending"
+    )
+  }
+
   @Test func aDriverThatCannotRunTestsFailsTheGate() async throws {
     let result = await HelmTestGate(spec: HelmTestSpec(), tester: nil, run: "r").verify(
       clusters: [Cluster(name: "x")], clock: SystemClock(), cancellation: Cancellation())
