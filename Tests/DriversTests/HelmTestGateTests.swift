@@ -238,18 +238,7 @@ private func gate(_ driver: any ReleaseTesting, timeout: Duration = .seconds(30)
   @Test func helmTestPassesThenAFailingTestPodFailsTheGate() async throws {
     let sim = try HelmFixture(
       faults: FaultSet(images: [ImageFault(match: "checkout-test:bad", effect: .crashLoop)]))
-    try sim.directory.write(
-      "fleet/charts/checkout/templates/tests.yaml",
-      """
-      apiVersion: v1
-      kind: Pod
-      metadata:
-        name: checkout-test
-        annotations: {"helm.sh/hook": test}
-      spec:
-        restartPolicy: Never
-        containers: [{name: check, image: "checkout-test:{{ .Values.image.tag }}"}]
-      """)
+    try writeCheckoutTest(sim)
     let cluster = try sim.cluster("b-2")
     let good = sim.driver()
     let installed = try finish {
@@ -288,4 +277,56 @@ private func gate(_ driver: any ReleaseTesting, timeout: Duration = .seconds(30)
         fleet-sim: container check exited with code 1
         """), "\(failure)")
   }
+
+  @Test func withTheHelmDriverAFailingHelmTestRollsTheCanaryBackAndHalts() throws {
+    let sim = try HelmFixture(
+      faults: FaultSet(images: [ImageFault(match: "checkout-test:bad", effect: .crashLoop)]))
+    try writeCheckoutTest(sim)
+    let fleetFile = sim.fleetDirectory + "/fleet.yaml"
+    let text = try String(contentsOfFile: fleetFile, encoding: .utf8)
+    try (text + "  health:\n    - helmTest: {timeout: 15s}\n").write(
+      toFile: fleetFile, atomically: true, encoding: .utf8)
+    func rollout(_ extra: [String]) throws -> ProcessResult {
+      try fleetwave(
+        ["rollout", sim.fleetDirectory, "--driver", "helm", "--kubeconfig", sim.kubeconfig]
+          + extra,
+        environment: sim.environment.merging(["FLEETWAVE_HELM": sim.helm]) { $1 }, timeout: 240)
+    }
+
+    let first = try rollout(["--run", "r1"])
+    #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+    #expect(first.stdout.hasSuffix("rollout r1: succeeded (4 succeeded)\n"), "\(first.stdout)")
+
+    let bad = try rollout(["--run", "r2", "--set", "image.tag=bad"])
+    #expect(bad.status == 1, "\(bad.stdout)\(bad.stderr)")
+    #expect(
+      bad.stdout.contains(
+        "canary-1 failed: health gate 'helm-test' failed: Error: resource Pod/shop/checkout-test"
+          + " not ready. status: Failed, message: pod checkout-test failed"), "\(bad.stdout)")
+    #expect(
+      bad.stdout.hasSuffix(
+        """
+        rollout r2: halted (1 rolled-back, 3 skipped)
+          wave 'canary' has 1 failed of 1 clusters; its budget allows 0
+          rolled back: canary-1
+
+        """), "\(bad.stdout)")
+    #expect(try sim.image("canary-1") == "shop/checkout:1.0.0")
+  }
+}
+
+/// A `helm test` Pod for the demo chart; its image follows the chart's image tag.
+private func writeCheckoutTest(_ sim: HelmFixture) throws {
+  try sim.directory.write(
+    "fleet/charts/checkout/templates/tests.yaml",
+    """
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: checkout-test
+      annotations: {"helm.sh/hook": test}
+    spec:
+      restartPolicy: Never
+      containers: [{name: check, image: "checkout-test:{{ .Values.image.tag }}"}]
+    """)
 }
