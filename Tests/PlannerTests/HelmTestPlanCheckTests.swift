@@ -1,4 +1,5 @@
-// The plan names a helmTest gate with its limit, as it does every other gate.
+// The plan names a helmTest gate with its limit, as it does every other gate; one-line views
+// show only the first line of its detail (the test Pods' logs follow it).
 import FleetCore
 import Foundation
 import Testing
@@ -17,5 +18,15 @@ import Testing
         "gate per cluster: helm-test (helmTest): test hooks succeed within 5m",
         "gate per wave: smoke (helmTest): test hooks succeed within 1m30s",
       ])
+  }
+
+  @Test func aOneLineViewShowsTheFirstLineOfATestsDetail() {
+    let detail =
+      "1 test of revision 2 passed\nPOD LOGS: shop-test\nfleet-sim: container t exited with code 0"
+    let result = GateResult(
+      gate: "helm-test", passed: true,
+      measurements: [Measurement(gate: "helm-test", at: Date(), outcome: .passed, detail: detail)],
+      summary: "1 test of revision 2 passed")
+    #expect(GateText.lastValue(result) == "1 test of revision 2 passed")
   }
 }
