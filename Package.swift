@@ -165,7 +165,7 @@ let package = Package(
       name: "DriversTests",
       dependencies: [
         "FleetwaveTestSupport", "Drivers", "Kube", "FleetSim", "Inventory", "FleetCore",
-        "FleetYAML",
+        "FleetYAML", "Health",
       ]),
     .testTarget(
       name: "ProcessGroupsTests",

@@ -265,6 +265,15 @@ struct PrivateDirectory {
 
   func remove() { try? FileManager.default.removeItem(atPath: path) }
 
+  /// A new private directory, or the reason there is none as a setup error.
+  static func make() throws(DriverError) -> PrivateDirectory {
+    do {
+      return try PrivateDirectory()
+    } catch {
+      throw DriverError(.setup, "cannot create a private temporary directory: \(error)")
+    }
+  }
+
   /// Creates a file with mode 0600 (never readable by others, even for a moment) directly in
   /// the run's scratch directory (mode 0700), named `NAME-XXXXXX`; the caller removes it.
   static func writeScratchFile(_ name: String, _ text: String) throws -> String {

@@ -84,6 +84,12 @@ public struct HelmCommandLine: Sendable, Equatable {
       + ["--wait", "--timeout", Self.goDuration(wait)] + (keepHistory ? ["--keep-history"] : [])
   }
 
+  /// `helm test --logs`: the release's test hooks, their Pods' logs printed after them.
+  public func test(_ cluster: Cluster, timeout: Duration) -> [String] {
+    [helm, "test", release] + connection(cluster)
+      + ["--timeout", Self.goDuration(timeout), "--logs"]
+  }
+
   /// Whole seconds, at least one, in Go's duration syntax.
   static func goDuration(_ duration: Duration) -> String {
     "\(max(1, Int(DurationText.seconds(duration))))s"

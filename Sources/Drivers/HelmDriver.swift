@@ -126,12 +126,7 @@ public final class HelmDriver: Driver, @unchecked Sendable {
     } catch {
       throw DriverError(.setup, "cannot list the values files: \(error)")
     }
-    let scratch: PrivateDirectory
-    do {
-      scratch = try PrivateDirectory()
-    } catch {
-      throw DriverError(.setup, "cannot create a private temporary directory: \(error)")
-    }
+    let scratch = try PrivateDirectory.make()
     defer { scratch.remove() }
     do {
       if let sets = try setValues(call.cluster), sets.mapping?.isEmpty != true {

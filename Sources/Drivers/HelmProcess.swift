@@ -28,9 +28,30 @@ public struct HelmProcess: Sendable {
   /// is killed with its process group and reported as `helm SUBCOMMAND did not finish within
   /// T`.
   public func run(_ arguments: [String], input: String? = nil) throws(DriverError) -> HelmOutput {
-    let captured = ProcessGroupCommand.capture(
-      helm, arguments, environment: environment, stdin: input.map { Data($0.utf8) },
-      timeout: timeout)
+    try finished(
+      ProcessGroupCommand.capture(
+        helm, arguments, environment: environment, stdin: input.map { Data($0.utf8) },
+        timeout: timeout),
+      arguments)
+  }
+
+  /// `run`, suspended rather than blocking while helm works (`helm test` as a health gate, on
+  /// the executor's clock): holds no thread until helm is gone, and stops helm on
+  /// `cancellation`.
+  func outcome(_ arguments: [String], clock: any RolloutClock, cancellation: Cancellation)
+    async throws(DriverError) -> HelmOutput
+  {
+    try finished(
+      await ProcessGroupCommand.capture(
+        helm, arguments, environment: environment, timeout: timeout, clock: clock,
+        cancellation: cancellation),
+      arguments)
+  }
+
+  /// What helm printed, or an abnormal end as an error.
+  private func finished(_ captured: CapturedOutput, _ arguments: [String]) throws(DriverError)
+    -> HelmOutput
+  {
     let subcommand = arguments.first.map { "helm \($0)" } ?? "helm"
     switch captured.outcome {
     case .exited(let status):

@@ -16,15 +16,32 @@ extension ReleaseRenderer {
   }
 
   /// The chart's CRDs, in file-name order: YAML and JSON files anywhere under `crds/`, as helm
-  /// loads them. A packaged chart is read through `helm show crds`; a directory without
-  /// `crds/` costs no helm call.
+  /// loads them, then each dependency's in `charts/` (name order, recursively), as helm's
+  /// `CRDObjects` gathers them for an install. A packaged chart (or dependency) is read
+  /// through `helm show crds`, which does the same; a directory chart whose dependencies are
+  /// directories costs no helm call.
   public func chartCRDs() throws(DriverError) -> [Value] {
     guard let chart = chartPath else { return [] }
+    return try crds(of: chart)
+  }
+
+  private func crds(of chart: String) throws(DriverError) -> [Value] {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: chart, isDirectory: &isDirectory),
       isDirectory.boolValue
     {
-      return try Self.crds(inDirectory: chart + "/crds")
+      var objects = try Self.crds(inDirectory: chart + "/crds")
+      let dependencies =
+        (try? FileManager.default.contentsOfDirectory(atPath: chart + "/charts")) ?? []
+      for name in dependencies.sorted() where !name.hasPrefix(".") {
+        let path = chart + "/charts/" + name
+        var isChart: ObjCBool = false
+        FileManager.default.fileExists(atPath: path, isDirectory: &isChart)
+        // helm loads unpacked dependencies and `.tgz` archives; anything else there is not one.
+        guard isChart.boolValue || name.hasSuffix(".tgz") else { continue }
+        objects += try crds(of: path)
+      }
+      return objects
     }
     let text = try HelmShow.crds(helm: helm, chart: chart)
     do {

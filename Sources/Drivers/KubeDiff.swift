@@ -12,6 +12,9 @@ public struct ObjectDiff: Sendable, Equatable {
   /// A hook: compared with what the deployed revision recorded, not with a live object,
   /// since a hook runs at its event rather than being applied (and may be deleted by then).
   public var isHook = false
+  /// A CRD of the chart's `crds/`, against the cluster's: installed on first install only and
+  /// never upgraded, so a change here is one no upgrade will make.
+  public var isCRD = false
 }
 
 public enum KubeDiff {
@@ -69,7 +72,8 @@ public enum KubeDiff {
 
   /// The diff of one object, nil when nothing would change.
   public static func object(
-    key: ObjectKey, cluster: String, live: Value?, wanted: Value?, before: String = "live"
+    key: ObjectKey, cluster: String, live: Value?, wanted: Value?, before: String = "live",
+    after: String = "rendered"
   )
     -> ObjectDiff?
   {
@@ -78,7 +82,7 @@ public enum KubeDiff {
     guard
       let text = unified(
         lines(left), lines(right), from: left == nil ? "/dev/null" : "\(before)/" + name,
-        to: right == nil ? "/dev/null" : "rendered/" + name)
+        to: right == nil ? "/dev/null" : "\(after)/" + name)
     else { return nil }
     return ObjectDiff(key: key, text: text)
   }
@@ -217,8 +221,9 @@ public enum KubeDiff {
 extension KubeDriver {
   /// What an upgrade of `cluster` would change: each rendered object against its live version
   /// (as a server-side dry-run apply would leave it), the objects of the deployed revision
-  /// that are no longer rendered and would be pruned, and last the hooks (`isHook`) that differ
-  /// from the ones the deployed revision recorded.
+  /// that are no longer rendered and would be pruned, then the hooks (`isHook`) that differ
+  /// from the ones the deployed revision recorded, and last the chart's CRDs (`isCRD`) that
+  /// differ from the cluster's.
   public func diff(_ cluster: Cluster) throws(DriverError) -> [ObjectDiff] {
     let client = try client(cluster)
     let manifest = try Blocking.wait { () async throws(DriverError) in
@@ -260,5 +265,6 @@ extension KubeDriver {
     let recorded = try recordedHooks.map { hooks throws(DriverError) in try split(hooks).hooks }
     return diffs
       + KubeDiff.hooks(recorded: recorded, rendered: manifest.hooks, cluster: cluster.name)
+      + (try crdDiffs(cluster, client: client))
   }
 }

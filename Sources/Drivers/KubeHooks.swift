@@ -25,12 +25,28 @@ enum HookProgress: Equatable {
       switch live["status"]?["phase"]?.string ?? "Pending" {
       case "Succeeded": return .done
       case "Failed":
-        let reason = live["status"]?["reason"]?.string ?? live["status"]?["message"]?.string
+        let reason =
+          live["status"]?["reason"]?.string ?? live["status"]?["message"]?.string
+          ?? terminatedContainer(live)
         return .failed("pod \"\(name)\" failed" + (reason.map { " (\($0))" } ?? ""))
       case let phase: return .running("pod \"\(name)\" is \(phase)")
       }
     default: return .done
     }
+  }
+
+  /// A failed Pod usually says why only in its containers: the first that ended non-zero, as
+  /// `container C: Error, exit code 1`.
+  private static func terminatedContainer(_ live: Value) -> String? {
+    for status in live["status"]?["containerStatuses"]?.sequence ?? [] {
+      guard let ended = status["state"]?["terminated"],
+        let code = ended["exitCode"]?.scalarText, code != "0"
+      else { continue }
+      let name = status["name"]?.string ?? "?"
+      let reason = ended["reason"]?.string.map { "\($0), " } ?? ""
+      return "container \(name): \(reason)exit code \(code)"
+    }
+    return nil
   }
 }
 

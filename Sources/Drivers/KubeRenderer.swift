@@ -121,12 +121,7 @@ public struct ReleaseRenderer: Sendable {
         .setup,
         "helm not found: set FLEETWAVE_HELM, run Scripts/install-helm.sh, or put helm on PATH")
     }
-    let scratch: PrivateDirectory
-    do {
-      scratch = try PrivateDirectory()
-    } catch {
-      throw DriverError(.setup, "cannot create a private temporary directory: \(error)")
-    }
+    let scratch = try PrivateDirectory.make()
     defer { scratch.remove() }
     let valuesFile = try Self.writeValues(values, into: scratch.path + "/values.yaml")
     let result = try HelmProcess(

@@ -105,13 +105,16 @@ public struct RunDrivers {
     // Command gates reach the clusters as the run does: kubectl and helm read KUBECONFIG.
     let environment =
       kubeconfig.map { ["KUBECONFIG": URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [:]
+    let tester = driver as? any ReleaseTesting
     let gates = policy.health.map {
       HealthGates.make(
-        spec: $0, transport: transport, variables: variables, environment: environment)
+        spec: $0, transport: transport, variables: variables, environment: environment,
+        tester: tester)
     }
     let waveGates = policy.waveHealth.map {
       HealthGates.make(
-        spec: $0, transport: transport, variables: variables, environment: environment)
+        spec: $0, transport: transport, variables: variables, environment: environment,
+        tester: tester)
     }
     return RunDrivers(
       kind: kind, driver: driver, gates: gates, waveGates: waveGates, clock: clock)

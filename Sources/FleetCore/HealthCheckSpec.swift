@@ -5,6 +5,8 @@ public enum HealthCheckSpec: Sendable, Equatable {
   case http(HTTPProbeSpec)
   case prometheus(PrometheusAnalysisSpec)
   case command(CommandCheckSpec)
+  /// The release's own test hooks, run as `helm test` runs them (kube and helm drivers).
+  case helmTest(HelmTestSpec)
 }
 
 extension HealthCheckSpec {
@@ -16,6 +18,7 @@ extension HealthCheckSpec {
     case .http(let spec): return spec.name
     case .prometheus(let spec): return spec.name
     case .command(let spec): return spec.name
+    case .helmTest(let spec): return spec.name
     }
   }
 
@@ -31,6 +34,9 @@ extension HealthCheckSpec {
     case .command(var spec):
       spec.name = name
       self = .command(spec)
+    case .helmTest(var spec):
+      spec.name = name
+      self = .helmTest(spec)
     }
   }
 
@@ -39,6 +45,7 @@ extension HealthCheckSpec {
     case .http(let spec): return spec.mark
     case .prometheus(let spec): return spec.mark
     case .command(let spec): return spec.mark
+    case .helmTest(let spec): return spec.mark
     }
   }
 
@@ -50,6 +57,7 @@ extension HealthCheckSpec {
     case .http(let spec): return GateNaming.hostAndPath(spec.url)
     case .prometheus(let spec): return GateNaming.metric(spec.query) ?? "prometheus"
     case .command(let spec): return GateNaming.program(spec.command) ?? "command"
+    case .helmTest: return "helm-test"
     }
   }
 }

@@ -76,12 +76,22 @@ extension FleetwaveCommand {
             print("\(cluster.name): no changes")
           } else {
             changed = true
-            for diff in diffs where !diff.isHook { print(diff.text, terminator: "") }
+            for diff in diffs where !diff.isHook && !diff.isCRD {
+              print(diff.text, terminator: "")
+            }
             // Hooks run at their events instead of being applied: a section of their own.
             let hooks = diffs.filter(\.isHook)
             if !hooks.isEmpty {
               print("\(cluster.name): hooks, as recorded by the deployed revision and as rendered:")
               for diff in hooks { print(diff.text, terminator: "") }
+            }
+            // CRDs are created on a first install only and never upgraded, as helm does.
+            let crds = diffs.filter(\.isCRD)
+            if !crds.isEmpty {
+              print(
+                "\(cluster.name): CRDs, as the cluster has them and as the chart's crds/ has them"
+                  + " (created on a first install only, never upgraded):")
+              for diff in crds { print(diff.text, terminator: "") }
             }
           }
         } catch {

@@ -9,9 +9,10 @@ public enum HealthGates {
   /// a transport with those added. `variables` fills the fleet-wide placeholders
   /// (`{{ .release }}`, `{{ .namespace }}`, `{{ .version }}`, `{{ .run }}`); `{{ .clusters }}`
   /// is the gate's. `environment` is added to a command gate's (the run's `KUBECONFIG`).
+  /// `tester` runs a `helmTest` gate's tests: the run's driver when it can.
   public static func make(
     spec: HealthCheckSpec, transport: HTTPTransport, variables: [String: String] = [:],
-    environment: [String: String] = [:]
+    environment: [String: String] = [:], tester: (any ReleaseTesting)? = nil
   ) -> any HealthGate {
     switch spec {
     case .http(let probe):
@@ -24,6 +25,8 @@ public enum HealthGates {
       return PrometheusGate(spec: analysis, transport: transport, variables: variables)
     case .command(let check):
       return CommandGate(spec: check, variables: variables, environment: environment)
+    case .helmTest(let test):
+      return HelmTestGate(spec: test, tester: tester, run: variables["run"] ?? "")
     }
   }
 }

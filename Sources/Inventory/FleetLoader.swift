@@ -407,6 +407,7 @@ struct FleetReader {
         templates.append((spec.url, spec.mark, .url))
         templates.append((spec.query, spec.mark, .promql))
       case .command(let spec): templates.append((spec.command, spec.mark, .shell))
+      case .helmTest: break
       }
     }
     if let exec = release.exec {

@@ -268,7 +268,7 @@ enum PolicyReader {
     var checks: [HealthCheckSpec] = []
     var named: [String: SourceMark?] = [:]
     for item in items {
-      let kinds = ["http", "prometheus", "command"]
+      let kinds = ["http", "prometheus", "command", "helmTest"]
       guard
         let fields = Fields.open(
           item, as: "a health check", allowed: kinds + ["name"], &diagnostics)
@@ -277,7 +277,8 @@ enum PolicyReader {
       let given = kinds.filter { fields.has($0) }
       guard given.count == 1, let kind = given.first, let body = fields[kind] else {
         diagnostics.error(
-          "a health check needs exactly one of 'http', 'prometheus', 'command'", at: item.mark)
+          "a health check needs exactly one of 'http', 'prometheus', 'command', 'helmTest'",
+          at: item.mark)
         continue
       }
       let check: HealthCheckSpec?
@@ -285,6 +286,7 @@ enum PolicyReader {
       case "http": check = http(body, variables, &diagnostics).map(HealthCheckSpec.http)
       case "prometheus":
         check = prometheus(body, variables, &diagnostics).map(HealthCheckSpec.prometheus)
+      case "helmTest": check = helmTest(body, &diagnostics).map(HealthCheckSpec.helmTest)
       default: check = command(body, variables, &diagnostics).map(HealthCheckSpec.command)
       }
       if var check {
@@ -445,6 +447,18 @@ enum PolicyReader {
       return nil
     }
     var spec = CommandCheckSpec(command: run, mark: value.mark)
+    spec.timeout = fields.duration("timeout", &diagnostics) ?? spec.timeout
+    return spec
+  }
+
+  /// `helmTest: {}` or `helmTest: {timeout: 2m}`.
+  private static func helmTest(_ value: Value, _ diagnostics: inout Diagnostics) -> HelmTestSpec? {
+    var spec = HelmTestSpec(mark: value.mark)
+    if value.isNull { return spec }
+    guard
+      let fields = Fields.open(
+        value, as: "helmTest health check", allowed: ["timeout"], &diagnostics)
+    else { return nil }
     spec.timeout = fields.duration("timeout", &diagnostics) ?? spec.timeout
     return spec
   }

@@ -230,6 +230,19 @@ public final class KubeClient: @unchecked Sendable {
     return try decode(response, operation: operation)
   }
 
+  /// A path that answers plain text (`pods/NAME/log`); nil on 404, the API's message on any
+  /// other error.
+  public func readText(path: String) async throws(KubeError) -> String? {
+    let operation = "get \(path)"
+    let response = try await send(.get, path, operation: operation)
+    if response.status == 404 { return nil }
+    guard (200..<300).contains(response.status) else {
+      _ = try decode(response, operation: operation)
+      return nil
+    }
+    return response.text
+  }
+
   /// Where `kind` of `apiVersion` lives, from the server's resource list for that group version.
   public func mapping(apiVersion: String, kind: String) async throws(KubeError)
     -> ResourceMapping

@@ -34,32 +34,77 @@ extension ProcessGroupCommand {
     stdin: Data? = nil, workingDirectory: String? = nil, timeout: Duration,
     killGrace: TimeInterval = 5, cancellation: Cancellation = Cancellation()
   ) -> CapturedOutput {
-    guard let directory = scratchDirectory() else {
-      return CapturedOutput(
-        outcome: .spawnFailed("cannot make a directory for the output of \(executable)"),
-        stdout: Data(), stderr: Data())
+    let capture: Capture
+    switch Capture.prepare(
+      executable, arguments, environment: environment, stdin: stdin,
+      workingDirectory: workingDirectory, timeout: timeout, killGrace: killGrace)
+    {
+    case .success(let prepared): capture = prepared
+    case .failure(let failed): return failed.output
     }
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let stdoutPath = "\(directory)/stdout"
-    let stderrPath = "\(directory)/stderr"
+    return capture.finish(capture.command.run(clock: SystemClock(), cancellation: cancellation))
+  }
+
+  /// `capture`, suspended rather than blocking until the program is gone, its timeout on
+  /// `clock`; `cancellation` stops it.
+  public static func capture(
+    _ executable: String, _ arguments: [String], environment: [String: String],
+    stdin: Data? = nil, workingDirectory: String? = nil, timeout: Duration,
+    killGrace: TimeInterval = 5, clock: any RolloutClock, cancellation: Cancellation
+  ) async -> CapturedOutput {
+    let capture: Capture
+    switch Capture.prepare(
+      executable, arguments, environment: environment, stdin: stdin,
+      workingDirectory: workingDirectory, timeout: timeout, killGrace: killGrace)
+    {
+    case .success(let prepared): capture = prepared
+    case .failure(let failed): return failed.output
+    }
+    return capture.finish(await capture.command.outcome(clock: clock, cancellation: cancellation))
+  }
+}
+
+/// One captured run's private directory and command.
+private struct Capture {
+  struct Failed: Error {
+    var output: CapturedOutput
+    init(_ message: String) {
+      output = CapturedOutput(outcome: .spawnFailed(message), stdout: Data(), stderr: Data())
+    }
+  }
+
+  let directory: String
+  let command: ProcessGroupCommand
+
+  static func prepare(
+    _ executable: String, _ arguments: [String], environment: [String: String], stdin: Data?,
+    workingDirectory: String?, timeout: Duration, killGrace: TimeInterval
+  ) -> Result<Capture, Failed> {
+    guard let directory = scratchDirectory() else {
+      return .failure(Failed("cannot make a directory for the output of \(executable)"))
+    }
     var stdinPath: String?
     if let stdin {
       stdinPath = "\(directory)/stdin"
-      guard FileManager.default.createFile(atPath: stdinPath!, contents: stdin) else {
-        return CapturedOutput(
-          outcome: .spawnFailed("cannot write the input of \(executable)"), stdout: Data(),
-          stderr: Data())
+      guard FileManager.default.createFile(atPath: "\(directory)/stdin", contents: stdin) else {
+        try? FileManager.default.removeItem(atPath: directory)
+        return .failure(Failed("cannot write the input of \(executable)"))
       }
     }
     let command = ProcessGroupCommand(
       program: .executable(executable, arguments: arguments), environment: environment,
-      logPath: stderrPath, stdoutPath: stdoutPath, stdinPath: stdinPath,
+      logPath: "\(directory)/stderr", stdoutPath: "\(directory)/stdout", stdinPath: stdinPath,
       workingDirectory: workingDirectory, timeout: timeout, killGrace: killGrace)
-    let outcome = command.run(clock: SystemClock(), cancellation: cancellation)
+    return .success(Capture(directory: directory, command: command))
+  }
+
+  /// What the program wrote, its directory removed.
+  func finish(_ outcome: CommandOutcome) -> CapturedOutput {
+    defer { try? FileManager.default.removeItem(atPath: directory) }
     return CapturedOutput(
       outcome: outcome,
-      stdout: FileManager.default.contents(atPath: stdoutPath) ?? Data(),
-      stderr: FileManager.default.contents(atPath: stderrPath) ?? Data())
+      stdout: FileManager.default.contents(atPath: "\(directory)/stdout") ?? Data(),
+      stderr: FileManager.default.contents(atPath: "\(directory)/stderr") ?? Data())
   }
 
   /// A fresh private directory in the run's scratch directory (the temporary directory when

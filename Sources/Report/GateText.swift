@@ -14,7 +14,11 @@ enum GateText {
   }
 
   /// The last measurement's value against its limit (`0.003 not > 0.05`), if it took any.
+  /// Its first line only: a `helmTest` detail goes on with the test Pods' logs, which a
+  /// one-line view has no room for.
   static func lastValue(_ result: GateResult) -> String? {
-    result.measurements.last.map { ReportNumber.roundedInText($0.detail) }
+    result.measurements.last.map {
+      ReportNumber.roundedInText(String($0.detail.prefix { $0 != "\n" }))
+    }
   }
 }

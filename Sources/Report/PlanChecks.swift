@@ -88,6 +88,10 @@ public struct PlanChecks: Sendable, Equatable {
       return Gate(
         name: spec.name, kind: "command",
         limit: "exits 0 within \(DurationText.format(check.timeout))")
+    case .helmTest(let test):
+      return Gate(
+        name: spec.name, kind: "helmTest",
+        limit: "test hooks succeed within \(DurationText.format(test.timeout))")
     }
   }
 

@@ -292,7 +292,7 @@ import Testing
         FLEET/fleet.yaml:10:71: error: invalid condition 'about 3' for 'failIf' (expected a comparison such as '> 0.01')
                 - prometheus: {url: "http://127.0.0.1:9090", query: "up", failIf: "about 3"}
                                                                                   ^
-        FLEET/fleet.yaml:11:7: error: a health check needs exactly one of 'http', 'prometheus', 'command'
+        FLEET/fleet.yaml:11:7: error: a health check needs exactly one of 'http', 'prometheus', 'command', 'helmTest'
                 - http: {url: x}
                   ^
         FLEET/fleet.yaml:13:13: error: spreadBy label 'zone' is set on no cluster
