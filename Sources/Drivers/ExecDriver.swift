@@ -235,20 +235,11 @@ struct PrivateDirectory {
   let path: String
 
   init() throws {
-    let base: String
-    switch RunScratch.current {
-    case .success(let scratch): base = scratch.path
-    case .failure(let error): throw DriverError(.setup, error.description)
+    do {
+      path = try RunScratch.current.get().makeDirectory("fleetwave")
+    } catch {
+      throw DriverError(.setup, error.description)
     }
-    var template = Array("\(base)/fleetwave-XXXXXX".utf8CString)
-    let made = template.withUnsafeMutableBufferPointer { buffer -> UnsafeMutablePointer<CChar>? in
-      guard let base = buffer.baseAddress else { return nil }
-      return mkdtemp(base)
-    }
-    guard let made else {
-      throw DriverError(.setup, String(cString: strerror(errno)))
-    }
-    path = String(cString: made)
   }
 
   /// Creates `name` with mode 0600 (never readable by others, even for a moment).

@@ -32,6 +32,21 @@ public struct RunScratch: Sendable {
     guard let started = ProcessStart.of(getpid()) else {
       throw RunScratchError("cannot read this process's start time from /proc")
     }
+    let scratch = RunScratch(path: try makeDirectory(in: base, named: prefix))
+    try scratch.writeOwner(pid: getpid(), started: started)
+    return scratch
+  }
+
+  /// A fresh directory of the run's own (mode 0700) in this one, named `NAME-XXXXXX`: one
+  /// command's or one render's files, removed by its user when done.
+  public func makeDirectory(_ name: String) throws(RunScratchError) -> String {
+    try Self.makeDirectory(in: path, named: name + "-")
+  }
+
+  /// `mkdtemp` of `base/PREFIXXXXXXX`.
+  private static func makeDirectory(in base: String, named prefix: String)
+    throws(RunScratchError) -> String
+  {
     var template = Array("\(base)/\(prefix)XXXXXX".utf8CString)
     let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
       guard let pointer = buffer.baseAddress, mkdtemp(pointer) != nil else { return nil }
@@ -41,9 +56,7 @@ public struct RunScratch: Sendable {
       throw RunScratchError(
         "cannot make a directory in \(base): \(String(cString: strerror(errno)))")
     }
-    let scratch = RunScratch(path: made)
-    try scratch.writeOwner(pid: getpid(), started: started)
-    return scratch
+    return made
   }
 
   /// Removes every scratch directory in `base` whose owner is gone: no such process, or a

@@ -80,8 +80,11 @@ private struct Capture {
     _ executable: String, _ arguments: [String], environment: [String: String], stdin: Data?,
     workingDirectory: String?, timeout: Duration, killGrace: TimeInterval
   ) -> Result<Capture, Failed> {
-    guard let directory = scratchDirectory() else {
-      return .failure(Failed("cannot make a directory for the output of \(executable)"))
+    let directory: String
+    do {
+      directory = try RunScratch.current.get().makeDirectory("command")
+    } catch {
+      return .failure(Failed("cannot make a directory for the output of \(executable): \(error)"))
     }
     var stdinPath: String?
     if let stdin {
@@ -105,16 +108,5 @@ private struct Capture {
       outcome: outcome,
       stdout: FileManager.default.contents(atPath: "\(directory)/stdout") ?? Data(),
       stderr: FileManager.default.contents(atPath: "\(directory)/stderr") ?? Data())
-  }
-
-  /// A fresh private directory in the run's scratch directory (the temporary directory when
-  /// there is none).
-  private static func scratchDirectory() -> String? {
-    let base = (try? RunScratch.current.get().path) ?? FileManager.default.temporaryDirectory.path
-    var template = Array("\(base)/command-XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { buffer -> String? in
-      guard let pointer = buffer.baseAddress, mkdtemp(pointer) != nil else { return nil }
-      return String(cString: pointer)
-    }
   }
 }
