@@ -201,17 +201,32 @@ extension Value: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expressib
 
 /// An insertion-ordered mapping from string keys to values; keys carry their own marks.
 public struct Mapping: Sendable, Equatable, Sequence {
+  /// A key's text, held by reference so that the entries of one parse that have the same
+  /// key share it (`KeyTable`): a values file repeats the same dozen keys under each of
+  /// thousands of services, and an entry holding 8 bytes instead of a 16-byte `String` is 48
+  /// bytes instead of 56.
+  public final class Key: Sendable {
+    public let text: String
+    public init(_ text: String) { self.text = text }
+  }
+
   public struct Entry: Sendable {
     // The key's mark almost always lies in the file of the value's mark, so only its line and
-    // column are stored (8 bytes where a `SourceMark?` takes 16): an entry is 56 bytes.
+    // column are stored (8 bytes where a `SourceMark?` takes 16).
     private var storedValue: Value
     private var storedKeyMark: KeyMark
-    public var key: String
+    public let sharedKey: Key
+
+    public var key: String { sharedKey.text }
 
     public init(key: String, keyMark: SourceMark? = nil, value: Value) {
+      self.init(key: Key(key), keyMark: keyMark, value: value)
+    }
+
+    public init(key: Key, keyMark: SourceMark? = nil, value: Value) {
       storedValue = value
       storedKeyMark = .none
-      self.key = key
+      sharedKey = key
       self.keyMark = keyMark
     }
 
@@ -264,24 +279,110 @@ public struct Mapping: Sendable, Equatable, Sequence {
     init(_ mark: SourceMark) { self.mark = mark }
   }
 
-  public private(set) var entries: [Entry] = []
+  /// A mapping of up to `chunkCapacity` entries keeps them in one buffer of its own size; a
+  /// larger one in buffers of `chunkCapacity`. Changing one key of a 72,000-key mapping (each
+  /// cluster's overlay on a shared values file) then copies one chunk and the list of chunks,
+  /// not every entry, and a growing mapping never holds a doubled buffer of all of them. The
+  /// enum packs into the buffers' spare bits: a mapping stays 16 bytes.
+  fileprivate enum Storage: Sendable {
+    case flat([Entry])
+    case chunked([[Entry]])
+  }
+
+  private var storage: Storage = .flat([])
   /// Built once a mapping grows past a few keys, so large mappings stay O(1) to look up.
   private var index: [String: Int]?
   private static let indexThreshold = 12
+  static let chunkCapacity = 1024
+
+  /// The entries in document order.
+  public struct Entries: RandomAccessCollection, Sendable {
+    fileprivate let storage: Storage
+    public let count: Int
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    public subscript(position: Int) -> Entry {
+      switch storage {
+      case .flat(let entries): return entries[position]
+      case .chunked(let chunks):
+        return chunks[position / Mapping.chunkCapacity][position % Mapping.chunkCapacity]
+      }
+    }
+
+    /// Entries this mapping's buffers have room for, held or not.
+    public var capacity: Int {
+      switch storage {
+      case .flat(let entries): return entries.capacity
+      case .chunked(let chunks): return chunks.reduce(0) { $0 + $1.capacity }
+      }
+    }
+
+    public func withContiguousStorageIfAvailable<R>(
+      _ body: (UnsafeBufferPointer<Entry>) throws -> R
+    ) rethrows -> R? {
+      guard case .flat(let entries) = storage else { return nil }
+      return try entries.withUnsafeBufferPointer(body)
+    }
+  }
+
+  public var entries: Entries { Entries(storage: storage, count: count) }
 
   public init() {}
 
   public init(_ entries: [Entry]) {
-    for entry in entries { self[entry.key, keyMark: entry.keyMark] = entry.value }
+    for entry in entries {
+      if contains(entry.key) {
+        self[entry.key, keyMark: entry.keyMark] = entry.value
+      } else {
+        append(entry)
+      }
+    }
   }
 
-  public var count: Int { entries.count }
-  public var isEmpty: Bool { entries.isEmpty }
+  public var count: Int {
+    switch storage {
+    case .flat(let entries): return entries.count
+    case .chunked(let chunks):
+      return (chunks.count - 1) * Self.chunkCapacity + (chunks.last?.count ?? 0)
+    }
+  }
+
+  public var isEmpty: Bool { count == 0 }
   public var keys: [String] { entries.map(\.key) }
 
-  public mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
+  public mutating func reserveCapacity(_ n: Int) {
+    guard case .flat(var entries) = storage else { return }
+    storage = .flat([])
+    entries.reserveCapacity(Swift.min(n, Self.chunkCapacity))
+    storage = .flat(entries)
+  }
 
-  public func makeIterator() -> IndexingIterator<[Entry]> { entries.makeIterator() }
+  /// Moves the entries into buffers of their own size (the last chunk, for a chunked mapping).
+  /// The key index stays as it is: positions do not change, and rebuilding it would hold two
+  /// indexes of a large mapping at once.
+  public mutating func shrinkToFit() {
+    switch storage {
+    case .flat(let entries):
+      guard entries.capacity > entries.count else { return }
+      storage = .flat(Self.exact(entries))
+    case .chunked(var chunks):
+      guard let last = chunks.last, last.capacity > last.count else { return }
+      storage = .flat([])
+      chunks[chunks.count - 1] = Self.exact(last)
+      storage = .chunked(chunks)
+    }
+  }
+
+  private static func exact(_ entries: [Entry]) -> [Entry] {
+    var exact: [Entry] = []
+    exact.reserveCapacity(entries.count)
+    exact.append(contentsOf: entries)
+    return exact
+  }
+
+  public func makeIterator() -> IndexingIterator<Entries> { entries.makeIterator() }
 
   public func position(of key: String) -> Int? {
     if let index { return index[key] }
@@ -298,10 +399,79 @@ public struct Mapping: Sendable, Equatable, Sequence {
   public mutating func append(
     _ key: consuming String, keyMark: consuming SourceMark? = nil, _ value: consuming Value
   ) {
-    if index != nil { index?[copy key] = entries.count }
-    entries.append(Entry(key: key, keyMark: keyMark, value: value))
-    if index == nil, entries.count > Self.indexThreshold {
+    append(Entry(key: Key(key), keyMark: keyMark, value: value))
+  }
+
+  /// Appends a key a parse shares between entries (`KeyTable`); unchecked, as above.
+  public mutating func append(
+    _ key: Key, keyMark: consuming SourceMark? = nil, _ value: consuming Value
+  ) {
+    append(Entry(key: key, keyMark: keyMark, value: value))
+  }
+
+  /// Appends an entry of another mapping, its key still shared; unchecked, as above.
+  public mutating func append(_ entry: Entry) {
+    let position = count
+    if index != nil { index?[entry.key] = position }
+    // Each case takes its buffers out of `storage` first, so they are uniquely referenced and
+    // grow in place.
+    switch storage {
+    case .flat(var entries):
+      storage = .flat([])
+      if entries.count < Self.chunkCapacity {
+        entries.append(entry)
+        storage = .flat(entries)
+      } else {
+        storage = .chunked([entries, Self.chunk(startingWith: entry)])
+      }
+    case .chunked(var chunks):
+      storage = .flat([])
+      if chunks[chunks.count - 1].count < Self.chunkCapacity {
+        chunks[chunks.count - 1].append(entry)
+      } else {
+        chunks.append(Self.chunk(startingWith: entry))
+      }
+      storage = .chunked(chunks)
+    }
+    if index == nil, position + 1 > Self.indexThreshold {
       rebuildIndex()
+    }
+  }
+
+  private static func chunk(startingWith entry: Entry) -> [Entry] {
+    var chunk: [Entry] = []
+    chunk.reserveCapacity(chunkCapacity)
+    chunk.append(entry)
+    return chunk
+  }
+
+  private mutating func update(at position: Int, _ change: (inout Entry) -> Void) {
+    switch storage {
+    case .flat(var entries):
+      storage = .flat([])
+      change(&entries[position])
+      storage = .flat(entries)
+    case .chunked(var chunks):
+      storage = .flat([])
+      change(&chunks[position / Self.chunkCapacity][position % Self.chunkCapacity])
+      storage = .chunked(chunks)
+    }
+  }
+
+  private mutating func remove(at position: Int) {
+    switch storage {
+    case .flat(var entries):
+      storage = .flat([])
+      entries.remove(at: position)
+      storage = .flat(entries)
+      if index != nil { rebuildIndex() }
+    case .chunked:
+      // Rare (a layer's null deleting a key of a huge mapping): chunked again from the start.
+      var remaining = Array(entries)
+      remaining.remove(at: position)
+      (storage, index) = (.flat([]), nil)
+      for entry in remaining { append(entry) }
+      shrinkToFit()
     }
   }
 
@@ -316,11 +486,12 @@ public struct Mapping: Sendable, Equatable, Sequence {
     set {
       if let position = position(of: key) {
         if let newValue {
-          entries[position].value = newValue
-          if let keyMark { entries[position].keyMark = keyMark }
+          update(at: position) { entry in
+            entry.value = newValue
+            if let keyMark { entry.keyMark = keyMark }
+          }
         } else {
-          entries.remove(at: position)
-          if index != nil { rebuildIndex() }
+          remove(at: position)
         }
       } else if let newValue {
         append(key, keyMark: keyMark, newValue)
@@ -335,11 +506,11 @@ public struct Mapping: Sendable, Equatable, Sequence {
   }
 
   private mutating func rebuildIndex() {
-    if entries.count <= Self.indexThreshold {
+    if count <= Self.indexThreshold {
       index = nil
       return
     }
-    var built = [String: Int](minimumCapacity: entries.count)
+    var built = [String: Int](minimumCapacity: count)
     for (i, entry) in entries.enumerated() { built[entry.key] = i }
     index = built
   }
@@ -350,6 +521,23 @@ public struct Mapping: Sendable, Equatable, Sequence {
       guard let other = rhs[entry.key], other == entry.value else { return false }
     }
     return true
+  }
+}
+
+/// One `Mapping.Key` per distinct key text of a parse, so that its entries share them.
+/// Bounded: past `limit` texts (a mapping of 72,000 distinct service names), a new text gets a
+/// key of its own, which costs what an unshared key always did.
+public struct KeyTable {
+  private var keys: [String: Mapping.Key] = [:]
+  private static let limit = 4096
+
+  public init() {}
+
+  public mutating func key(_ text: String) -> Mapping.Key {
+    if let key = keys[text] { return key }
+    let key = Mapping.Key(text)
+    if keys.count < Self.limit { keys[text] = key }
+    return key
   }
 }
 

@@ -120,7 +120,7 @@ public enum YAML {
 /// pushed back), so appending a node never copies its siblings.
 struct TreeBuilder {
   private struct PendingKey {
-    var name: String
+    var name: Mapping.Key
     var mark: SourceMark
     var isMerge: Bool
   }
@@ -137,8 +137,6 @@ struct TreeBuilder {
     /// Mappings named by `<<`, in order; earlier ones win, explicit keys win over all.
     var mergeSources: [Mapping] = []
     var mergePosition: Int?
-    /// Only for large mappings: turns the duplicate-key check from O(n^2) into O(n).
-    var seen: Set<String>?
   }
 
   private let parser: LibYAMLParser
@@ -148,6 +146,7 @@ struct TreeBuilder {
   private var anchors: [String: (value: Value, nodes: Int)] = [:]
   private var expandedNodes = 0
   private(set) var secondDocumentMark: SourceMark?
+  private var keys = KeyTable()
 
   init(source: SourceFile, input: ParserInput, limits: YAML.Limits) throws(Diagnostic) {
     if case .text(let text) = input, text.count > limits.maxBytes {
@@ -189,7 +188,7 @@ struct TreeBuilder {
           expandedNodes += 1
           stack[top].nodes += 1
           stack[top].pendingKey = PendingKey(
-            name: ScalarResolution.key(text, plain: plain), mark: mark,
+            name: keys.key(ScalarResolution.key(text, plain: plain)), mark: mark,
             isMerge: plain && text == "<<")
           continue
         }
@@ -230,11 +229,9 @@ struct TreeBuilder {
   }
 
   private static func exact(_ mapping: Mapping) -> Mapping {
-    guard mapping.entries.capacity > mapping.count else { return mapping }
-    var copy = Mapping()
-    copy.reserveCapacity(mapping.count)
-    for entry in mapping.entries { copy.append(entry.key, keyMark: entry.keyMark, entry.value) }
-    return copy
+    var mapping = mapping
+    mapping.shrinkToFit()
+    return mapping
   }
 
   private mutating func push(_ frame: consuming Frame) throws(Diagnostic) {
@@ -285,23 +282,21 @@ struct TreeBuilder {
       throw .error("a mapping key must be a scalar", at: value.mark)
     }
     stack[top].pendingKey = PendingKey(
-      name: ScalarResolution.key(keyText, plain: keyPlain), mark: mark,
+      name: keys.key(ScalarResolution.key(keyText, plain: keyPlain)), mark: mark,
       isMerge: keyPlain && keyText == "<<")
     return nil
   }
 
   private static func insert(
-    _ key: String, mark: SourceMark, value: Value, into frame: inout Frame
+    _ key: Mapping.Key, mark: SourceMark, value: Value, into frame: inout Frame
   ) throws(Diagnostic) {
-    if frame.seen == nil, frame.mapping.count >= 16 { frame.seen = Set(frame.mapping.keys) }
-    let duplicate = frame.seen.map { $0.contains(key) } ?? frame.mapping.contains(key)
-    if duplicate {
-      let first = frame.mapping.entry(key)?.keyMark
+    // A large mapping indexes its keys itself, so this check stays O(1) per key.
+    if let first = frame.mapping.entry(key.text) {
+      let name = key.text
       throw .error(
-        "duplicate key '\(key)' in mapping", at: mark,
-        notes: first.map { [.note("'\(key)' was first defined here", at: $0)] } ?? [])
+        "duplicate key '\(name)' in mapping", at: mark,
+        notes: first.keyMark.map { [.note("'\(name)' was first defined here", at: $0)] } ?? [])
     }
-    frame.seen?.insert(key)
     frame.mapping.append(key, keyMark: mark, value)
   }
 
@@ -334,17 +329,17 @@ struct TreeBuilder {
     for source in frame.mergeSources {
       for entry in source
       where !frame.mapping.contains(entry.key) && !fromMerges.contains(entry.key) {
-        fromMerges.append(entry.key, keyMark: entry.keyMark, entry.value)
+        fromMerges.append(entry)
       }
     }
     var result = Mapping()
     result.reserveCapacity(frame.mapping.count + fromMerges.count)
     let own = frame.mapping.entries
-    for entry in own[..<position] { result.append(entry.key, keyMark: entry.keyMark, entry.value) }
+    for entry in own[..<position] { result.append(entry) }
     for entry in fromMerges.entries {
-      result.append(entry.key, keyMark: entry.keyMark, entry.value)
+      result.append(entry)
     }
-    for entry in own[position...] { result.append(entry.key, keyMark: entry.keyMark, entry.value) }
+    for entry in own[position...] { result.append(entry) }
     return result
   }
 

@@ -30,7 +30,7 @@ public enum HelmMerge {
     out.reserveCapacity(max(user.count, defaults.count))
     for entry in defaults {
       guard let mine = user.entry(entry.key) else {
-        out.append(entry.key, keyMark: entry.keyMark, entry.value)
+        out.append(entry)
         continue
       }
       switch (mine.value.kind, entry.value.kind) {
@@ -45,7 +45,7 @@ public enum HelmMerge {
       }
     }
     for entry in user where !defaults.contains(entry.key) {
-      out.append(entry.key, keyMark: entry.keyMark, entry.value)
+      out.append(entry)
     }
     return out
   }

@@ -205,7 +205,7 @@ enum RecordCoding {
           pid: Int32(truncatingIfNeeded: pid), user: user,
           fleetDirectory: v["fleetDirectory"]?.string,
           settings: Dictionary(
-            uniqueKeysWithValues: (v["settings"]?.mapping?.entries ?? []).compactMap { entry in
+            uniqueKeysWithValues: (v["settings"]?.mapping ?? Mapping()).compactMap { entry in
               entry.value.string.map { (entry.key, $0) }
             }), instance: v["instance"]?.string))
     case "cluster":

@@ -8,14 +8,16 @@ import Testing
   let other = SourceFile(path: "env/prod.yaml", text: "a: 2\n")
 
   /// The sizes docs/benchmarks.md counts on (x86_64). A change that grows them grows every
-  /// tree: Kind 17 bytes + packed line and column 7 + file 8; an entry adds its key (16) and
-  /// the key's line and column (8).
+  /// tree: Kind 17 bytes + packed line and column 7 + file 8; an entry adds its shared key (a
+  /// reference, 8) and the key's line and column (8).
   @Test func nodesAndEntriesKeepTheirSize() {
     #expect(MemoryLayout<Value>.size == 32)
     #expect(MemoryLayout<Value>.stride == 32)
-    #expect(MemoryLayout<Mapping.Entry>.size == 56)
-    #expect(MemoryLayout<Mapping.Entry>.stride == 56)
+    #expect(MemoryLayout<Mapping.Entry>.size == 48)
+    #expect(MemoryLayout<Mapping.Entry>.stride == 48)
     #expect(MemoryLayout<SourceMark>.size == 16)
+    // Its entries (flat or chunked) and its key index: two references.
+    #expect(MemoryLayout<Mapping>.size == 16)
   }
 
   @Test func marksComeBackExactlyUpToTheirLimit() {
@@ -50,6 +52,55 @@ import Testing
     #expect(entry.keyMark?.description == "values.yaml:7:3")
     #expect(entry.value.mark?.description == "env/prod.yaml:1:4")
     #expect(entry.value == 5)
+  }
+
+  /// Past 1,024 entries a mapping keeps them in chunks; order, lookups, replacing and
+  /// removing must not tell.
+  @Test func largeMappingsBehaveAsSmallOnes() throws {
+    var mapping = Mapping()
+    for i in 0..<2_500 {
+      mapping.append(
+        "k\(i)", keyMark: SourceMark(file: file, line: i + 1, column: 1), .int(Int64(i)))
+    }
+    #expect(mapping.count == 2_500)
+    #expect(mapping.keys == (0..<2_500).map { "k\($0)" })
+    #expect(mapping["k1999"] == 1999)
+    #expect(mapping.entries[1_024].key == "k1024")
+    #expect(mapping.entries[1_024].keyMark?.description == "values.yaml:1025:1")
+    #expect(mapping.entries.capacity - mapping.count < 1_024)
+
+    var changed = mapping
+    changed["k1500"] = "x"
+    #expect(changed["k1500"] == "x")
+    #expect(mapping["k1500"] == 1500)
+    #expect(changed.entry("k1500")?.keyMark?.description == "values.yaml:1501:1")
+
+    changed["k10"] = nil
+    #expect(changed.count == 2_499)
+    #expect(changed.keys == (0..<2_500).filter { $0 != 10 }.map { "k\($0)" })
+    #expect(changed["k2499"] == 2499)
+    #expect(changed.position(of: "k2499") == 2_498)
+    #expect(changed["k10"] == nil)
+    #expect(changed.entries.capacity - changed.count < 1_024)
+    #expect(changed != mapping)
+    changed["k10"] = 10
+    changed["k1500"] = 1500
+    #expect(changed == mapping)
+  }
+
+  /// Entries of one parse with the same key text share one key object.
+  @Test func parsedKeysAreShared() throws {
+    let value = try JSONReader.parse(
+      Array(#"{"a": {"replicas": 1}, "b": {"replicas": 2}}"#.utf8), path: "v.json")
+    let first = try #require(value["a"]?.mapping?.entries.first)
+    let second = try #require(value["b"]?.mapping?.entries.first)
+    #expect(first.key == "replicas")
+    var copy = Mapping()
+    copy.append(first)
+    copy.append("other", .null)
+    #expect(copy.keys == ["replicas", "other"])
+    #expect(first.sharedKey === second.sharedKey)
+    #expect(copy.entries[0].sharedKey === first.sharedKey)
   }
 
   @Test func diagnosticsQuoteFileLineAndColumn() {

@@ -12,7 +12,8 @@ import Testing
   func storage(_ value: Value?) -> UnsafeRawPointer? {
     switch value?.kind {
     case .mapping(let mapping):
-      return mapping.entries.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+      return mapping.entries.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) }
+        ?? nil
     case .sequence(let items):
       return items.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
     default: return nil
