@@ -204,8 +204,7 @@ enum HorizontalPodAutoscalers {
         JSONWriter.string(.sequence(currentMetrics.map { v1Metric($0, "current") })))
     }
     if let behavior = stored.at("spec", "behavior"), behavior.mapping != nil {
-      // The v1 conversion marshals the internal type, which has no JSON tags: Go field names.
-      annotations[behaviorAnnotation] = .string(JSONWriter.string(goFieldNames(behavior)))
+      annotations[behaviorAnnotation] = .string(JSONWriter.string(goBehavior(behavior)))
     }
     if let conditions = stored.at("status", "conditions")?.sequence, !conditions.isEmpty {
       annotations[conditionsAnnotation] = .string(JSONWriter.string(.sequence(conditions)))
@@ -430,24 +429,47 @@ enum HorizontalPodAutoscalers {
     return metric
   }
 
-  /// `scaleUp` -> `ScaleUp`, all the way down: how Go writes a struct without JSON tags.
-  private static func goFieldNames(_ value: Value) -> Value {
-    renamedKeys(value) { $0.prefix(1).uppercased() + $0.dropFirst() }
+  /// The v1 conversion marshals the internal behavior type, which has no JSON tags: Go field
+  /// names, and `null` for every unset pointer.
+  private static func goBehavior(_ behavior: Value) -> Value {
+    var out: Value = [:]
+    for (field, goField) in [("scaleUp", "ScaleUp"), ("scaleDown", "ScaleDown")] {
+      guard let rules = behavior[field], rules.mapping != nil else {
+        out.set([goField], .null)
+        continue
+      }
+      let policies = rules["policies"]?.sequence.map { policies -> Value in
+        .sequence(
+          policies.map {
+            [
+              "Type": $0["type"] ?? "", "Value": $0["value"] ?? 0,
+              "PeriodSeconds": $0["periodSeconds"] ?? 0,
+            ]
+          })
+      }
+      out.set(
+        [goField],
+        [
+          "StabilizationWindowSeconds": rules["stabilizationWindowSeconds"] ?? .null,
+          "SelectPolicy": rules["selectPolicy"] ?? .null, "Policies": policies ?? .null,
+        ])
+    }
+    return out
   }
 
+  /// Go's decoder matches field names case-insensitively, and a `null` leaves a pointer unset:
+  /// `ScaleUp` -> `scaleUp`, nulls dropped, all the way down.
   private static func jsonFieldNames(_ value: Value) -> Value {
-    renamedKeys(value) { $0.prefix(1).lowercased() + $0.dropFirst() }
-  }
-
-  private static func renamedKeys(_ value: Value, _ rename: (String) -> String) -> Value {
-    if let items = value.sequence { return .sequence(items.map { renamedKeys($0, rename) }) }
+    if let items = value.sequence { return .sequence(items.map(jsonFieldNames)) }
     guard let mapping = value.mapping else { return value }
     var renamed = Mapping()
-    for entry in mapping { renamed[rename(entry.key)] = renamedKeys(entry.value, rename) }
+    for entry in mapping where !entry.value.isNull {
+      renamed[entry.key.prefix(1).lowercased() + entry.key.dropFirst()] = jsonFieldNames(
+        entry.value)
+    }
     return .mapping(renamed)
   }
 }
-
 /// How a served version maps onto the version the store keeps, both ways.
 struct VersionConversion: Sendable {
   let served: ResourceType

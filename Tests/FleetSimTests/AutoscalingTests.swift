@@ -212,6 +212,85 @@ import Testing
     #expect(openAPI.at("paths", "apis/autoscaling/v1") != nil)
   }
 
+  @Test func aStatusWrittenThroughV1IsPrintedAndKeptInBothVersions() throws {
+    let sim = try SimFixture()
+    try sim.kubectl(["create", "deployment", "web", "--image=web:1"])
+    try sim.kubectl(["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=80"])
+    let patched = try sim.kubectl([
+      "patch", "horizontalpodautoscalers.v1.autoscaling", "web", "--subresource=status",
+      "--type=merge", "-p",
+      #"{"status":{"currentCPUUtilizationPercentage":42,"currentReplicas":3,"desiredReplicas":3}}"#,
+    ])
+    #expect(
+      patched.stdout == "horizontalpodautoscaler.autoscaling/web patched\n", "\(patched.stderr)")
+    let table = try sim.kubectl(["get", "hpa"])
+    #expect(
+      withoutAge(table.stdout) == """
+        NAME   REFERENCE        TARGETS        MINPODS   MAXPODS   REPLICAS
+        web    Deployment/web   cpu: 42%/80%   2         5         3
+        """, "\(table.stderr)")
+    let v2 = try object(
+      sim.kubectl(["get", "horizontalpodautoscalers.v2.autoscaling", "web", "-o", "json"]))
+    #expect(
+      v2["status"]
+        == [
+          "currentReplicas": 3, "desiredReplicas": 3,
+          "currentMetrics": [
+            [
+              "type": "Resource",
+              "resource": ["name": "cpu", "current": ["averageUtilization": 42]],
+            ]
+          ],
+        ])
+    // v1 keeps the whole current metric in an annotation, as the server's conversion does.
+    let v1 = try object(
+      sim.kubectl(["get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "json"]))
+    #expect(
+      v1["status"]
+        == ["currentCPUUtilizationPercentage": 42, "currentReplicas": 3, "desiredReplicas": 3])
+    #expect(
+      v1.at("metadata", "annotations", HorizontalPodAutoscalers.currentMetricsAnnotation)
+        == .string(
+          #"[{"type":"Resource","resource":{"name":"cpu","currentAverageUtilization":42,"#
+            + #""currentAverageValue":"0"}}]"#))
+  }
+
+  @Test func behaviorAndConditionsRoundTripThroughV1Annotations() throws {
+    var stored = HorizontalPodAutoscalers.defaulted([
+      "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+      "metadata": ["name": "web", "namespace": "default", "annotations": ["team": "shop"]],
+      "spec": [
+        "scaleTargetRef": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "web"],
+        "maxReplicas": 4,
+        "behavior": ["scaleDown": ["stabilizationWindowSeconds": 60]],
+      ],
+    ])
+    stored.set(
+      ["status", "conditions"],
+      [["type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"]])
+    let v1 = HorizontalPodAutoscalers.toV1(stored)
+    #expect(
+      v1.at("metadata", "annotations")
+        == [
+          "team": "shop",
+          "autoscaling.alpha.kubernetes.io/behavior": .string(
+            #"{"ScaleUp":{"StabilizationWindowSeconds":0,"SelectPolicy":"Max","Policies":["#
+              + #"{"Type":"Pods","Value":4,"PeriodSeconds":15},"#
+              + #"{"Type":"Percent","Value":100,"PeriodSeconds":15}]},"#
+              + #""ScaleDown":{"StabilizationWindowSeconds":60,"SelectPolicy":"Max","Policies":["#
+              + #"{"Type":"Percent","Value":100,"PeriodSeconds":15}]}}"#),
+          "autoscaling.alpha.kubernetes.io/conditions": .string(
+            #"[{"type":"AbleToScale","status":"True","reason":"SucceededGetScale"}]"#),
+        ])
+    #expect(v1.at("spec", "targetCPUUtilizationPercentage") == 80)
+    // Back in v2 the annotations are gone and everything they carried is in place.
+    let back = try HorizontalPodAutoscalers.fromV1(v1)
+    #expect(back["spec"] == stored["spec"])
+    #expect(back.at("status", "conditions") == stored.at("status", "conditions"))
+    #expect(back.at("metadata", "annotations") == ["team": "shop"])
+    #expect(back["apiVersion"] == "autoscaling/v2")
+  }
+
   @Test func invalidReplicaBoundsAreRefusedWithTheServersMessages() throws {
     let sim = try SimFixture()
     func manifest(_ version: String, min: Int, max: Int, kind: String = "Deployment") -> String {
