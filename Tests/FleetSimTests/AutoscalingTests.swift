@@ -291,6 +291,39 @@ import Testing
     #expect(back["apiVersion"] == "autoscaling/v2")
   }
 
+  @Test func v1BodiesNamingAnotherVersionOrCarryingBadAnnotationsAreRefused() throws {
+    let sim = try SimFixture()
+    let collection = sim.url(
+      "sim-0001", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers")
+    func create(_ apiVersion: String, annotations: String = "{}") throws -> HTTPExchange {
+      try HTTPExchange.send(
+        "POST", collection,
+        body: #"{"apiVersion":"\#(apiVersion)","kind":"HorizontalPodAutoscaler","#
+          + #""metadata":{"name":"web","annotations":\#(annotations)},"#
+          + #""spec":{"scaleTargetRef":{"kind":"Deployment","name":"web"},"maxReplicas":3}}"#,
+        contentType: "application/json")
+    }
+    let v2Body = try create("autoscaling/v2")
+    #expect(v2Body.status == 400)
+    #expect(
+      v2Body.json?["message"]?.string
+        == "the API version in the data (autoscaling/v2) does not match the expected API "
+        + "version (autoscaling/v1)")
+    let broken = try create(
+      "autoscaling/v1", annotations: #"{"autoscaling.alpha.kubernetes.io/metrics":"[{"}"#)
+    #expect(broken.status == 400)
+    let message = broken.json?["message"]?.string ?? ""
+    #expect(
+      message.hasPrefix(
+        "HorizontalPodAutoscaler in version \"v1\" cannot be handled as a "
+          + "HorizontalPodAutoscaler: annotation autoscaling.alpha.kubernetes.io/metrics: "),
+      "\(broken.body)")
+    let created = try create("autoscaling/v1")
+    #expect(created.status == 201, "\(created.body)")
+    #expect(created.json?["apiVersion"] == "autoscaling/v1")
+    #expect(created.json?.at("spec", "targetCPUUtilizationPercentage") == 80)
+  }
+
   @Test func invalidReplicaBoundsAreRefusedWithTheServersMessages() throws {
     let sim = try SimFixture()
     func manifest(_ version: String, min: Int, max: Int, kind: String = "Deployment") -> String {
