@@ -302,11 +302,23 @@ enum HorizontalPodAutoscalers {
       let kept = withoutRoundTrip(annotations)
       out.set(["metadata", "annotations"], kept.isEmpty ? nil : .mapping(kept))
     }
-    guard let spec = served["spec"] else {
-      // An apply configuration or patch without a spec stays without one.
-      out.set(["status"], served["status"].map(v2Status))
-      return out
+    // A body without a status (a create, an apply configuration) stays without one: the
+    // storage's defaults fill it, and an applier does not come to own it.
+    var status = served["status"].map(v2Status)
+    if let text = annotations[currentMetricsAnnotation]?.string {
+      // The annotation has more than currentCPUUtilizationPercentage: it wins.
+      status = status ?? v2Status([:])
+      status?.set(
+        ["currentMetrics"],
+        .sequence(try decoded(text, currentMetricsAnnotation).map { v2Metric($0, "current") }))
     }
+    if let text = annotations[conditionsAnnotation]?.string {
+      status = status ?? v2Status([:])
+      status?.set(["conditions"], .sequence(try decoded(text, conditionsAnnotation)))
+    }
+    out.set(["status"], status)
+    // An apply configuration or patch without a spec stays without one.
+    guard let spec = served["spec"] else { return out }
     var v2: Value = [:]
     v2.set(["scaleTargetRef"], spec["scaleTargetRef"])
     v2.set(["minReplicas"], spec["minReplicas"])
@@ -327,17 +339,6 @@ enum HorizontalPodAutoscalers {
       v2.set(["behavior"], jsonFieldNames(try decodedValue(text, behaviorAnnotation)))
     }
     out.set(["spec"], v2)
-    var status = v2Status(served["status"] ?? [:])
-    if let text = annotations[currentMetricsAnnotation]?.string {
-      // The annotation has more than currentCPUUtilizationPercentage: it wins.
-      status.set(
-        ["currentMetrics"],
-        .sequence(try decoded(text, currentMetricsAnnotation).map { v2Metric($0, "current") }))
-    }
-    if let text = annotations[conditionsAnnotation]?.string {
-      status.set(["conditions"], .sequence(try decoded(text, conditionsAnnotation)))
-    }
-    out.set(["status"], status)
     return out
   }
 

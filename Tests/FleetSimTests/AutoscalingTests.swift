@@ -324,6 +324,41 @@ import Testing
     #expect(created.json?.at("spec", "targetCPUUtilizationPercentage") == 80)
   }
 
+  @Test func aV1ManifestAppliesClientAndServerSide() throws {
+    let sim = try SimFixture()
+    func manifest(cpu: Int) -> String {
+      """
+      apiVersion: autoscaling/v1
+      kind: HorizontalPodAutoscaler
+      metadata: {name: web}
+      spec:
+        scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+        minReplicas: 2
+        maxReplicas: 6
+        targetCPUUtilizationPercentage: \(cpu)
+
+      """
+    }
+    let steps: [([String], Int, String)] = [
+      (["apply"], 70, "horizontalpodautoscaler.autoscaling/web created\n"),
+      // A strategic merge patch computed by kubectl against the v1 view.
+      (["apply"], 65, "horizontalpodautoscaler.autoscaling/web configured\n"),
+      (
+        ["apply", "--server-side", "--force-conflicts"], 55,
+        "horizontalpodautoscaler.autoscaling/web serverside-applied\n"
+      ),
+    ]
+    for (index, (verb, cpu, expected)) in steps.enumerated() {
+      let file = try sim.directory.write("hpa-\(index).yaml", manifest(cpu: cpu))
+      let applied = try sim.kubectl(verb + ["-f", file])
+      #expect(applied.stdout == expected, "\(applied.stderr)")
+      let targets = try sim.kubectl([
+        "get", "hpa", "web", "-o", "jsonpath={.spec.metrics[*].resource.target.averageUtilization}",
+      ])
+      #expect(targets.stdout == "\(cpu)", "\(verb)")
+    }
+  }
+
   @Test func invalidReplicaBoundsAreRefusedWithTheServersMessages() throws {
     let sim = try SimFixture()
     func manifest(_ version: String, min: Int, max: Int, kind: String = "Deployment") -> String {
