@@ -38,6 +38,7 @@ public struct ResourceType: Sendable, Hashable {
 public enum ResourceCatalog {
   static let allCategory: Set<String> = [
     "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+    "HorizontalPodAutoscaler",
   ]
 
   static let verbs: [Value] = [

@@ -101,6 +101,9 @@ import Testing
     #expect(
       created.stdout == "horizontalpodautoscaler.autoscaling/api created\n", "\(created.stderr)")
 
+    // HorizontalPodAutoscalers are in the `all` category, as the API server lists them.
+    let all = try sim.kubectl(["get", "all", "-o", "name"])
+    #expect(all.stdout == "horizontalpodautoscaler.autoscaling/api\n", "\(all.stderr)")
     let table = try sim.kubectl(["get", "hpa", "api"])
     #expect(
       withoutAge(table.stdout) == """
