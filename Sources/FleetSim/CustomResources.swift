@@ -89,28 +89,19 @@ struct CustomResources {
       || served.contains { $0.type.apiVersion == apiVersion }
   }
 
-  private static func groupEntry(_ group: String, _ versions: [String]) -> Value {
-    let entries: [Value] = versions.map {
-      ["groupVersion": .string("\(group)/\($0)"), "version": .string($0)]
-    }
-    return [
-      "name": .string(group), "versions": .sequence(entries),
-      "preferredVersion": entries.first ?? .null,
-    ]
-  }
-
   func groupList() -> Value {
     var list = ResourceCatalog.groupList()
     let builtIn = list["groups"]?.sequence ?? []
     list.set(
-      ["groups"], .sequence(builtIn + customGroupVersions.map { Self.groupEntry($0, $1) }))
+      ["groups"],
+      .sequence(builtIn + customGroupVersions.map { ResourceCatalog.groupEntry($0, $1) }))
     return list
   }
 
   func group(_ name: String) -> Value? {
     if let group = ResourceCatalog.group(name) { return group }
     guard let entry = customGroupVersions.first(where: { $0.group == name }) else { return nil }
-    var value = Self.groupEntry(entry.group, entry.versions)
+    var value = ResourceCatalog.groupEntry(entry.group, entry.versions)
     value.set(["kind"], "APIGroup")
     value.set(["apiVersion"], "v1")
     return value

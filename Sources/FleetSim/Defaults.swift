@@ -70,6 +70,8 @@ enum Defaults {
       fill(["metadata", "labels", "kubernetes.io/metadata.name"], .string(object.name))
     case ("", "Pod"):
       fill(["status"], ["phase": "Pending"])
+    case ("autoscaling", "HorizontalPodAutoscaler"):
+      object = HorizontalPodAutoscalers.defaulted(object)
     default:
       break
     }

@@ -110,12 +110,25 @@ struct KubeAPI {
     var namespace: String?
     var name: String?
     var subresource: String?
+    /// Set when the path's version is served from another version's storage.
+    var conversion: VersionConversion? = nil
   }
 
   private func resource(_ request: APIRequest, apiVersion: String, _ rest: [String])
     throws(APIError) -> APIResult
   {
-    guard let target = parseTarget(apiVersion: apiVersion, rest) else { throw APIError.unknownPath }
+    guard var target = parseTarget(apiVersion: apiVersion, rest) else { throw APIError.unknownPath }
+    // A version kept in another version's storage (autoscaling/v1 HorizontalPodAutoscalers) is
+    // handled as the storage type, converted on the way in and on the way out.
+    guard let conversion = HorizontalPodAutoscalers.conversion(for: target.type) else {
+      return try resource(request, target)
+    }
+    target.type = conversion.storage
+    target.conversion = conversion
+    return conversion.answer(try resource(request, target))
+  }
+
+  private func resource(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
     if let sub = target.subresource, !target.type.subresources.contains(sub) {
       throw APIError.unknownPath
     }
@@ -332,6 +345,12 @@ struct KubeAPI {
     return value
   }
 
+  /// A create, update or apply body, in the storage version.
+  private func objectBody(_ request: APIRequest, _ target: Target) throws(APIError) -> Value {
+    let object = try body(request)
+    return try target.conversion?.stored(object) ?? object
+  }
+
   private func checkIdentity(_ object: Value, _ target: Target, name: String?) throws(APIError) {
     guard object.mapping != nil else {
       throw APIError.badRequest("the object provided is not a JSON object")
@@ -372,7 +391,7 @@ struct KubeAPI {
   private func create(_ request: APIRequest, _ target: Target) throws(APIError) -> APIResult {
     // Read before the store is locked for the write.
     let admission = customResources.admission(target.type)
-    var object = try body(request)
+    var object = try objectBody(request, target)
     try checkIdentity(object, target, name: nil)
     // Admission sees the name asked for, or the generateName prefix.
     let requestedName =
@@ -474,7 +493,7 @@ struct KubeAPI {
   {
     // Read before the store is locked for the write.
     let admission = customResources.admission(target.type)
-    var input = try body(request)
+    var input = try objectBody(request, target)
     try checkIdentity(input, target, name: name)
     if target.subresource == "scale" {
       return try scaleUpdate(request, target, name: name) { _ in input.at("spec", "replicas") }
@@ -526,7 +545,7 @@ struct KubeAPI {
     }
     let patch = try body(request)
     if kind == "application/apply-patch+yaml" {
-      return try apply(request, target, name: name, patch)
+      return try apply(request, target, name: name, target.conversion?.stored(patch) ?? patch)
     }
     if target.subresource == "scale" {
       return try scaleUpdate(request, target, name: name) {
@@ -536,7 +555,7 @@ struct KubeAPI {
     }
     let manager = request.fieldManager ?? request.defaultManager
     let result = try write(request, target, name: name) { (old: Value) throws(APIError) -> Value in
-      let patched = try Self.applyPatch(kind, patch, to: old)
+      let patched = try patchedInStorage(kind, patch, old, target)
       try checkIdentity(patched, target, name: name)
       try checkRevision(patched, against: old, target.type)
       var merged = try admission.admit(request, merge(old: old, new: patched, target))
@@ -548,6 +567,16 @@ struct KubeAPI {
       return merged
     }
     return .json(200, result)
+  }
+
+  /// A patch applies to the object as the path's version shows it.
+  private func patchedInStorage(_ kind: String, _ patch: Value, _ old: Value, _ target: Target)
+    throws(APIError) -> Value
+  {
+    guard let conversion = target.conversion else {
+      return try Self.applyPatch(kind, patch, to: old)
+    }
+    return try conversion.stored(Self.applyPatch(kind, patch, to: conversion.toServed(old)))
   }
 
   private static func applyPatch(_ kind: String, _ patch: Value, to old: Value) throws(APIError)

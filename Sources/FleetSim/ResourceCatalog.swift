@@ -38,6 +38,7 @@ public struct ResourceType: Sendable, Hashable {
 public enum ResourceCatalog {
   static let allCategory: Set<String> = [
     "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+    "HorizontalPodAutoscaler",
   ]
 
   static let verbs: [Value] = [
@@ -91,9 +92,8 @@ public enum ResourceCatalog {
     type(
       "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short: ["pdb"], spec: true,
       sub: ["status"]),
-    type(
-      "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short: ["hpa"],
-      spec: true, sub: ["status"]),
+    // autoscaling/v2 first: discovery prefers the first version of a group.
+    HorizontalPodAutoscalers.storageType, HorizontalPodAutoscalers.v1Type,
     type("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     type("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     type("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced: false),
@@ -155,21 +155,40 @@ public enum ResourceCatalog {
     ]
   }
 
-  private static func groupEntry(_ group: String, _ version: String) -> Value {
-    let gv: Value = ["groupVersion": .string("\(group)/\(version)"), "version": .string(version)]
-    return ["name": .string(group), "versions": [gv], "preferredVersion": gv]
+  /// Groups in the order discovery lists them, each with its versions, the preferred first.
+  private static let groups: [(name: String, versions: [String])] = {
+    var result: [(name: String, versions: [String])] = []
+    for (group, version) in groupVersions {
+      if let index = result.firstIndex(where: { $0.name == group }) {
+        result[index].versions.append(version)
+      } else {
+        result.append((group, [version]))
+      }
+    }
+    return result
+  }()
+
+  /// A group's discovery entry; the first version is the preferred one.
+  static func groupEntry(_ group: String, _ versions: [String]) -> Value {
+    let entries: [Value] = versions.map {
+      ["groupVersion": .string("\(group)/\($0)"), "version": .string($0)]
+    }
+    return [
+      "name": .string(group), "versions": .sequence(entries),
+      "preferredVersion": entries.first ?? .null,
+    ]
   }
 
   static func groupList() -> Value {
     [
       "kind": "APIGroupList", "apiVersion": "v1",
-      "groups": .sequence(groupVersions.map(groupEntry)),
+      "groups": .sequence(groups.map { groupEntry($0.name, $0.versions) }),
     ]
   }
 
   static func group(_ name: String) -> Value? {
-    guard let entry = groupVersions.first(where: { $0.group == name }) else { return nil }
-    var value = groupEntry(entry.group, entry.version)
+    guard let entry = groups.first(where: { $0.name == name }) else { return nil }
+    var value = groupEntry(entry.name, entry.versions)
     var extra = Mapping()
     extra["kind"] = "APIGroup"
     extra["apiVersion"] = "v1"

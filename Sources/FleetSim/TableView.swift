@@ -213,6 +213,20 @@ enum TableView {
         name, Column(name: "Type") { .string($0.at("spec", "type")?.string ?? "") },
         Column(name: "Cluster-IP") { .string($0.at("spec", "clusterIP")?.string ?? "") }, age,
       ]
+    case ("autoscaling", "HorizontalPodAutoscaler"):
+      // printHorizontalPodAutoscaler: `Deployment/web`, the metrics, min and max, replicas.
+      return [
+        name,
+        Column(name: "Reference") { o in
+          let target = o.at("spec", "scaleTargetRef")
+          return .string("\(target?["kind"]?.string ?? "")/\(target?["name"]?.string ?? "")")
+        },
+        Column(name: "Targets") { .string(HorizontalPodAutoscalers.targets($0)) },
+        Column(name: "MinPods") { .string($0.at("spec", "minReplicas")?.scalarText ?? "<unset>") },
+        Column(name: "MaxPods", type: "integer") { .int(int($0, "spec", "maxReplicas")) },
+        Column(name: "Replicas", type: "integer") { .int(int($0, "status", "currentReplicas")) },
+        age,
+      ]
     default:
       return [name, age]
     }

@@ -15,6 +15,11 @@ enum Validation {
 
   /// Checks a workload about to be stored; `old` is the stored object on updates.
   static func check(_ type: ResourceType, _ object: Value, old: Value?) throws(APIError) {
+    if type == HorizontalPodAutoscalers.storageType {
+      let errors = HorizontalPodAutoscalers.errors(object)
+      guard errors.isEmpty else { throw invalid(type, object.name, errors) }
+      return
+    }
     guard type.isWorkload || type.kind == "ReplicaSet" || type.kind == "Pod" else { return }
     try checkTypes(type, object)
     var errors: [FieldError] = []
