@@ -91,6 +91,11 @@ public protocol Driver: Sendable {
   /// `helm uninstall --keep-history` does.
   func uninstall(
     _ call: DriverCall, keepHistory: Bool, completion: @escaping DriverCompletion<String>)
+  /// The run is done with these clusters: their wave was promoted, or the run's pass ended. A
+  /// driver that kept a cluster locked since upgrading it (the `kube` driver's release Lease,
+  /// held through the health window so that another run cannot slip in between the upgrade
+  /// and the verdict) gives it back before this returns.
+  func releaseKept(_ clusters: [Cluster])
 }
 
 /// The revisions an uninstall completes with.
@@ -157,4 +162,6 @@ extension Driver {
   ) {
     completion(.failure(DriverError(.setup, "the \(name) driver cannot uninstall a release")))
   }
+  /// Drivers that keep no lock between calls have nothing to give back.
+  public func releaseKept(_ clusters: [Cluster]) {}
 }

@@ -47,6 +47,15 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   /// of the same run is still unwinding; both hold the same lease (the run's), and only the
   /// last one out may release it.
   private var holders: [String: Int] = [:]
+  /// Leases kept past a successful upgrade, through the cluster's health window, until
+  /// `releaseKept`: each counts as one holder in `holders`. Released between upgrade and
+  /// verdict, the lease let a second run of the fleet (another state directory, another run
+  /// id) upgrade the cluster again while this run was still judging it.
+  private var kept: [String: ReleaseLease] = [:]
+  /// The one timer that renews every kept lease, each third of the lease duration, so a
+  /// `--force-unlock` taker sees them renewing; nil while nothing is kept.
+  private var keptRenewal: Cancellation?
+  private let renewals = DispatchQueue(label: "fleetwave.kube-kept-leases")
 
   public init(
     renderer: ReleaseRenderer, values: @escaping @Sendable (Cluster) throws(DriverError) -> Value,
@@ -66,7 +75,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
   ) {
     let begun = call.clock.now()
     inTask(completion) { [self] () async throws(DriverError) -> String in
-      try await withSession(call, begun: begun) { session async throws(DriverError) in
+      try await withSession(call, begun: begun, keep: true) { session async throws(DriverError) in
         let values = try self.values(call.cluster)
         // Before placing: the chart's custom resources need their types served.
         try await installChartCRDs(session, call)
@@ -222,19 +231,77 @@ public final class KubeDriver: Driver, @unchecked Sendable {
     let started: Date
   }
 
-  /// Runs `body` holding the cluster's lease, and gives the lease back however it ends.
+  /// Runs `body` holding the cluster's lease, and gives the lease back however it ends; with
+  /// `keep`, a success keeps it until `releaseKept`.
   func withSession<T>(
-    _ call: DriverCall, begun: Date, _ body: (Session) async throws(DriverError) -> T
+    _ call: DriverCall, begun: Date, keep: Bool = false,
+    _ body: (Session) async throws(DriverError) -> T
   ) async throws(DriverError) -> T {
     let session = try await open(call, begun: begun)
     let result: Result<T, DriverError>
     do throws(DriverError) {
       result = .success(try await body(session))
+      if keep {
+        lock.withLock {
+          guard kept[session.cluster] == nil else { return }
+          kept[session.cluster] = session.lease
+          holders[session.cluster, default: 0] += 1
+          scheduleKeptRenewal(call.clock)
+        }
+      }
     } catch {
       result = .failure(error)
     }
     await close(session)
     return try result.get()
+  }
+
+  public func releaseKept(_ clusters: [Cluster]) {
+    let leases: [ReleaseLease] = lock.withLock {
+      clusters.compactMap { cluster in
+        guard let lease = kept.removeValue(forKey: cluster.name) else { return nil }
+        let remaining = (holders[cluster.name] ?? 1) - 1
+        holders[cluster.name] = remaining > 0 ? remaining : nil
+        // A rollback of the cluster still under way gives the lease back when it ends.
+        return remaining > 0 ? nil : lease
+      }
+    }
+    let idle: Cancellation? = lock.withLock {
+      guard kept.isEmpty else { return nil }
+      defer { keptRenewal = nil }
+      return keptRenewal
+    }
+    idle?.cancel()
+    guard !leases.isEmpty else { return }
+    // Side by side on the HTTP loop; the caller waits, so the process cannot exit with a
+    // cluster still locked in its name.
+    Blocking.wait { () async in
+      await withTaskGroup(of: Void.self) { group in
+        for lease in leases { group.addTask { try? await lease.relinquish() } }
+      }
+    }
+  }
+
+  /// Caller holds `lock`. Starts the kept leases' renewal timer unless it runs.
+  private func scheduleKeptRenewal(_ clock: any RolloutClock) {
+    guard keptRenewal == nil, !kept.isEmpty else { return }
+    let at = clock.now().addingTimeInterval(DurationText.seconds(options.leaseDuration) / 3)
+    keptRenewal = clock.schedule(at: at, on: renewals) { [self] in renewKept(clock) }
+  }
+
+  /// Renews every kept lease side by side, then schedules the next round. A renewal that
+  /// fails (the lease was given back meanwhile, or taken by force) changes nothing.
+  private func renewKept(_ clock: any RolloutClock) {
+    let leases = lock.withLock {
+      keptRenewal = nil
+      return Array(kept.values)
+    }
+    Task(executorPreference: Blocking.executor) { [self] in
+      await withTaskGroup(of: Void.self) { group in
+        for lease in leases { group.addTask { try? await lease.renew() } }
+      }
+      lock.withLock { scheduleKeptRenewal(clock) }
+    }
   }
 
   private func open(_ call: DriverCall, begun: Date) async throws(DriverError) -> Session {

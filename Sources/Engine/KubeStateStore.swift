@@ -119,24 +119,29 @@ struct JournalChunks {
   var source: String { "\(location) run \(run)" }
 }
 
-/// A run's journal in the home cluster. An append is durable when the API write returns, before
-/// the action it announces. Every write is a compare-and-swap: a writer that lost the race (an
-/// `approve` from another machine got in first) reads what was appended and writes again after
-/// it, so records stay in one sequence and none is lost.
+/// A run's journal in the home cluster, with group commit (GroupCommit.swift): the records
+/// queued while a write is in flight go together into the next one, so one API write carries
+/// many records under load. A record is durable when the write carrying it returns, before the
+/// action it announces. Every write is a compare-and-swap on the tail chunk's resourceVersion:
+/// a writer that lost the race (an `approve` from another machine got in first) reads what was
+/// appended and writes its whole batch again after it, so records stay in one sequence and
+/// none is lost.
 final class KubeJournal: RunJournal, @unchecked Sendable {
   let header: RunHeader
   private let chunks: JournalChunks
   private let clock: any RolloutClock
-  private let lock = NSLock()
+  private let commits = GroupCommit(label: "fleetwave.kube-journal-commit")
+  /// Guards what follows, and the queue of `commits`.
+  private var lock: NSLock { commits.lock }
   private var records: [JournalRecord]
   private var current: RunState
   private var tail: JournalChunks.Tail
   /// Bytes of the tail chunk, which a write replaces whole.
   private var tailBytes: [UInt8]
 
-  /// Attempts of one append before it gives up. Each lost race means another writer appended,
-  /// so the journal makes progress; a random pause after each loss, growing with the losses,
-  /// keeps two busy writers from losing to each other in lockstep.
+  /// Lost races in a row before a batch gives up. Each lost race means another writer
+  /// appended, so the journal makes progress; a random pause after each loss, growing with the
+  /// losses, keeps two busy writers from losing to each other in lockstep.
   private static let attempts = 200
 
   private init(
@@ -222,63 +227,121 @@ final class KubeJournal: RunJournal, @unchecked Sendable {
 
   @discardableResult
   func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord {
-    lock.lock()
-    defer { lock.unlock() }
-    for attempt in 0..<Self.attempts {
-      if attempt > 0 {
-        usleep(UInt32.random(in: 0...UInt32(min(attempt, 50) * 1000)))
-      }
-      let record = JournalRecord(sequence: records.count + 1, at: clock.now(), entry: entry)
-      let line = JournalLine.encode(record)
-      let opensChunk = tailBytes.count + line.count > chunks.chunkLimit && !tailBytes.isEmpty
-      let index = opensChunk ? tail.index + 1 : tail.index
-      let bytes = opensChunk ? line : tailBytes + line
-      do {
-        let written: Value
-        if opensChunk {
-          written = try chunks.client.create(chunks.object(index, bytes, resourceVersion: nil))
-        } else {
-          written = try chunks.client.update(
-            chunks.object(index, bytes, resourceVersion: tail.resourceVersion))
-        }
-        let version = written["metadata"]?["resourceVersion"]?.string ?? ""
-        tail = .init(index: index, resourceVersion: version, size: bytes.count)
-        tailBytes = bytes
-        records.append(record)
-        current.apply(record)
-        return record
-      } catch  where error.code == 409 {
-        // Another writer appended first: take its records, then write after them.
-        do throws(EngineError) {
-          try readOthersAppends()
-        } catch {
-          throw JournalError(error.message)
-        }
-      } catch {
-        throw JournalError(
-          "cannot append to the journal of run \(chunks.run) in \(chunks.location): \(error)")
-      }
-    }
-    throw JournalError(
-      "cannot append to the journal of run \(chunks.run) in \(chunks.location): "
-        + "\(Self.attempts) writers got in first in a row")
+    try commits.append(
+      JournalRecord(sequence: 0, at: clock.now(), entry: entry), write: writeBatch,
+      apply: { current.apply($0) })
   }
 
-  /// Written at once: each append is one API write, durable when it returns. (Batching
-  /// several records into one write, as the local journal's group commit does, is not built.)
+  /// Queued for the next write; act on it from `whenDurable`.
   func record(_ entry: JournalEntry) throws(JournalError) {
-    try append(entry)
+    try commits.enqueue(
+      JournalRecord(sequence: 0, at: clock.now(), entry: entry), write: writeBatch,
+      apply: { current.apply($0) })
   }
 
-  /// Everything recorded is durable already.
-  func whenDurable(_ done: @escaping @Sendable (JournalError?) -> Void) { done(nil) }
+  func whenDurable(_ done: @escaping @Sendable (JournalError?) -> Void) {
+    commits.whenDurable(done)
+  }
 
-  func flush() throws(JournalError) {}
+  func flush() throws(JournalError) { try commits.flush() }
+
+  /// Batches written so far (each one API write, more when it spans chunks or lost a race).
+  var batchesWritten: Int { commits.batchesWritten }
 
   func refresh() {
     lock.lock()
     defer { lock.unlock() }
+    // While a batch of ours is in the air, the tail may already hold it: the flusher reads
+    // others' appends itself when its write loses the race.
+    guard !commits.batchInFlight else { return }
     try? readOthersAppends()
+  }
+
+  /// One batch, in as few API writes as the chunk limit allows: usually one update of the tail
+  /// chunk; a batch that overflows it fills the tail and opens the next chunk. A lost race
+  /// reads the winner's records and writes the rest of the batch again after them. A batch
+  /// that fails after some of its writes returned leaves those records in the journal (whole
+  /// lines, as if the process had died there); its callers all hear the failure.
+  private var writeBatch: BatchWrite {
+    { [self] queued in
+      var pending = queued[...]
+      var written: [JournalRecord] = []
+      var losses = 0
+      while !pending.isEmpty {
+        let (index, bytes, numbered, expected) = lock.withLock {
+          nextWrite(pending)
+        }
+        do throws(KubeError) {
+          let stored: Value
+          if let expected {
+            stored = try chunks.client.update(
+              chunks.object(index, bytes, resourceVersion: expected))
+          } else {
+            stored = try chunks.client.create(chunks.object(index, bytes, resourceVersion: nil))
+          }
+          let version = stored["metadata"]?["resourceVersion"]?.string ?? ""
+          lock.withLock {
+            tail = .init(index: index, resourceVersion: version, size: bytes.count)
+            tailBytes = bytes
+            records += numbered
+          }
+          written += numbered
+          pending = pending.dropFirst(numbered.count)
+          losses = 0
+        } catch  where error.code == 409 {
+          losses += 1
+          guard losses < Self.attempts else {
+            return .failure(
+              JournalError(
+                "cannot append to the journal of run \(chunks.run) in \(chunks.location): "
+                  + "\(Self.attempts) writers got in first in a row"))
+          }
+          // Another writer appended first: take its records, then write after them.
+          lock.lock()
+          do throws(EngineError) {
+            defer { lock.unlock() }
+            try readOthersAppends()
+          } catch {
+            return .failure(JournalError(error.message))
+          }
+          usleep(UInt32.random(in: 0...UInt32(min(losses, 50) * 1000)))
+        } catch {
+          return .failure(
+            JournalError(
+              "cannot append to the journal of run \(chunks.run) in \(chunks.location): "
+                + "\(error)"))
+        }
+      }
+      return .success(written)
+    }
+  }
+
+  /// Caller holds `lock`. The next API write of a batch: the chunk, its new bytes, the
+  /// records it carries (numbered after every record known), and the resourceVersion it
+  /// replaces (nil: the write creates a new chunk). As many records as fit in the chunk
+  /// limit, at least one.
+  private func nextWrite(_ pending: ArraySlice<JournalRecord>)
+    -> (index: Int, bytes: [UInt8], records: [JournalRecord], replacing: String?)
+  {
+    var numbered: [JournalRecord] = []
+    var bytes: [UInt8] = []
+    var opensChunk = false
+    for var record in pending {
+      record.sequence = records.count + numbered.count + 1
+      let line = JournalLine.encode(record)
+      if numbered.isEmpty {
+        opensChunk = !tailBytes.isEmpty && tailBytes.count + line.count > chunks.chunkLimit
+        bytes = opensChunk ? line : tailBytes + line
+      } else if bytes.count + line.count > chunks.chunkLimit {
+        break
+      } else {
+        bytes += line
+      }
+      numbered.append(record)
+    }
+    return opensChunk
+      ? (tail.index + 1, bytes, numbered, nil)
+      : (tail.index, bytes, numbered, tail.resourceVersion)
   }
 
   /// Caller holds `lock`. Reads the tail chunk again and any chunk opened after it.

@@ -251,6 +251,9 @@ public final class Executor: @unchecked Sendable {
         waves[index].phase = .interrupted
       }
     }
+    // Failed, rolled back or left mid-wave: whatever the driver still keeps locked goes back
+    // before the process reports the end and may exit.
+    driver.releaseKept(slots.map(\.cluster))
     emit(.runFinished(outcome: outcome, at: clock.now()))
     completion?(makeSummary())
     completion = nil

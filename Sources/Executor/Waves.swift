@@ -198,9 +198,15 @@ extension Executor {
   }
 
   func promote(_ index: Int) {
+    var done: [Cluster] = []
     for slot in slots.indices where slots[slot].record.wave == index {
-      if slots[slot].record.phase == .baking { setPhase(slot, .succeeded) }
+      if slots[slot].record.phase == .baking {
+        setPhase(slot, .succeeded)
+        done.append(slots[slot].cluster)
+      }
     }
+    // Their health window is over: the locks kept since their upgrades go back.
+    driver.releaseKept(done)
     waves[index].phase = .promoted
     waves[index].finishedAt = clock.now()
     emit(.wavePromoted(wave: index, at: clock.now()))

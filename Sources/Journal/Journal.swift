@@ -41,7 +41,9 @@ public final class Journal: @unchecked Sendable {
   public let path: String
   public let header: RunHeader
   let fd: Int32
-  let lock = NSLock()
+  /// The group commit's queue; its lock guards the journal's records and state too.
+  let commits: GroupCommit
+  var lock: NSLock { commits.lock }
   let clock: any RolloutClock
   /// The records on disk, in file order (ours and other processes').
   var storedRecords: [JournalRecord]
@@ -49,8 +51,6 @@ public final class Journal: @unchecked Sendable {
   var storedState: RunState
   /// Bytes of the file already read into `storedRecords`.
   var knownLength: Int
-  /// The group commit's side, guarded by `lock`.
-  var commits = CommitQueue()
 
   private init(
     path: String, fd: Int32, header: RunHeader, records: [JournalRecord], knownLength: Int,
@@ -63,6 +63,7 @@ public final class Journal: @unchecked Sendable {
     self.storedState = RunState(records: records)
     self.knownLength = knownLength
     self.clock = clock
+    self.commits = GroupCommit(label: "fleetwave.journal-commit")
   }
 
   deinit { close(fd) }
@@ -174,28 +175,13 @@ public final class Journal: @unchecked Sendable {
       clock: clock)
   }
 
-  /// Appends one entry and waits until it is on disk: when this returns, it survives a crash.
-  /// Records queued before it are written first, in the same batch or an earlier one.
-  @discardableResult
-  public func append(_ entry: JournalEntry) throws(JournalError) -> JournalRecord {
-    let at = clock.now()
-    let done = DispatchSemaphore(value: 0)
-    let outcome = CommitOutcome()
-    try enqueue(JournalRecord(sequence: 0, at: at, entry: entry)) { result in
-      outcome.result = result
-      done.signal()
-    }
-    done.wait()
-    return JournalRecord(sequence: try outcome.result.get(), at: at, entry: entry)
-  }
-
   /// Reads what other processes appended since (an approval, a pause). Only whole lines whose
   /// checksum holds are taken, so no `flock` is needed; while a batch of ours is being written
   /// the flusher reads them instead, under its lock, before it writes.
   public func refresh() {
     lock.lock()
     defer { lock.unlock() }
-    guard !commits.writing else { return }
+    guard !commits.batchInFlight else { return }
     readOthersAppends()
   }
 

@@ -143,3 +143,14 @@ func writeShopChart(_ directory: TemporaryDirectory, under prefix: String = "") 
           containers: [{name: shop, image: "shop:{{ .Values.tag }}"}]
     """)
 }
+
+extension KubeSim {
+  /// A fleet directory `name` holding `fleetYAML` as fleet.yaml and a manifests directory `m`
+  /// with one ConfigMap: a release that is ready as soon as it is applied.
+  func writeConfigMapFleet(_ name: String, _ fleetYAML: String) throws -> String {
+    _ = try directory.write(
+      "\(name)/m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
+    _ = try directory.write("\(name)/fleet.yaml", fleetYAML)
+    return directory.file(name)
+  }
+}

@@ -17,13 +17,8 @@ import Testing
       Cluster(name: "us-1", labels: ["env": "prod"]),
     ]
     let sim = try KubeSim(clusters: clusters)
-    let fleet = sim.directory.file("fleet")
-    try FileManager.default.createDirectory(
-      atPath: fleet + "/m", withIntermediateDirectories: true)
-    _ = try sim.directory.write(
-      "fleet/m/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n")
-    _ = try sim.directory.write(
-      "fleet/fleet.yaml",
+    let fleet = try sim.writeConfigMapFleet(
+      "fleet",
       """
       apiVersion: fleetwave/v1
       kind: Fleet

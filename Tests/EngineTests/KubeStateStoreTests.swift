@@ -15,11 +15,13 @@ import Testing
     let server: FleetSimServer
     let kubeconfig: String
 
-    init() throws {
+    /// With `requestLog`, fleet-sim writes a line per mutating request to `requestLogPath`.
+    init(requestLog: Bool = false) throws {
       directory = try TemporaryDirectory("kube-state")
-      server = try FleetSimServer.start(
-        clusters: VirtualClusterSpec.numbered(1),
-        options: FleetSimOptions(tls: true, stateDirectory: directory.file("state"), threads: 2))
+      var options = FleetSimOptions(
+        tls: true, stateDirectory: directory.file("state"), threads: 2)
+      options.requestLog = requestLog ? directory.file("requests.jsonl") : nil
+      server = try FleetSimServer.start(clusters: VirtualClusterSpec.numbered(1), options: options)
       kubeconfig = directory.file("kubeconfig")
       try server.writeKubeconfig(to: kubeconfig, tls: true)
       try client().apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "fw"]])
@@ -29,6 +31,8 @@ import Testing
       server.shutdown()
       directory.remove()
     }
+
+    var requestLogPath: String { directory.file("requests.jsonl") }
 
     func client() throws -> KubeClient {
       KubeClient(

@@ -20,26 +20,13 @@ import Testing
 
   /// Eight appenders released together, each taking its clusters through every state.
   func appendConcurrently(_ journal: Journal, appenders: Int, clustersEach: Int) {
-    let ready = DispatchGroup()
-    let finished = DispatchGroup()
-    let go = DispatchSemaphore(value: 0)
-    for appender in 0..<appenders {
-      ready.enter()
-      finished.enter()
-      Thread.detachNewThread {
-        ready.leave()
-        go.wait()
-        for cluster in 0..<clustersEach {
-          for state in JournalGroupCommitTests.states {
-            try? journal.record(.cluster(name: "c-\(appender)-\(cluster)", state: state))
-          }
+    StartBarrier.run(workers: appenders) { appender in
+      for cluster in 0..<clustersEach {
+        for state in JournalGroupCommitTests.states {
+          try? journal.record(.cluster(name: "c-\(appender)-\(cluster)", state: state))
         }
-        finished.leave()
       }
     }
-    ready.wait()
-    for _ in 0..<appenders { go.signal() }
-    finished.wait()
   }
 
   @Test func concurrentAppendersShareSyncsAndEveryRecordLandsInOrder() throws {
