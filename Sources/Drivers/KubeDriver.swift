@@ -306,6 +306,38 @@ public final class KubeDriver: Driver, @unchecked Sendable {
 
   private func open(_ call: DriverCall, begun: Date) async throws(DriverError) -> Session {
     let client = try client(call.cluster)
+    // A lease this run keeps on the cluster (its upgrade succeeded; its health window is open)
+    // covers every later call on it: the `helmTest` gate's tests, a rollback. Acquiring again
+    // would name the call's holder, which for a gate is the run without its instance.
+    let keptLease: ReleaseLease? = lock.withLock {
+      guard let lease = kept[call.cluster.name], Self.actsFor(call, lease.holder) else {
+        return nil
+      }
+      holders[call.cluster.name, default: 0] += 1
+      return lease
+    }
+    let lease: ReleaseLease
+    if let keptLease {
+      lease = keptLease
+    } else {
+      lease = try await acquireLease(call, client)
+    }
+    return Session(
+      client: client,
+      history: RevisionHistory(client: client, release: release.name, namespace: release.namespace),
+      lease: lease, begun: begun, at: call.clock.now())
+  }
+
+  /// Whether `holder` acts for the call: it is the call's instance or, for a call made without
+  /// one (a health gate's), an instance of the call's run.
+  private static func actsFor(_ call: DriverCall, _ holder: String) -> Bool {
+    if let instance = call.instance { return holder == instance.identity }
+    return holder == call.run || holder.hasPrefix(call.run + "/")
+  }
+
+  private func acquireLease(_ call: DriverCall, _ client: KubeClient) async throws(DriverError)
+    -> ReleaseLease
+  {
     let lease = ReleaseLease(
       client: client, cluster: call.cluster.name, release: release.name,
       namespace: release.namespace, holder: call.instance?.identity ?? call.run,
@@ -319,10 +351,7 @@ public final class KubeDriver: Driver, @unchecked Sendable {
       throw DriverError(.failed, error.message)
     }
     lock.withLock { holders[call.cluster.name, default: 0] += 1 }
-    return Session(
-      client: client,
-      history: RevisionHistory(client: client, release: release.name, namespace: release.namespace),
-      lease: lease, begun: begun, at: call.clock.now())
+    return lease
   }
 
   private func close(_ session: Session) async {
