@@ -68,11 +68,11 @@ public enum JSONWriter {
         return
       }
       out += "{"
-      // Sorting positions rather than entries: a 72,000-key mapping's entries are 4 MB, and
-      // every cluster in flight hashes its values this way.
+      // Sorting positions by the keys alone: not a copy of the entries (a 72,000-key
+      // mapping's are 3.4 MB, and every cluster in flight hashes its values this way), and no
+      // entry copied (with its references counted) for each comparison.
       let entries = mapping.entries
-      let sorted =
-        options.sortedKeys ? entries.indices.sorted { entries[$0].key < entries[$1].key } : nil
+      let sorted = options.sortedKeys ? Self.sortedPositions(entries.map(\.key)) : nil
       for i in entries.indices {
         let entry = entries[sorted?[i] ?? i]
         if i > 0 { out += "," }
@@ -85,6 +85,10 @@ public enum JSONWriter {
       newline(&out, options: options, depth: depth)
       out += "}"
     }
+  }
+
+  private static func sortedPositions(_ keys: [String]) -> [Int] {
+    keys.indices.sorted { keys[$0] < keys[$1] }
   }
 
   private static func newline(_ out: inout String, options: Options, depth: Int) {
