@@ -306,6 +306,8 @@ public final class KubeDriver: Driver, @unchecked Sendable {
 
   private func open(_ call: DriverCall, begun: Date) async throws(DriverError) -> Session {
     let client = try client(call.cluster)
+    // Everything a session writes names the process, as the home cluster's requests do.
+    if let instance = call.instance { client.userAgent = instance.userAgent("fleetwave") }
     // A lease this run keeps on the cluster (its upgrade succeeded; its health window is open)
     // covers every later call on it: the `helmTest` gate's tests, a rollback. Acquiring again
     // would name the call's holder, which for a gate is the run without its instance.

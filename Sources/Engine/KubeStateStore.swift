@@ -472,7 +472,7 @@ public struct KubeStateStore: StateStore {
     -> any RunLease
   {
     // From here on the home cluster's request log can tell this process's writes apart.
-    client.userAgent = "\(userAgent) (run \(instance.run); instance \(instance.token))"
+    client.userAgent = instance.userAgent(userAgent)
     return try KubeRunLock.acquire(store: self, fleet: fleet, instance: instance, at: date)
   }
 

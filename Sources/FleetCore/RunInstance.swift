@@ -28,6 +28,12 @@ public struct RunInstance: Sendable, Equatable {
 
   public static func identity(run: String, token: String) -> String { "\(run)/\(token)" }
 
+  /// The `User-Agent` of this process's requests (`fleetwave (run R; instance T)`), so a
+  /// server's request log tells two processes of one run apart. Never a secret.
+  public func userAgent(_ product: String) -> String {
+    "\(product) (run \(run); instance \(token))"
+  }
+
   /// Six characters of [0-9a-z]: 2^31 values, enough that two processes never share one.
   public static func newToken() -> String { randomBase36(count: 6) }
 

@@ -14,16 +14,24 @@ final class KubeSim: @unchecked Sendable {
   let server: FleetSimServer
   let kubeconfig: String
 
-  init(clusters: [Cluster], speed: Double = 200, faults: FaultSet = FaultSet()) throws {
+  /// With `requestLog`, fleet-sim writes a line per mutating request to `requestLogPath`.
+  init(
+    clusters: [Cluster], speed: Double = 200, faults: FaultSet = FaultSet(),
+    requestLog: Bool = false
+  ) throws {
     directory = try TemporaryDirectory("kube-driver")
+    var options = FleetSimOptions(
+      tls: true, stateDirectory: directory.file("state"), speed: speed, faults: faults,
+      threads: 2)
+    options.requestLog = requestLog ? directory.file("requests.jsonl") : nil
     server = try FleetSimServer.start(
       clusters: clusters.map { VirtualClusterSpec(name: $0.name, labels: $0.labels) },
-      options: FleetSimOptions(
-        tls: true, stateDirectory: directory.file("state"), speed: speed, faults: faults,
-        threads: 2))
+      options: options)
     kubeconfig = directory.file("kubeconfig")
     try server.writeKubeconfig(to: kubeconfig, tls: true)
   }
+
+  var requestLogPath: String { directory.file("requests.jsonl") }
 
   deinit {
     server.shutdown()

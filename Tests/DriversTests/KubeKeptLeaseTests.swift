@@ -13,7 +13,7 @@ import Testing
 @Suite struct KubeKeptLeaseTests {
   @Test func anUpgradedClustersLeaseIsKeptRenewedAndGivenBackByReleaseKept() throws {
     let cluster = Cluster(name: "eu-1", labels: [:])
-    let sim = try KubeSim(clusters: [cluster])
+    let sim = try KubeSim(clusters: [cluster], requestLog: true)
     let fleet = try sim.writeConfigMapFleet(
       "fleet",
       """
@@ -68,5 +68,15 @@ import Testing
     #expect(try lease.read()?["spec"]?["holderIdentity"]?.string == "r2/bbbbbb")
     driver.releaseKept([cluster])
     #expect(try lease.read()?["spec"]?["holderIdentity"] == nil)
+
+    // The cluster's request log names the process behind each write: every write of the
+    // driver came from r1's instance, then r2's, never interleaved.
+    let writers = try String(contentsOfFile: sim.requestLogPath, encoding: .utf8)
+      .split(separator: "\n").compactMap { line in
+        line.firstMatch(of: /"userAgent":"fleetwave \(run (\w+); instance (\w+)\)"/)
+          .map { "\($0.1)/\($0.2)" }
+      }
+    #expect(Set(writers) == ["r1/aaaaaa", "r2/bbbbbb"])
+    #expect(writers == writers.sorted())
   }
 }
