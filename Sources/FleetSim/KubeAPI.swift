@@ -357,15 +357,8 @@ struct KubeAPI {
   }
 
   private func validateName(_ type: ResourceType, _ name: String) throws(APIError) {
-    let allowed = name.utf8.allSatisfy {
-      ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46
-    }
-    guard allowed, !name.isEmpty, name.count <= 253, name.first != "-", name.last != "-" else {
-      throw APIError.invalid(
-        type, name, "metadata.name",
-        "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case "
-          + "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
-          + "character")
+    if let problem = NameSyntax.subdomainProblem(name) {
+      throw APIError.invalid(type, name, "metadata.name", "Invalid value: \"\(name)\": \(problem)")
     }
   }
 
@@ -374,6 +367,8 @@ struct KubeAPI {
     let admission = customResources.admission(target.type)
     var object = try body(request)
     try checkIdentity(object, target, name: nil)
+    let warnings: [(String, String)]
+    (object, warnings) = try FieldValidation.admit(request, target.type, object)
     // Admission sees the name asked for, or the generateName prefix.
     let requestedName =
       object.name.isEmpty ? (object.at("metadata", "generateName")?.string ?? "") : object.name
@@ -392,7 +387,7 @@ struct KubeAPI {
     FieldOwnership.recordUpdate(
       old: nil, new: &object, manager: request.fieldManager ?? request.defaultManager,
       apiVersion: target.type.apiVersion, now: KubeTime.format(now))
-    if request.isDryRun { return .json(201, object) }
+    if request.isDryRun { return .json(201, object, headers: warnings) }
     var stored = try store.create(target.type, object, now: now)
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, stored) }
     if let namespace = stored.namespace {
@@ -404,7 +399,7 @@ struct KubeAPI {
         stored = counted
       }
     }
-    return .json(201, stored)
+    return .json(201, stored, headers: warnings)
   }
 
   /// Fills what the API server fills on create: identity, defaults, generation, initial status.
@@ -480,6 +475,8 @@ struct KubeAPI {
       return try scaleUpdate(request, target, name: name) { _ in input.at("spec", "replicas") }
     }
     input.set(["metadata", "name"], .string(name))
+    let warnings: [(String, String)]
+    (input, warnings) = try fieldsAdmitted(request, target, input)
     let manager = request.fieldManager ?? request.defaultManager
     let result = try write(request, target, name: name) { (old: Value) throws(APIError) -> Value in
       try checkRevision(input, against: old, target.type)
@@ -490,7 +487,15 @@ struct KubeAPI {
         now: KubeTime.format(now), subresource: target.subresource)
       return merged
     }
-    return .json(200, result)
+    return .json(200, result, headers: warnings)
+  }
+
+  /// Unknown fields of a write to the object itself; a subresource's body is another kind.
+  private func fieldsAdmitted(_ request: APIRequest, _ target: Target, _ object: Value)
+    throws(APIError) -> (Value, [(String, String)])
+  {
+    guard target.subresource == nil else { return (object, []) }
+    return try FieldValidation.admit(request, target.type, object)
   }
 
   /// Runs a read-modify-write on an existing object; honours dryRun; tells the controller.
@@ -535,9 +540,11 @@ struct KubeAPI {
       }
     }
     let manager = request.fieldManager ?? request.defaultManager
+    var warnings: [(String, String)] = []
     let result = try write(request, target, name: name) { (old: Value) throws(APIError) -> Value in
-      let patched = try Self.applyPatch(kind, patch, to: old)
+      var patched = try Self.applyPatch(kind, patch, to: old)
       try checkIdentity(patched, target, name: name)
+      (patched, warnings) = try fieldsAdmitted(request, target, patched)
       try checkRevision(patched, against: old, target.type)
       var merged = try admission.admit(request, merge(old: old, new: patched, target))
       try Validation.check(target.type, merged, old: old)
@@ -547,7 +554,7 @@ struct KubeAPI {
         now: KubeTime.format(now), subresource: target.subresource)
       return merged
     }
-    return .json(200, result)
+    return .json(200, result, headers: warnings)
   }
 
   private static func applyPatch(_ kind: String, _ patch: Value, to old: Value) throws(APIError)
@@ -588,6 +595,10 @@ struct KubeAPI {
     try checkIdentity(applied, target, name: name)
     guard applied["apiVersion"] != nil, applied["kind"] != nil else {
       throw APIError.badRequest("apiVersion and kind must be set in an applied configuration")
+    }
+    if target.subresource == nil {
+      try FieldValidation.admitApplied(
+        request, target.type, namespace: target.namespace, name: name, applied)
     }
     let force = request.query["force"] == "true"
     var created = false

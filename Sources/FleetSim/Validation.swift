@@ -15,9 +15,24 @@ enum Validation {
 
   /// Checks a workload about to be stored; `old` is the stored object on updates.
   static func check(_ type: ResourceType, _ object: Value, old: Value?) throws(APIError) {
-    guard type.isWorkload || type.kind == "ReplicaSet" || type.kind == "Pod" else { return }
-    try checkTypes(type, object)
+    let hasPods = type.isWorkload || type.kind == "ReplicaSet" || type.kind == "Pod"
+    if hasPods { try checkTypes(type, object) }
+    // ObjectMeta is validated first, for every kind.
+    var errors = NameSyntax.labels(object.at("metadata", "labels"), at: "metadata.labels")
+    if hasPods { errors += podOwnerErrors(type, object, old: old) }
+    guard !errors.isEmpty else { return }
+    throw invalid(type, object.name, errors)
+  }
+
+  /// The rules of Pods and of the kinds with a pod template.
+  private static func podOwnerErrors(_ type: ResourceType, _ object: Value, old: Value?)
+    -> [FieldError]
+  {
     var errors: [FieldError] = []
+    if type.kind != "Pod" {
+      errors += NameSyntax.labels(
+        object.at("spec", "template", "metadata", "labels"), at: "spec.template.metadata.labels")
+    }
     let podSpec = type.kind == "Pod" ? ["spec"] : ["spec", "template", "spec"]
     errors += containers(object.at(podSpec), at: podSpec.joined(separator: "."))
     if type.group == "apps" {
@@ -33,8 +48,7 @@ enum Validation {
             detail: "Invalid value: \(goLabelSelector(selector)): field is immutable"))
       }
     }
-    guard !errors.isEmpty else { return }
-    throw invalid(type, object.name, errors)
+    return errors
   }
 
   /// Integer fields holding something else: the Go JSON decoder's 400, before any rule runs.
