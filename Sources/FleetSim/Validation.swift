@@ -13,7 +13,7 @@ enum Validation {
     var message: String { "\(field): \(detail)" }
   }
 
-  /// Checks a workload about to be stored; `old` is the stored object on updates.
+  /// Checks an object about to be stored; `old` is the stored object on updates.
   static func check(_ type: ResourceType, _ object: Value, old: Value?) throws(APIError) {
     let hasPods = type.isWorkload || type.kind == "ReplicaSet" || type.kind == "Pod"
     if hasPods { try checkTypes(type, object) }

@@ -38,16 +38,19 @@ struct KnownFields {
   /// `ignored` (status, and parts fleet-sim does not model field by field) is kept unchecked.
   /// With `firstPerObject`, an object's walk stops at its first unknown field, as
   /// structured-merge-diff's typed conversion does (fields after it go unvisited).
+  /// `badQuantity` is the Go decoder's complaint about the first resource quantity that does
+  /// not parse, which fails the decoding before unknown fields are considered.
   static func pruned(_ object: Value, _ message: ProtobufMessage, firstPerObject: Bool = false)
-    -> (object: Value, unknown: [UnknownField])
+    -> (object: Value, unknown: [UnknownField], badQuantity: String?)
   {
     var walker = KnownFields(firstPerObject: firstPerObject)
     let result = walker.walk(object, message, path: "", applyPath: "", top: true)
-    return (result, walker.unknown)
+    return (result, walker.unknown, walker.badQuantity)
   }
 
   private let firstPerObject: Bool
   private var unknown: [UnknownField] = []
+  private var badQuantity: String?
 
   private init(firstPerObject: Bool) { self.firstPerObject = firstPerObject }
 
@@ -83,11 +86,20 @@ struct KnownFields {
               applyPath: "\(applyPath).\(name)\(Self.itemKey(item, index))", top: false))
         }
         if unknown.count != count { mapping[name] = .sequence(walked) }
+      case .quantity:
+        checkQuantity(entry.value)
+      case .quantityMap:
+        for quantity in entry.value.mapping ?? Mapping() { checkQuantity(quantity.value) }
       default:
         continue
       }
     }
     return unknown.count == before ? value : .mapping(mapping)
+  }
+
+  private mutating func checkQuantity(_ value: Value) {
+    guard badQuantity == nil, let text = value.string ?? value.scalarText else { return }
+    badQuantity = QuantitySyntax.problem(text)
   }
 
   /// A list item as structured-merge-diff names it: by its `name` key where it has one (the
@@ -121,7 +133,8 @@ enum FieldValidation {
     guard request.contentType != "application/vnd.kubernetes.protobuf",
       let message = ProtobufSchemas.message(apiVersion: target.apiVersion, kind: target.kind)
     else { return (object, []) }
-    let (pruned, unknown) = KnownFields.pruned(object, message)
+    let (pruned, unknown, badQuantity) = KnownFields.pruned(object, message)
+    if let badQuantity { throw decodingError(target, badQuantity) }
     guard !unknown.isEmpty else { return (object, []) }
     switch FieldValidationMode(request) {
     case .strict: throw strictDecodingError(target, unknown.map(\.path))
@@ -154,10 +167,15 @@ enum FieldValidation {
 
   /// The 400 of the strict decoder, for built-in and custom kinds alike.
   static func strictDecodingError(_ type: ResourceType, _ paths: [String]) -> APIError {
+    decodingError(
+      type,
+      "strict decoding error: " + paths.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+  }
+
+  /// The 400 of a body the decoder could not turn into the kind.
+  static func decodingError(_ type: ResourceType, _ problem: String) -> APIError {
     APIError.badRequest(
-      "\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): "
-        + "strict decoding error: "
-        + paths.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+      "\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): \(problem)")
   }
 
   /// A `Warning: 299 - "text"` header (RFC 7234's warn-text, quoted), as kubectl prints it.

@@ -111,3 +111,47 @@ enum NameSyntax {
     return true
   }
 }
+
+/// resource.Quantity's syntax as k8s.io/apimachinery's ParseQuantity reads it: a signed decimal
+/// number, then a suffix (`m`, `k`, `Mi`, `e3`, ...), with its two messages.
+/// https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
+enum QuantitySyntax {
+  static let formatWrong =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+  static let badSuffix = "unable to parse quantity's suffix"
+
+  private static let suffixes: Set<String> = [
+    "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+  ]
+
+  /// Why `text` is not a quantity, or nil.
+  static func problem(_ text: String) -> String? {
+    let bytes = Array(text.utf8)
+    guard !bytes.isEmpty else { return formatWrong }
+    var position = 0
+    if bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-") { position = 1 }
+    let isDigit = { (byte: UInt8) in byte >= 0x30 && byte <= 0x39 }
+    while position < bytes.count, isDigit(bytes[position]) { position += 1 }
+    if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+      position += 1
+      while position < bytes.count, isDigit(bytes[position]) { position += 1 }
+    }
+    let suffixStart = position
+    let letters = Set("eEinumkKMGTP".utf8)
+    while position < bytes.count, letters.contains(bytes[position]) { position += 1 }
+    if position < bytes.count,
+      bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")
+    {
+      position += 1
+    }
+    while position < bytes.count, isDigit(bytes[position]) { position += 1 }
+    guard position == bytes.count else { return formatWrong }
+    let suffix = String(decoding: bytes[suffixStart...], as: UTF8.self)
+    if suffixes.contains(suffix) { return nil }
+    // A decimal exponent: e or E and an integer.
+    if let first = suffix.first, first == "e" || first == "E", Int(suffix.dropFirst()) != nil {
+      return nil
+    }
+    return badSuffix
+  }
+}

@@ -132,6 +132,36 @@ import Testing
     #expect(try sim.kubectl(["get", "deployments", "-o", "name"]).stdout == "")
   }
 
+  @Test func aQuantityThatDoesNotParseFailsTheDecoding() throws {
+    let sim = try SimFixture()
+    let cases = [
+      (
+        "cpu: 1x",
+        "quantities must match the regular expression "
+          + "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+      ),
+      ("memory: 512Gu", "unable to parse quantity's suffix"),
+    ]
+    for (limit, problem) in cases {
+      let manifest = typos.replacingOccurrences(of: "replicass", with: "replicas")
+        .replacingOccurrences(of: "imagee: nginx:1.28", with: "resources: {limits: {\(limit)}}")
+      let file = try sim.directory.write("quantity.yaml", manifest)
+      // Whatever the validation asked for: the decoding itself fails.
+      let applied = try sim.kubectl(["apply", "--validate=false", "-f", file])
+      #expect(applied.status == 1)
+      #expect(
+        applied.stderr
+          == "Error from server (BadRequest): error when creating \"\(file)\": Deployment in "
+          + "version \"v1\" cannot be handled as a Deployment: \(problem)\n")
+    }
+    let fine = typos.replacingOccurrences(of: "replicass", with: "replicas")
+      .replacingOccurrences(
+        of: "imagee: nginx:1.28",
+        with: "resources: {limits: {cpu: 500m, memory: 1Gi, ephemeral-storage: 2e3}}")
+    let file = try sim.directory.write("quantity.yaml", fine)
+    #expect(try sim.kubectl(["apply", "-f", file]).status == 0)
+  }
+
   @Test func theWarningHeaderQuotesEachUnknownField() throws {
     let sim = try SimFixture()
     let created = try HTTPExchange.send(
