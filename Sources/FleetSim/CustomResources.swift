@@ -197,10 +197,7 @@ struct CustomAdmission {
     let schema = served.version.at("schema", "openAPIV3Schema") ?? [:]
     let (pruned, unknown) = StructuralSchema.pruned(object, schema)
     if request.query["fieldValidation"] == "Strict", !unknown.isEmpty {
-      throw APIError.badRequest(
-        "\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): "
-          + "strict decoding error: "
-          + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+      throw FieldValidation.strictDecodingError(type, unknown)
     }
     let errors = StructuralSchema.errors(pruned, schema)
     guard errors.isEmpty else { throw Validation.invalid(type, object.name, errors) }

@@ -376,15 +376,8 @@ struct KubeAPI {
   }
 
   private func validateName(_ type: ResourceType, _ name: String) throws(APIError) {
-    let allowed = name.utf8.allSatisfy {
-      ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46
-    }
-    guard allowed, !name.isEmpty, name.count <= 253, name.first != "-", name.last != "-" else {
-      throw APIError.invalid(
-        type, name, "metadata.name",
-        "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case "
-          + "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
-          + "character")
+    if let problem = NameSyntax.subdomainProblem(name) {
+      throw APIError.invalid(type, name, "metadata.name", "Invalid value: \"\(name)\": \(problem)")
     }
   }
 
@@ -393,6 +386,8 @@ struct KubeAPI {
     let admission = customResources.admission(target.type)
     var object = try objectBody(request, target)
     try checkIdentity(object, target, name: nil)
+    let warnings: [(String, String)]
+    (object, warnings) = try FieldValidation.admit(request, target.type, object)
     // Admission sees the name asked for, or the generateName prefix.
     let requestedName =
       object.name.isEmpty ? (object.at("metadata", "generateName")?.string ?? "") : object.name
@@ -411,7 +406,7 @@ struct KubeAPI {
     FieldOwnership.recordUpdate(
       old: nil, new: &object, manager: request.fieldManager ?? request.defaultManager,
       apiVersion: target.type.apiVersion, now: KubeTime.format(now))
-    if request.isDryRun { return .json(201, object) }
+    if request.isDryRun { return .json(201, object, headers: warnings) }
     var stored = try store.create(target.type, object, now: now)
     if target.type.isControlled { onWorkloadWrite(cluster, target.type, stored) }
     if let namespace = stored.namespace {
@@ -423,7 +418,7 @@ struct KubeAPI {
         stored = counted
       }
     }
-    return .json(201, stored)
+    return .json(201, stored, headers: warnings)
   }
 
   /// Fills what the API server fills on create: identity, defaults, generation, initial status.
@@ -499,6 +494,8 @@ struct KubeAPI {
       return try scaleUpdate(request, target, name: name) { _ in input.at("spec", "replicas") }
     }
     input.set(["metadata", "name"], .string(name))
+    let warnings: [(String, String)]
+    (input, warnings) = try fieldsAdmitted(request, target, input)
     let manager = request.fieldManager ?? request.defaultManager
     let result = try write(request, target, name: name) { (old: Value) throws(APIError) -> Value in
       try checkRevision(input, against: old, target.type)
@@ -509,7 +506,15 @@ struct KubeAPI {
         now: KubeTime.format(now), subresource: target.subresource)
       return merged
     }
-    return .json(200, result)
+    return .json(200, result, headers: warnings)
+  }
+
+  /// Unknown fields of a write to the object itself; a subresource's body is another kind.
+  private func fieldsAdmitted(_ request: APIRequest, _ target: Target, _ object: Value)
+    throws(APIError) -> (Value, [(String, String)])
+  {
+    guard target.subresource == nil else { return (object, []) }
+    return try FieldValidation.admit(request, target.type, object)
   }
 
   /// Runs a read-modify-write on an existing object; honours dryRun; tells the controller.
@@ -554,9 +559,11 @@ struct KubeAPI {
       }
     }
     let manager = request.fieldManager ?? request.defaultManager
+    var warnings: [(String, String)] = []
     let result = try write(request, target, name: name) { (old: Value) throws(APIError) -> Value in
-      let patched = try patchedInStorage(kind, patch, old, target)
+      var patched = try patchedInStorage(kind, patch, old, target)
       try checkIdentity(patched, target, name: name)
+      (patched, warnings) = try fieldsAdmitted(request, target, patched)
       try checkRevision(patched, against: old, target.type)
       var merged = try admission.admit(request, merge(old: old, new: patched, target))
       try Validation.check(target.type, merged, old: old)
@@ -566,7 +573,7 @@ struct KubeAPI {
         now: KubeTime.format(now), subresource: target.subresource)
       return merged
     }
-    return .json(200, result)
+    return .json(200, result, headers: warnings)
   }
 
   /// A patch applies to the object as the path's version shows it.
@@ -617,6 +624,10 @@ struct KubeAPI {
     try checkIdentity(applied, target, name: name)
     guard applied["apiVersion"] != nil, applied["kind"] != nil else {
       throw APIError.badRequest("apiVersion and kind must be set in an applied configuration")
+    }
+    if target.subresource == nil {
+      try FieldValidation.admitApplied(
+        request, target.type, namespace: target.namespace, name: name, applied)
     }
     let force = request.query["force"] == "true"
     var created = false

@@ -99,6 +99,7 @@ enum ProtobufSchemas {
         ])
       ),
       8: ("revisionHistoryLimit", .optionalInt), 9: ("minReadySeconds", .int),
+      10: ("persistentVolumeClaimRetentionPolicy", .ignored), 11: ("ordinals", .ignored),
     ]),
     "apps/v1 DaemonSet": object(spec: [
       1: ("selector", .message(labelSelector)), 2: ("template", .message(podTemplateSpec)),
@@ -206,7 +207,8 @@ enum ProtobufSchemas {
       4: (
         "metrics",
         .messages([
-          1: ("type", .string),
+          1: ("type", .string), 2: ("object", .ignored), 3: ("pods", .ignored),
+          5: ("external", .ignored), 7: ("containerResource", .ignored),
           4: (
             "resource",
             .message([
@@ -222,6 +224,7 @@ enum ProtobufSchemas {
           ),
         ])
       ),
+      5: ("behavior", .ignored),
     ]),
     "rbac.authorization.k8s.io/v1 Role": [
       1: ("metadata", .message(objectMeta)), 2: ("rules", .messages(policyRule)),
@@ -332,16 +335,19 @@ enum ProtobufSchemas {
     19: ("ipFamilies", .strings), 17: ("ipFamilyPolicy", .optionalString),
     20: ("allocateLoadBalancerNodePorts", .optionalBool),
     21: ("loadBalancerClass", .optionalString), 22: ("internalTrafficPolicy", .optionalString),
+    14: ("sessionAffinityConfig", .ignored), 23: ("trafficDistribution", .optionalString),
   ]
 
   static let persistentVolumeClaimSpec: ProtobufMessage = [
     1: ("accessModes", .strings), 4: ("selector", .message(labelSelector)),
     2: ("resources", .message(resourceRequirements)), 3: ("volumeName", .string),
     5: ("storageClassName", .optionalString), 6: ("volumeMode", .optionalString),
+    7: ("dataSource", .ignored), 8: ("dataSourceRef", .ignored),
+    9: ("volumeAttributesClassName", .optionalString),
   ]
 
   static let resourceRequirements: ProtobufMessage = [
-    1: ("limits", .quantityMap), 2: ("requests", .quantityMap),
+    1: ("limits", .quantityMap), 2: ("requests", .quantityMap), 3: ("claims", .ignored),
   ]
 
   static let podTemplateSpec: ProtobufMessage = [
@@ -354,6 +360,9 @@ enum ProtobufSchemas {
     4: ("selector", .message(labelSelector)), 5: ("manualSelector", .optionalBool),
     6: ("template", .message(podTemplateSpec)), 8: ("ttlSecondsAfterFinished", .optionalInt),
     9: ("completionMode", .optionalString), 10: ("suspend", .optionalBool),
+    11: ("podFailurePolicy", .ignored), 16: ("successPolicy", .ignored),
+    12: ("backoffLimitPerIndex", .optionalInt), 13: ("maxFailedIndexes", .optionalInt),
+    14: ("podReplacementPolicy", .optionalString), 15: ("managedBy", .optionalString),
   ]
 
   static let podSpec: ProtobufMessage = [
@@ -377,6 +386,14 @@ enum ProtobufSchemas {
     ),
     24: ("priorityClassName", .string), 25: ("priority", .optionalInt),
     29: ("runtimeClassName", .optionalString), 30: ("enableServiceLinks", .optionalBool),
+    // Kept as sent in JSON, not modelled field by field (dropped from protobuf bodies).
+    34: ("ephemeralContainers", .ignored), 18: ("affinity", .ignored),
+    23: ("hostAliases", .ignored), 26: ("dnsConfig", .ignored), 28: ("readinessGates", .ignored),
+    31: ("preemptionPolicy", .optionalString), 32: ("overhead", .quantityMap),
+    33: ("topologySpreadConstraints", .ignored), 35: ("setHostnameAsFQDN", .optionalBool),
+    36: ("os", .ignored), 37: ("hostUsers", .optionalBool), 38: ("schedulingGates", .ignored),
+    39: ("resourceClaims", .ignored), 40: ("resources", .message(resourceRequirements)),
+    41: ("hostnameOverride", .optionalString),
   ]
 
   static let container: ProtobufMessage = [
@@ -421,14 +438,16 @@ enum ProtobufSchemas {
       .messages([
         1: ("name", .string), 2: ("readOnly", .bool), 3: ("mountPath", .string),
         4: ("subPath", .string), 5: ("mountPropagation", .optionalString),
-        6: ("subPathExpr", .string),
+        6: ("subPathExpr", .string), 7: ("recursiveReadOnly", .optionalString),
       ])
     ),
     10: ("livenessProbe", .message(probe)), 11: ("readinessProbe", .message(probe)),
     22: ("startupProbe", .message(probe)), 13: ("terminationMessagePath", .string),
     20: ("terminationMessagePolicy", .string), 14: ("imagePullPolicy", .string),
     15: ("securityContext", .message(securityContext)), 16: ("stdin", .bool),
-    17: ("stdinOnce", .bool), 18: ("tty", .bool),
+    17: ("stdinOnce", .bool), 18: ("tty", .bool), 12: ("lifecycle", .ignored),
+    21: ("volumeDevices", .ignored), 23: ("resizePolicy", .ignored),
+    24: ("restartPolicy", .optionalString), 25: ("restartPolicyRules", .ignored),
   ]
 
   static let keySelector: ProtobufMessage = [
@@ -439,6 +458,7 @@ enum ProtobufSchemas {
   static let envVarSource: ProtobufMessage = [
     1: ("fieldRef", .message([1: ("apiVersion", .string), 2: ("fieldPath", .string)])),
     3: ("configMapKeyRef", .message(keySelector)), 4: ("secretKeyRef", .message(keySelector)),
+    2: ("resourceFieldRef", .ignored),
   ]
 
   static let probe: ProtobufMessage = [
@@ -451,14 +471,16 @@ enum ProtobufSchemas {
           "httpGet",
           .message([
             1: ("path", .string), 2: ("port", .intOrString), 3: ("host", .string),
-            4: ("scheme", .string),
+            4: ("scheme", .string), 5: ("httpHeaders", .ignored),
           ])
         ),
         3: ("tcpSocket", .message([1: ("port", .intOrString), 2: ("host", .string)])),
+        4: ("grpc", .ignored),
       ])
     ),
     2: ("initialDelaySeconds", .int), 3: ("timeoutSeconds", .int), 4: ("periodSeconds", .int),
     5: ("successThreshold", .int), 6: ("failureThreshold", .int),
+    7: ("terminationGracePeriodSeconds", .optionalInt),
   ]
 
   static let securityContext: ProtobufMessage = [
@@ -466,12 +488,18 @@ enum ProtobufSchemas {
     2: ("privileged", .optionalBool), 4: ("runAsUser", .optionalInt),
     8: ("runAsGroup", .optionalInt), 5: ("runAsNonRoot", .optionalBool),
     6: ("readOnlyRootFilesystem", .optionalBool), 7: ("allowPrivilegeEscalation", .optionalBool),
+    3: ("seLinuxOptions", .ignored), 10: ("windowsOptions", .ignored),
+    9: ("procMount", .optionalString), 11: ("seccompProfile", .ignored),
+    12: ("appArmorProfile", .ignored),
   ]
 
   static let podSecurityContext: ProtobufMessage = [
     2: ("runAsUser", .optionalInt), 6: ("runAsGroup", .optionalInt),
     3: ("runAsNonRoot", .optionalBool), 4: ("supplementalGroups", .ints),
-    5: ("fsGroup", .optionalInt),
+    5: ("fsGroup", .optionalInt), 1: ("seLinuxOptions", .ignored), 8: ("windowsOptions", .ignored),
+    12: ("supplementalGroupsPolicy", .optionalString), 7: ("sysctls", .ignored),
+    9: ("fsGroupChangePolicy", .optionalString), 10: ("seccompProfile", .ignored),
+    11: ("appArmorProfile", .ignored), 13: ("seLinuxChangePolicy", .optionalString),
   ]
 
   static let keyToPath: ProtobufMessage = [
@@ -485,6 +513,9 @@ enum ProtobufSchemas {
       "volumeSource",
       .inline([
         2: ("emptyDir", .message([1: ("medium", .string), 2: ("sizeLimit", .quantity)])),
+        1: ("hostPath", .ignored), 7: ("nfs", .ignored), 16: ("downwardAPI", .ignored),
+        26: ("projected", .ignored), 28: ("csi", .ignored), 29: ("ephemeral", .ignored),
+        30: ("image", .ignored),
         6: (
           "secret",
           .message([
@@ -510,12 +541,13 @@ enum ProtobufSchemas {
   // MARK: other groups
 
   static let ingressBackend: ProtobufMessage = [
+    3: ("resource", .ignored),
     4: (
       "service",
       .message([
         1: ("name", .string), 2: ("port", .message([1: ("name", .string), 2: ("number", .int)])),
       ])
-    )
+    ),
   ]
 
   static let networkPolicyPort: ProtobufMessage = [

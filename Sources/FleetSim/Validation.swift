@@ -13,16 +13,29 @@ enum Validation {
     var message: String { "\(field): \(detail)" }
   }
 
-  /// Checks a workload about to be stored; `old` is the stored object on updates.
+  /// Checks an object about to be stored; `old` is the stored object on updates.
   static func check(_ type: ResourceType, _ object: Value, old: Value?) throws(APIError) {
+    let hasPods = type.isWorkload || type.kind == "ReplicaSet" || type.kind == "Pod"
+    if hasPods { try checkTypes(type, object) }
+    // ObjectMeta is validated first, for every kind.
+    var errors = NameSyntax.labels(object.at("metadata", "labels"), at: "metadata.labels")
+    if hasPods { errors += podOwnerErrors(type, object, old: old) }
     if type == HorizontalPodAutoscalers.storageType {
-      let errors = HorizontalPodAutoscalers.errors(object)
-      guard errors.isEmpty else { throw invalid(type, object.name, errors) }
-      return
+      errors += HorizontalPodAutoscalers.errors(object)
     }
-    guard type.isWorkload || type.kind == "ReplicaSet" || type.kind == "Pod" else { return }
-    try checkTypes(type, object)
+    guard !errors.isEmpty else { return }
+    throw invalid(type, object.name, errors)
+  }
+
+  /// The rules of Pods and of the kinds with a pod template.
+  private static func podOwnerErrors(_ type: ResourceType, _ object: Value, old: Value?)
+    -> [FieldError]
+  {
     var errors: [FieldError] = []
+    if type.kind != "Pod" {
+      errors += NameSyntax.labels(
+        object.at("spec", "template", "metadata", "labels"), at: "spec.template.metadata.labels")
+    }
     let podSpec = type.kind == "Pod" ? ["spec"] : ["spec", "template", "spec"]
     errors += containers(object.at(podSpec), at: podSpec.joined(separator: "."))
     if type.group == "apps" {
@@ -38,8 +51,7 @@ enum Validation {
             detail: "Invalid value: \(goLabelSelector(selector)): field is immutable"))
       }
     }
-    guard !errors.isEmpty else { return }
-    throw invalid(type, object.name, errors)
+    return errors
   }
 
   /// Integer fields holding something else: the Go JSON decoder's 400, before any rule runs.
